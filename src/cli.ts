@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// flux-monitor entry point. Commands are loaded lazily so that light commands (the git hook helpers) start fast.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Command, CommandIO } from './commands/types.js';
+import { UsageError } from './commands/args.js';
+
+const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  watch: () => import('./commands/watch.js'),
+  status: () => import('./commands/status.js'),
+  stop: () => import('./commands/stop.js'),
+  history: () => import('./commands/history.js'),
+  demo: () => import('./commands/demo.js'),
+  install: () => import('./commands/install.js'),
+  uninstall: () => import('./commands/uninstall.js'),
+  hook: () => import('./commands/hook.js'),
+  'run-session': () => import('./commands/run-session.js'),
+  version: () => import('./commands/version.js'),
+};
+
+async function usage(io: CommandIO): Promise<void> {
+  const lines = ['flux-monitor: follow what Flux does with the commit you just pushed.', '', 'Usage: flux-monitor <command> [flags]', '', 'Commands:'];
+  for (const load of Object.values(COMMANDS)) {
+    const c = (await load()).default;
+    if (!c.hidden) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  }
+  lines.push('', 'Run `flux-monitor <command> --help` for the flags of a command.');
+  io.stdout.write(lines.join('\n') + '\n');
+}
+
+export async function main(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    await usage(io);
+    return name ? 0 : 64;
+  }
+  if (name === '--version' || name === '-v') return main(['version'], io);
+  const load = COMMANDS[name];
+  if (!load) {
+    io.stderr.write(`flux-monitor: unknown command "${name}"\n`);
+    await usage(io);
+    return 64;
+  }
+  const cmd = (await load()).default;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`flux-monitor ${name}: ${err.message}\nUsage: ${cmd.usage}\n`);
+      return 64;
+    }
+    // Never show a stack trace to users unless asked to.
+    const msg = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`flux-monitor ${name}: ${msg}\n`);
+    if (io.env.FLUX_MONITOR_DEBUG && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
+    return 3;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+const isEntry = isEntryPoint();
+if (isEntry) {
+  main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`flux-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 3;
+    },
+  );
+}

@@ -1,0 +1,359 @@
+// Shared data model of flux-monitor. Pure types and tiny helpers only: no I/O.
+
+/** The Flux kinds flux-monitor understands. */
+export const FLUX_KINDS = [
+  'GitRepository',
+  'OCIRepository',
+  'HelmRepository',
+  'HelmChart',
+  'Bucket',
+  'Kustomization',
+  'HelmRelease',
+] as const;
+export type FluxKind = (typeof FLUX_KINDS)[number];
+
+export const SOURCE_KINDS: readonly FluxKind[] = ['GitRepository', 'OCIRepository', 'HelmRepository', 'HelmChart', 'Bucket'];
+
+export function isFluxKind(k: unknown): k is FluxKind {
+  return typeof k === 'string' && (FLUX_KINDS as readonly string[]).includes(k);
+}
+
+/** A reference to one object in the cluster. */
+export interface ObjectRef {
+  kind: FluxKind;
+  namespace: string;
+  name: string;
+}
+
+/** Stable key of an object: `Kind/namespace/name`. */
+export function refKey(r: ObjectRef): string {
+  return `${r.kind}/${r.namespace}/${r.name}`;
+}
+
+export function parseRefKey(key: string): ObjectRef | undefined {
+  const parts = key.split('/');
+  if (parts.length !== 3 || !isFluxKind(parts[0])) return undefined;
+  return { kind: parts[0], namespace: parts[1]!, name: parts[2]! };
+}
+
+/** A Kubernetes status condition (metav1.Condition). */
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown' | string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+/** A Kubernetes object as it comes from the API (only the fields we read are typed). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec?: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  status?: any;
+}
+
+/** The phase of one object *for the pushed commit*. */
+export const PHASES = [
+  'Pending',
+  'Progressing',
+  'Waiting',
+  'Ready',
+  'Failed',
+  'Stalled',
+  'Suspended',
+  'Superseded',
+  'Unknown',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Phases after which nothing more is expected for the pushed commit. */
+export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set<Phase>(['Ready', 'Failed', 'Stalled', 'Suspended', 'Superseded']);
+export const FAILURE_PHASES: ReadonlySet<Phase> = new Set<Phase>(['Failed', 'Stalled']);
+
+/** The commit that was pushed, as the monitor correlates it. */
+export interface PushedRevision {
+  /** Full (40 or 64 hex) commit sha, lower case. A shorter prefix (>= 7) is accepted. */
+  sha: string;
+  /** Branch name without refs/heads/ (e.g. `main`). */
+  branch?: string;
+  /** Tag name without refs/tags/, if a tag was pushed. */
+  tag?: string;
+  /** Shas known to be newer than `sha` on the same branch (pushed after it). A revision with one of these is Superseded. */
+  newer?: string[];
+}
+
+/**
+ * Facts about an object's surroundings that the engine derives from the graph and passes to the pure status
+ * function. All optional: without them the function decides from the object alone.
+ */
+export interface ComputeContext {
+  /**
+   * Whether the pushed commit has been delivered to this object by what drives it (for objects that carry no
+   * commit in their status, e.g. a HelmRelease from a HelmRepository applied by a Kustomization):
+   * `true` = the parent Kustomization applied the pushed commit; `false` = not yet; undefined = unknown.
+   */
+  delivered?: boolean;
+  /**
+   * Whether the object's revisions are expected to carry the pushed commit (default true). False for objects
+   * fed by another repository (e.g. a GitRepository of another repo applied by an affected Kustomization):
+   * they are judged like objects without commit information, through `delivered`.
+   */
+  correlate?: boolean;
+  /** Current time (ms since epoch), for durations. */
+  now?: number;
+}
+
+/** Result of the pure status computation. */
+export interface StatusResult {
+  phase: Phase;
+  /** Machine-friendly reason (Flux reason where there is one, e.g. `BuildFailed`, `DependencyNotReady`). */
+  reason: string;
+  /** Human message (already sanitised of terminal escapes, single spaces kept; may be multi-line). */
+  message: string;
+  /** The revision found on the object that the phase is based on (artifact revision, lastAttemptedRevision, ...). */
+  revision?: string;
+  /** For Waiting: the blocking dependencies as `namespace/name`, parsed from the message. */
+  blockers?: string[];
+  /** ISO time the object entered this state, when the object says so (condition lastTransitionTime). */
+  since?: string;
+  /** Whether the observed revision correlates to the pushed commit (true), another commit (false) or cannot tell (undefined). */
+  matchesPushed?: boolean;
+}
+
+export type EdgeType = 'dependsOn' | 'source' | 'inventory';
+
+/** A directed graph edge. */
+export interface GraphEdge {
+  /** dependsOn: from=dependent, to=dependency. source: from=consumer, to=source. inventory: from=parent Kustomization, to=child. */
+  from: string;
+  to: string;
+  type: EdgeType;
+}
+
+/** State of one monitored object in a session. */
+export interface NodeState {
+  key: string;
+  kind: FluxKind;
+  namespace: string;
+  name: string;
+  apiVersion: string;
+  phase: Phase;
+  reason: string;
+  message: string;
+  revision?: string;
+  blockers?: string[];
+  /** Part of the set affected by the pushed commit (false only in --all mode for unrelated objects). */
+  affected: boolean;
+  /** The object is terminal for the commit, or is blocked by a failed upstream and so will not move. */
+  settled: boolean;
+  /** ms since epoch when the node entered its current phase (as seen by the monitor). */
+  phaseSince: number;
+  /** ms since epoch when the monitor first saw the node. */
+  firstSeen: number;
+  /** Set when the object disappeared from the cluster during the session. */
+  deleted?: boolean;
+}
+
+export type Verdict = 'success' | 'failed' | 'timeout' | 'superseded' | 'stopped' | 'error';
+
+/** Exit codes of `watch` (and of `status --exit-code`). */
+export const EXIT_CODES: Record<Verdict, number> = {
+  success: 0,
+  failed: 1,
+  timeout: 2,
+  error: 3,
+  superseded: 4,
+  stopped: 5,
+};
+
+export type ErrorCategory =
+  | 'unreachable'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'flux-not-installed'
+  | 'gone'
+  | 'server-error'
+  | 'throttled'
+  | 'config'
+  | 'git'
+  | 'internal';
+
+/** An error explained for users: a category, what happened, and one actionable hint. */
+export interface CategorizedError {
+  category: ErrorCategory;
+  message: string;
+  hint: string;
+  /** HTTP status, where there was one. */
+  status?: number;
+}
+
+export type SessionStatus = 'starting' | 'running' | 'finished';
+
+export interface PhaseCounts {
+  ready: number;
+  progressing: number;
+  waiting: number;
+  failed: number;
+  pending: number;
+  suspended: number;
+  superseded: number;
+  unknown: number;
+}
+
+/** Whole state of a monitoring session: what the UI renders and the session store persists. */
+export interface SessionState {
+  schema: 1;
+  id: string;
+  repo: {
+    /** Local path of the repository (absent for `watch --repo-url`). */
+    path?: string;
+    /** Remote URL, normalised and with credentials removed. */
+    url?: string;
+    remote?: string;
+    branch?: string;
+  };
+  commit: {
+    sha: string;
+    subject?: string;
+    tag?: string;
+  };
+  cluster: {
+    context?: string;
+    /** API server URL (credentials removed). */
+    server?: string;
+  };
+  /** ms since epoch. */
+  startedAt: number;
+  updatedAt: number;
+  endedAt?: number;
+  timeoutMs: number;
+  status: SessionStatus;
+  verdict?: Verdict;
+  /** One-line explanation of the verdict. */
+  verdictMessage?: string;
+  /** Monitored nodes by key. */
+  nodes: Record<string, NodeState>;
+  edges: GraphEdge[];
+  /** dependsOn cycles found, each a list of keys. */
+  cycles: string[][];
+  /** Keys of the sources that matched the pushed repository and branch. */
+  matchedSources: string[];
+  warnings: string[];
+  /** The last cluster/config error, if the monitor is currently failing to reach the cluster. */
+  error?: CategorizedError;
+  /** PID of the process running the monitor (detached monitors). */
+  pid?: number;
+  /** How the monitor is currently receiving updates. */
+  mode?: 'watch' | 'poll';
+}
+
+/** Newline-delimited JSON events of `--json` (schema documented in docs/json-events.md). */
+export type MonitorEvent =
+  | {
+      type: 'session';
+      schema: 1;
+      time: string;
+      session: string;
+      commit: string;
+      branch?: string;
+      repoUrl?: string;
+      context?: string;
+      timeoutMs: number;
+      objects: Array<{ key: string; kind: FluxKind; namespace: string; name: string; affected: boolean }>;
+      matchedSources: string[];
+      cycles: string[][];
+    }
+  | {
+      type: 'phase';
+      time: string;
+      session: string;
+      key: string;
+      kind: FluxKind;
+      namespace: string;
+      name: string;
+      phase: Phase;
+      previous?: Phase;
+      reason: string;
+      message: string;
+      revision?: string;
+      blockers?: string[];
+      elapsedMs: number;
+    }
+  | { type: 'warning'; time: string; session: string; message: string }
+  | ({ type: 'error'; time: string; session: string; recovered: boolean } & CategorizedError)
+  | {
+      type: 'summary';
+      time: string;
+      session: string;
+      verdict: Verdict;
+      exitCode: number;
+      message: string;
+      durationMs: number;
+      counts: PhaseCounts;
+      objects: Array<{ key: string; phase: Phase; reason: string; message: string; revision?: string }>;
+    };
+
+export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
+  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0 };
+  for (const n of nodes) {
+    if (onlyAffected && !n.affected) continue;
+    switch (n.phase) {
+      case 'Ready': c.ready++; break;
+      case 'Progressing': c.progressing++; break;
+      case 'Waiting': c.waiting++; break;
+      case 'Failed': case 'Stalled': c.failed++; break;
+      case 'Pending': c.pending++; break;
+      case 'Suspended': c.suspended++; break;
+      case 'Superseded': c.superseded++; break;
+      default: c.unknown++;
+    }
+  }
+  return c;
+}
+
+export type Verbosity = 'minimal' | 'normal' | 'verbose';
+
+/** Settings of `.kiro/hooks/flux-reconciliation-monitor.yaml` (`config:` block), with defaults applied. */
+export interface MonitorConfig {
+  /** Seconds before the session ends with verdict `timeout`. */
+  timeout: number;
+  /** Base polling interval in seconds when watches are unavailable. */
+  polling_interval: number;
+  verbosity: Verbosity;
+  /** Which kinds to monitor, as plural lower-case names (kustomizations, helmreleases, gitrepositories, ...). */
+  monitor_types: string[];
+  show_dependencies: boolean;
+  /** Patch reconcile.fluxcd.io/requestedAt on the matched sources so Flux fetches the commit now. */
+  auto_reconcile: boolean;
+  /** Branches that start a monitor after a push. Empty = the branch tracked by a matching GitRepository, else main/master. */
+  branches: string[];
+  /** Namespaces to use when listing cluster-wide is forbidden. */
+  namespaces: string[];
+}
+
+export const DEFAULT_CONFIG: MonitorConfig = {
+  timeout: 300,
+  polling_interval: 2,
+  verbosity: 'normal',
+  monitor_types: ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'kustomizations', 'helmreleases'],
+  show_dependencies: true,
+  auto_reconcile: false,
+  branches: [],
+  namespaces: [],
+};
