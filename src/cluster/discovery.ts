@@ -1,0 +1,102 @@
+// API discovery: which versions of the Flux APIs the cluster serves.
+import type { FluxKind } from '../core/types.js';
+import type { ClusterClient } from './client.js';
+import { ApiError, MonitorError } from './errors.js';
+
+export interface ResourceType {
+  kind: FluxKind;
+  group: string;
+  version: string;
+  plural: string;
+  /** `group/version` */
+  apiVersion: string;
+}
+
+interface KindSpec {
+  kind: FluxKind;
+  group: string;
+  plural: string;
+  /** Versions in order of preference: the current GA version first, then what older Flux serves. */
+  versions: string[];
+}
+
+export const FLUX_RESOURCES: readonly KindSpec[] = [
+  { kind: 'GitRepository', group: 'source.toolkit.fluxcd.io', plural: 'gitrepositories', versions: ['v1', 'v1beta2'] },
+  { kind: 'OCIRepository', group: 'source.toolkit.fluxcd.io', plural: 'ocirepositories', versions: ['v1', 'v1beta2'] },
+  { kind: 'HelmRepository', group: 'source.toolkit.fluxcd.io', plural: 'helmrepositories', versions: ['v1', 'v1beta2'] },
+  { kind: 'HelmChart', group: 'source.toolkit.fluxcd.io', plural: 'helmcharts', versions: ['v1', 'v1beta2'] },
+  { kind: 'Bucket', group: 'source.toolkit.fluxcd.io', plural: 'buckets', versions: ['v1', 'v1beta2'] },
+  { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', plural: 'kustomizations', versions: ['v1', 'v1beta2'] },
+  { kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', plural: 'helmreleases', versions: ['v2', 'v2beta2', 'v2beta1'] },
+];
+
+export function pluralOf(kind: FluxKind): string {
+  return FLUX_RESOURCES.find((r) => r.kind === kind)!.plural;
+}
+
+export function kindOfPlural(plural: string): FluxKind | undefined {
+  return FLUX_RESOURCES.find((r) => r.plural === plural.toLowerCase())?.kind;
+}
+
+interface APIGroupList {
+  groups?: Array<{ name: string; versions?: Array<{ groupVersion: string; version: string }> }>;
+}
+interface APIResourceList {
+  resources?: Array<{ name: string; kind: string }>;
+}
+
+export interface DiscoveryResult {
+  resources: Map<FluxKind, ResourceType>;
+  /** Kinds that are not served at all (e.g. OCIRepository on an old Flux). */
+  missing: FluxKind[];
+}
+
+/**
+ * Asks the API server which Flux versions it serves: one request for the group list plus one per served
+ * group-version that we use. Fails with `flux-not-installed` when no Flux API is served.
+ */
+export async function discoverFlux(client: ClusterClient, wanted: readonly FluxKind[]): Promise<DiscoveryResult> {
+  const list = await client.request<APIGroupList>('GET', '/apis');
+  const served = new Map<string, Set<string>>();
+  for (const g of list.groups ?? []) served.set(g.name, new Set((g.versions ?? []).map((v) => v.version)));
+  const resources = new Map<FluxKind, ResourceType>();
+  const missing: FluxKind[] = [];
+  const resourceLists = new Map<string, Promise<Set<string>>>();
+  const resourcesOf = (gv: string): Promise<Set<string>> => {
+    let p = resourceLists.get(gv);
+    if (!p) {
+      p = client
+        .request<APIResourceList>('GET', `/apis/${gv}`)
+        .then((l) => new Set((l.resources ?? []).map((r) => r.name)))
+        .catch((err) => {
+          if (err instanceof ApiError && err.status === 404) return new Set<string>();
+          throw err;
+        });
+      resourceLists.set(gv, p);
+    }
+    return p;
+  };
+  for (const spec of FLUX_RESOURCES) {
+    if (!wanted.includes(spec.kind)) continue;
+    const versions = served.get(spec.group);
+    let found: ResourceType | undefined;
+    for (const v of spec.versions) {
+      if (!versions?.has(v)) continue;
+      const names = await resourcesOf(`${spec.group}/${v}`);
+      if (names.has(spec.plural)) {
+        found = { kind: spec.kind, group: spec.group, version: v, plural: spec.plural, apiVersion: `${spec.group}/${v}` };
+        break;
+      }
+    }
+    if (found) resources.set(spec.kind, found);
+    else missing.push(spec.kind);
+  }
+  if (resources.size === 0) {
+    throw new MonitorError({
+      category: 'flux-not-installed',
+      message: 'the cluster serves no Flux APIs (source/kustomize/helm.toolkit.fluxcd.io)',
+      hint: 'Install Flux (`flux install` or `flux bootstrap`), or select the right cluster with --context.',
+    });
+  }
+  return { resources, missing };
+}

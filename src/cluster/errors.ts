@@ -1,0 +1,140 @@
+// Turns failures of the cluster access layer into categorised, actionable errors.
+import type { CategorizedError } from '../core/types.js';
+import { sanitizeText } from '../core/sanitize.js';
+
+/** An HTTP error answered by the API server (non-2xx). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    readonly body: unknown,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${status} ${statusMessage(body) ?? ''}`.trim());
+    this.name = 'ApiError';
+  }
+
+  /** Kubernetes Status.reason, when the body is a Status object. */
+  get reason(): string | undefined {
+    const b = this.body as { reason?: unknown } | undefined;
+    return typeof b?.reason === 'string' ? b.reason : undefined;
+  }
+}
+
+/** An error that already carries its category (e.g. from discovery or kubeconfig loading). */
+export class MonitorError extends Error {
+  constructor(readonly info: CategorizedError) {
+    super(info.message);
+    this.name = 'MonitorError';
+  }
+}
+
+function statusMessage(body: unknown): string | undefined {
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    return (body as { message: string }).message;
+  }
+  if (typeof body === 'string' && body.length > 0) return body.slice(0, 300);
+  return undefined;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+]);
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
+/** Whether a failure is worth retrying on its own (the cluster may come back, a watch may be re-opened). */
+export function isTransient(err: unknown): boolean {
+  const c = categorize(err);
+  return c.category === 'unreachable' || c.category === 'server-error' || c.category === 'throttled' || c.category === 'gone';
+}
+
+/** Maps any error to a category, a short message and one actionable hint. Never leaks credentials. */
+export function categorize(err: unknown, what = 'the Kubernetes API'): CategorizedError {
+  if (err instanceof MonitorError) return err.info;
+  if (err instanceof ApiError) {
+    const msg = sanitizeText(statusMessage(err.body) ?? `HTTP ${err.status}`, { maxLength: 400 });
+    switch (err.status) {
+      case 401:
+        return {
+          category: 'unauthorized',
+          status: 401,
+          message: `the API server rejected the credentials (401 Unauthorized)`,
+          hint: 'Your kubeconfig credentials are missing or expired: log in again (e.g. refresh your cloud CLI token) and check `kubectl auth whoami`.',
+        };
+      case 403:
+        return {
+          category: 'forbidden',
+          status: 403,
+          message: msg,
+          hint: 'RBAC forbids this: ask for get/list/watch on Flux resources, or limit flux-monitor to namespaces you can read (config `namespaces`).',
+        };
+      case 404:
+        return {
+          category: 'not-found',
+          status: 404,
+          message: msg,
+          hint: 'The resource or API is not served: check that Flux is installed (`flux check`) and that you use the right --context.',
+        };
+      case 410:
+        return {
+          category: 'gone',
+          status: 410,
+          message: msg,
+          hint: 'The watch fell too far behind (410 Gone); flux-monitor lists again and carries on by itself.',
+        };
+      case 429:
+        return {
+          category: 'throttled',
+          status: 429,
+          message: msg,
+          hint: 'The API server is throttling requests; flux-monitor backs off and retries by itself.',
+        };
+      default:
+        if (err.status >= 500) {
+          return {
+            category: 'server-error',
+            status: err.status,
+            message: msg,
+            hint: 'The API server had an internal error; flux-monitor retries with backoff. If it persists, check the control plane.',
+          };
+        }
+        return { category: 'internal', status: err.status, message: msg, hint: 'Unexpected answer from the API server; rerun with FLUX_MONITOR_DEBUG=1 for details.' };
+    }
+  }
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  const message = sanitizeText(typeof e?.message === 'string' ? e.message : String(err), { maxLength: 400 });
+  if (code && TLS_CODES.has(code)) {
+    return {
+      category: 'unreachable',
+      message: `TLS verification of ${what} failed (${code})`,
+      hint: 'The server certificate does not match your kubeconfig: check certificate-authority-data and the server address.',
+    };
+  }
+  if ((code && NETWORK_CODES.has(code)) || /socket hang up|network|timed? ?out|ECONNREFUSED/i.test(message)) {
+    return {
+      category: 'unreachable',
+      message: `cannot reach ${what}${code ? ` (${code})` : ''}`,
+      hint: 'Check the cluster is up and reachable (VPN, `kubectl cluster-info`, the --context you use); flux-monitor keeps retrying.',
+    };
+  }
+  return { category: 'internal', message, hint: 'Unexpected error; rerun with FLUX_MONITOR_DEBUG=1 for details.' };
+}

@@ -1,0 +1,68 @@
+// Shared output plumbing of `watch` and `demo`: JSON events, the live Ink tree, or plain text lines.
+import type { MonitorEvent, SessionState, Verbosity } from '../core/types.js';
+import type { CommandIO } from './types.js';
+import { createJsonPrinter } from '../ui/json.js';
+import { createPlainPrinter } from '../ui/plain.js';
+import { shouldUseInk } from '../ui/mode.js';
+
+export interface Output {
+  onState(s: SessionState): void;
+  onEvent(e: MonitorEvent): void;
+  /** Waits until the output has shown the final state (the Ink view exits by itself shortly after). */
+  finish(s: SessionState): Promise<void>;
+}
+
+export async function createOutput(io: CommandIO, o: { json: boolean; verbosity: Verbosity; mode: 'watch' | 'demo'; onQuit: () => void }): Promise<Output> {
+  if (o.json) {
+    const print = createJsonPrinter(io.stdout);
+    return { onState: () => undefined, onEvent: print, finish: async () => undefined };
+  }
+  if (!shouldUseInk(io.env, io.stdout)) {
+    const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, color: !io.env.NO_COLOR && io.stdout.isTTY === true });
+    return { onState: (s) => p.onState(s), onEvent: () => undefined, finish: async (s) => p.finish(s) };
+  }
+  const { startLiveView } = await import('../ui/live.js');
+  const listeners = new Set<(s: SessionState) => void>();
+  let view: ReturnType<typeof startLiveView> | undefined;
+  let last: SessionState | undefined;
+  let pending: NodeJS.Timeout | undefined;
+  const flush = () => {
+    pending = undefined;
+    if (!last) return;
+    const snapshot = structuredClone(last);
+    for (const l of listeners) l(snapshot);
+  };
+  return {
+    onState: (s) => {
+      last = s;
+      if (!view) {
+        view = startLiveView({
+          initial: structuredClone(s),
+          subscribe: (cb) => {
+            listeners.add(cb);
+            return () => listeners.delete(cb);
+          },
+          mode: o.mode,
+          verbosity: o.verbosity,
+          stdout: io.stdout,
+          stdin: io.stdin,
+          onQuit: o.onQuit,
+        });
+        return;
+      }
+      // The view gets its own copy (the engine mutates its state in place), at most every 50 ms.
+      if (!pending) pending = setTimeout(flush, 50);
+    },
+    onEvent: () => undefined,
+    finish: async (s) => {
+      if (!view) {
+        last = s;
+        return;
+      }
+      clearTimeout(pending);
+      last = s;
+      flush();
+      await view.waitUntilExit();
+    },
+  };
+}

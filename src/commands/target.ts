@@ -1,0 +1,66 @@
+// Works out what `watch` monitors: the commit, branch and repository URL, from flags and the local repository.
+import { DEFAULT_CONFIG, type MonitorConfig, type PushedRevision } from '../core/types.js';
+import { loadConfig } from '../config/load.js';
+import { MonitorError } from '../cluster/errors.js';
+import { UsageError } from './args.js';
+import type { CommandIO } from './types.js';
+import { gitInfo, isAncestor, resolveCommit } from '../git/repo.js';
+
+export interface WatchTarget {
+  pushed: PushedRevision;
+  repoUrl?: string;
+  branch?: string;
+  remote?: string;
+  repoPath?: string;
+  subject?: string;
+  config: MonitorConfig;
+  isNewerCommit?: (sha: string) => Promise<boolean>;
+}
+
+export interface TargetFlags {
+  revision?: string;
+  branch?: string;
+  repoUrl?: string;
+  remote?: string;
+  all?: boolean;
+}
+
+/**
+ * Flags win; what they leave open comes from the repository in the current directory (HEAD, its branch, the
+ * branch's upstream remote URL). Outside a repository, --revision and --repo-url (or --all) are required.
+ */
+export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise<WatchTarget> {
+  const info = await gitInfo(io.cwd, f.remote);
+  if (!info) {
+    if (!f.revision) throw new UsageError('not inside a git repository: pass --revision SHA (and --repo-url URL --branch B, or --all)');
+    if (!f.repoUrl && !f.all) throw new UsageError('not inside a git repository: pass --repo-url URL and --branch B, or --all');
+    if (!/^[0-9a-f]{7,64}$/i.test(f.revision)) throw new UsageError(`--revision must be a commit sha outside a repository (got "${f.revision}")`);
+    return {
+      pushed: { sha: f.revision.toLowerCase(), branch: f.branch },
+      repoUrl: f.repoUrl,
+      branch: f.branch ?? (f.all ? undefined : 'main'),
+      config: { ...DEFAULT_CONFIG },
+    };
+  }
+  let config: MonitorConfig;
+  try {
+    config = loadConfig(info.root).config;
+  } catch (err) {
+    const e = err as { message: string };
+    throw new MonitorError({ category: 'config', message: e.message, hint: 'Fix .kiro/hooks/flux-reconciliation-monitor.yaml (see docs/config.md).' });
+  }
+  const sha = f.revision ? await resolveCommit(info.root, f.revision) : info.head;
+  if (!sha) throw new UsageError(f.revision ? `unknown revision "${f.revision}"` : 'the repository has no commits yet');
+  const branch = f.branch ?? info.branch;
+  if (!branch && !f.all) throw new UsageError('HEAD is detached: pass --branch B to say which branch Flux follows');
+  return {
+    pushed: { sha, branch },
+    repoUrl: f.repoUrl ?? info.remoteUrl,
+    branch,
+    remote: info.remote,
+    repoPath: info.root,
+    subject: sha === info.head ? info.subject : undefined,
+    config,
+    isNewerCommit: (other) => isAncestor(info.root, sha, other),
+  };
+}

@@ -1,0 +1,232 @@
+// The object graph (pure): dependsOn, source and inventory edges; dependsOn cycles; sources matching the pushed
+// repository; the set of objects affected by the push.
+import { isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from '../core/types.js';
+import { sameRepo } from '../core/giturl.js';
+
+export interface Graph {
+  objects: Map<string, KubeObject>;
+  edges: GraphEdge[];
+  /** key → outgoing edges */
+  out: Map<string, GraphEdge[]>;
+  /** key → incoming edges */
+  in: Map<string, GraphEdge[]>;
+  cycles: string[][];
+}
+
+const FLUX_GROUPS: Record<string, string> = {
+  'source.toolkit.fluxcd.io': 'source',
+  'kustomize.toolkit.fluxcd.io': 'kustomize',
+  'helm.toolkit.fluxcd.io': 'helm',
+};
+
+/** Key of an object from the API (its kind must be a Flux kind). */
+export function objectKey(o: KubeObject): string | undefined {
+  if (!isFluxKind(o.kind)) return undefined;
+  return refKey({ kind: o.kind, namespace: o.metadata.namespace ?? '', name: o.metadata.name });
+}
+
+/** Parses a Kustomization inventory id `<namespace>_<name>_<group>_<kind>` into a key, for Flux kinds only. */
+export function inventoryKey(id: string): string | undefined {
+  const parts = id.split('_');
+  if (parts.length !== 4) return undefined;
+  const [namespace, name, group, kind] = parts as [string, string, string, string];
+  if (!FLUX_GROUPS[group] || !isFluxKind(kind)) return undefined;
+  return refKey({ kind, namespace, name });
+}
+
+function refTo(kind: unknown, name: unknown, namespace: unknown, defaultNs: string): string | undefined {
+  if (!isFluxKind(kind) || typeof name !== 'string' || !name) return undefined;
+  return refKey({ kind, namespace: typeof namespace === 'string' && namespace ? namespace : defaultNs, name });
+}
+
+/** The source-like references of an object (sourceRef, chart.spec.sourceRef, chartRef, generated HelmChart). */
+export function sourceRefs(o: KubeObject): string[] {
+  const ns = o.metadata.namespace ?? '';
+  const out: string[] = [];
+  const push = (k: string | undefined) => k && !out.includes(k) && out.push(k);
+  switch (o.kind) {
+    case 'Kustomization':
+    case 'HelmChart': {
+      const r = o.spec?.sourceRef;
+      push(refTo(r?.kind, r?.name, r?.namespace, ns));
+      break;
+    }
+    case 'HelmRelease': {
+      const r = o.spec?.chart?.spec?.sourceRef;
+      push(refTo(r?.kind, r?.name, r?.namespace, ns));
+      const c = o.spec?.chartRef;
+      push(refTo(c?.kind, c?.name, c?.namespace, ns));
+      // The HelmChart the controller generated for chart.spec: status.helmChart is "<namespace>/<name>".
+      const hc = o.status?.helmChart;
+      if (typeof hc === 'string' && hc.includes('/')) {
+        const [hns, hname] = hc.split('/');
+        push(refTo('HelmChart', hname, hns, ns));
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+export function dependsOnRefs(o: KubeObject): string[] {
+  if (o.kind !== 'Kustomization' && o.kind !== 'HelmRelease') return [];
+  const deps = Array.isArray(o.spec?.dependsOn) ? o.spec.dependsOn : [];
+  const out: string[] = [];
+  for (const d of deps) {
+    // Kustomizations depend on Kustomizations and HelmReleases on HelmReleases (newer Flux allows `kind`).
+    const kind: FluxKind = isFluxKind(d?.kind) ? d.kind : (o.kind as FluxKind);
+    const k = refTo(kind, d?.name, d?.namespace, o.metadata.namespace ?? '');
+    if (k && !out.includes(k)) out.push(k);
+  }
+  return out;
+}
+
+export function inventoryRefs(o: KubeObject): string[] {
+  if (o.kind !== 'Kustomization') return [];
+  const entries = Array.isArray(o.status?.inventory?.entries) ? o.status.inventory.entries : [];
+  const out: string[] = [];
+  for (const e of entries) {
+    const k = typeof e?.id === 'string' ? inventoryKey(e.id) : undefined;
+    if (k && !out.includes(k)) out.push(k);
+  }
+  return out;
+}
+
+/** Builds the graph over the given objects. Edges may point at objects that are not (or not yet) in the map. */
+export function buildGraph(objects: Map<string, KubeObject>): Graph {
+  const edges: GraphEdge[] = [];
+  for (const [key, o] of objects) {
+    for (const to of dependsOnRefs(o)) edges.push({ from: key, to, type: 'dependsOn' });
+    for (const to of sourceRefs(o)) if (to !== key) edges.push({ from: key, to, type: 'source' });
+    for (const to of inventoryRefs(o)) if (to !== key) edges.push({ from: key, to, type: 'inventory' });
+  }
+  const out = new Map<string, GraphEdge[]>();
+  const inn = new Map<string, GraphEdge[]>();
+  for (const e of edges) {
+    (out.get(e.from) ?? out.set(e.from, []).get(e.from)!).push(e);
+    (inn.get(e.to) ?? inn.set(e.to, []).get(e.to)!).push(e);
+  }
+  return { objects, edges, out, in: inn, cycles: findCycles(edges.filter((e) => e.type === 'dependsOn')) };
+}
+
+/** Finds the elementary cycles reachable in the dependsOn edges (each reported once, rotated to start at its smallest key). */
+export function findCycles(edges: GraphEdge[]): string[][] {
+  const adj = new Map<string, string[]>();
+  for (const e of edges) (adj.get(e.from) ?? adj.set(e.from, []).get(e.from)!).push(e.to);
+  const state = new Map<string, 1 | 2>(); // 1 = on stack, 2 = done
+  const stack: string[] = [];
+  const seen = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (start: string) => {
+    // Iterative DFS so a 10,000-long chain cannot overflow the call stack.
+    const iters: Array<{ node: string; i: number }> = [{ node: start, i: 0 }];
+    state.set(start, 1);
+    stack.push(start);
+    while (iters.length) {
+      const top = iters[iters.length - 1]!;
+      const next = adj.get(top.node)?.[top.i++];
+      if (next === undefined) {
+        state.set(top.node, 2);
+        stack.pop();
+        iters.pop();
+        continue;
+      }
+      const st = state.get(next);
+      if (st === 1) {
+        const cyc = stack.slice(stack.indexOf(next));
+        const min = cyc.reduce((a, b) => (b < a ? b : a));
+        const rot = [...cyc.slice(cyc.indexOf(min)), ...cyc.slice(0, cyc.indexOf(min))];
+        const id = rot.join('>');
+        if (!seen.has(id)) {
+          seen.add(id);
+          cycles.push(rot);
+        }
+      } else if (st === undefined) {
+        state.set(next, 1);
+        stack.push(next);
+        iters.push({ node: next, i: 0 });
+      }
+    }
+  };
+  for (const k of [...adj.keys()].sort()) if (!state.has(k)) visit(k);
+  return cycles;
+}
+
+export interface PushTarget {
+  repoUrl?: string;
+  branch?: string;
+  tag?: string;
+}
+
+/** The branch a GitRepository tracks (`spec.ref.branch`, `spec.ref.name: refs/heads/x`; Flux defaults to master). */
+export function trackedBranch(o: KubeObject): string | undefined {
+  const ref = o.spec?.ref;
+  if (!ref) return 'master';
+  if (typeof ref.commit === 'string' && ref.commit) return undefined; // pinned to a commit: a push does not move it
+  if (typeof ref.name === 'string' && ref.name.startsWith('refs/heads/')) return ref.name.slice('refs/heads/'.length);
+  if (typeof ref.branch === 'string' && ref.branch) return ref.branch;
+  if (ref.tag || ref.semver || ref.name) return undefined;
+  return 'master';
+}
+
+function trackedTag(o: KubeObject): string | undefined {
+  const ref = o.spec?.ref;
+  if (typeof ref?.tag === 'string') return ref.tag;
+  if (typeof ref?.name === 'string' && ref.name.startsWith('refs/tags/')) return ref.name.slice('refs/tags/'.length);
+  return undefined;
+}
+
+/** GitRepositories whose URL is the pushed repository and whose ref follows the pushed branch (or tag). */
+export function matchSources(objects: Map<string, KubeObject>, t: PushTarget): string[] {
+  if (!t.repoUrl) return [];
+  const out: string[] = [];
+  for (const [key, o] of objects) {
+    if (o.kind !== 'GitRepository' || typeof o.spec?.url !== 'string') continue;
+    if (!sameRepo(o.spec.url, t.repoUrl)) continue;
+    if (t.tag ? trackedTag(o) === t.tag || Boolean(o.spec?.ref?.semver) : trackedBranch(o) === t.branch) out.push(key);
+  }
+  return out.sort();
+}
+
+/**
+ * The objects affected by a push to the matched sources: their consumers (sourceRef, chart sourceRef, chartRef,
+ * HelmCharts), the objects in the inventories of affected Kustomizations, and everything that dependsOn an
+ * affected object — transitively.
+ */
+export function affectedSet(g: Graph, matched: string[]): Set<string> {
+  const affected = new Set<string>();
+  const queue = [...matched];
+  while (queue.length) {
+    const k = queue.pop()!;
+    if (affected.has(k)) continue;
+    affected.add(k);
+    for (const e of g.in.get(k) ?? []) {
+      // Consumers of an affected source, dependents of an affected object.
+      if ((e.type === 'source' || e.type === 'dependsOn') && !affected.has(e.from)) queue.push(e.from);
+    }
+    for (const e of g.out.get(k) ?? []) {
+      // What an affected Kustomization applies.
+      if (e.type === 'inventory' && !affected.has(e.to)) queue.push(e.to);
+    }
+  }
+  return affected;
+}
+
+/**
+ * Objects whose revisions carry commits of the pushed repository: the matched sources and whatever takes its
+ * source from one of them (directly or through a HelmChart).
+ */
+export function correlatedSet(g: Graph, matched: string[]): Set<string> {
+  const out = new Set<string>(matched);
+  const queue = [...matched];
+  while (queue.length) {
+    const k = queue.pop()!;
+    for (const e of g.in.get(k) ?? []) {
+      if (e.type === 'source' && !out.has(e.from)) {
+        out.add(e.from);
+        queue.push(e.from);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,656 @@
+// The monitor engine: discovery, the object graph, LIST+WATCH (or polling) per kind, the per-object phase for the
+// pushed commit, the settle/timeout logic and the verdict. It holds no UI and no git logic.
+import pRetry, { AbortError } from 'p-retry';
+import {
+  countPhases,
+  EXIT_CODES,
+  FAILURE_PHASES,
+  FLUX_KINDS,
+  TERMINAL_PHASES,
+  type CategorizedError,
+  type FluxKind,
+  type KubeObject,
+  type MonitorConfig,
+  type MonitorEvent,
+  type NodeState,
+  type PushedRevision,
+  type SessionState,
+  type Verdict,
+} from '../core/types.js';
+import { computeStatus } from '../core/status.js';
+import { revisionCommit } from '../core/revision.js';
+import { sanitizeText } from '../core/sanitize.js';
+import { redactUrl } from '../core/giturl.js';
+import type { ClusterClient } from '../cluster/client.js';
+import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
+import { ApiError, categorize, isTransient, MonitorError } from '../cluster/errors.js';
+import { Reflector } from './reflector.js';
+import { affectedSet, buildGraph, correlatedSet, matchSources, objectKey, type Graph, type PushTarget } from './graph.js';
+
+export interface MonitorOptions {
+  client: ClusterClient;
+  pushed: PushedRevision;
+  target: PushTarget;
+  config: MonitorConfig;
+  sessionId: string;
+  /** Monitor every Flux object, not only those affected by the push. */
+  all?: boolean;
+  info?: { repoPath?: string; remote?: string; subject?: string };
+  signal?: AbortSignal;
+  onState?: (s: SessionState) => void;
+  onEvent?: (e: MonitorEvent) => void;
+  /** Tells whether a commit seen on a source is newer than the pushed one (the git layer answers it). */
+  isNewerCommit?: (sha: string) => Promise<boolean>;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Reflector tuning (tests and benches). */
+  tuning?: { stallMs?: number; backoffMs?: number; maxBackoffMs?: number; pollOnly?: boolean; pageSize?: number; settleDelayMs?: number };
+}
+
+/** Kinds that have to be read whatever `monitor_types` says, because correlation goes through them. */
+const ALWAYS_READ: FluxKind[] = ['GitRepository', 'Kustomization', 'HelmRelease', 'HelmChart'];
+
+export function wantedKinds(config: MonitorConfig): FluxKind[] {
+  const fromConfig = config.monitor_types.map((t) => kindOfPlural(t)).filter((k): k is FluxKind => Boolean(k));
+  return FLUX_KINDS.filter((k) => ALWAYS_READ.includes(k) || fromConfig.includes(k));
+}
+
+function displayedKinds(config: MonitorConfig): Set<FluxKind> {
+  return new Set(config.monitor_types.map((t) => kindOfPlural(t)).filter((k): k is FluxKind => Boolean(k)));
+}
+
+export class Monitor {
+  readonly state: SessionState;
+  private readonly now: () => number;
+  private readonly objects = new Map<string, KubeObject>();
+  /** Which reflector scope holds which keys (for replace-on-relist). */
+  private readonly scopes = new Map<string, Set<string>>();
+  private readonly reflectors: Reflector[] = [];
+  private readonly pushed: PushedRevision;
+  private readonly newerChecked = new Set<string>();
+  private readonly displayed: Set<FluxKind>;
+  private graph?: Graph;
+  private recomputeScheduled = false;
+  private synced = false;
+  private finished = false;
+  private resolveDone?: (s: SessionState) => void;
+  private timeoutTimer?: NodeJS.Timeout;
+  private settleTimer?: NodeJS.Timeout;
+  private readonly errorsReported = new Set<string>();
+  private readonly warned = new Set<string>();
+
+  constructor(private readonly o: MonitorOptions) {
+    this.now = o.now ?? Date.now;
+    this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])] };
+    this.displayed = displayedKinds(o.config);
+    const t = this.now();
+    this.state = {
+      schema: 1,
+      id: o.sessionId,
+      repo: { path: o.info?.repoPath, url: o.target.repoUrl ? redactUrl(o.target.repoUrl) : undefined, remote: o.info?.remote, branch: o.target.branch },
+      commit: { sha: this.pushed.sha, subject: o.info?.subject ? sanitizeText(o.info.subject, { maxLength: 200 }) : undefined, tag: o.target.tag },
+      cluster: { context: o.client.contextName, server: o.client.displayServer },
+      startedAt: t,
+      updatedAt: t,
+      timeoutMs: o.config.timeout * 1000,
+      status: 'starting',
+      nodes: {},
+      edges: [],
+      cycles: [],
+      matchedSources: [],
+      warnings: [],
+      pid: process.pid,
+    };
+  }
+
+  /** Runs the session to its end and resolves with the final state. Never rejects. */
+  run(): Promise<SessionState> {
+    const done = new Promise<SessionState>((resolve) => (this.resolveDone = resolve));
+    this.timeoutTimer = setTimeout(() => this.finish('timeout'), this.state.timeoutMs);
+    const onAbort = () => this.finish(this.o.signal?.reason === 'superseded' ? 'superseded' : 'stopped');
+    if (this.o.signal?.aborted) onAbort();
+    else this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    this.start().catch((err) => this.fatal(err));
+    return done;
+  }
+
+  private emit(e: MonitorEvent): void {
+    this.o.onEvent?.(e);
+  }
+
+  private publish(): void {
+    this.state.updatedAt = this.now();
+    this.o.onState?.(this.state);
+  }
+
+  private time(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  warn(message: string): void {
+    const m = sanitizeText(message, { maxLength: 500 });
+    if (this.warned.has(m)) return;
+    this.warned.add(m);
+    this.state.warnings.push(m);
+    this.emit({ type: 'warning', time: this.time(), session: this.state.id, message: m });
+    this.publish();
+  }
+
+  private reportError(err: CategorizedError): void {
+    this.state.error = err;
+    const id = `${err.category}:${err.message}`;
+    if (!this.errorsReported.has(id)) {
+      this.errorsReported.add(id);
+      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
+    }
+    this.publish();
+  }
+
+  private recovered(): void {
+    if (!this.state.error) return;
+    const err = this.state.error;
+    this.state.error = undefined;
+    this.errorsReported.clear();
+    this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: true, ...err });
+    this.publish();
+  }
+
+  private fatal(err: unknown): void {
+    if (this.finished) return;
+    const info = categorize(err);
+    this.state.error = info;
+    this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...info });
+    this.finish('error', `${info.message}. ${info.hint}`);
+  }
+
+  /** Discovery with retries while the cluster is unreachable; 401 and missing Flux are final. */
+  private async discover(): Promise<Map<FluxKind, ResourceType>> {
+    const res = await pRetry(() => discoverFlux(this.o.client, wantedKinds(this.o.config)), {
+      retries: Number.MAX_SAFE_INTEGER,
+      minTimeout: this.o.tuning?.backoffMs ?? 500,
+      maxTimeout: this.o.tuning?.maxBackoffMs ?? 15_000,
+      randomize: true,
+      signal: this.abortSignal(),
+      shouldRetry: ({ error }) => !this.finished && isTransient(error),
+      onFailedAttempt: ({ error }) => {
+        if (!this.finished && isTransient(error)) this.reportError(categorize(error));
+      },
+    });
+    this.recovered();
+    const missingDisplayed = res.missing.filter((k) => this.displayed.has(k));
+    if (missingDisplayed.length) this.warn(`the cluster does not serve ${missingDisplayed.join(', ')}; those kinds are not monitored`);
+    return res.resources;
+  }
+
+  private abortSignal(): AbortSignal {
+    if (!this.stopAc) this.stopAc = new AbortController();
+    return this.stopAc.signal;
+  }
+  private stopAc?: AbortController;
+
+  private async start(): Promise<void> {
+    const resources = await this.discover();
+    if (this.finished) return;
+    this.state.status = 'running';
+    this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
+    // One reflector per kind, cluster-wide; on 403 fall back to per-namespace reflectors.
+    const rts = [...resources.values()];
+    const results = await Promise.allSettled(rts.map((rt) => this.startScope(rt)));
+    if (this.finished) return;
+    let forbiddenKinds: ResourceType[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        if (r.reason instanceof ApiError && r.reason.status === 403) forbiddenKinds.push(rts[i]!);
+        else throw r.reason;
+      }
+    });
+    if (forbiddenKinds.length) {
+      const namespaces = await this.namespacesToTry();
+      const usable: string[] = [];
+      const denied = new Set<string>();
+      for (const rt of forbiddenKinds) {
+        const per = await Promise.allSettled(namespaces.map((ns) => this.startScope(rt, ns)));
+        per.forEach((r, i) => {
+          if (r.status === 'fulfilled') usable.includes(namespaces[i]!) || usable.push(namespaces[i]!);
+          else if (r.reason instanceof ApiError && (r.reason.status === 403 || r.reason.status === 404)) denied.add(namespaces[i]!);
+          else throw r.reason;
+        });
+      }
+      forbiddenKinds = [];
+      if (usable.length === 0) {
+        throw new MonitorError({
+          category: 'forbidden',
+          message: `RBAC forbids listing Flux objects cluster-wide${namespaces.length ? ` and in ${namespaces.join(', ')}` : ''}`,
+          hint: 'Ask for get/list/watch on Flux resources, or set `namespaces:` in .kiro/hooks/flux-reconciliation-monitor.yaml to namespaces you can read.',
+        });
+      }
+      this.warn(
+        `cannot list Flux objects cluster-wide (403); monitoring namespaces ${usable.join(', ')}` +
+          (denied.size ? `; no access to ${[...denied].join(', ')}` : ''),
+      );
+    }
+    this.synced = true;
+    this.recompute();
+    if (this.finished) return;
+    if (!this.o.all && this.state.matchedSources.length === 0) {
+      throw new MonitorError({
+        category: 'not-found',
+        message: `no GitRepository in the cluster follows ${this.state.repo.url ?? 'the pushed repository'}${this.o.target.branch ? ` (branch ${this.o.target.branch})` : ''}`,
+        hint: 'Check the remote URL and branch against `flux get sources git -A`, or run with --all to watch every Flux object.',
+      });
+    }
+    this.emit({
+      type: 'session',
+      schema: 1,
+      time: this.time(),
+      session: this.state.id,
+      commit: this.pushed.sha,
+      branch: this.o.target.branch,
+      repoUrl: this.state.repo.url,
+      context: this.state.cluster.context,
+      timeoutMs: this.state.timeoutMs,
+      objects: Object.values(this.state.nodes).map((n) => ({ key: n.key, kind: n.kind, namespace: n.namespace, name: n.name, affected: n.affected })),
+      matchedSources: this.state.matchedSources,
+      cycles: this.state.cycles,
+    });
+    this.emitPhaseChanges(new Map());
+    if (this.o.config.auto_reconcile) await this.requestReconcile();
+    this.checkDone();
+  }
+
+  private async namespacesToTry(): Promise<string[]> {
+    if (this.o.config.namespaces.length) return this.o.config.namespaces;
+    try {
+      const list = await this.o.client.request<{ items?: Array<{ metadata: { name: string } }> }>('GET', '/api/v1/namespaces');
+      return (list.items ?? []).map((n) => n.metadata.name);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 403) {
+        // Can't list namespaces either: try the usual Flux namespace and the kubeconfig's default namespace.
+        const ctxNs = this.o.client.kc.getContextObject(this.o.client.kc.currentContext)?.namespace;
+        return [...new Set(['flux-system', ctxNs ?? 'default'])];
+      }
+      throw err;
+    }
+  }
+
+  private startScope(rt: ResourceType, namespace?: string): Promise<void> {
+    const scope = `${rt.kind}/${namespace ?? '*'}`;
+    this.scopes.set(scope, new Set());
+    const r = new Reflector({
+      client: this.o.client,
+      rt,
+      namespace,
+      pollOnly: this.o.tuning?.pollOnly,
+      stallMs: this.o.tuning?.stallMs,
+      backoffMs: this.o.tuning?.backoffMs,
+      maxBackoffMs: this.o.tuning?.maxBackoffMs,
+      pageSize: this.o.tuning?.pageSize,
+      pollIntervalMs: () => this.pollInterval(),
+      events: {
+        onReplace: (objs) => {
+          const keys = this.scopes.get(scope)!;
+          for (const k of keys) this.objects.delete(k);
+          keys.clear();
+          for (const o of objs) {
+            const k = objectKey(o);
+            if (!k) continue;
+            keys.add(k);
+            this.objects.set(k, o);
+          }
+          this.schedule();
+        },
+        onUpsert: (o) => {
+          const k = objectKey(o);
+          if (!k) return;
+          this.scopes.get(scope)!.add(k);
+          this.objects.set(k, o);
+          this.schedule();
+        },
+        onDelete: (o) => {
+          const k = objectKey(o);
+          if (!k) return;
+          this.scopes.get(scope)!.delete(k);
+          this.objects.delete(k);
+          this.schedule();
+        },
+        onError: (err, fatal) => {
+          if (fatal && (err.status === 403 || err.status === 404) && !this.synced) return; // handled by the caller
+          this.reportError(err);
+        },
+        onRecovered: () => this.recovered(),
+        onModeChange: (mode) => {
+          if (mode === 'poll' && this.state.mode !== 'poll') {
+            this.state.mode = 'poll';
+            this.publish();
+          }
+        },
+      },
+    });
+    this.reflectors.push(r);
+    return r.start().catch((err) => {
+      r.stop();
+      this.reflectors.splice(this.reflectors.indexOf(r), 1);
+      this.scopes.delete(scope);
+      throw err;
+    });
+  }
+
+  /** Adaptive polling: fast while anything moves, slower when everything waits or is settled. */
+  private pollInterval(): number {
+    const base = Math.max(250, this.o.config.polling_interval * 1000);
+    const active = Object.values(this.state.nodes).some((n) => n.affected && !n.settled && (n.phase === 'Progressing' || n.phase === 'Pending'));
+    return active ? base : Math.min(base * 5, 30_000);
+  }
+
+  private schedule(): void {
+    if (this.recomputeScheduled || !this.synced || this.finished) return;
+    this.recomputeScheduled = true;
+    setImmediate(() => {
+      this.recomputeScheduled = false;
+      if (this.finished) return;
+      const prev = new Map(Object.values(this.state.nodes).map((n) => [n.key, n.phase]));
+      this.recompute();
+      this.emitPhaseChanges(prev);
+      this.checkDone();
+    });
+  }
+
+  /** Recomputes graph, affected set and every node's phase from the current objects. */
+  private recompute(): void {
+    const now = this.now();
+    const g = buildGraph(this.objects);
+    this.graph = g;
+    const matched = matchSources(this.objects, this.o.target);
+    const affected = affectedSet(g, matched);
+    const correlated = correlatedSet(g, matched);
+    // --all shows every object; the verdict still only counts the affected ones (all of them without a match).
+    const isAffected = (k: string) => !this.o.all || matched.length === 0 || affected.has(k);
+    const candidates = this.o.all ? this.objects.keys() : affected.values();
+    const included = new Set([...candidates].filter((k) => this.objects.has(k) && this.displayed.has(this.objects.get(k)!.kind as FluxKind)));
+    // Keep matched sources visible even when their kind is not in monitor_types: they anchor the tree.
+    for (const k of matched) included.add(k);
+    // Once monitored, an object stays monitored while it exists (a status rewrite must not hide it).
+    for (const k of Object.keys(this.state.nodes)) if (this.objects.has(k)) included.add(k);
+    const nodes: Record<string, NodeState> = {};
+    // Phases depend on the phases of inventory parents (delivery): compute parents first.
+    const order = topoByInventory(g, included);
+    for (const key of order) {
+      const obj = this.objects.get(key)!;
+      const parents = (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from);
+      let delivered: boolean | undefined;
+      if (parents.length) delivered = parents.some((p) => nodes[p]?.phase === 'Ready' || (!nodes[p] && isAppliedByParent(this.objects.get(p), this.pushed)));
+      const res = computeStatus(obj, this.pushed, { delivered, correlate: correlated.has(key), now });
+      const prev = this.state.nodes[key];
+      const phaseSince =
+        prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
+      nodes[key] = {
+        key,
+        kind: obj.kind as FluxKind,
+        namespace: obj.metadata.namespace ?? '',
+        name: obj.metadata.name,
+        apiVersion: obj.apiVersion,
+        phase: res.phase,
+        reason: res.reason,
+        message: res.message,
+        revision: res.revision,
+        blockers: res.blockers,
+        affected: isAffected(key),
+        settled: false,
+        phaseSince,
+        firstSeen: prev?.firstSeen ?? now,
+      };
+      this.checkNewer(res.revision);
+    }
+    // Objects deleted during the session stay visible, marked as deleted.
+    for (const [key, prev] of Object.entries(this.state.nodes)) {
+      if (!nodes[key] && !this.objects.has(key)) {
+        nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
+      }
+    }
+    computeSettled(nodes, g, matched);
+    this.state.nodes = nodes;
+    this.state.edges = g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
+    this.state.cycles = g.cycles;
+    for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
+    this.state.matchedSources = matched;
+    this.publish();
+  }
+
+  /** Asks the git layer whether an unknown commit on a source is newer than the pushed one (→ Superseded). */
+  private checkNewer(revision: string | undefined): void {
+    if (!revision || !this.o.isNewerCommit) return;
+    const sha = revisionCommit(revision)?.toLowerCase();
+    if (!sha || sha.length < 7 || this.pushed.sha.startsWith(sha) || sha.startsWith(this.pushed.sha) || this.newerChecked.has(sha)) return;
+    this.newerChecked.add(sha);
+    this.o.isNewerCommit(sha).then(
+      (newer) => {
+        if (newer && !this.finished) {
+          this.pushed.newer!.push(sha);
+          this.schedule();
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  private emitPhaseChanges(prev: Map<string, string>): void {
+    if (!this.synced) return;
+    for (const n of Object.values(this.state.nodes)) {
+      const before = prev.get(n.key);
+      if (before === n.phase) continue;
+      this.emit({
+        type: 'phase',
+        time: this.time(),
+        session: this.state.id,
+        key: n.key,
+        kind: n.kind,
+        namespace: n.namespace,
+        name: n.name,
+        phase: n.phase,
+        previous: before as NodeState['phase'] | undefined,
+        reason: n.reason,
+        message: n.message,
+        revision: n.revision,
+        blockers: n.blockers,
+        elapsedMs: this.now() - this.state.startedAt,
+      });
+    }
+  }
+
+  private checkDone(): void {
+    if (this.finished || !this.synced || this.state.status !== 'running') return;
+    const nodes = Object.values(this.state.nodes).filter((n) => n.affected);
+    if (nodes.length === 0) return;
+    if (nodes.every((n) => n.settled)) {
+      // Let events that arrive together settle (e.g. a parent and its children updated at once).
+      // Watches of different kinds are not ordered with each other: a parent's "applied" may arrive before the
+      // child's generation bump. A short quiet period lets such stragglers land before the verdict.
+      const delay = this.o.tuning?.settleDelayMs ?? 750;
+      if (this.settleTimer) return;
+      this.settleTimer = setTimeout(() => {
+        this.settleTimer = undefined;
+        const now = Object.values(this.state.nodes).filter((n) => n.affected);
+        if (now.length > 0 && now.every((n) => n.settled)) this.finish(decideVerdict(this.state));
+      }, delay);
+    }
+  }
+
+  private async requestReconcile(): Promise<void> {
+    const token = new Date(this.now()).toISOString();
+    for (const key of this.state.matchedSources) {
+      const n = this.state.nodes[key];
+      if (!n || n.phase === 'Ready' || n.phase === 'Superseded') continue;
+      const obj = this.objects.get(key)!;
+      const [group, version] = obj.apiVersion.split('/');
+      const path = `/apis/${group}/${version}/namespaces/${encodeURIComponent(n.namespace)}/gitrepositories/${encodeURIComponent(n.name)}`;
+      try {
+        await this.o.client.request('PATCH', path, {
+          body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } } },
+          contentType: 'application/merge-patch+json',
+        });
+      } catch (err) {
+        const c = categorize(err);
+        this.warn(`auto_reconcile: could not annotate ${key}: ${c.message}. ${c.hint}`);
+      }
+    }
+  }
+
+  private finish(verdict: Verdict, message?: string): void {
+    if (this.finished) return;
+    if (verdict === 'timeout' && this.state.error && !this.synced) {
+      // Never got through to the cluster: that is a cluster error, not a slow Flux.
+      verdict = 'error';
+      message = `${this.state.error.message}. ${this.state.error.hint}`;
+    }
+    if (verdict === 'timeout' && Object.values(this.state.nodes).some((n) => n.affected && FAILURE_PHASES.has(n.phase))) verdict = 'failed';
+    this.finished = true;
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.settleTimer);
+    this.stopAc?.abort();
+    for (const r of this.reflectors) r.stop();
+    const end = this.now();
+    this.state.status = 'finished';
+    this.state.endedAt = end;
+    this.state.verdict = verdict;
+    this.state.verdictMessage = message ?? verdictMessage(verdict, this.state);
+    this.publish();
+    const affected = Object.values(this.state.nodes).filter((n) => n.affected);
+    this.emit({
+      type: 'summary',
+      time: this.time(),
+      session: this.state.id,
+      verdict,
+      exitCode: EXIT_CODES[verdict],
+      message: this.state.verdictMessage,
+      durationMs: end - this.state.startedAt,
+      counts: countPhases(affected),
+      objects: affected.map((n) => ({ key: n.key, phase: n.phase, reason: n.reason, message: n.message, revision: n.revision })),
+    });
+    this.resolveDone?.(this.state);
+  }
+
+  /** Requests made so far (for benches). */
+  get requestCount(): number {
+    return this.o.client.stats.requests;
+  }
+}
+
+function sinceOr(since: string | undefined, now: number, startedAt: number): number {
+  const t = since ? Date.parse(since) : NaN;
+  // Conditions older than the session only tell us the phase began before we started watching.
+  return Number.isFinite(t) && t <= now ? Math.max(t, Math.min(startedAt, now)) : now;
+}
+
+/** Whether a Kustomization object (not a monitored node) has applied the pushed commit. */
+function isAppliedByParent(o: KubeObject | undefined, pushed: PushedRevision): boolean {
+  const rev = o?.status?.lastAppliedRevision;
+  const c = typeof rev === 'string' ? revisionCommit(rev)?.toLowerCase() : undefined;
+  return Boolean(c && (pushed.sha.startsWith(c) || c.startsWith(pushed.sha)));
+}
+
+/** Orders keys so that inventory parents come before their children (cycles broken arbitrarily). */
+function topoByInventory(g: Graph, keys: Set<string>): string[] {
+  const out: string[] = [];
+  const mark = new Map<string, 1 | 2>();
+  const visit = (k: string) => {
+    const stack: Array<{ k: string; i: number; parents: string[] }> = [];
+    const push = (key: string) => {
+      mark.set(key, 1);
+      stack.push({ k: key, i: 0, parents: (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && keys.has(e.from)).map((e) => e.from) });
+    };
+    push(k);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const p = top.parents[top.i++];
+      if (p === undefined) {
+        mark.set(top.k, 2);
+        out.push(top.k);
+        stack.pop();
+      } else if (!mark.has(p)) push(p);
+    }
+  };
+  for (const k of [...keys].sort()) if (!mark.has(k)) visit(k);
+  return out;
+}
+
+const BLOCKING: ReadonlySet<string> = new Set(['Failed', 'Stalled', 'Suspended', 'Superseded', 'Unknown']);
+
+/**
+ * Marks nodes settled: terminal ones, and Pending/Waiting ones that can no longer move because what they wait
+ * for (a dependency, their source, the Kustomization that applies them) is itself settled without being Ready.
+ */
+export function computeSettled(nodes: Record<string, NodeState>, g: Graph, matched: string[]): void {
+  const byNsName = new Map<string, string[]>();
+  for (const n of Object.values(nodes)) {
+    const nn = `${n.namespace}/${n.name}`;
+    (byNsName.get(nn) ?? byNsName.set(nn, []).get(nn)!).push(n.key);
+  }
+  for (const n of Object.values(nodes)) n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
+  const blockedUpstream = (n: NodeState): NodeState | undefined => {
+    const ups: string[] = [];
+    if (n.phase === 'Waiting') {
+      for (const e of g.out.get(n.key) ?? []) if (e.type === 'dependsOn') ups.push(e.to);
+      for (const b of n.blockers ?? []) for (const k of byNsName.get(b) ?? []) ups.push(k);
+    } else {
+      for (const e of g.out.get(n.key) ?? []) if (e.type === 'source' || e.type === 'dependsOn') ups.push(e.to);
+      for (const e of g.in.get(n.key) ?? []) if (e.type === 'inventory') ups.push(e.from);
+    }
+    const found = ups.map((u) => nodes[u]).filter((un): un is NodeState => un !== undefined && un.settled && (BLOCKING.has(un.phase) || un.phase === 'Pending' || un.phase === 'Waiting'));
+    // Prefer reporting a failure over a superseded upstream.
+    return found.find((un) => un.phase !== 'Superseded') ?? found[0];
+  };
+  // Propagate until nothing changes (chains of blocked objects).
+  let changed = true;
+  for (let guard = 0; changed && guard < 10_000; guard++) {
+    changed = false;
+    for (const n of Object.values(nodes)) {
+      if (n.settled || (n.phase !== 'Pending' && n.phase !== 'Waiting')) continue;
+      if (matched.includes(n.key) && n.phase === 'Pending') continue; // the source itself: it will fetch eventually
+      const blocker = blockedUpstream(n);
+      if (blocker) {
+        n.settled = true;
+        changed = true;
+        if (blocker.phase === 'Superseded') {
+          // What feeds it moved on to a newer commit: this object will get that one, not ours.
+          n.phase = 'Superseded';
+          n.reason = 'UpstreamSuperseded';
+          n.message = `${blocker.kind} ${blocker.namespace}/${blocker.name} moved on to a newer commit`;
+        }
+      }
+    }
+  }
+}
+
+export function decideVerdict(s: SessionState): Verdict {
+  const nodes = Object.values(s.nodes).filter((n) => n.affected && !n.deleted);
+  if (nodes.some((n) => FAILURE_PHASES.has(n.phase))) return 'failed';
+  if (nodes.some((n) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting'))) return 'failed';
+  const relevant = nodes.filter((n) => n.phase !== 'Suspended');
+  if (relevant.length > 0 && relevant.every((n) => n.phase === 'Superseded' || n.phase === 'Ready') && relevant.some((n) => n.phase === 'Superseded'))
+    return relevant.every((n) => n.phase === 'Superseded') || s.matchedSources.every((k) => s.nodes[k]?.phase === 'Superseded') ? 'superseded' : 'success';
+  return 'success';
+}
+
+export function verdictMessage(v: Verdict, s: SessionState): string {
+  const nodes = Object.values(s.nodes).filter((n) => n.affected);
+  const c = countPhases(nodes);
+  const short = s.commit.sha.slice(0, 7);
+  const blocked = nodes.filter((n) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')).length;
+  switch (v) {
+    case 'success':
+      return `commit ${short} is applied: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
+    case 'failed': {
+      const first = nodes.find((n) => FAILURE_PHASES.has(n.phase));
+      const head = `commit ${short} failed: ${c.failed} failed${blocked ? `, ${blocked} blocked` : ''}, ${c.ready} ready`;
+      return first ? `${head} (${first.kind} ${first.namespace}/${first.name}: ${first.reason})` : head;
+    }
+    case 'timeout':
+      return `timed out after ${Math.round(s.timeoutMs / 1000)}s: ${c.ready} ready, ${c.progressing} progressing, ${c.waiting} waiting, ${c.pending} pending`;
+    case 'superseded':
+      return `a newer commit replaced ${short} before it finished`;
+    case 'stopped':
+      return 'monitoring was stopped';
+    case 'error':
+      return s.error ? `${s.error.message}. ${s.error.hint}` : 'the monitor failed';
+  }
+}

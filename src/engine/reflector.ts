@@ -1,0 +1,342 @@
+// LIST + WATCH of one kind in one scope (cluster-wide or one namespace), kept in sync like client-go's reflector:
+// resume from the last resourceVersion, relist on 410 Gone, fall back to polling when watch is refused.
+// Requests made grow with the number of kinds and scopes, never with the number of objects.
+import pRetry, { AbortError } from 'p-retry';
+import type { KubeObject, CategorizedError } from '../core/types.js';
+import type { ClusterClient, WatchHandle } from '../cluster/client.js';
+import type { ResourceType } from '../cluster/discovery.js';
+import { ApiError, categorize, isTransient } from '../cluster/errors.js';
+
+export interface ReflectorEvents {
+  /** The full set of objects in scope after a (re)list: the consumer replaces what it had for this scope. */
+  onReplace(objects: KubeObject[]): void;
+  onUpsert(obj: KubeObject): void;
+  onDelete(obj: KubeObject): void;
+  /** A failure; `fatal` failures stop the reflector (e.g. 403/404 on the list itself). */
+  onError(err: CategorizedError, fatal: boolean): void;
+  /** Communication works again after errors. */
+  onRecovered(): void;
+  onModeChange?(mode: 'watch' | 'poll'): void;
+}
+
+export interface ReflectorOptions {
+  client: ClusterClient;
+  rt: ResourceType;
+  /** Undefined = cluster-wide. */
+  namespace?: string;
+  events: ReflectorEvents;
+  /** Current polling interval (ms), asked each time: the engine adapts it to activity. */
+  pollIntervalMs(): number;
+  /** Force polling (no watch). */
+  pollOnly?: boolean;
+  /** No bytes on a watch for this long means it is stalled and is reopened. */
+  stallMs?: number;
+  /** Page size of LIST requests (default: no paging, one request per list). */
+  pageSize?: number;
+  /** Base delay of backoff (ms), for tests. */
+  backoffMs?: number;
+  /** Max delay of backoff (ms). */
+  maxBackoffMs?: number;
+}
+
+interface ListResult {
+  items: KubeObject[];
+  resourceVersion: string;
+}
+
+interface KubeList {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: KubeObject[];
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export class Reflector {
+  private readonly ac = new AbortController();
+  private watchHandle?: WatchHandle;
+  private rv = '';
+  private known = new Map<string, string>(); // uid or ns/name -> resourceVersion, for poll diffs
+  private failing = false;
+  private stopped = false;
+  mode: 'watch' | 'poll';
+  /** Number of LISTs done (including relists after 410). */
+  lists = 0;
+
+  constructor(private readonly o: ReflectorOptions) {
+    this.mode = o.pollOnly ? 'poll' : 'watch';
+  }
+
+  get path(): string {
+    const { group, version, plural } = this.o.rt;
+    return this.o.namespace ? `/apis/${group}/${version}/namespaces/${encodeURIComponent(this.o.namespace)}/${plural}` : `/apis/${group}/${version}/${plural}`;
+  }
+
+  /** Runs until stop(); resolves after the first successful list (or rejects on a fatal list error). */
+  start(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let first = true;
+      this.loop(() => {
+        if (first) {
+          first = false;
+          resolve();
+        }
+      }).catch((err) => {
+        if (first) {
+          first = false;
+          reject(err);
+        }
+      });
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.ac.abort();
+    this.watchHandle?.abort();
+  }
+
+  private fail(err: unknown, fatal: boolean): void {
+    this.failing = true;
+    this.o.events.onError(categorize(err), fatal);
+  }
+
+  private ok(): void {
+    if (this.failing) {
+      this.failing = false;
+      this.o.events.onRecovered();
+    }
+  }
+
+  /** LIST with pagination and retries on transient errors (network, 5xx, 429 honouring Retry-After). */
+  private async list(): Promise<ListResult> {
+    return pRetry(
+      async () => {
+        if (this.stopped) throw new AbortError('stopped');
+        const items: KubeObject[] = [];
+        let cont: string | undefined;
+        let rv = '';
+        do {
+          // One request per kind by default: requests must not grow with the number of objects.
+          const q = new URLSearchParams(this.o.pageSize ? { limit: String(this.o.pageSize) } : {});
+          if (cont) q.set('continue', cont);
+          let page: KubeList;
+          try {
+            const qs = q.toString();
+            page = await this.o.client.request<KubeList>('GET', qs ? `${this.path}?${qs}` : this.path, { signal: this.ac.signal });
+          } catch (err) {
+            // An expired continue token: start the list again from the beginning.
+            if (err instanceof ApiError && err.status === 410 && cont) {
+              cont = undefined;
+              items.length = 0;
+              continue;
+            }
+            throw err;
+          }
+          for (const it of page.items ?? []) {
+            // Lists omit kind/apiVersion on items.
+            it.kind ??= this.o.rt.kind;
+            it.apiVersion ??= this.o.rt.apiVersion;
+            items.push(it);
+          }
+          rv = page.metadata?.resourceVersion ?? rv;
+          cont = page.metadata?.continue || undefined;
+        } while (cont);
+        this.lists++;
+        return { items, resourceVersion: rv };
+      },
+      {
+        retries: Number.MAX_SAFE_INTEGER,
+        minTimeout: this.o.backoffMs ?? 500,
+        maxTimeout: this.o.maxBackoffMs ?? 30_000,
+        factor: 2,
+        randomize: true,
+        signal: this.ac.signal,
+        shouldRetry: ({ error }) => !this.stopped && isTransient(error),
+        onFailedAttempt: async ({ error }) => {
+          if (this.stopped) return;
+          this.fail(error, false);
+          const ra = (error as ApiError).retryAfterMs;
+          if (ra) await sleep(Math.min(ra, 60_000), this.ac.signal);
+        },
+      },
+    );
+  }
+
+  private replace(res: ListResult): void {
+    this.rv = res.resourceVersion;
+    this.known = new Map(res.items.map((o) => [objId(o), o.metadata.resourceVersion ?? '']));
+    this.o.events.onReplace(res.items);
+  }
+
+  private async loop(onFirstList: () => void): Promise<void> {
+    let needList = true;
+    let backoff = this.o.backoffMs ?? 500;
+    while (!this.stopped) {
+      if (needList) {
+        let res: ListResult;
+        try {
+          res = await this.list();
+        } catch (err) {
+          if (this.stopped) return;
+          // Not transient (401/403/404...): report; a 401 may heal (refreshed token), so keep trying slowly.
+          this.fail(err, true);
+          if (err instanceof ApiError && (err.status === 403 || err.status === 404)) throw err;
+          await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+          continue;
+        }
+        this.ok();
+        this.replace(res);
+        onFirstList();
+        needList = false;
+        backoff = this.o.backoffMs ?? 500;
+      }
+      if (this.stopped) return;
+      if (this.mode === 'poll') {
+        await sleep(this.o.pollIntervalMs(), this.ac.signal);
+        if (this.stopped) return;
+        try {
+          const res = await this.list();
+          this.ok();
+          this.diff(res);
+        } catch (err) {
+          if (this.stopped) return;
+          this.fail(err, false);
+          await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+        }
+        continue;
+      }
+      const outcome = await this.watchOnce();
+      if (this.stopped) return;
+      if (outcome === 'relist') needList = true;
+      else if (outcome === 'poll') {
+        this.mode = 'poll';
+        this.o.events.onModeChange?.('poll');
+      } else if (outcome === 'retry') {
+        await sleep(Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+        backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
+      } else backoff = this.o.backoffMs ?? 500;
+    }
+  }
+
+  /** Compares a fresh list with what we knew and reports the differences (polling mode). */
+  private diff(res: ListResult): void {
+    const next = new Map<string, string>();
+    for (const o of res.items) {
+      const id = objId(o);
+      const rv = o.metadata.resourceVersion ?? '';
+      next.set(id, rv);
+      if (this.known.get(id) !== rv) this.o.events.onUpsert(o);
+    }
+    for (const [id] of this.known) {
+      if (!next.has(id)) {
+        const [namespace, name] = id.split('/');
+        this.o.events.onDelete({ apiVersion: this.o.rt.apiVersion, kind: this.o.rt.kind, metadata: { namespace, name: name! } });
+      }
+    }
+    this.known = next;
+    this.rv = res.resourceVersion;
+  }
+
+  /** One watch stream. Resolves with what to do next. */
+  private watchOnce(): Promise<'resume' | 'relist' | 'poll' | 'retry'> {
+    return new Promise((resolve) => {
+      let gotEvent = false;
+      const settle = (v: 'resume' | 'relist' | 'poll' | 'retry') => {
+        this.watchHandle = undefined;
+        resolve(v);
+      };
+      // Like client-go: ask the server to end the watch after a random 5-10 minutes, then resume.
+      const timeoutSeconds = String(300 + Math.floor(Math.random() * 300));
+      this.o.client
+        .watch(
+          this.path,
+          { resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds },
+          {
+            onEvent: (ev) => {
+              if (!gotEvent) {
+                gotEvent = true;
+                this.ok();
+              }
+              const obj = ev.object as KubeObject;
+              switch (ev.type) {
+                case 'ADDED':
+                case 'MODIFIED':
+                  obj.kind ??= this.o.rt.kind;
+                  obj.apiVersion ??= this.o.rt.apiVersion;
+                  this.rv = obj.metadata?.resourceVersion ?? this.rv;
+                  this.known.set(objId(obj), obj.metadata?.resourceVersion ?? '');
+                  this.o.events.onUpsert(obj);
+                  break;
+                case 'DELETED':
+                  obj.kind ??= this.o.rt.kind;
+                  this.rv = obj.metadata?.resourceVersion ?? this.rv;
+                  this.known.delete(objId(obj));
+                  this.o.events.onDelete(obj);
+                  break;
+                case 'BOOKMARK':
+                  this.rv = obj?.metadata?.resourceVersion ?? this.rv;
+                  break;
+                case 'ERROR': {
+                  const code = (ev.object as { code?: number })?.code;
+                  if (code === 410) {
+                    this.o.events.onError(categorize(new ApiError(410, this.path, ev.object)), false);
+                    this.watchHandle?.abort();
+                    settle('relist');
+                  } else {
+                    this.fail(new ApiError(code ?? 500, this.path, ev.object), false);
+                    this.watchHandle?.abort();
+                    settle('relist');
+                  }
+                  break;
+                }
+              }
+            },
+            onClose: (err) => {
+              if (!err) return settle('resume');
+              if (err instanceof ApiError) {
+                if (err.status === 410) {
+                  this.o.events.onError(categorize(err), false);
+                  return settle('relist');
+                }
+                // The server refuses the watch verb (RBAC without watch, proxies without streaming): poll instead.
+                if (err.status === 403 || err.status === 405 || err.status === 501) {
+                  this.o.events.onError(
+                    { ...categorize(err), hint: 'Watching is not allowed here; flux-monitor polls instead (grant `watch` for live updates).' },
+                    false,
+                  );
+                  return settle('poll');
+                }
+              }
+              this.fail(err, false);
+              settle('retry');
+            },
+          },
+          this.o.stallMs,
+        )
+        .then(
+          (h) => {
+            if (this.stopped) h.abort();
+            else this.watchHandle = h;
+          },
+          (err) => {
+            this.fail(err, false);
+            settle('retry');
+          },
+        );
+    });
+  }
+}
+
+function objId(o: KubeObject): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}

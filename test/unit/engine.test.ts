@@ -1,0 +1,396 @@
+// The monitor engine against the project's API simulator (a real HTTP server speaking the Kubernetes API).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
+import { runMonitor, type RunOptions } from '../../src/engine/run.js';
+import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import {
+  SHA_NEW,
+  SHA_NEWER,
+  SHA_OLD,
+  gitFailed,
+  gitReady,
+  gitRepository,
+  helmRelease,
+  hrFailed,
+  hrReady,
+  invId,
+  kustomization,
+  ksFailed,
+  ksProgressing,
+  ksReady,
+  ksWaiting,
+} from '../helpers/flux.js';
+
+const URL_ = 'https://github.com/acme/fleet.git';
+const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
+const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
+
+let sim: ApiSimulator;
+let dir: string;
+let kubeconfig: string;
+
+async function startSim(opts: ApiSimulatorOptions = {}) {
+  sim = new ApiSimulator(opts);
+  await sim.start();
+  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fm-engine-'));
+});
+afterEach(async () => {
+  await sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The usual fleet: source → infra → apps (dependsOn infra); apps applies a HelmRelease. */
+function seedFleet() {
+  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
+  sim.apply({ ...kustomization('infra'), status: ksReady(SHA_OLD) });
+  sim.apply({ ...kustomization('apps', { dependsOn: ['infra'] }), status: ksReady(SHA_OLD, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]) });
+  const hr = sim.apply(helmRelease('podinfo'));
+  sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' }, hrReady(hr.metadata.generation!));
+  // Unrelated: another repository's source and Kustomization.
+  sim.apply({ ...gitRepository('other', 'https://github.com/acme/other.git'), status: gitReady(SHA_OLD) });
+  sim.apply({ ...kustomization('other-app', { source: 'other' }), status: ksReady(SHA_OLD) });
+}
+
+function run(over: Partial<RunOptions> = {}) {
+  const events: MonitorEvent[] = [];
+  const states: SessionState[] = [];
+  const p = runMonitor({
+    pushed: { sha: SHA_NEW, branch: 'main' },
+    repoUrl: 'git@github.com:acme/fleet.git',
+    branch: 'main',
+    config: { ...DEFAULT_CONFIG, timeout: 20 },
+    kubeconfig,
+    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 300 },
+    onEvent: (e) => events.push(e),
+    onState: (s) => states.push(s),
+    ...over,
+  });
+  return { p, events, states };
+}
+
+const waitFor = async (pred: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const phasesOf = (events: MonitorEvent[], key: string) => events.filter((e) => e.type === 'phase' && e.key === key).map((e) => (e as { phase: string }).phase);
+
+/** Plays Flux applying SHA_NEW everywhere, successfully. */
+function applyNewCommit(hrOutcome: 'ok' | 'fail' = 'ok') {
+  sim.setStatus(GIT, gitReady(SHA_NEW));
+  sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
+  sim.setStatus(ks('infra'), ksReady(SHA_NEW));
+  const hr = sim.apply({ ...helmRelease('podinfo'), spec: { ...helmRelease('podinfo').spec, values: { replicaCount: 2 } } });
+  sim.setStatus(ks('apps'), ksReady(SHA_NEW, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
+  const ref = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
+  sim.setStatus(ref, hrOutcome === 'ok' ? hrReady(hr.metadata.generation!) : hrFailed(hr.metadata.generation!, "values don't meet the specifications of the schema(s): replicaCount: Invalid type"));
+}
+
+describe('engine against the API simulator', () => {
+  it('follows a push to success: affected set, phases, summary', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    const session = events.find((e) => e.type === 'session') as Extract<MonitorEvent, { type: 'session' }>;
+    expect(session.matchedSources).toEqual(['GitRepository/flux-system/flux-system']);
+    expect(session.objects.map((o) => o.key).sort()).toEqual([
+      'GitRepository/flux-system/flux-system',
+      'HelmRelease/apps/podinfo',
+      'Kustomization/flux-system/apps',
+      'Kustomization/flux-system/infra',
+    ]);
+    expect(phasesOf(events, 'Kustomization/flux-system/infra')).toEqual(['Pending']);
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    const summary = events.at(-1) as Extract<MonitorEvent, { type: 'summary' }>;
+    expect(summary.type).toBe('summary');
+    expect(summary.exitCode).toBe(0);
+    expect(summary.counts.ready).toBe(4);
+    expect(phasesOf(events, 'GitRepository/flux-system/flux-system')).toEqual(['Pending', 'Ready']);
+    expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Ready');
+    expect(final.edges).toContainEqual({ from: 'Kustomization/flux-system/apps', to: 'Kustomization/flux-system/infra', type: 'dependsOn' });
+    expect(final.edges).toContainEqual({ from: 'Kustomization/flux-system/apps', to: 'HelmRelease/apps/podinfo', type: 'inventory' });
+  });
+
+  it('reports a failed HelmRelease with its message and exit code 1', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit('fail');
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    const hr = final.nodes['HelmRelease/apps/podinfo']!;
+    expect(hr.phase).toBe('Failed');
+    expect(hr.reason).toBe('UpgradeFailed');
+    expect(hr.message).toContain('replicaCount');
+    expect((events.at(-1) as { exitCode: number }).exitCode).toBe(1);
+    expect(final.verdictMessage).toContain('HelmRelease apps/podinfo');
+  });
+
+  it('a build failure blocks the dependents, which settle as blocked instead of waiting for the timeout', async () => {
+    await startSim();
+    seedFleet();
+    const { p } = run();
+    await new Promise((r) => setTimeout(r, 200));
+    sim.setStatus(GIT, gitReady(SHA_NEW));
+    sim.setStatus(ks('infra'), ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'kustomize build failed: accumulating resources: missing.yaml not found'));
+    sim.setStatus(ks('apps'), ksWaiting(SHA_OLD, 'flux-system/infra', 'main', [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    expect(final.nodes['Kustomization/flux-system/infra']!.phase).toBe('Failed');
+    expect(final.nodes['Kustomization/flux-system/apps']!.phase).toBe('Waiting');
+    expect(final.nodes['Kustomization/flux-system/apps']!.blockers).toEqual(['flux-system/infra']);
+    expect(final.nodes['Kustomization/flux-system/apps']!.settled).toBe(true);
+    // The HelmRelease is never reached by the commit: pending, blocked by its parent.
+    expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Pending');
+    expect(Date.now() - final.startedAt).toBeLessThan(20_000);
+  });
+
+  it('a source that cannot fetch fails the session with the controller message', async () => {
+    await startSim();
+    seedFleet();
+    const { p } = run();
+    await new Promise((r) => setTimeout(r, 100));
+    sim.setStatus(GIT, gitFailed(SHA_OLD, "failed to checkout and determine revision: unable to clone 'https://github.com/acme/fleet.git': authentication required"));
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    expect(final.nodes['GitRepository/flux-system/flux-system']!.reason).toBe('GitOperationFailed');
+  });
+
+  it('times out with everything it knows', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 1 } });
+    const final = await p;
+    expect(final.verdict).toBe('timeout');
+    expect((events.at(-1) as { exitCode: number }).exitCode).toBe(2);
+    expect(Object.keys(final.nodes)).toHaveLength(4);
+    expect(final.verdictMessage).toMatch(/timed out after 1s: 0 ready/);
+  });
+
+  it('keeps going when watches are dropped mid-stream', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    await waitFor(() => sim.stats().openWatches >= 4);
+    expect(sim.dropWatchesNow()).toBeGreaterThanOrEqual(4);
+    sim.setStatus(GIT, gitReady(SHA_NEW)); // happens while no watch is open
+    await waitFor(() => sim.stats().watchesStarted >= 8);
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+  });
+
+  it('relists after 410 Gone and loses no update', async () => {
+    await startSim({ historyLimit: 5 });
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    await waitFor(() => sim.stats().openWatches >= 4);
+    const listsBefore = sim.stats().requestsByVerb.list ?? 0;
+    sim.dropWatchesNow();
+    // Many changes while disconnected, then compaction: resuming from the old resourceVersion must give 410.
+    for (let i = 0; i < 10; i++) sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
+    sim.compact();
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(sim.stats().requestsByVerb.list ?? 0).toBeGreaterThan(listsBefore);
+    expect(events.some((e) => e.type === 'error' && e.category === 'gone')).toBe(true);
+  });
+
+  it('falls back to the namespaces it may read when cluster-wide list is forbidden', async () => {
+    await startSim({ allowNamespaces: ['flux-system', 'apps'] });
+    seedFleet();
+    sim.apply({ ...kustomization('secret-team', { ns: 'team-b' }), status: ksReady(SHA_OLD) });
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, namespaces: ['flux-system', 'apps', 'team-b'] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    const warning = events.find((e) => e.type === 'warning') as { message: string };
+    expect(warning.message).toContain('cannot list Flux objects cluster-wide (403)');
+    expect(warning.message).toContain('no access to team-b');
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Ready');
+  });
+
+  it('fails with a forbidden error and a hint when no namespace is readable', async () => {
+    await startSim({ allowNamespaces: ['nothing-here'] });
+    seedFleet();
+    const { p } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, namespaces: ['flux-system'] } });
+    const final = await p;
+    expect(final.verdict).toBe('error');
+    expect(final.error?.category).toBe('forbidden');
+    expect(final.error?.hint).toMatch(/namespaces/);
+  });
+
+  it('waits for a cluster that cannot be reached, then recovers', async () => {
+    await startSim();
+    seedFleet();
+    await sim.setUnavailable(true);
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'error' && e.category === 'unreachable' && !e.recovered));
+    await sim.setUnavailable(false);
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    expect(events.some((e) => e.type === 'error' && e.recovered)).toBe(true);
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+  });
+
+  it('an unreachable cluster that never comes back ends as a cluster error (exit 3), not a timeout', async () => {
+    await startSim();
+    await sim.setUnavailable(true);
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 1 } });
+    const final = await p;
+    expect(final.verdict).toBe('error');
+    expect(final.error?.category).toBe('unreachable');
+    expect((events.at(-1) as { exitCode: number }).exitCode).toBe(3);
+  });
+
+  it('expired credentials give an unauthorized error with a hint', async () => {
+    await startSim({ token: 'right' });
+    seedFleet();
+    await sim.writeKubeconfig(kubeconfig, { token: 'expired' });
+    const final = await run().p;
+    expect(final.verdict).toBe('error');
+    expect(final.error?.category).toBe('unauthorized');
+    expect(final.error?.hint).toMatch(/log in again/);
+  });
+
+  it('says Flux is not installed when its CRDs are missing', async () => {
+    await startSim({ fluxApi: 'none' });
+    const final = await run().p;
+    expect(final.verdict).toBe('error');
+    expect(final.error?.category).toBe('flux-not-installed');
+  });
+
+  it('uses the v1beta2/v2beta2 APIs that older Flux serves', async () => {
+    await startSim({ fluxApi: 'legacy' });
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes['Kustomization/flux-system/infra']!.apiVersion).toBe('kustomize.toolkit.fluxcd.io/v1beta2');
+    expect(final.nodes['HelmRelease/apps/podinfo']!.apiVersion).toBe('helm.toolkit.fluxcd.io/v2beta2');
+  });
+
+  it('polls when the watch verb is refused, and says so', async () => {
+    await startSim({ disableWatch: 403 });
+    seedFleet();
+    const { p, events, states } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, polling_interval: 0.25 } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(states.some((s) => s.mode === 'poll')).toBe(true);
+  });
+
+  it('reports no matching source as not-found with a hint', async () => {
+    await startSim();
+    seedFleet();
+    const final = await run({ repoUrl: 'https://github.com/acme/unknown.git' }).p;
+    expect(final.verdict).toBe('error');
+    expect(final.error?.category).toBe('not-found');
+    expect(final.error?.hint).toMatch(/--all/);
+  });
+
+  it('marks a commit superseded when a newer one is applied', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run({ isNewerCommit: async (sha) => sha === SHA_NEWER });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    sim.setStatus(GIT, gitReady(SHA_NEWER));
+    sim.setStatus(ks('infra'), ksReady(SHA_NEWER));
+    sim.setStatus(ks('apps'), ksReady(SHA_NEWER, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
+    const final = await p;
+    expect(final.nodes['GitRepository/flux-system/flux-system']!.phase).toBe('Superseded');
+    expect(final.verdict).toBe('superseded');
+  });
+
+  it('stops with verdict superseded when aborted for a newer push', async () => {
+    await startSim();
+    seedFleet();
+    const ac = new AbortController();
+    const { p, events } = run({ signal: ac.signal });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    ac.abort('superseded');
+    const final = await p;
+    expect(final.verdict).toBe('superseded');
+    await waitFor(() => sim.stats().openWatches === 0);
+  });
+
+  it('auto_reconcile asks Flux to fetch now (reconcile.fluxcd.io/requestedAt)', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, auto_reconcile: true } });
+    await waitFor(() => Boolean(sim.get(GIT)?.metadata.annotations?.['reconcile.fluxcd.io/requestedAt']));
+    const token = sim.get(GIT)!.metadata.annotations!['reconcile.fluxcd.io/requestedAt']!;
+    expect(Number.isFinite(Date.parse(token))).toBe(true);
+    expect(events.some((e) => e.type === 'session')).toBe(true);
+    applyNewCommit();
+    expect((await p).verdict).toBe('success');
+  });
+
+  it('survives 500s and 429 with Retry-After on list', async () => {
+    await startSim();
+    seedFleet();
+    sim.failNext({ status: 500, count: 2, verb: 'list' });
+    sim.failNext({ status: 429, count: 1, retryAfterSeconds: 1, verb: 'list' });
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'), 10_000);
+    expect(events.some((e) => e.type === 'error' && e.category === 'server-error')).toBe(true);
+    applyNewCommit();
+    expect((await p).verdict).toBe('success');
+  });
+
+  it('reopens a watch that receives a malformed frame', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    await waitFor(() => sim.stats().openWatches >= 4);
+    const started = sim.stats().watchesStarted;
+    sim.malformedWatchFrame();
+    await waitFor(() => sim.stats().watchesStarted > started);
+    applyNewCommit();
+    expect((await p).verdict).toBe('success');
+  });
+
+  it('API requests grow with the number of kinds, not of objects', async () => {
+    const requestsFor = async (n: number) => {
+      await startSim();
+      seedFleet();
+      for (let i = 0; i < n; i++) sim.apply({ ...kustomization(`extra-${i}`, { dependsOn: ['infra'] }), status: ksReady(SHA_OLD) });
+      const { p, events } = run();
+      await waitFor(() => events.some((e) => e.type === 'session'));
+      applyNewCommit();
+      for (let i = 0; i < n; i++) sim.setStatus(ks(`extra-${i}`), ksReady(SHA_NEW));
+      const final = await p;
+      expect(final.verdict).toBe('success');
+      expect(Object.keys(final.nodes).length).toBe(4 + n);
+      const r = sim.stats().requests;
+      await sim.stop();
+      return r;
+    };
+    const small = await requestsFor(5);
+    const large = await requestsFor(500);
+    expect(large).toBe(small);
+  });
+});
