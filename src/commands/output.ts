@@ -3,7 +3,7 @@ import type { MonitorEvent, SessionState, Verbosity } from '../core/types.js';
 import type { CommandIO } from './types.js';
 import { createJsonPrinter } from '../ui/json.js';
 import { createPlainPrinter } from '../ui/plain.js';
-import { shouldUseInk } from '../ui/mode.js';
+import { colorEnabled, shouldUseInk } from '../ui/mode.js';
 
 export interface Output {
   onState(s: SessionState): void;
@@ -18,7 +18,7 @@ export async function createOutput(io: CommandIO, o: { json: boolean; verbosity:
     return { onState: () => undefined, onEvent: print, finish: async () => undefined };
   }
   if (!shouldUseInk(io.env, io.stdout)) {
-    const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, color: !io.env.NO_COLOR && io.stdout.isTTY === true });
+    const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, color: io.stdout.isTTY === true && colorEnabled(io.env) });
     return { onState: (s) => p.onState(s), onEvent: () => undefined, finish: async (s) => p.finish(s) };
   }
   const { startLiveView } = await import('../ui/live.js');
@@ -40,6 +40,8 @@ export async function createOutput(io: CommandIO, o: { json: boolean; verbosity:
           initial: structuredClone(s),
           subscribe: (cb) => {
             listeners.add(cb);
+            // Replay the latest state: updates may have come between `initial` and the subscription.
+            if (last) cb(structuredClone(last));
             return () => listeners.delete(cb);
           },
           mode: o.mode,

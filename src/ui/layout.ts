@@ -1,0 +1,395 @@
+// Pure layout of a session for the terminal: the object tree as a flat list of rows (with tree glyphs),
+// collapsing to a height budget, the summary line, the verdict line and durations. No React, no I/O.
+import {
+  countPhases,
+  FAILURE_PHASES,
+  FLUX_KINDS,
+  PHASES,
+  SOURCE_KINDS,
+  type NodeState,
+  type Phase,
+  type PhaseCounts,
+  type SessionState,
+  type Verbosity,
+} from '../core/types.js';
+import { cleanText, firstLine, oneLine, truncate, VERDICT_TITLE, wrapLine } from './theme.js';
+
+export interface TreeOptions {
+  /** Show every monitored object (true) or only those affected by the pushed commit (false). */
+  showAll: boolean;
+  verbosity: Verbosity;
+  /** Most rows the tree may take; beyond it subtrees are collapsed into "+N more" rows. Undefined: no limit. */
+  maxRows?: number;
+  /** Columns available: detail lines are truncated (or, verbose, wrapped) to fit. Undefined: no limit. */
+  width?: number;
+}
+
+/** One line of the tree. `prefix` holds the tree glyphs to draw before the row's content. */
+export type TreeRow =
+  | { type: 'node'; key: string; depth: number; prefix: string; node: NodeState; /** part of a dependsOn cycle */ cycle: boolean }
+  | { type: 'detail'; key: string; depth: number; prefix: string; text: string; tone: 'error' | 'info' }
+  /** The object is drawn elsewhere in the tree (reached a second time), or closes a dependency cycle. */
+  | { type: 'ref'; key: string; depth: number; prefix: string; text: string; cycle: boolean }
+  /** Collapsed objects: `count` objects, by phase in `counts`. */
+  | { type: 'more'; depth: number; prefix: string; count: number; counts: Partial<Record<Phase, number>>; text: string };
+
+// ---- intermediate tree ---------------------------------------------------------------------------------------
+
+interface Detail {
+  text: string;
+  tone: 'error' | 'info';
+}
+interface NodeItem {
+  t: 'node';
+  key: string;
+  node: NodeState;
+  depth: number;
+  cycle: boolean;
+  details: Detail[];
+  children: Item[];
+}
+interface RefItem {
+  t: 'ref';
+  key: string;
+  depth: number;
+  text: string;
+  cycle: boolean;
+}
+interface MoreItem {
+  t: 'more';
+  depth: number;
+  counts: Map<Phase, number>;
+}
+type Item = NodeItem | RefItem | MoreItem;
+
+const KIND_RANK = new Map<string, number>(FLUX_KINDS.map((k, i) => [k, i]));
+const SOURCE_SET = new Set<string>(SOURCE_KINDS);
+
+/** Stable display order of objects: sources first (FLUX_KINDS order), then namespace and name. */
+export function compareNodes(a: NodeState, b: NodeState): number {
+  return (KIND_RANK.get(a.kind) ?? 99) - (KIND_RANK.get(b.kind) ?? 99) || cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.key, b.key);
+}
+
+/** Code-unit order: the same on every machine, whatever the locale. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `Kind namespace/name` of a node (sanitised). */
+export function nodeLabel(n: Pick<NodeState, 'kind' | 'namespace' | 'name'>): string {
+  return `${n.kind} ${oneLine(n.namespace)}/${oneLine(n.name)}`;
+}
+
+/** The nodes the view shows: all of them, or only the affected ones. */
+export function visibleNodes(state: SessionState, showAll: boolean): NodeState[] {
+  return Object.values(state.nodes).filter((n) => showAll || n.affected);
+}
+
+/** Whether any shown object is progressing (the live view only animates then). */
+export function hasProgress(state: SessionState, showAll: boolean): boolean {
+  return visibleNodes(state, showAll).some((n) => n.phase === 'Progressing');
+}
+
+/** Detail lines under a node: the failure reason and message; in verbose mode also blockers and other messages. */
+function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined): Detail[] {
+  const failing = FAILURE_PHASES.has(n.phase);
+  const reason = oneLine(n.reason);
+  if (verbosity !== 'verbose') {
+    if (!failing) return [];
+    const first = firstLine(n.message);
+    const text = reason && first ? `${reason}: ${first}` : reason || first;
+    if (!text) return [];
+    return [{ text: avail === undefined ? text : truncate(text, avail), tone: 'error' }];
+  }
+  if (n.phase === 'Ready') return [];
+  const tone: Detail['tone'] = failing ? 'error' : 'info';
+  const lines: string[] = [];
+  if (n.phase === 'Waiting' && n.blockers?.length) lines.push(`waiting for: ${n.blockers.map(oneLine).join(', ')}`);
+  const msg = cleanText(n.message)
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '');
+  if (msg.length > 0) msg[0] = reason ? `${reason}: ${msg[0]!.trim()}` : msg[0]!.trim();
+  else if (reason && failing) msg.push(reason);
+  lines.push(...msg);
+  const out: Detail[] = [];
+  for (const l of lines) for (const part of avail === undefined ? [l] : wrapLine(l, avail)) out.push({ text: part, tone });
+  return out;
+}
+
+/** Builds the intermediate tree: roots, children, references for second visits, cycle handling. */
+function buildItems(state: SessionState, opts: TreeOptions): Item[] {
+  const shown = new Map<string, NodeState>();
+  for (const n of visibleNodes(state, opts.showAll)) shown.set(n.key, n);
+
+  const deps = new Map<string, Set<string>>(); // dependent -> dependencies
+  const dependents = new Map<string, Set<string>>(); // dependency -> dependents
+  const invParents = new Map<string, Set<string>>(); // child -> parent Kustomizations
+  const invChildren = new Map<string, Set<string>>(); // Kustomization -> children
+  const sourcesOf = new Map<string, Set<string>>(); // consumer -> sources
+  const consumers = new Map<string, Set<string>>(); // source -> consumers
+  const push = (m: Map<string, Set<string>>, k: string, v: string) => {
+    const l = m.get(k);
+    if (l) l.add(v);
+    else m.set(k, new Set([v]));
+  };
+  for (const e of state.edges) {
+    if (e.from === e.to || !shown.has(e.from) || !shown.has(e.to)) continue;
+    if (e.type === 'dependsOn') {
+      push(deps, e.from, e.to);
+      push(dependents, e.to, e.from);
+    } else if (e.type === 'inventory') {
+      // Sources stay roots even when a Kustomization applies them (flux-system applies its own GitRepository).
+      if (SOURCE_SET.has(shown.get(e.to)!.kind)) continue;
+      push(invParents, e.to, e.from);
+      push(invChildren, e.from, e.to);
+    } else {
+      push(sourcesOf, e.from, e.to);
+      push(consumers, e.to, e.from);
+    }
+  }
+  // A consumer hangs under its source only when nothing more telling places it (a dependency or an applier).
+  const placedElsewhere = (k: string) => deps.has(k) || invParents.has(k);
+  const byOrder = (keys: Iterable<string>) => [...new Set(keys)].map((k) => shown.get(k)!).sort(compareNodes);
+  const childrenOf = (k: string) =>
+    byOrder([...(invChildren.get(k) ?? []), ...(dependents.get(k) ?? []), ...[...(consumers.get(k) ?? [])].filter((c) => !placedElsewhere(c))]);
+
+  const inCycle = new Set(state.cycles.flat());
+  const matched = new Set(state.matchedSources);
+  const all = byOrder(shown.keys());
+  const roots = all
+    .filter((n) => !placedElsewhere(n.key) && !sourcesOf.has(n.key))
+    .sort((a, b) => Number(matched.has(b.key)) - Number(matched.has(a.key)) || Number(SOURCE_SET.has(b.kind)) - Number(SOURCE_SET.has(a.kind)));
+
+  const visited = new Set<string>();
+  const onPath = new Set<string>();
+  const visit = (n: NodeState, depth: number): NodeItem => {
+    visited.add(n.key);
+    onPath.add(n.key);
+    const avail = opts.width === undefined ? undefined : Math.max(8, opts.width - (3 * depth + 2));
+    const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details: detailsOf(n, opts.verbosity, avail), children: [] };
+    for (const c of childrenOf(n.key)) {
+      if (!visited.has(c.key)) item.children.push(visit(c, depth + 1));
+      else if (onPath.has(c.key)) item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: true, text: `↻ cycle back to ${nodeLabel(c)}` });
+      else item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: false, text: `↳ see ${nodeLabel(c)}` });
+    }
+    onPath.delete(n.key);
+    return item;
+  };
+  const items: Item[] = [];
+  for (const r of roots) if (!visited.has(r.key)) items.push(visit(r, 0));
+  // Objects only reachable through a cycle have no root: start from them in order.
+  for (const n of all) if (!visited.has(n.key)) items.push(visit(n, 0));
+  return items;
+}
+
+// ---- collapsing to a height budget -----------------------------------------------------------------------------
+
+function rowCount(it: Item): number {
+  return it.t === 'node' ? 1 + it.details.length + it.children.reduce((s, c) => s + rowCount(c), 0) : 1;
+}
+
+function subtreeOk(it: Item, ok: (n: NodeState) => boolean): boolean {
+  if (it.t === 'node') return ok(it.node) && it.children.every((c) => subtreeOk(c, ok));
+  return true; // references and already collapsed rows can always be folded further
+}
+
+function addCounts(it: Item, into: Map<Phase, number>): void {
+  if (it.t === 'node') {
+    into.set(it.node.phase, (into.get(it.node.phase) ?? 0) + 1);
+    for (const c of it.children) addCounts(c, into);
+  } else if (it.t === 'more') {
+    for (const [p, n] of it.counts) into.set(p, (into.get(p) ?? 0) + n);
+  }
+}
+
+/** Every children list of the tree, deepest first, the root list last. */
+function listsPostOrder(items: Item[], out: Item[][] = []): Item[][] {
+  for (const it of items) if (it.t === 'node' && it.children.length) listsPostOrder(it.children, out);
+  out.push(items);
+  return out;
+}
+
+/**
+ * Folds subtrees whose objects all satisfy `ok` into "+N more" rows, deepest lists first and, within a list, the
+ * last candidates first, just enough to fit. Returns the new total row count.
+ */
+function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: NodeState) => boolean): number {
+  for (const list of listsPostOrder(roots)) {
+    const excess = total - maxRows;
+    if (excess <= 0) break;
+    const cands = list.map((it, i) => (subtreeOk(it, ok) ? i : -1)).filter((i) => i >= 0);
+    let hidden: number[] = [];
+    let savings = 0;
+    for (let j = 1; j <= cands.length; j++) {
+      hidden = cands.slice(-j);
+      savings = hidden.reduce((s, i) => s + rowCount(list[i]!), 0) - 1;
+      if (savings >= excess) break;
+    }
+    if (savings <= 0) continue;
+    const counts = new Map<Phase, number>();
+    for (const i of hidden) addCounts(list[i]!, counts);
+    const depth = list[0]!.depth;
+    for (const i of [...hidden].reverse()) list.splice(i, 1);
+    list.push({ t: 'more', depth, counts });
+    total -= savings;
+  }
+  return total;
+}
+
+function moreText(counts: Map<Phase, number>): { count: number; text: string } {
+  const count = [...counts.values()].reduce((a, b) => a + b, 0);
+  const parts = PHASES.filter((p) => counts.get(p)).map((p) => `${counts.get(p)} ${p.toLowerCase()}`);
+  if (count === 0) return { count, text: '+ more' };
+  if (parts.length === 1 && counts.get('Ready')) return { count, text: `+${count} more ready` };
+  return { count, text: `+${count} more (${parts.join(', ')})` };
+}
+
+function dropRefs(list: Item[]): number {
+  let dropped = 0;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const it = list[i]!;
+    if (it.t === 'ref') {
+      list.splice(i, 1);
+      dropped++;
+    } else if (it.t === 'node') dropped += dropRefs(it.children);
+  }
+  return dropped;
+}
+
+function dropDetails(list: Item[]): number {
+  let dropped = 0;
+  for (const it of list) {
+    if (it.t !== 'node') continue;
+    dropped += it.details.length;
+    it.details = [];
+    dropped += dropDetails(it.children);
+  }
+  return dropped;
+}
+
+// ---- flattening ------------------------------------------------------------------------------------------------
+
+function flatten(items: Item[], cont: string, depth: number, out: TreeRow[]): void {
+  items.forEach((it, i) => {
+    const last = i === items.length - 1;
+    const prefix = depth === 0 ? '' : cont + (last ? '└─ ' : '├─ ');
+    const childCont = depth === 0 ? '' : cont + (last ? '   ' : '│  ');
+    if (it.t === 'node') {
+      out.push({ type: 'node', key: it.key, depth, prefix, node: it.node, cycle: it.cycle });
+      // Detail lines sit under the row's icon, with the children's line passing through.
+      const dprefix = childCont + (it.children.length ? '│ ' : '  ');
+      for (const d of it.details) out.push({ type: 'detail', key: it.key, depth, prefix: dprefix, text: d.text, tone: d.tone });
+      flatten(it.children, childCont, depth + 1, out);
+    } else if (it.t === 'ref') {
+      out.push({ type: 'ref', key: it.key, depth, prefix, text: it.text, cycle: it.cycle });
+    } else {
+      const { count, text } = moreText(it.counts);
+      out.push({ type: 'more', depth, prefix, count, counts: Object.fromEntries(it.counts), text });
+    }
+  });
+}
+
+/**
+ * The object tree as rows. Roots are the shown objects that nothing places elsewhere (sources first, the matched
+ * sources before the others); under an object come the objects it applied (inventory), its dependents (dependsOn)
+ * and its consumers (when they have no dependency nor applier of their own). An object reached a second time is
+ * drawn once and referenced ("↳ see …") at the other places; cycles are cut with "↻ cycle back to …".
+ *
+ * With `maxRows`, the tree is folded to fit: first fully ready subtrees, then other settled ones (never failures),
+ * then multi-line details are cut to one line, references dropped, anything not failing folded, the remaining
+ * details dropped, and at last the tail is cut.
+ */
+export function buildTree(state: SessionState, opts: TreeOptions): TreeRow[] {
+  const items = buildItems(state, opts);
+  if (opts.maxRows !== undefined) {
+    const maxRows = Math.max(1, Math.floor(opts.maxRows));
+    let total = items.reduce((s, it) => s + rowCount(it), 0);
+    total = collapseWhere(items, total, maxRows, (n) => n.phase === 'Ready');
+    total = collapseWhere(items, total, maxRows, (n) => n.settled && !FAILURE_PHASES.has(n.phase));
+    if (total > maxRows) {
+      const trim = (list: Item[]) => {
+        for (const it of list) {
+          if (it.t !== 'node') continue;
+          if (it.details.length > 1) {
+            total -= it.details.length - 1;
+            it.details = [{ ...it.details[0]!, text: it.details[0]!.text + (it.details[0]!.text.endsWith('…') ? '' : ' …') }];
+          }
+          trim(it.children);
+        }
+      };
+      trim(items);
+    }
+    // References only repeat what is drawn elsewhere.
+    if (total > maxRows) total -= dropRefs(items);
+    total = collapseWhere(items, total, maxRows, (n) => !FAILURE_PHASES.has(n.phase));
+    if (total > maxRows) total -= dropDetails(items);
+    const rows: TreeRow[] = [];
+    flatten(items, '', 0, rows);
+    if (rows.length <= maxRows) return rows;
+    // Last resort: cut the tail and say how many objects are not shown.
+    const kept = rows.slice(0, maxRows - 1);
+    const cut = rows.slice(maxRows - 1);
+    const counts: Partial<Record<Phase, number>> = {};
+    for (const r of cut) {
+      if (r.type === 'node') counts[r.node.phase] = (counts[r.node.phase] ?? 0) + 1;
+      else if (r.type === 'more') for (const [p, n] of Object.entries(r.counts)) counts[p as Phase] = (counts[p as Phase] ?? 0) + (n ?? 0);
+    }
+    const count = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
+    kept.push({ type: 'more', depth: 0, prefix: '', count, counts, text: count ? `+${count} more not shown` : '…' });
+    return kept;
+  }
+  const rows: TreeRow[] = [];
+  flatten(items, '', 0, rows);
+  return rows;
+}
+
+// ---- summary, verdict, durations ---------------------------------------------------------------------------------
+
+/** `850ms`, `12s`, `3m05s`, `1h02m`. */
+export function formatDuration(ms: number): string {
+  const t = Number.isFinite(ms) ? Math.max(0, Math.floor(ms)) : 0;
+  if (t < 1000) return `${t}ms`;
+  const s = Math.floor(t / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export interface Summary {
+  counts: PhaseCounts;
+  /** Number of affected objects. */
+  total: number;
+  /** `N ready, N progressing, N waiting, N failed, N pending` (+ suspended/superseded/unknown when nonzero). */
+  countsLine: string;
+  /** The verdict as one line, once the session has one: `Failed after 1m05s: …`. */
+  verdictLine?: string;
+}
+
+export function formatCounts(c: PhaseCounts): string {
+  const parts = [`${c.ready} ready`, `${c.progressing} progressing`, `${c.waiting} waiting`, `${c.failed} failed`, `${c.pending} pending`];
+  if (c.suspended) parts.push(`${c.suspended} suspended`);
+  if (c.superseded) parts.push(`${c.superseded} superseded`);
+  if (c.unknown) parts.push(`${c.unknown} unknown`);
+  return parts.join(', ');
+}
+
+/** Counts (affected objects only) and the verdict line. */
+export function summarize(state: SessionState): Summary {
+  const nodes = Object.values(state.nodes);
+  const counts = countPhases(nodes, true);
+  const total = nodes.filter((n) => n.affected).length;
+  const summary: Summary = { counts, total, countsLine: formatCounts(counts) };
+  if (state.verdict) {
+    const took = formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt);
+    const msg = oneLine(state.verdictMessage);
+    summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : ''}`;
+  }
+  return summary;
+}
+
+/** Short commit: first 7 characters of the sha. */
+export function shortSha(sha: string): string {
+  return oneLine(sha).slice(0, 7);
+}

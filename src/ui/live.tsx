@@ -1,0 +1,157 @@
+// The live terminal view: renders SessionView with Ink, follows state updates, ticks the clock and the spinner,
+// re-lays out on resize, handles keys (q/Ctrl-C quit, v verbosity, a all objects) and exits after the session ends.
+import { useCallback, useEffect, useState } from 'react';
+import { render, useApp, useInput, useStdin, useStdout } from 'ink';
+import type { SessionState, Verbosity } from '../core/types.js';
+import { hasProgress } from './layout.js';
+import { colorEnabled } from './mode.js';
+import { SessionView } from './view.js';
+
+export type LiveMode = 'watch' | 'status' | 'demo';
+
+export interface LiveViewOptions {
+  initial: SessionState;
+  /** Registers a listener for new states; returns the function that unregisters it. */
+  subscribe(cb: (s: SessionState) => void): () => void;
+  /** `status` attaches to a monitor running elsewhere: quitting only detaches. */
+  mode: LiveMode;
+  verbosity: Verbosity;
+  stdout?: NodeJS.WriteStream;
+  stdin?: NodeJS.ReadStream;
+  /** Called when the user quits (q or Ctrl-C), before the view exits. The caller decides what it means. */
+  onQuit?: () => void;
+  /** Environment for colour decisions (NO_COLOR, FORCE_COLOR). Defaults to process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface LiveView {
+  /** Settles when the view has exited (quit, session finished, or unmount). */
+  waitUntilExit(): Promise<void>;
+  unmount(): void;
+}
+
+/** Frames per second cap of Ink's renders. */
+export const MAX_FPS = 12;
+/** How long the final frame stays before the view exits by itself. */
+export const EXIT_DELAY_MS = 300;
+const SPINNER_MS = 100;
+const CLOCK_MS = 1000;
+
+export interface LiveAppProps {
+  initial: SessionState;
+  subscribe(cb: (s: SessionState) => void): () => void;
+  mode: LiveMode;
+  verbosity: Verbosity;
+  onQuit?: () => void;
+  color: boolean;
+}
+
+function footerText(mode: LiveMode, keys: boolean, verbose: boolean, showAll: boolean): string {
+  const parts: string[] = [];
+  if (mode === 'status') parts.push('detached — the monitor keeps running');
+  if (keys) parts.push('q quit', verbose ? 'v less detail' : 'v more detail', showAll ? 'a affected only' : 'a all objects');
+  return parts.join(' · ');
+}
+
+/** The live application (exported for tests; use startLiveView). */
+export function LiveApp(props: LiveAppProps) {
+  const { exit } = useApp();
+  const { stdout } = useStdout();
+  const { isRawModeSupported } = useStdin();
+  const [state, setState] = useState(props.initial);
+  const [verbosity, setVerbosity] = useState<Verbosity>(props.verbosity);
+  const [showAll, setShowAll] = useState(false);
+  const [now, setNow] = useState(() => Date.now());
+  const [frame, setFrame] = useState(0);
+  const [size, setSize] = useState(() => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 }));
+
+  const { subscribe } = props;
+  useEffect(() => subscribe((s) => setState(s)), [subscribe]);
+
+  useEffect(() => {
+    const onResize = () => setSize({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+  }, [stdout]);
+
+  // The clock ticks every second while the session runs; the spinner only while something progresses.
+  const finished = state.status === 'finished';
+  const spinning = !finished && hasProgress(state, showAll);
+  useEffect(() => {
+    if (finished) return;
+    const timer = setInterval(
+      () => {
+        setNow(Date.now());
+        if (spinning) setFrame((f) => f + 1);
+      },
+      spinning ? SPINNER_MS : CLOCK_MS,
+    );
+    return () => clearInterval(timer);
+  }, [finished, spinning]);
+
+  // Leave shortly after the session ends, once the final frame is drawn.
+  useEffect(() => {
+    if (!finished) return;
+    setNow(Date.now());
+    const timer = setTimeout(() => exit(), EXIT_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [finished, exit]);
+
+  const { onQuit } = props;
+  const quit = useCallback(() => {
+    onQuit?.();
+    exit();
+  }, [onQuit, exit]);
+
+  useInput(
+    (input, key) => {
+      if (input === 'q' || (key.ctrl && input === 'c')) quit();
+      else if (input === 'v') setVerbosity((v) => (v === 'verbose' ? (props.verbosity === 'verbose' ? 'normal' : props.verbosity) : 'verbose'));
+      else if (input === 'a') setShowAll((a) => !a);
+    },
+    { isActive: isRawModeSupported },
+  );
+
+  return (
+    <SessionView
+      state={state}
+      now={now}
+      verbosity={verbosity}
+      showAll={showAll}
+      width={size.columns}
+      // Keep the live area below the terminal's height: taller output makes Ink clear the screen every frame.
+      height={Math.max(3, size.rows - 1)}
+      spinnerFrame={frame}
+      color={props.color}
+      footer={footerText(props.mode, isRawModeSupported, verbosity === 'verbose', showAll) || undefined}
+    />
+  );
+}
+
+/** Starts the live view on the terminal. Use only when shouldUseInk() says so; otherwise the plain printer. */
+export function startLiveView(opts: LiveViewOptions): LiveView {
+  const instance = render(
+    <LiveApp
+      initial={opts.initial}
+      subscribe={opts.subscribe}
+      mode={opts.mode}
+      verbosity={opts.verbosity}
+      onQuit={opts.onQuit}
+      color={colorEnabled(opts.env ?? process.env)}
+    />,
+    {
+      stdout: opts.stdout ?? process.stdout,
+      stdin: opts.stdin ?? process.stdin,
+      maxFps: MAX_FPS,
+      // Ctrl-C arrives as a key in raw mode: handled above, so that onQuit runs (never stops a detached monitor).
+      exitOnCtrlC: false,
+      patchConsole: false,
+    },
+  );
+  return {
+    waitUntilExit: () => instance.waitUntilExit().then(() => undefined),
+    unmount: () => instance.unmount(),
+  };
+}

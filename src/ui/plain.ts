@@ -1,0 +1,144 @@
+// Line printer for pipes, CI logs and dumb terminals: one line per phase change, warnings and errors once,
+// summary and verdict at the end. It receives full states and diffs them itself. Deterministic: all times come
+// from the states (offsets from state.startedAt), never from the clock.
+import { FAILURE_PHASES, type NodeState, type Phase, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
+import { compareNodes, formatDuration, nodeLabel, shortSha, summarize } from './layout.js';
+import { ansi, cleanText, firstLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON } from './theme.js';
+
+export interface PlainPrinterOptions {
+  verbosity: Verbosity;
+  /** ANSI colours (default false). */
+  color?: boolean;
+  /** ASCII tags ([FAIL]) instead of Unicode icons (default false). */
+  ascii?: boolean;
+  /** Also print objects not affected by the commit (default false). */
+  showAll?: boolean;
+}
+
+export interface PlainPrinter {
+  /** Prints what changed since the previous state (the first call prints the header and every object). */
+  onState(state: SessionState): void;
+  /** Prints the last changes, the summary and the verdict. Only the first call prints. */
+  finish(state: SessionState): void;
+}
+
+const VERDICT_TAG: Record<Verdict, string> = {
+  success: '[PASS]',
+  failed: '[FAIL]',
+  timeout: '[TIME]',
+  superseded: '[SUPR]',
+  stopped: '[STOP]',
+  error: '[ERR ]',
+};
+
+/** Offset from the session start, right-aligned: `   +12s`. */
+function offset(ms: number): string {
+  return `+${formatDuration(ms)}`.padStart(7);
+}
+
+export function createPlainPrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions): PlainPrinter {
+  const color = opts.color ?? false;
+  const minimal = opts.verbosity === 'minimal';
+  const verbose = opts.verbosity === 'verbose';
+  /** Last printed phase (and reason, for failures) per key. */
+  const seen = new Map<string, string>();
+  const warned = new Set<string>();
+  let headerDone = false;
+  let lastError: string | undefined;
+  let finished = false;
+
+  const line = (s: string) => out.write(s + '\n');
+  const icon = (p: Phase) => (opts.ascii ? PHASE_TAG[p] : PHASE_ICON[p]);
+
+  function header(state: SessionState): void {
+    headerDone = true;
+    if (minimal) return;
+    const subject = oneLine(state.commit.subject);
+    const tag = state.commit.tag ? ` (tag ${oneLine(state.commit.tag)})` : '';
+    line(`flux-monitor: following ${shortSha(state.commit.sha) || 'unknown commit'}${tag}${subject ? ` "${subject}"` : ''}`);
+    const where = state.repo.url ? shortUrl(state.repo.url) : oneLine(state.repo.remote ?? state.repo.path);
+    const branch = oneLine(state.repo.branch);
+    const parts: string[] = [];
+    const cluster = oneLine(state.cluster.context ?? state.cluster.server);
+    const repo = branch && where ? `${branch} → ${where}` : branch || where;
+    if (repo || cluster) parts.push(repo && cluster ? `${repo} on ${cluster}` : repo || `cluster ${cluster}`);
+    const nodes = Object.values(state.nodes);
+    const affected = nodes.filter((n) => n.affected).length;
+    parts.push(`${affected} object${affected === 1 ? '' : 's'}`);
+    parts.push(`timeout ${formatDuration(state.timeoutMs)}`);
+    line(`  ${parts.join(' · ')}`);
+  }
+
+  function nodeLines(state: SessionState, n: NodeState): void {
+    const failing = FAILURE_PHASES.has(n.phase);
+    const reason = oneLine(n.reason);
+    const first = firstLine(n.message);
+    const why = reason && first ? `${reason}: ${first}` : reason || first;
+    const phase = n.deleted ? 'Deleted' : n.phase;
+    const c = PHASE_COLOR[n.phase];
+    const at = offset(Math.max(0, n.phaseSince - state.startedAt));
+    line(`${at} ${ansi(icon(n.phase), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}`);
+    if (!verbose) return;
+    const pad = ' '.repeat(8);
+    if (n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
+    const rest = cleanText(n.message)
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter((l) => l.trim() !== '');
+    // The first line is already on the phase line.
+    for (const l of rest.slice(1)) line(`${pad}${l}`);
+    if (n.revision) line(`${pad}revision: ${oneLine(n.revision)}`);
+  }
+
+  function onState(state: SessionState): void {
+    if (finished) return;
+    if (!headerDone && (state.status !== 'starting' || Object.keys(state.nodes).length > 0)) header(state);
+
+    const changed = Object.values(state.nodes)
+      .filter((n) => opts.showAll || n.affected)
+      .filter((n) => {
+        // Failures are printed again when their reason changes (a new error on retry).
+        const sig = `${n.phase}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) ? n.reason : ''}`;
+        if (seen.get(n.key) === sig) return false;
+        seen.set(n.key, sig);
+        return !minimal || FAILURE_PHASES.has(n.phase);
+      })
+      .sort((a, b) => a.phaseSince - b.phaseSince || compareNodes(a, b));
+    for (const n of changed) nodeLines(state, n);
+
+    const at = offset(Math.max(0, state.updatedAt - state.startedAt));
+    if (!minimal) {
+      for (const w of state.warnings) {
+        if (warned.has(w)) continue;
+        warned.add(w);
+        line(`${at} ${ansi(opts.ascii ? '[WARN]' : '⚠', 'yellow', color)} warning: ${oneLine(w)}`);
+      }
+    }
+    const e = state.error;
+    const sig = e ? `${e.category}|${e.message}` : undefined;
+    if (e && sig !== lastError) {
+      line(`${at} ${ansi(opts.ascii ? '[ERR ]' : '✖', 'red', color)} ${ansi(`error (${e.category}): ${oneLine(e.message)}`, 'red', color)}`);
+      if (e.hint) line(`${' '.repeat(8)}hint: ${oneLine(e.hint)}`);
+    } else if (!e && lastError !== undefined && !minimal) {
+      line(`${at} ${ansi(opts.ascii ? '[ OK ]' : '✔', 'green', color)} cluster reachable again`);
+    }
+    lastError = sig;
+  }
+
+  function finish(state: SessionState): void {
+    if (finished) return;
+    if (!headerDone) header(state);
+    onState(state);
+    finished = true;
+    const s = summarize(state);
+    if (!minimal) line(`summary: ${s.countsLine}`);
+    if (state.verdict && s.verdictLine) {
+      const v = state.verdict;
+      line(`${ansi(opts.ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(s.verdictLine, VERDICT_COLOR[v], color)}`);
+    } else {
+      line(`session ended without a verdict after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
+    }
+  }
+
+  return { onState, finish };
+}

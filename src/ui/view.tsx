@@ -1,0 +1,279 @@
+// The session as the live terminal shows it: header, object tree, summary, warnings, cluster error, verdict.
+// Pure React/Ink components: everything comes from props (the state, the clock, the terminal size).
+import { useRef } from 'react';
+import { Box, Text } from 'ink';
+import type { SessionState, Verbosity } from '../core/types.js';
+import { buildTree, formatDuration, nodeLabel, shortSha, summarize, type TreeRow } from './layout.js';
+import { colorEnabled } from './mode.js';
+import {
+  oneLine,
+  padEnd,
+  shortUrl,
+  padStart,
+  PHASE_COLOR,
+  PHASE_ICON,
+  spinnerGlyph,
+  textWidth,
+  truncate,
+  VERDICT_COLOR,
+  VERDICT_ICON,
+  wrapLine,
+  type ColorName,
+} from './theme.js';
+
+export interface SessionViewProps {
+  state: SessionState;
+  /** Current time (ms since epoch); durations stop at `state.endedAt` once the session finished. */
+  now: number;
+  verbosity: Verbosity;
+  /** All monitored objects (true) or only those affected by the commit (false). */
+  showAll: boolean;
+  /** Terminal columns: no line is longer. */
+  width: number;
+  /** Most lines to draw (keep it below the terminal's rows). */
+  height: number;
+  /** Animation frame of the spinner drawn for progressing objects. */
+  spinnerFrame: number;
+  /** Use colours. Defaults to the environment: off with NO_COLOR or FORCE_COLOR=0. */
+  color?: boolean;
+  /** A last line, e.g. the keys of the live view. */
+  footer?: string;
+}
+
+/** A piece of a line with one style. */
+export interface Seg {
+  text: string;
+  color?: ColorName;
+  bold?: boolean;
+  dim?: boolean;
+}
+export type Line = Seg[];
+
+/** Width of the phase + duration columns at the end of an object row. */
+const PHASE_COL = 11;
+const DURATION_COL = 6;
+const TAIL = 1 + PHASE_COL + 1 + DURATION_COL;
+
+/** Cuts a styled line to `width` columns (… at the cut). */
+export function fitLine(line: Line, width: number): Line {
+  const total = line.reduce((s, g) => s + textWidth(g.text), 0);
+  if (total <= width) return line;
+  const out: Line = [];
+  let room = width;
+  for (const g of line) {
+    const w = textWidth(g.text);
+    if (w < room) {
+      out.push(g);
+      room -= w;
+      continue;
+    }
+    // This segment reaches the edge: cut it here (truncate adds the …).
+    out.push({ ...g, text: truncate(g.text, room) });
+    break;
+  }
+  return out;
+}
+
+/** `namespace/name` in `room` columns: the namespace gives way first (down to a few characters), then the name. */
+export function fitName(namespace: string, name: string, room: number): string {
+  const full = `${namespace}/${name}`;
+  if (textWidth(full) <= room) return full;
+  const nsRoom = Math.max(6, room - textWidth(name) - 1);
+  return truncate(`${truncate(namespace, nsRoom)}/${name}`, Math.max(1, room));
+}
+
+function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now: number; spinner: string; finished: boolean }): Line {
+  const n = row.node;
+  const icon = n.phase === 'Progressing' && !p.finished ? p.spinner : PHASE_ICON[n.phase];
+  const kind = n.kind;
+  // Room left for namespace/name before the phase column: prefix, icon, space, kind, space, name, one space.
+  const room = col - 1 - textWidth(row.prefix) - 2 - textWidth(kind) - 1;
+  const name = fitName(oneLine(n.namespace), oneLine(n.name) + (row.cycle ? ' ↻' : ''), room);
+  const label = `${row.prefix}${icon} ${kind} ${name}`;
+  const phaseText = n.deleted ? 'Deleted' : n.phase;
+  return [
+    { text: row.prefix, color: 'gray' },
+    { text: icon, color: PHASE_COLOR[n.phase] },
+    { text: ` ${kind} `, dim: !n.affected },
+    { text: name, bold: n.affected, dim: !n.affected },
+    { text: ' '.repeat(Math.max(1, col - textWidth(label))) },
+    { text: padEnd(phaseText, PHASE_COL), color: n.deleted ? 'gray' : PHASE_COLOR[n.phase] },
+    { text: ' ' + padStart(formatDuration(p.now - n.phaseSince), DURATION_COL), color: 'gray' },
+  ];
+}
+
+function treeLines(rows: TreeRow[], width: number, p: { now: number; spinner: string; finished: boolean }): Line[] {
+  // Align the phase column just after the longest label, leaving the tail room on the right.
+  let longest = 0;
+  for (const r of rows) {
+    if (r.type === 'node') longest = Math.max(longest, textWidth(r.prefix) + 2 + textWidth(nodeLabel(r.node)) + (r.cycle ? 2 : 0));
+  }
+  const col = Math.max(1, Math.min(longest + 1, width - TAIL));
+  return rows.map((r) => {
+    switch (r.type) {
+      case 'node':
+        return nodeLine(r, col, p);
+      case 'detail':
+        return [
+          { text: r.prefix, color: 'gray' },
+          { text: r.text, color: r.tone === 'error' ? 'red' : 'gray' },
+        ];
+      case 'ref':
+        return [
+          { text: r.prefix, color: 'gray' },
+          { text: r.text, color: r.cycle ? 'yellow' : 'gray' },
+        ];
+      case 'more':
+        return [
+          { text: r.prefix, color: 'gray' },
+          { text: r.text, color: 'gray' },
+        ];
+    }
+  });
+}
+
+function headerLines(state: SessionState, p: SessionViewProps, now: number): Line[] {
+  const finished = state.status === 'finished';
+  const title: Line = [
+    finished && state.verdict
+      ? { text: VERDICT_ICON[state.verdict], color: VERDICT_COLOR[state.verdict], bold: true }
+      : { text: '⟳', color: 'cyan', bold: true },
+    { text: ' flux-monitor ', bold: true },
+    { text: shortSha(state.commit.sha) || '(unknown commit)', color: 'yellow' },
+  ];
+  if (state.commit.tag) title.push({ text: ` (tag ${oneLine(state.commit.tag)})`, color: 'yellow' });
+  const subject = oneLine(state.commit.subject);
+  if (subject) title.push({ text: ` ${subject}` });
+  if (p.verbosity === 'minimal') return [title];
+
+  const parts: string[] = [];
+  const where = state.repo.url ? shortUrl(state.repo.url) : oneLine(state.repo.remote ?? state.repo.path);
+  const branch = oneLine(state.repo.branch);
+  const cluster = oneLine(state.cluster.context ?? state.cluster.server);
+  const repo = branch && where ? `${branch} → ${where}` : branch || where;
+  if (repo || cluster) parts.push(repo && cluster ? `${repo} on ${cluster}` : repo || `cluster ${cluster}`);
+  parts.push(formatDuration(now - state.startedAt));
+  const all = Object.values(state.nodes);
+  const affected = all.filter((n) => n.affected).length;
+  const hidden = all.length - affected;
+  parts.push(`${affected} object${affected === 1 ? '' : 's'}${hidden > 0 && p.showAll ? ` + ${hidden} unrelated` : ''}`);
+  if (state.mode) parts.push(state.mode === 'watch' ? 'watching' : 'polling');
+  return [title, [{ text: '  ' + parts.join(' · '), color: 'gray' }]];
+}
+
+function summaryLine(state: SessionState): Line {
+  const { counts } = summarize(state);
+  const parts: Array<[number, string, ColorName]> = [
+    [counts.ready, 'ready', 'green'],
+    [counts.progressing, 'progressing', 'cyan'],
+    [counts.waiting, 'waiting', 'yellow'],
+    [counts.failed, 'failed', 'red'],
+    [counts.pending, 'pending', 'gray'],
+  ];
+  if (counts.suspended) parts.push([counts.suspended, 'suspended', 'magenta']);
+  if (counts.superseded) parts.push([counts.superseded, 'superseded', 'gray']);
+  if (counts.unknown) parts.push([counts.unknown, 'unknown', 'gray']);
+  const line: Line = [];
+  parts.forEach(([n, word, color], i) => {
+    if (i > 0) line.push({ text: ', ', color: 'gray' });
+    line.push({ text: `${n} ${word}`, color: n > 0 ? color : 'gray', bold: n > 0 && word === 'failed' });
+  });
+  return line;
+}
+
+function warningLines(state: SessionState, verbosity: Verbosity): Line[] {
+  const ws = state.warnings.map(oneLine).filter(Boolean);
+  if (ws.length === 0) return [];
+  if (verbosity === 'minimal') return [[{ text: `⚠ ${ws.length} warning${ws.length === 1 ? '' : 's'}`, color: 'yellow' }]];
+  const max = verbosity === 'verbose' ? 10 : 3;
+  const shown = ws.length > max ? ws.slice(0, max - 1) : ws;
+  const lines: Line[] = shown.map((w) => [{ text: `⚠ ${w}`, color: 'yellow' }]);
+  if (shown.length < ws.length) lines.push([{ text: `⚠ +${ws.length - shown.length} more warnings`, color: 'yellow' }]);
+  return lines;
+}
+
+function emptyTreeLine(state: SessionState, showAll: boolean): Line {
+  const total = Object.keys(state.nodes).length;
+  if (total === 0) {
+    return [{ text: state.status === 'starting' ? 'Discovering Flux objects…' : 'No Flux objects to follow for this commit.', color: 'gray' }];
+  }
+  return [{ text: showAll ? 'No Flux objects.' : `No object is affected by this commit (${total} unrelated; press a to show them).`, color: 'gray' }];
+}
+
+/** Text wrapped at spaces into at most `maxLines` lines (continuations indented by two), the last one cut with …. */
+function wrapped(text: string, width: number, maxLines: number, style: Omit<Seg, 'text'>): Line[] {
+  const first = wrapLine(text, width);
+  const lines = first.length <= 1 ? first : [first[0]!, ...wrapLine(text.slice(first[0]!.length).trimStart(), width - 2).map((l) => '  ' + l)];
+  const kept = lines.slice(0, maxLines);
+  if (lines.length > maxLines) kept[maxLines - 1] = truncate(kept[maxLines - 1]! + ' ' + lines.slice(maxLines).join(' '), width);
+  return kept.map((l) => [{ ...style, text: l }]);
+}
+
+/** All lines of the view, already fitted to the width and the height. Exported for tests and text captures. */
+export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree = buildTree): Line[] {
+  const { state } = p;
+  const finished = state.status === 'finished';
+  const now = finished && state.endedAt !== undefined ? Math.min(p.now, state.endedAt) : p.now;
+  const width = Math.max(20, Math.floor(p.width));
+
+  const header = headerLines(state, p, now);
+  const summary = summaryLine(state);
+  const warnings = warningLines(state, p.verbosity);
+  // The cluster error and the verdict matter most: they wrap (a little) instead of being cut.
+  const error: Line[] = state.error
+    ? [
+        ...wrapped(`✖ ${state.error.category}: ${oneLine(state.error.message)}`, width, 2, { color: 'red', bold: true }),
+        ...wrapped(`  hint: ${oneLine(state.error.hint)}`, width, 2, { color: 'yellow' }),
+      ]
+    : [];
+  const s = summarize(state);
+  const verdict: Line[] =
+    finished && state.verdict
+      ? wrapped(`${VERDICT_ICON[state.verdict]} ${s.verdictLine}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true })
+      : finished
+        ? [[{ text: 'Finished.', bold: true }]]
+        : [];
+  const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
+
+  const fixed = header.length + 1 + warnings.length + error.length + verdict.length + footer.length;
+  const budget = Math.max(1, Math.floor(p.height) - fixed);
+  const rows = layoutTree(state, { showAll: p.showAll, verbosity: p.verbosity, maxRows: budget, width });
+  const spinner = spinnerGlyph(p.spinnerFrame);
+  const tree = rows.length ? treeLines(rows, width, { now, spinner, finished }) : [emptyTreeLine(state, p.showAll)];
+
+  return [...header, ...tree, summary, ...warnings, ...error, ...verdict, ...footer].map((l) => fitLine(l, width));
+}
+
+function Styled({ seg, color }: { seg: Seg; color: boolean }) {
+  if (!color) return <>{seg.text}</>;
+  return (
+    <Text color={seg.color} bold={seg.bold} dimColor={seg.dim}>
+      {seg.text}
+    </Text>
+  );
+}
+
+/** The whole live view of one session. */
+export function SessionView(props: SessionViewProps) {
+  const color = props.color ?? colorEnabled(process.env);
+  // The tree only depends on the state and the layout options, not on the clock or the spinner: reuse it between
+  // the frames that only tick (large fleets make buildTree cost a few milliseconds).
+  const cache = useRef<{ state: SessionState; key: string; rows: TreeRow[] } | undefined>(undefined);
+  const cachedTree: typeof buildTree = (state, opts) => {
+    const key = JSON.stringify(opts);
+    if (cache.current?.state !== state || cache.current.key !== key) cache.current = { state, key, rows: buildTree(state, opts) };
+    return cache.current.rows;
+  };
+  const lines = sessionLines(props, cachedTree);
+  return (
+    <Box flexDirection="column" width={Math.max(20, Math.floor(props.width))}>
+      {lines.map((line, i) => (
+        <Text key={i} wrap="truncate-end">
+          {line.map((seg, j) => (
+            <Styled key={j} seg={seg} color={color} />
+          ))}
+        </Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { NodeState, SessionState, Verbosity } from '../../src/core/types.js';
+import { createPlainPrinter, type PlainPrinterOptions } from '../../src/ui/plain.js';
+import { fleet, T0 } from './factory.js';
+
+function capture(opts: Partial<PlainPrinterOptions> & { verbosity?: Verbosity } = {}) {
+  let text = '';
+  const printer = createPlainPrinter({ write: (s: string) => (text += s) }, { verbosity: 'normal', ...opts });
+  return { printer, lines: () => text.split('\n').slice(0, -1), raw: () => text };
+}
+
+/** A push that goes: sources ready, apps progressing → failed (then a new error on retry), hr waits on apps. */
+function sequence(): SessionState[] {
+  const f = fleet({ apps: 'Pending', hr: 'Pending' });
+  const at = (s: SessionState, ms: number, changes: Record<string, Partial<NodeState>>, extra: Partial<SessionState> = {}): SessionState => ({
+    ...s,
+    ...extra,
+    updatedAt: T0 + ms,
+    nodes: Object.fromEntries(Object.entries(s.nodes).map(([k, n]) => [k, { ...n, ...(changes[k] ?? {}) }])),
+  });
+  const s0 = { ...f.state, status: 'starting' as const, nodes: {} };
+  const s1 = at(f.state, 400, {});
+  const s2 = at(s1, 3_000, { [f.apps.key]: { phase: 'Progressing', reason: 'Progressing', message: 'Building manifests…', phaseSince: T0 + 3_000 } });
+  const s3 = at(s2, 9_000, {}, { warnings: ['cannot watch HelmCharts: forbidden; polling instead'], mode: 'poll' });
+  const s4 = at(
+    s3,
+    12_000,
+    {
+      [f.apps.key]: { phase: 'Failed', reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources\nmissing podinfo.yaml', phaseSince: T0 + 12_000 },
+      [f.hr.key]: { phase: 'Waiting', reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'], phaseSince: T0 + 12_500, settled: true },
+    },
+    { error: { category: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:6443', hint: 'Check that the cluster is running.' } },
+  );
+  const s5 = at(s4, 20_000, { [f.apps.key]: { reason: 'HealthCheckFailed', message: 'timeout waiting for Deployment/podinfo', phaseSince: T0 + 20_000 } }, { error: undefined });
+  const s6: SessionState = { ...at(s5, 21_000, {}), status: 'finished', verdict: 'failed', verdictMessage: 'Kustomization flux-system/apps failed', endedAt: T0 + 21_000 };
+  return [s0, s1, s2, s3, s3, s4, s5, s6];
+}
+
+function run(opts: Partial<PlainPrinterOptions> = {}) {
+  const c = capture(opts);
+  const states = sequence();
+  for (const s of states.slice(0, -1)) c.printer.onState(s);
+  c.printer.finish(states.at(-1)!);
+  return c;
+}
+
+describe('plain printer', () => {
+  it('prints a header once, one line per phase change, warnings and errors once, then summary and verdict', () => {
+    expect(run().lines()).toEqual([
+      'flux-monitor: following 3f2a9c1 "Bump podinfo to 6.5.0"',
+      '  main → github.com/acme/fleet on kind-dev · 4 objects · timeout 5m00s',
+      '   +0ms ✔ GitRepository flux-system/flux-system  Ready  Succeeded: stored artifact for revision main@sha1:3f2a9c1d',
+      '   +0ms ○ Kustomization flux-system/apps  Pending',
+      '   +0ms ✔ Kustomization flux-system/infra  Ready',
+      '   +0ms ○ HelmRelease podinfo/podinfo  Pending',
+      '    +3s ⟳ Kustomization flux-system/apps  Progressing  Progressing: Building manifests…',
+      '    +9s ⚠ warning: cannot watch HelmCharts: forbidden; polling instead',
+      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources',
+      "   +12s ◷ HelmRelease podinfo/podinfo  Waiting  DependencyNotReady: dependency 'flux-system/apps' is not ready",
+      '   +12s ✖ error (unreachable): connect ECONNREFUSED 127.0.0.1:6443',
+      '        hint: Check that the cluster is running.',
+      '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo',
+      '   +20s ✔ cluster reachable again',
+      'summary: 2 ready, 0 progressing, 1 waiting, 1 failed, 0 pending',
+      '✖ Failed after 21s: Kustomization flux-system/apps failed',
+    ]);
+  });
+
+  it('minimal verbosity prints only failures, errors and the verdict', () => {
+    expect(run({ verbosity: 'minimal' }).lines()).toEqual([
+      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources',
+      '   +12s ✖ error (unreachable): connect ECONNREFUSED 127.0.0.1:6443',
+      '        hint: Check that the cluster is running.',
+      '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo',
+      '✖ Failed after 21s: Kustomization flux-system/apps failed',
+    ]);
+  });
+
+  it('verbose prints whole messages, blockers and revisions', () => {
+    const lines = run({ verbosity: 'verbose' }).lines();
+    const i = lines.indexOf('   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources');
+    expect(lines[i + 1]).toBe('        missing podinfo.yaml');
+    const j = lines.findIndex((l) => l.includes('HelmRelease podinfo/podinfo  Waiting'));
+    expect(lines[j + 1]).toBe('        waiting for: flux-system/apps');
+    const k = lines.findIndex((l) => l.includes('GitRepository flux-system/flux-system'));
+    expect(lines[k + 1]).toBe('        revision: main@sha1:3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b');
+    // Normal verbosity keeps to one line per change.
+    expect(run().raw()).not.toContain('revision: main@sha1');
+  });
+
+  it('can print ASCII tags and ANSI colours', () => {
+    const ascii = run({ ascii: true }).lines();
+    expect(ascii).toContain('   +12s [FAIL] Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources');
+    expect(ascii.at(-1)).toBe('[FAIL] Failed after 21s: Kustomization flux-system/apps failed');
+    expect(run().raw()).not.toContain('\u001b[');
+    expect(run({ color: true }).raw()).toContain('\u001b[31mFailed\u001b[39m');
+  });
+
+  it('prints nothing more after finish, and finish is idempotent', () => {
+    const c = capture();
+    const states = sequence();
+    c.printer.finish(states.at(-1)!);
+    const before = c.raw();
+    c.printer.finish(states.at(-1)!);
+    c.printer.onState(states[2]!);
+    expect(c.raw()).toBe(before);
+    // A session seen only at its end still gets header, objects, summary and verdict.
+    expect(c.lines()[0]).toBe('flux-monitor: following 3f2a9c1 "Bump podinfo to 6.5.0"');
+    expect(c.lines().at(-1)).toBe('✖ Failed after 21s: Kustomization flux-system/apps failed');
+  });
+
+  it('sanitises text from the cluster', () => {
+    const c = capture();
+    const f = fleet({ apps: 'Failed' });
+    f.state.nodes[f.apps.key] = { ...f.apps, reason: 'BuildFailed', message: 'bad \u001b[2Jthing\u0007' };
+    c.printer.onState(f.state);
+    expect(c.raw()).not.toContain('\u001b');
+    expect(c.raw()).toContain('BuildFailed: bad thing');
+  });
+});
