@@ -368,7 +368,10 @@ export function computeStatus(obj: KubeObject, pushed: PushedRevision, ctx: Stat
   }
   const stalled = cond(conds, 'Stalled');
   if (isTrue(stalled) && condCurrent(obj, stalled)) {
-    return result('Stalled', stalled!.reason || 'Stalled', stalled!.message, { since: stalled!.lastTransitionTime });
+    // Flux's Stalled message is terse ("Failed to upgrade after 1 attempt(s)"): the cause is on Ready.
+    const ready = cond(conds, 'Ready');
+    const cause = ready && ready.status === 'False' && ready.message && ready.message !== stalled!.message ? `: ${ready.message}` : '';
+    return result('Stalled', stalled!.reason || 'Stalled', `${stalled!.message ?? ''}${cause}`, { since: stalled!.lastTransitionTime });
   }
 
   const correlate = ctx.correlate !== false;

@@ -155,7 +155,8 @@ describe('computeStatus: common precedence', () => {
       expect(computeStatus(o, pushed)).toEqual({
         phase: 'Stalled',
         reason: 'InvalidCELExpression',
-        message: 'Reconciliation failed terminally due to configuration error: bad expr',
+        // The cause from the Ready condition follows the Stalled message.
+        message: 'Reconciliation failed terminally due to configuration error: bad expr: bad',
         since: T2,
       });
     });
@@ -733,7 +734,7 @@ describe('computeStatus: HelmRelease', () => {
           conditions: [stalled('RetriesExceeded', 'Failed to upgrade after 4 attempt(s)'), ready('False', 'UpgradeFailed', 'x')],
           observedGeneration: 1,
         }),
-        expect: { phase: 'Stalled', reason: 'RetriesExceeded', message: 'Failed to upgrade after 4 attempt(s)' },
+        expect: { phase: 'Stalled', reason: 'RetriesExceeded', message: 'Failed to upgrade after 4 attempt(s): x' },
       },
       {
         name: 'chart of a newer commit attempted → Superseded',

@@ -1,0 +1,96 @@
+// `flux-monitor demo`: the real monitor engine against the embedded simulated cluster (no cluster needed).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CONFIG, EXIT_CODES, type Verdict, type Verbosity } from '../core/types.js';
+import { runMonitor, newSessionId } from '../engine/run.js';
+import { randomSha, SCENARIOS, startSimulatedCluster } from '../sim/index.js';
+import { bool, parseArgs, parseDuration, str, UsageError } from './args.js';
+import { createOutput } from './output.js';
+import type { Command } from './types.js';
+
+/** What each scenario is meant to end with: the demo succeeds when the monitor reaches this verdict. */
+const EXPECTED: Record<string, Verdict> = {
+  demo: 'failed',
+  happy: 'success',
+  'source-failure': 'failed',
+  'health-check-failure': 'failed',
+};
+
+const SUBJECTS: Record<string, string> = {
+  demo: 'Bump podinfo to 6.5.1, tune redis, add monitoring stack',
+  happy: 'Bump podinfo to 6.5.1',
+  'source-failure': 'Rotate deploy key',
+  'health-check-failure': 'Roll out monitoring',
+};
+
+const demo: Command = {
+  name: 'demo',
+  summary: 'Run the monitor against an embedded simulated cluster (no cluster needed)',
+  usage: `flux-monitor demo [--scenario ${Object.keys(SCENARIOS).join('|')}] [--speed N] [--timeout 2m] [--json] [--verbosity minimal|normal|verbose] [--exit-code]`,
+  async run(argv, io) {
+    const p = parseArgs(argv, {
+      scenario: { value: true },
+      speed: { value: true },
+      timeout: { value: true },
+      json: {},
+      verbosity: { value: true },
+      verbose: {},
+      'exit-code': {},
+    });
+    const name = str(p, 'scenario') ?? 'demo';
+    const scenario = SCENARIOS[name];
+    if (!scenario) throw new UsageError(`unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+    const speed = Number(str(p, 'speed') ?? '1');
+    if (!(speed > 0 && speed <= 100)) throw new UsageError('--speed must be a number between 0 and 100');
+    const verbosity = (str(p, 'verbosity') ?? (bool(p, 'verbose') ? 'verbose' : 'normal')) as Verbosity;
+    if (!['minimal', 'normal', 'verbose'].includes(verbosity)) throw new UsageError('--verbosity must be minimal, normal or verbose');
+    const timeout = str(p, 'timeout');
+    const config = { ...DEFAULT_CONFIG, verbosity, timeout: timeout ? Math.max(1, Math.round(parseDuration(timeout) / 1000)) : 120 };
+
+    const dir = mkdtempSync(join(tmpdir(), 'flux-monitor-demo-'));
+    const cluster = await startSimulatedCluster({ scenario, player: { speed } });
+    const ac = new AbortController();
+    const onSignal = () => ac.abort('stopped');
+    process.once('SIGINT', onSignal);
+    try {
+      const kubeconfig = await cluster.sim.writeKubeconfig(join(dir, 'kubeconfig'), { context: 'flux-monitor-demo' });
+      const sha = randomSha();
+      const out = await createOutput(io, { json: bool(p, 'json'), verbosity, mode: 'demo', onQuit: () => ac.abort('stopped') });
+      let pushed = false;
+      const final = await runMonitor({
+        pushed: { sha, branch: scenario.repo.branch },
+        repoUrl: scenario.repo.url,
+        branch: scenario.repo.branch,
+        remote: 'origin',
+        subject: SUBJECTS[name],
+        config,
+        kubeconfig,
+        sessionId: newSessionId(),
+        signal: ac.signal,
+        env: {},
+        onState: (s) => out.onState(s),
+        onEvent: (e) => {
+          out.onEvent(e);
+          // "git push" once the monitor is watching, so the whole journey of the commit is on screen.
+          if (e.type === 'session' && !pushed) {
+            pushed = true;
+            cluster.push(sha);
+          }
+        },
+      });
+      await out.finish(final);
+      const verdict = final.verdict ?? 'error';
+      if (bool(p, 'exit-code')) return EXIT_CODES[verdict];
+      const expected = EXPECTED[name];
+      if (verdict === expected) return 0;
+      if (verdict !== 'stopped') io.stderr.write(`flux-monitor demo: expected verdict "${expected}" for scenario ${name}, got "${verdict}"\n`);
+      return EXIT_CODES[verdict] || 1;
+    } finally {
+      process.off('SIGINT', onSignal);
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+export default demo;
