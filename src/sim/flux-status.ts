@@ -1,0 +1,413 @@
+// Pure builders of Flux status shapes (source-controller, kustomize-controller, helm-controller), shared by
+// setupScenario (steady state) and the FluxPlayer (live transitions). Messages follow the controllers' formats.
+import { createHash } from 'node:crypto';
+import type { Condition, KubeObject } from '../core/types.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Status = Record<string, any>;
+
+export function isoNow(now = Date.now()): string {
+  return new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** A deterministic 40-hex "commit" for repositories nobody pushes to in a scenario. */
+export function fakeSha(seed: string): string {
+  return createHash('sha1').update(seed).digest('hex');
+}
+
+export function gitRevision(ref: { branch?: string; tag?: string } | undefined, sha: string): string {
+  if (ref?.tag) return `${ref.tag}@sha1:${sha}`;
+  return `${ref?.branch ?? 'master'}@sha1:${sha}`;
+}
+
+/** The commit sha in a Flux revision (`main@sha1:<sha>`, `sha1:<sha>`, legacy `main/<sha>`). */
+export function shaOfRevision(rev: string | undefined): string | undefined {
+  if (!rev) return undefined;
+  const m = rev.match(/sha1:([0-9a-f]{7,40})$/) ?? rev.match(/\/([0-9a-f]{40})$/);
+  return m?.[1];
+}
+
+/** Go's time.Duration formatting of a Flux duration string: `5m` → `5m0s`, `1h` → `1h0m0s`, `30s` → `30s`. */
+export function goDuration(d: string | undefined, fallback = '5m'): string {
+  const src = d && /^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$/.test(d) && d !== '' ? d : fallback;
+  const h = Number(src.match(/(\d+)h/)?.[1] ?? 0);
+  const m = Number(src.match(/(\d+)m(?!s)/)?.[1] ?? 0);
+  const s = src.match(/(\d+(?:\.\d+)?)s/)?.[1] ?? '0';
+  if (h) return `${h}h${m}m${s}s`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** Seconds as Go prints a duration, e.g. 2.31s. */
+export function goSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')}s`;
+}
+
+export function requestedAt(obj: KubeObject): string | undefined {
+  return obj.metadata.annotations?.['reconcile.fluxcd.io/requestedAt'];
+}
+
+/** Sets a condition (metav1 semantics: lastTransitionTime only moves when the status changes). */
+export function setCondition(conds: Condition[] | undefined, c: Omit<Condition, 'lastTransitionTime'>, now = Date.now()): Condition[] {
+  const list = [...(conds ?? [])];
+  const i = list.findIndex((x) => x.type === c.type);
+  const prev = i >= 0 ? list[i] : undefined;
+  const next: Condition = {
+    type: c.type,
+    status: c.status,
+    observedGeneration: c.observedGeneration,
+    lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : isoNow(now),
+    reason: c.reason,
+    message: c.message,
+  };
+  if (next.observedGeneration === undefined) delete next.observedGeneration;
+  if (i >= 0) list[i] = next;
+  else if (c.type === 'Ready') list.unshift(next);
+  else list.push(next);
+  return list;
+}
+
+export function removeCondition(conds: Condition[] | undefined, type: string): Condition[] {
+  return (conds ?? []).filter((c) => c.type !== type);
+}
+
+export function getCondition(obj: KubeObject | undefined, type: string): Condition | undefined {
+  return (obj?.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
+}
+
+export function isReady(obj: KubeObject | undefined): boolean {
+  return getCondition(obj, 'Ready')?.status === 'True';
+}
+
+type Cond = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+/** Applies condition changes (undefined = remove) to a status, stamping observedGeneration on each. */
+export function withConditions(status: Status | undefined, gen: number, changes: Record<string, Cond | undefined>, now = Date.now()): Status {
+  let conds = (status?.conditions as Condition[] | undefined) ?? [];
+  for (const [type, c] of Object.entries(changes)) {
+    conds = c ? setCondition(conds, { ...c, type, observedGeneration: gen }, now) : removeCondition(conds, type);
+  }
+  return { ...(status ?? {}), conditions: conds };
+}
+
+function gen(obj: KubeObject): number {
+  return obj.metadata.generation ?? 1;
+}
+
+function artifact(kind: string, obj: KubeObject, file: string, revision: string, now: number): Status {
+  const dir = `${kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+  return {
+    digest: `sha256:${sha256(`${dir}/${revision}`)}`,
+    lastUpdateTime: isoNow(now),
+    path: `${dir}/${file}`,
+    revision,
+    size: 1024 + (parseInt(sha256(revision).slice(0, 4), 16) % 50_000),
+    url: `http://source-controller.flux-system.svc.cluster.local./${dir}/${file}`,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ sources
+
+export const git = {
+  progressing(obj: KubeObject, revision: string, now = Date.now()): Status {
+    const msg = `building artifact: new upstream revision '${revision}'`;
+    return withConditions(obj.status, gen(obj), {
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: msg },
+      Ready: { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: msg },
+    }, now);
+  },
+  ready(obj: KubeObject, revision: string, now = Date.now(), handled?: string): Status {
+    const msg = `stored artifact for revision '${revision}'`;
+    const s = withConditions(obj.status, gen(obj), {
+      Reconciling: undefined,
+      FetchFailed: undefined,
+      Ready: { type: 'Ready', status: 'True', reason: 'Succeeded', message: msg },
+      ArtifactInStorage: { type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message: msg },
+    }, now);
+    const sha = shaOfRevision(revision) ?? 'unknown';
+    const same = obj.status?.artifact?.revision === revision;
+    s.artifact = same ? obj.status!.artifact : artifact('gitrepository', obj, `${sha}.tar.gz`, revision, now);
+    s.observedGeneration = gen(obj);
+    if (handled !== undefined) s.lastHandledReconcileAt = handled;
+    return s;
+  },
+  failed(obj: KubeObject, reason: string, message: string, now = Date.now(), handled?: string): Status {
+    const s = withConditions(obj.status, gen(obj), {
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message },
+      Ready: { type: 'Ready', status: 'False', reason, message },
+      FetchFailed: { type: 'FetchFailed', status: 'True', reason, message },
+    }, now);
+    if (handled !== undefined) s.lastHandledReconcileAt = handled;
+    return s;
+  },
+};
+
+/** HelmRepository (HTTP or OCI), OCIRepository, Bucket: steady Ready with an artifact. */
+export function simpleSourceReady(obj: KubeObject, now = Date.now(), handled?: string): Status {
+  const kind = obj.kind;
+  let s: Status;
+  if (kind === 'HelmRepository' && obj.spec?.type === 'oci') {
+    s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'True', reason: 'Succeeded', message: 'Helm repository is Ready' } }, now);
+  } else if (kind === 'OCIRepository') {
+    const tag = obj.spec?.ref?.tag ?? 'latest';
+    const revision = `${tag}@sha256:${sha256(`${obj.spec?.url}:${tag}:${gen(obj)}`)}`;
+    const msg = `stored artifact for digest '${revision}'`;
+    s = withConditions(obj.status, gen(obj), {
+      Reconciling: undefined,
+      Ready: { type: 'Ready', status: 'True', reason: 'Succeeded', message: msg },
+      ArtifactInStorage: { type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message: msg },
+    }, now);
+    s.artifact = obj.status?.artifact?.revision === revision ? obj.status.artifact : artifact('ocirepository', obj, `${sha256(revision).slice(0, 12)}.tar.gz`, revision, now);
+  } else {
+    const revision = `sha256:${sha256(`${kind}:${obj.spec?.url ?? obj.spec?.bucketName}:${gen(obj)}`)}`;
+    const msg = `stored artifact: revision '${revision}'`;
+    s = withConditions(obj.status, gen(obj), {
+      Reconciling: undefined,
+      Ready: { type: 'Ready', status: 'True', reason: 'Succeeded', message: msg },
+      ArtifactInStorage: { type: 'ArtifactInStorage', status: 'True', reason: 'Succeeded', message: msg },
+    }, now);
+    const file = kind === 'HelmRepository' ? `index-${revision.slice(7, 19)}.yaml` : `${revision.slice(7, 19)}.tar.gz`;
+    s.artifact = obj.status?.artifact?.revision === revision ? obj.status.artifact : artifact(kind.toLowerCase(), obj, file, revision, now);
+    if (kind === 'HelmRepository') s.url = `http://source-controller.flux-system.svc.cluster.local./helmrepository/${obj.metadata.namespace}/${obj.metadata.name}/index.yaml`;
+  }
+  s.observedGeneration = gen(obj);
+  if (handled !== undefined) s.lastHandledReconcileAt = handled;
+  return s;
+}
+
+/** HelmChart made by helm-controller for a HelmRelease with chart.spec, after pulling/packaging `version`. */
+export function helmChartReady(obj: KubeObject, version: string, sourceRevision: string | undefined, now = Date.now()): Status {
+  const chart = String(obj.spec?.chart ?? 'chart').replace(/^.*\//, '');
+  const fromGit = obj.spec?.sourceRef?.kind === 'GitRepository' || obj.spec?.sourceRef?.kind === 'Bucket';
+  const msg = fromGit ? `packaged '${chart}' chart with version '${version}'` : `pulled '${chart}' chart with version '${version}'`;
+  const reason = fromGit ? 'ChartPackageSucceeded' : 'ChartPullSucceeded';
+  const s = withConditions(obj.status, gen(obj), {
+    Reconciling: undefined,
+    Ready: { type: 'Ready', status: 'True', reason, message: msg },
+    ArtifactInStorage: { type: 'ArtifactInStorage', status: 'True', reason, message: msg },
+  }, now);
+  s.observedGeneration = gen(obj);
+  s.observedChartName = chart;
+  if (sourceRevision) s.observedSourceArtifactRevision = sourceRevision;
+  s.artifact = obj.status?.artifact?.revision === version ? obj.status.artifact : artifact('helmchart', obj, `${chart}-${version}.tgz`, version, now);
+  s.url = `http://source-controller.flux-system.svc.cluster.local./helmchart/${obj.metadata.namespace}/${obj.metadata.name}/latest.tar.gz`;
+  return s;
+}
+
+// ------------------------------------------------------------------------------------------------ Kustomization
+
+export interface InventoryEntry {
+  id: string;
+  v: string;
+}
+
+/** `<namespace>_<name>_<group>_<kind>` as kustomize-controller records it (cluster-scoped: empty namespace). */
+export function inventoryId(o: { apiVersion: string; kind: string; name: string; namespace?: string }): InventoryEntry {
+  const slash = o.apiVersion.lastIndexOf('/');
+  const group = slash >= 0 ? o.apiVersion.slice(0, slash) : '';
+  const v = slash >= 0 ? o.apiVersion.slice(slash + 1) : o.apiVersion;
+  return { id: `${o.namespace ?? ''}_${o.name}_${group}_${o.kind}`, v };
+}
+
+export type KsStep = 'fetch' | 'build' | 'drift' | 'health';
+
+export const ks = {
+  timeout(obj: KubeObject): string {
+    return goDuration(obj.spec?.timeout ?? obj.spec?.interval);
+  },
+  progressing(obj: KubeObject, step: KsStep, revision: string, now = Date.now()): Status {
+    const t = ks.timeout(obj);
+    const verb = { fetch: 'Fetching manifests', build: 'Building manifests', drift: 'Detecting drift', health: 'Running health checks' }[step];
+    const msg = `${verb} for revision ${revision} with a timeout of ${t}`;
+    const changes: Record<string, Cond | undefined> = { Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: msg } };
+    if (step === 'fetch') changes.Ready = { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: 'Reconciliation in progress' };
+    if (step === 'health') changes.Healthy = { type: 'Healthy', status: 'Unknown', reason: 'Progressing', message: msg };
+    const s = withConditions(obj.status, gen(obj), changes, now);
+    if (step !== 'fetch') s.lastAttemptedRevision = revision;
+    return s;
+  },
+  ready(
+    obj: KubeObject,
+    revision: string,
+    opts: { inventory?: InventoryEntry[]; healthMs?: number; handled?: string; durationMs?: number },
+    now = Date.now(),
+  ): Status {
+    const changes: Record<string, Cond | undefined> = {
+      Reconciling: undefined,
+      Stalled: undefined,
+      Ready: { type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: `Applied revision: ${revision}` },
+    };
+    if (opts.healthMs !== undefined) changes.Healthy = { type: 'Healthy', status: 'True', reason: 'Succeeded', message: `Health check passed in ${goSeconds(opts.healthMs)}` };
+    const s = withConditions(obj.status, gen(obj), changes, now);
+    s.observedGeneration = gen(obj);
+    s.lastAttemptedRevision = revision;
+    s.lastAppliedRevision = revision;
+    if (opts.inventory) s.inventory = { entries: [...opts.inventory].sort((a, b) => a.id.localeCompare(b.id)) };
+    if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
+    s.history = ksHistory(obj.status?.history, revision, 'ReconciliationSucceeded', opts.durationMs ?? 1000, now);
+    return s;
+  },
+  /** Failure: Ready False; Reconciling kept with ProgressingWithRetry; observedGeneration not advanced. */
+  failed(obj: KubeObject, reason: string, message: string, opts: { revision?: string; handled?: string; inventory?: InventoryEntry[]; health?: boolean }, now = Date.now()): Status {
+    const cur = getCondition(obj, 'Reconciling');
+    const changes: Record<string, Cond | undefined> = {
+      Ready: { type: 'Ready', status: 'False', reason, message },
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: cur?.message ?? message },
+    };
+    if (opts.health) changes.Healthy = { type: 'Healthy', status: 'False', reason: 'HealthCheckFailed', message };
+    const s = withConditions(obj.status, gen(obj), changes, now);
+    if (opts.revision) {
+      s.lastAttemptedRevision = opts.revision;
+      s.history = ksHistory(obj.status?.history, opts.revision, reason, 1000, now);
+    }
+    if (opts.inventory) s.inventory = { entries: [...opts.inventory].sort((a, b) => a.id.localeCompare(b.id)) };
+    if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
+    return s;
+  },
+  /** Dependencies not ready (or source missing): Ready False, nothing else changes. */
+  waiting(obj: KubeObject, reason: string, message: string, handled?: string, now = Date.now()): Status {
+    const s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'False', reason, message } }, now);
+    if (handled !== undefined) s.lastHandledReconcileAt = handled;
+    return s;
+  },
+};
+
+function ksHistory(prev: Status[] | undefined, revision: string, status: string, durationMs: number, now: number): Status[] {
+  const list = [...(prev ?? [])];
+  const digest = `sha256:${sha256(revision)}`;
+  const i = list.findIndex((h) => h.digest === digest);
+  const at = isoNow(now);
+  const entry: Status = i >= 0 ? { ...list[i] } : { digest, firstReconciled: at, totalReconciliations: 0, metadata: { revision } };
+  entry.lastReconciled = at;
+  entry.lastReconciledDuration = goSeconds(durationMs);
+  entry.lastReconciledStatus = status;
+  entry.totalReconciliations = (entry.totalReconciliations ?? 0) + 1;
+  if (i >= 0) list.splice(i, 1);
+  return [entry, ...list].slice(0, 5);
+}
+
+// ------------------------------------------------------------------------------------------------ HelmRelease
+
+export function releaseName(hr: KubeObject): string {
+  if (hr.spec?.releaseName) return String(hr.spec.releaseName);
+  return hr.spec?.targetNamespace ? `${hr.spec.targetNamespace}-${hr.metadata.name}` : hr.metadata.name;
+}
+
+export function releaseNamespace(hr: KubeObject): string {
+  return hr.spec?.targetNamespace ?? hr.metadata.namespace ?? 'default';
+}
+
+export function chartName(hr: KubeObject): string {
+  return String(hr.spec?.chart?.spec?.chart ?? hr.spec?.chartRef?.name ?? 'chart').replace(/^.*\//, '');
+}
+
+export function configDigest(hr: KubeObject): string {
+  return `sha256:${sha256(JSON.stringify(hr.spec?.values ?? {}))}`;
+}
+
+export const hr = {
+  action(obj: KubeObject): 'install' | 'upgrade' {
+    return (obj.status?.history?.length ?? 0) > 0 ? 'upgrade' : 'install';
+  },
+  timeout(obj: KubeObject): string {
+    return goDuration(obj.spec?.timeout, '5m');
+  },
+  progressing(obj: KubeObject, chartVersion: string, helmChart: string | undefined, now = Date.now()): Status {
+    const action = hr.action(obj);
+    const msg = `Running '${action}' action with timeout of ${hr.timeout(obj)}`;
+    const s = withConditions(obj.status, gen(obj), {
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: msg },
+      Ready: { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: msg },
+      Stalled: undefined,
+      TestSuccess: undefined,
+      Remediated: undefined,
+    }, now);
+    s.lastAttemptedGeneration = gen(obj);
+    s.lastAttemptedRevision = chartVersion;
+    s.lastAttemptedConfigDigest = configDigest(obj);
+    s.lastAttemptedReleaseAction = action;
+    if (helmChart) s.helmChart = helmChart;
+    s.storageNamespace = obj.spec?.storageNamespace ?? obj.metadata.namespace;
+    return s;
+  },
+  /** One release attempt done: history gets the new release (newest first), conditions per outcome. */
+  released(
+    obj: KubeObject,
+    chartVersion: string,
+    outcome: { ok: true } | { ok: false; reason?: string; message: string },
+    opts: { appVersion?: string; handled?: string; helmChart?: string },
+    now = Date.now(),
+  ): Status {
+    const action = hr.action(obj);
+    const prev = (obj.status?.history as Status[] | undefined) ?? [];
+    const version = (prev[0]?.version ?? 0) + 1;
+    const name = releaseName(obj);
+    const ns = releaseNamespace(obj);
+    const chart = chartName(obj);
+    const at = isoNow(now);
+    const entry: Status = {
+      appVersion: opts.appVersion ?? chartVersion.replace(/\+.*$/, ''),
+      chartName: chart,
+      chartVersion,
+      configDigest: configDigest(obj),
+      digest: `sha256:${sha256(`${ns}/${name}.v${version}:${chartVersion}:${configDigest(obj)}`)}`,
+      firstDeployed: prev[prev.length - 1]?.firstDeployed ?? at,
+      lastDeployed: at,
+      name,
+      namespace: ns,
+      status: outcome.ok ? 'deployed' : 'failed',
+      version,
+    };
+    const history = [entry, ...prev.map((h) => (h.status === 'deployed' && outcome.ok ? { ...h, status: 'superseded' } : h))].slice(0, 5);
+    const full = `${ns}/${name}.v${version}`;
+    const verb = action === 'install' ? 'install' : 'upgrade';
+    const Verb = action === 'install' ? 'Install' : 'Upgrade';
+    let s: Status;
+    if (outcome.ok) {
+      const msg = `Helm ${verb} succeeded for release ${full} with chart ${chart}@${chartVersion}`;
+      s = withConditions(obj.status, gen(obj), {
+        Reconciling: undefined,
+        Stalled: undefined,
+        Ready: { type: 'Ready', status: 'True', reason: `${Verb}Succeeded`, message: msg },
+        Released: { type: 'Released', status: 'True', reason: `${Verb}Succeeded`, message: msg },
+      }, now);
+      delete s.failures;
+      delete s.installFailures;
+      delete s.upgradeFailures;
+      s.lastAppliedRevision = chartVersion;
+    } else {
+      const reason = outcome.reason ?? `${Verb}Failed`;
+      const msg = `Helm ${verb} failed for release ${ns}/${name} with chart ${chart}@${chartVersion}: ${outcome.message}`;
+      const failures = (obj.status?.failures ?? 0) + 1;
+      s = withConditions(obj.status, gen(obj), {
+        Reconciling: undefined,
+        Ready: { type: 'Ready', status: 'False', reason, message: msg },
+        Released: { type: 'Released', status: 'False', reason, message: msg },
+        // Default remediation has no retries: the release is stalled after one failed attempt.
+        Stalled: { type: 'Stalled', status: 'True', reason: 'RetriesExceeded', message: `Failed to ${verb} after 1 attempt(s)` },
+      }, now);
+      s.failures = failures;
+      if (action === 'install') s.installFailures = (obj.status?.installFailures ?? 0) + 1;
+      else s.upgradeFailures = (obj.status?.upgradeFailures ?? 0) + 1;
+    }
+    s.history = history;
+    s.observedGeneration = gen(obj);
+    s.lastAttemptedGeneration = gen(obj);
+    s.lastAttemptedRevision = chartVersion;
+    s.lastAttemptedConfigDigest = configDigest(obj);
+    s.lastAttemptedReleaseAction = action;
+    s.storageNamespace = obj.spec?.storageNamespace ?? obj.metadata.namespace;
+    if (opts.helmChart) s.helmChart = opts.helmChart;
+    if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
+    return s;
+  },
+  waiting(obj: KubeObject, reason: string, message: string, handled?: string, now = Date.now()): Status {
+    const s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'False', reason, message } }, now);
+    if (handled !== undefined) s.lastHandledReconcileAt = handled;
+    return s;
+  },
+};

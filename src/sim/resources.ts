@@ -1,0 +1,98 @@
+// The API resources the simulator serves, described like a CRD / built-in type would describe them.
+import type { FluxKind } from '../core/types.js';
+
+/** Which Flux API versions the simulated cluster serves. */
+export type FluxApiMode = 'current' | 'legacy' | 'both' | 'none';
+
+export interface ResourceType {
+  /** API group ('' for the core group). */
+  group: string;
+  /** Served versions, preferred first. */
+  versions: string[];
+  plural: string;
+  singular: string;
+  kind: string;
+  namespaced: boolean;
+  shortNames: string[];
+  categories: string[];
+  /** Has the `/status` subresource (status is written only through it). */
+  statusSubresource: boolean;
+  /** Custom resources get metadata.generation; core types here don't. */
+  generation: boolean;
+}
+
+export const FLUX_GROUPS = {
+  source: 'source.toolkit.fluxcd.io',
+  kustomize: 'kustomize.toolkit.fluxcd.io',
+  helm: 'helm.toolkit.fluxcd.io',
+} as const;
+
+/** Group, plural and short names of each Flux kind (versions depend on the mode). */
+export const FLUX_RESOURCES: Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[] }> = {
+  GitRepository: { group: FLUX_GROUPS.source, plural: 'gitrepositories', singular: 'gitrepository', shortNames: ['gitrepo'] },
+  OCIRepository: { group: FLUX_GROUPS.source, plural: 'ocirepositories', singular: 'ocirepository', shortNames: ['ocirepo'] },
+  HelmRepository: { group: FLUX_GROUPS.source, plural: 'helmrepositories', singular: 'helmrepository', shortNames: ['helmrepo'] },
+  HelmChart: { group: FLUX_GROUPS.source, plural: 'helmcharts', singular: 'helmchart', shortNames: ['hc'] },
+  Bucket: { group: FLUX_GROUPS.source, plural: 'buckets', singular: 'bucket', shortNames: [] },
+  Kustomization: { group: FLUX_GROUPS.kustomize, plural: 'kustomizations', singular: 'kustomization', shortNames: ['ks'] },
+  HelmRelease: { group: FLUX_GROUPS.helm, plural: 'helmreleases', singular: 'helmrelease', shortNames: ['hr'] },
+};
+
+/** Served versions per Flux group for a mode, preferred first. */
+export function fluxVersions(mode: FluxApiMode): Record<string, string[]> {
+  switch (mode) {
+    case 'current':
+      return { [FLUX_GROUPS.source]: ['v1'], [FLUX_GROUPS.kustomize]: ['v1'], [FLUX_GROUPS.helm]: ['v2'] };
+    case 'legacy':
+      return { [FLUX_GROUPS.source]: ['v1beta2'], [FLUX_GROUPS.kustomize]: ['v1beta2'], [FLUX_GROUPS.helm]: ['v2beta2'] };
+    case 'both':
+      return {
+        [FLUX_GROUPS.source]: ['v1', 'v1beta2'],
+        [FLUX_GROUPS.kustomize]: ['v1', 'v1beta2'],
+        [FLUX_GROUPS.helm]: ['v2', 'v2beta2'],
+      };
+    case 'none':
+      return {};
+  }
+}
+
+const CORE: ResourceType[] = [
+  {
+    group: '', versions: ['v1'], plural: 'namespaces', singular: 'namespace', kind: 'Namespace', namespaced: false,
+    shortNames: ['ns'], categories: [], statusSubresource: true, generation: false,
+  },
+  {
+    group: '', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true,
+    shortNames: ['ev'], categories: [], statusSubresource: false, generation: false,
+  },
+];
+
+/** All resource types a simulator in `mode` knows (Flux types are stored even in mode 'none', just not served). */
+export function resourceTypes(mode: FluxApiMode): ResourceType[] {
+  const served = fluxVersions(mode);
+  const flux = (Object.keys(FLUX_RESOURCES) as FluxKind[]).map((kind): ResourceType => {
+    const r = FLUX_RESOURCES[kind];
+    return {
+      group: r.group,
+      versions: served[r.group] ?? [],
+      plural: r.plural,
+      singular: r.singular,
+      kind,
+      namespaced: true,
+      shortNames: r.shortNames,
+      categories: ['flux'],
+      statusSubresource: true,
+      generation: true,
+    };
+  });
+  return [...CORE, ...flux];
+}
+
+export function apiVersionOf(group: string, version: string): string {
+  return group ? `${group}/${version}` : version;
+}
+
+/** `gitrepositories.source.toolkit.fluxcd.io` (or `namespaces` for the core group), as the API server names resources in messages. */
+export function qualifiedResource(t: Pick<ResourceType, 'group' | 'plural'>): string {
+  return t.group ? `${t.plural}.${t.group}` : t.plural;
+}

@@ -1,0 +1,69 @@
+// The data model of FluxPlayer scenarios: objects plus scripted controller behaviour per commit.
+//
+// Commits are numbered: 0 is the initial commit (the steady state setupScenario creates), 1 the first commit
+// pushed with FluxPlayer.setBranchHead/pushCommit, 2 the next, ... Per-commit tables are keyed by that number
+// as a string, with '*' for "any pushed commit" (>= 1).
+import type { KubeObject } from '../core/types.js';
+
+/** What a controller does with one change. Times are ms at speed 1. */
+export interface Behavior {
+  /** Before the controller starts. GitRepository: until it polls the remote (a reconcile request skips it). */
+  startDelayMs?: number;
+  /** How long the reconciliation takes once started. */
+  durationMs?: number;
+  /**
+   * A scripted failure. `reason` is the Flux reason (GitOperationFailed, BuildFailed, HealthCheckFailed,
+   * ReconciliationFailed, ArtifactFailed, UpgradeFailed, InstallFailed...), `message` the controller's message
+   * (`{revision}`, `{url}` and `{sha}` are substituted). For a HelmRelease the message is the Helm error that
+   * follows "Helm upgrade failed for release ns/name with chart c@v: ".
+   */
+  fail?: { reason: string; message: string };
+  /** HelmRelease: chart version (default: spec.chart.spec.version when exact, else 1.0.0; git charts 0.1.0). */
+  chartVersion?: string;
+}
+
+export interface ScenarioObject {
+  /** The object (without status). apiVersion may be any served Flux version: the served one is used. */
+  manifest: KubeObject;
+  /**
+   * `namespace/name` of the Kustomization whose path contains this object: it is created/updated when that
+   * Kustomization applies a commit and is listed in its inventory. Without it the object is created by
+   * setupScenario (as `flux bootstrap` would) and never changed by pushes.
+   */
+  appliedBy?: string;
+  /** The object at other commits: a JSON merge patch on `manifest`, or absent (pruned if the parent prunes). */
+  commits?: Record<string, { patch?: Record<string, unknown>; absent?: boolean }>;
+  /** Scripted behaviour by commit ('0', '1', ..., '*'). Missing = success with default timing. */
+  behavior?: Record<string, Behavior>;
+  /** Kustomization: non-Flux objects it also applies, recorded in its inventory only (never created). */
+  inventory?: Array<{ apiVersion: string; kind: string; name: string; namespace?: string }>;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** The repository and branch pushes go to (pushCommit). */
+  repo: { url: string; branch: string };
+  /** kustomize-controller's --requeue-dependency (Flux default 30 s), ms at speed 1. */
+  requeueDependencyMs?: number;
+  objects: ScenarioObject[];
+}
+
+/** Entry of a per-commit table: the exact commit, else '*' for pushed commits. */
+export function atCommit<T>(table: Record<string, T> | undefined, commit: number): T | undefined {
+  if (!table) return undefined;
+  return table[String(commit)] ?? (commit > 0 ? table['*'] : undefined);
+}
+
+/** Lower-cased host, no credentials, no trailing `.git` or `/`: how pushes are matched to GitRepository URLs. */
+export function normalizeRepoUrl(url: string): string {
+  let u = url.trim();
+  const scp = u.match(/^([^@/:]+@)?([^:/]+):(?!\/)(.+)$/);
+  if (scp) u = `ssh://${scp[2]}/${scp[3]}`;
+  try {
+    const p = new URL(u);
+    return `${p.hostname.toLowerCase()}${p.pathname.replace(/\.git$/, '').replace(/\/+$/, '')}`;
+  } catch {
+    return u.replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
+  }
+}
