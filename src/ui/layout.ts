@@ -139,8 +139,9 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
       push(deps, e.from, e.to);
       push(dependents, e.to, e.from);
     } else if (e.type === 'inventory') {
-      // Sources stay roots even when a Kustomization applies them (flux-system applies its own GitRepository).
-      if (SOURCE_SET.has(shown.get(e.to)!.kind)) continue;
+      // The pushed-to sources stay roots even when a Kustomization applies them (flux-system applies its own
+      // GitRepository); other sources (e.g. a HelmRepository) hang under the Kustomization that applies them.
+      if (state.matchedSources.includes(e.to) || (state.matchedSources.length === 0 && SOURCE_SET.has(shown.get(e.to)!.kind))) continue;
       push(invParents, e.to, e.from);
       push(invChildren, e.from, e.to);
     } else {

@@ -72,6 +72,24 @@ describe('buildTree', () => {
     expect(shape(buildTree(s, { showAll: false, verbosity: 'normal' }))).toEqual(['GitRepository/flux-system', '└─ Kustomization/flux-system']);
   });
 
+  it('hangs a HelmRepository under the Kustomization that applies it, while the pushed-to source stays a root', () => {
+    const src = node('GitRepository', 'flux-system', 'Ready');
+    const ks = node('Kustomization', 'apps', 'Ready');
+    const repo = node('HelmRepository', 'podinfo', 'Ready');
+    const chart = node('HelmChart', 'apps-podinfo', 'Ready');
+    const s = session(
+      [src, ks, repo, chart],
+      [edge(ks, src, 'source'), edge(ks, src, 'inventory'), edge(ks, repo, 'inventory'), edge(chart, repo, 'source')],
+      { matchedSources: [src.key] },
+    );
+    expect(shape(buildTree(s, { showAll: false, verbosity: 'normal' }))).toEqual([
+      'GitRepository/flux-system',
+      '└─ Kustomization/apps',
+      '   └─ HelmRepository/podinfo',
+      '      └─ HelmChart/apps-podinfo',
+    ]);
+  });
+
   it('shows only affected objects unless showAll', () => {
     const f = fleet();
     const other = node('Kustomization', 'unrelated', 'Ready', { affected: false });
