@@ -1,0 +1,83 @@
+import type { Command } from './types.js';
+import { bool, parseArgs, str, UsageError } from './args.js';
+import { statePaths } from '../session/paths.js';
+import { listSessions, liveness, readHistory, type HistoryEntry, type Liveness } from '../session/store.js';
+import { gitInfo } from '../git/repo.js';
+import { formatDuration } from '../ui/layout.js';
+import { sanitizeText } from '../core/sanitize.js';
+
+/** One row of `history --json`: a finished session from history.jsonl, or a running/dead one from the store. */
+export type HistoryRow = Omit<HistoryEntry, 'endedAt' | 'durationMs' | 'verdict' | 'counts'> & {
+  endedAt?: number;
+  durationMs: number;
+  verdict?: HistoryEntry['verdict'];
+  liveness: Liveness;
+};
+
+const history: Command = {
+  name: 'history',
+  summary: 'List past monitoring sessions of this repository with durations and verdicts',
+  usage: 'flux-monitor history [--all] [--repo PATH] [--limit N] [--json]',
+  async run(argv, io) {
+    const args = parseArgs(argv, { all: {}, repo: { value: true }, limit: { value: true, short: 'n' }, json: {} });
+    if (args.positionals.length) throw new UsageError('no arguments expected');
+    const limitText = str(args, 'limit') ?? '20';
+    const limit = Number(limitText);
+    if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive integer (got "${limitText}")`);
+    const paths = statePaths(io.env);
+    const repo = bool(args, 'all') ? undefined : (await gitInfo(str(args, 'repo') ?? io.cwd))?.root;
+
+    const { entries, errors } = readHistory(paths);
+    const rows: HistoryRow[] = [];
+    const finishedIds = new Set(entries.map((e) => e.id));
+    for (const e of listSessions(paths)) {
+      if (e.error) errors.push(e.error);
+      if (!e.session || finishedIds.has(e.id)) continue;
+      const live = liveness(e.session);
+      if (live === 'finished') continue; // finished but not in history (written by an older version): skip
+      const s = e.session;
+      rows.push({ id: s.id, repo: s.repo, commit: s.commit, startedAt: s.startedAt, durationMs: Math.max(0, s.updatedAt - s.startedAt), liveness: live });
+    }
+    for (const e of entries) rows.push({ ...e, liveness: 'finished' });
+    const shown = rows
+      .filter((r) => !repo || r.repo.path === repo)
+      .sort((a, b) => b.startedAt - a.startedAt)
+      .slice(0, limit);
+    for (const err of errors) io.stderr.write(`flux-monitor: warning: ${err}\n`);
+
+    if (bool(args, 'json')) {
+      io.stdout.write(JSON.stringify(shown, null, 2) + '\n');
+      return 0;
+    }
+    if (!shown.length) {
+      io.stdout.write(repo ? `No sessions for ${repo} yet (use --all for every repository).\n` : 'No sessions yet.\n');
+      return 0;
+    }
+    const table = [['STARTED', 'DURATION', 'BRANCH', 'COMMIT', 'RESULT', 'SESSION', ...(repo ? [] : ['REPOSITORY'])]];
+    for (const r of shown) {
+      table.push([
+        localTime(r.startedAt),
+        formatDuration(r.durationMs),
+        clean(r.repo.branch ?? r.commit.tag ?? '-'),
+        r.commit.sha.slice(0, 7),
+        r.liveness === 'finished' ? (r.verdict ?? '?') : r.liveness,
+        r.id,
+        ...(repo ? [] : [clean(r.repo.path ?? r.repo.url ?? '-')]),
+      ]);
+    }
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+    for (const row of table) io.stdout.write(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ') + '\n');
+    return 0;
+  },
+};
+export default history;
+
+function clean(s: string): string {
+  return sanitizeText(s, { maxLength: 80 }).replace(/\s+/g, ' ');
+}
+
+function localTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}

@@ -1,0 +1,149 @@
+import type { Command, CommandIO } from './types.js';
+import { bool, parseArgs, str, UsageError } from './args.js';
+import { EXIT_CODES, type Verbosity } from '../core/types.js';
+import { statePaths, type StatePaths } from '../session/paths.js';
+import { findSession, latestSessionFor, listSessions, liveness, type Liveness, type StoredSession } from '../session/store.js';
+import { displayState, followSession } from '../session/follow.js';
+import { gitInfo } from '../git/repo.js';
+import { VERBOSITIES } from '../config/load.js';
+
+const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
+
+/** `status --json` output: the stored session plus whether its monitor is alive. */
+export type StatusJson = StoredSession & { liveness: Liveness };
+
+const status: Command = {
+  name: 'status',
+  summary: 'Show the running or most recent monitoring session of this repository (live while it runs)',
+  usage: USAGE,
+  async run(argv, io) {
+    const args = parseArgs(argv, {
+      json: {},
+      follow: { short: 'f' },
+      'exit-code': {},
+      repo: { value: true },
+      verbosity: { value: true },
+    });
+    if (args.positionals.length > 1) throw new UsageError('at most one session ID');
+    const verbosity = str(args, 'verbosity');
+    if (verbosity !== undefined && !(VERBOSITIES as readonly string[]).includes(verbosity)) {
+      throw new UsageError(`--verbosity must be one of ${VERBOSITIES.join(', ')}`);
+    }
+    const paths = statePaths(io.env);
+    const picked = await pickSession(io, paths, args.positionals[0], str(args, 'repo'));
+    if (typeof picked === 'number') return picked;
+    const { id, session } = picked;
+    const exitCode = bool(args, 'exit-code');
+    const codeOf = (s: StoredSession, live: Liveness) => (exitCode ? (live === 'dead' ? EXIT_CODES.error : live === 'finished' ? EXIT_CODES[s.verdict ?? 'error'] : 0) : 0);
+
+    if (bool(args, 'json')) {
+      if (!bool(args, 'follow')) {
+        const live = liveness(session);
+        io.stdout.write(JSON.stringify({ ...session, liveness: live } satisfies StatusJson, null, 2) + '\n');
+        return codeOf(session, live);
+      }
+      // NDJSON: one line per state written by the monitor, until it ends.
+      let code = 0;
+      const f = followSession(paths, id, (s, live) => {
+        io.stdout.write(JSON.stringify({ ...s, liveness: live } satisfies StatusJson) + '\n');
+        code = codeOf(s, live);
+      }, (err) => {
+        io.stderr.write(`flux-monitor status: ${err.message}\n`);
+        code = 3;
+      });
+      await f.done;
+      return code;
+    }
+    return showHuman(io, paths, id, session, (verbosity as Verbosity | undefined) ?? session.config?.verbosity ?? 'normal', codeOf);
+  },
+};
+export default status;
+
+/** The session to show, or an exit code after printing why there is none. Corrupt files are reported on stderr. */
+async function pickSession(io: CommandIO, paths: StatePaths, id: string | undefined, repoFlag: string | undefined): Promise<{ id: string; session: StoredSession } | number> {
+  if (id) {
+    const entry = findSession(paths, id);
+    if (!entry.session) {
+      io.stderr.write(`flux-monitor status: ${entry.error}\n`);
+      return 3;
+    }
+    return { id: entry.id, session: entry.session };
+  }
+  const info = await gitInfo(repoFlag ?? io.cwd);
+  if (repoFlag && !info) throw new UsageError(`not a git repository: ${repoFlag}`);
+  const entries = listSessions(paths);
+  for (const e of entries) {
+    if (e.error) io.stderr.write(`flux-monitor: warning: ${e.error} (other sessions are not affected)\n`);
+  }
+  const entry = latestSessionFor(paths, info?.root, entries);
+  if (!entry) {
+    io.stderr.write(
+      info
+        ? `flux-monitor: no session for ${info.root} yet. Sessions start after a push to a branch Flux follows (\`flux-monitor install\` sets up the hooks), or run \`flux-monitor watch\`.\n`
+        : 'flux-monitor: no session yet.\n',
+    );
+    return 1;
+  }
+  return { id: entry.id, session: entry.session! };
+}
+
+async function showHuman(
+  io: CommandIO,
+  paths: StatePaths,
+  id: string,
+  initial: StoredSession,
+  verbosity: Verbosity,
+  codeOf: (s: StoredSession, live: Liveness) => number,
+): Promise<number> {
+  const { shouldUseInk } = await import('../ui/mode.js');
+  let latest = initial;
+  let latestLive = liveness(initial);
+  let failed: Error | undefined;
+
+  if (shouldUseInk(io.env, io.stdout)) {
+    const { startLiveView } = await import('../ui/live.js');
+    const listeners = new Set<(s: StoredSession) => void>();
+    const view = startLiveView({
+      initial: displayState(initial, latestLive),
+      subscribe: (cb) => {
+        listeners.add(cb);
+        cb(displayState(latest, latestLive)); // what arrived before the view subscribed
+        return () => listeners.delete(cb);
+      },
+      mode: 'status',
+      verbosity,
+      stdout: io.stdout,
+      stdin: io.stdin,
+      env: io.env,
+      onQuit: () => follower.stop(), // detaches; the monitor keeps running
+    });
+    const follower = followSession(paths, id, (s, live) => {
+      latest = s;
+      latestLive = live;
+      const shown = displayState(s, live);
+      for (const l of listeners) l(shown);
+    }, (err) => {
+      failed = err;
+      view.unmount();
+    });
+    // The view leaves by itself shortly after it shows a finished (or dead) session, or when the user quits.
+    await view.waitUntilExit();
+    follower.stop();
+  } else {
+    const { createPlainPrinter } = await import('../ui/plain.js');
+    const printer = createPlainPrinter(io.stdout, { verbosity, color: !io.env.NO_COLOR && io.stdout.isTTY === true });
+    const follower = followSession(paths, id, (s, live) => {
+      latest = s;
+      latestLive = live;
+      const shown = displayState(s, live);
+      if (live === 'running') printer.onState(shown);
+      else printer.finish(shown);
+    }, (err) => (failed = err));
+    await follower.done;
+  }
+  if (failed) {
+    io.stderr.write(`flux-monitor status: ${failed.message}\n`);
+    return 3;
+  }
+  return codeOf(latest, latestLive);
+}

@@ -1,0 +1,95 @@
+import type { Command } from './types.js';
+import { bool, parseArgs, str, UsageError } from './args.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { statePaths } from '../session/paths.js';
+import { sameProcess } from '../session/proc.js';
+import { appendHistory, findSession, historyEntry, latestSessionFor, listSessions, liveness, readSessionFile, writeJsonAtomic, type SessionEntry, type StoredSession } from '../session/store.js';
+import { gitInfo } from '../git/repo.js';
+
+const STOP_WAIT_MS = 10_000;
+
+const stop: Command = {
+  name: 'stop',
+  summary: 'Stop the running monitoring session of this repository (or the one given by ID)',
+  usage: 'flux-monitor stop [ID] [--all] [--repo PATH]',
+  async run(argv, io) {
+    const args = parseArgs(argv, { all: {}, repo: { value: true } });
+    if (args.positionals.length > 1) throw new UsageError('at most one session ID');
+    const paths = statePaths(io.env);
+    let targets: SessionEntry[];
+    if (bool(args, 'all')) {
+      if (args.positionals.length) throw new UsageError('give an ID or --all, not both');
+      targets = listSessions(paths).filter((e) => e.session && liveness(e.session) !== 'finished');
+    } else if (args.positionals[0]) {
+      targets = [findSession(paths, args.positionals[0])];
+    } else {
+      const info = await gitInfo(str(args, 'repo') ?? io.cwd);
+      const e = latestSessionFor(paths, info?.root);
+      targets = e ? [e] : [];
+    }
+    if (!targets.length) {
+      io.stdout.write('flux-monitor: no running session.\n');
+      return 0;
+    }
+    let code = 0;
+    for (const e of targets) {
+      if (!e.session) {
+        io.stderr.write(`flux-monitor stop: ${e.error}\n`);
+        code = 3;
+        continue;
+      }
+      code = Math.max(code, await stopOne(e, (l) => io.stdout.write(l + '\n'), paths));
+    }
+    return code;
+  },
+};
+export default stop;
+
+async function stopOne(e: SessionEntry, out: (line: string) => void, paths: ReturnType<typeof statePaths>): Promise<number> {
+  const s = e.session!;
+  const live = liveness(s);
+  if (live === 'finished') {
+    out(`session ${s.id} already finished: ${s.verdict}`);
+    return 0;
+  }
+  if (live === 'dead') {
+    // Nobody will ever finish it: record it as stopped so that status and history are final.
+    const final: StoredSession = {
+      ...s,
+      status: 'finished',
+      verdict: 'stopped',
+      endedAt: s.updatedAt,
+      verdictMessage: `the monitor process (pid ${s.pid}) had died; marked stopped`,
+    };
+    writeJsonAtomic(e.file, final);
+    appendHistory(paths, historyEntry(final));
+    out(`session ${s.id}: its monitor process had died; marked stopped`);
+    return 0;
+  }
+  try {
+    process.kill(s.pid!, 'SIGTERM');
+  } catch (err) {
+    out(`session ${s.id}: cannot signal pid ${s.pid}: ${(err as Error).message}`);
+    return 3;
+  }
+  const deadline = Date.now() + STOP_WAIT_MS;
+  while (Date.now() < deadline) {
+    await sleep(100);
+    let cur: StoredSession;
+    try {
+      cur = readSessionFile(e.file);
+    } catch {
+      continue;
+    }
+    if (cur.status === 'finished') {
+      out(`session ${s.id} stopped (${cur.verdict})`);
+      return 0;
+    }
+    if (!sameProcess(s.pid, s.pidStart)) {
+      out(`session ${s.id}: the monitor exited without recording its end`);
+      return 3;
+    }
+  }
+  out(`session ${s.id}: the monitor (pid ${s.pid}) did not stop within ${STOP_WAIT_MS / 1000}s`);
+  return 3;
+}

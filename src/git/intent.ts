@@ -1,0 +1,127 @@
+// Push intents: what pre-push recorded, what reference-transaction confirmed, and the decision of which
+// branch updates really reached the remote (docs/hooks.md).
+
+export interface IntentRef {
+  localRef: string;
+  localSha: string;
+  remoteRef: string;
+  remoteSha: string;
+}
+
+export interface PushIntent {
+  /** Remote name, or the URL itself for a push to a URL (git passes the URL twice then). */
+  remote: string;
+  url: string;
+  /** Directory the hook ran in (the work tree root). */
+  dir: string;
+  refs: IntentRef[];
+}
+
+export interface Confirmation {
+  old: string;
+  new: string;
+  ref: string;
+}
+
+const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+
+export function isZeroSha(sha: string): boolean {
+  return /^0+$/.test(sha);
+}
+
+/** Parses an intent file (format written by hooks/pre-push). Throws on anything else. */
+export function parseIntent(text: string): PushIntent {
+  const lines = text.split('\n');
+  if (lines[0] !== 'flux-monitor-intent 1') throw new Error('not a flux-monitor intent (version line missing)');
+  const field = (i: number, name: string): string => {
+    const l = lines[i] ?? '';
+    if (!l.startsWith(name + ' ')) throw new Error(`intent line ${i + 1}: expected "${name} …"`);
+    return l.slice(name.length + 1);
+  };
+  const intent: PushIntent = { remote: field(1, 'remote'), url: field(2, 'url'), dir: field(3, 'dir'), refs: [] };
+  for (const line of lines.slice(4)) {
+    if (!line.trim()) continue;
+    const [localRef, localSha, remoteRef, remoteSha] = line.split(' ');
+    if (!localRef || !remoteRef || !localSha || !remoteSha || !SHA.test(localSha) || !SHA.test(remoteSha)) {
+      throw new Error(`intent: malformed ref line "${line}"`);
+    }
+    intent.refs.push({ localRef, localSha, remoteRef, remoteSha });
+  }
+  return intent;
+}
+
+/** Parses the `<old> <new> <ref>` lines that reference-transaction appended; malformed lines are ignored. */
+export function parseConfirmations(text: string): Confirmation[] {
+  const out: Confirmation[] = [];
+  for (const line of text.split('\n')) {
+    const [o, n, ref] = line.trim().split(' ');
+    if (o && n && ref && SHA.test(o) && SHA.test(n)) out.push({ old: o, new: n, ref });
+  }
+  return out;
+}
+
+export type PushedHow = 'tracking-ref' | 'ls-remote';
+
+export interface PushDecision {
+  ref: IntentRef;
+  branch: string;
+  pushed: boolean;
+  how?: PushedHow;
+  /** Why it is not considered pushed (or how it was confirmed). */
+  reason: string;
+}
+
+export interface ConfirmDeps {
+  /** URL of a remote name, or undefined when `remote` is not a configured remote (a push to a URL). */
+  remoteUrl(remote: string): Promise<string | undefined>;
+  /** The remote-tracking ref `git push` updates for `remoteRef` of a named remote, if any. */
+  trackingRef(remote: string, remoteRef: string): Promise<string | undefined>;
+  /** The sha of `remoteRef` on the remote (ls-remote). */
+  lsRemote(remote: string, remoteRef: string): Promise<string | undefined>;
+}
+
+/**
+ * Decides which branch updates of an intent reached the remote, once the pushing git process has exited:
+ * - named remote whose fetch refspec maps the branch: pushed iff reference-transaction committed that
+ *   tracking ref to the pushed sha (a rejected push or `--dry-run` commits none);
+ * - push to a URL, or a branch no refspec maps: pushed iff `git ls-remote` shows the pushed sha.
+ */
+export async function decidePushed(intent: PushIntent, confirmations: Confirmation[], deps: ConfirmDeps): Promise<PushDecision[]> {
+  const named = intent.remote !== intent.url && (await deps.remoteUrl(intent.remote)) !== undefined;
+  const out: PushDecision[] = [];
+  for (const ref of intent.refs) {
+    const branch = ref.remoteRef.startsWith('refs/heads/') ? ref.remoteRef.slice('refs/heads/'.length) : '';
+    if (!branch || isZeroSha(ref.localSha)) {
+      out.push({ ref, branch, pushed: false, reason: 'not a branch update' });
+      continue;
+    }
+    const tracking = named ? await deps.trackingRef(intent.remote, ref.remoteRef) : undefined;
+    if (tracking) {
+      const ok = confirmations.some((c) => c.ref === tracking && c.new === ref.localSha);
+      out.push(
+        ok
+          ? { ref, branch, pushed: true, how: 'tracking-ref', reason: `${tracking} committed` }
+          : { ref, branch, pushed: false, reason: `${tracking} was not updated (push rejected, failed or --dry-run)` },
+      );
+      continue;
+    }
+    let remoteSha: string | undefined;
+    try {
+      remoteSha = await deps.lsRemote(intent.remote, ref.remoteRef);
+    } catch (err) {
+      out.push({ ref, branch, pushed: false, reason: `cannot confirm with ls-remote: ${(err as Error).message}` });
+      continue;
+    }
+    out.push(
+      remoteSha === ref.localSha
+        ? { ref, branch, pushed: true, how: 'ls-remote', reason: `remote ${ref.remoteRef} is ${ref.localSha}` }
+        : { ref, branch, pushed: false, reason: `remote ${ref.remoteRef} is ${remoteSha ?? 'absent'}, not ${ref.localSha}` },
+    );
+  }
+  return out;
+}
+
+/** Whether `branch` is listed in `patterns` (`*` matches any run of characters, `?` one, like the hook's sh `case`). */
+export function branchMatches(branch: string, patterns: string[]): boolean {
+  return patterns.some((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(branch));
+}

@@ -1,0 +1,258 @@
+// Reads what flux-monitor needs from a git repository by running git itself (no library: hooks must see the
+// GIT_* environment git gives them, and starting fast matters on the hook path). Failures are categorised 'git'.
+import { execFile } from 'node:child_process';
+import { isAbsolute, resolve } from 'node:path';
+import type { CategorizedError } from '../core/types.js';
+
+export class GitError extends Error implements CategorizedError {
+  readonly category = 'git' as const;
+  constructor(
+    message: string,
+    readonly hint: string,
+    /** git's exit status, when git ran. */
+    readonly exitCode?: number,
+  ) {
+    super(message);
+    this.name = 'GitError';
+  }
+}
+
+export interface GitOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+/** Runs git in `cwd` and resolves with its stdout (trailing newline removed). */
+export function git(cwd: string, args: string[], opts: GitOptions = {}): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(
+      'git',
+      args,
+      {
+        cwd,
+        env: opts.env ?? process.env,
+        timeout: opts.timeoutMs ?? 15_000,
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (err, stdout, stderr) => {
+        if (!err) return resolvePromise(stdout.replace(/\n$/, ''));
+        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
+        if (e.code === 'ENOENT' && !stderr) {
+          return reject(new GitError('git is not installed or not on PATH', 'Install git (2.28 or newer) and try again.'));
+        }
+        const detail = (stderr || e.message).trim().split('\n')[0] ?? '';
+        if (e.killed) return reject(new GitError(`git ${args[0]} timed out`, 'Check the network and the remote, then try again.'));
+        if (/not a git repository/i.test(detail)) {
+          return reject(new GitError(`not a git repository: ${cwd}`, 'Run this inside a git repository, or pass --repo PATH.'));
+        }
+        const status = typeof e.code === 'number' ? e.code : undefined;
+        reject(new GitError(`git ${args.join(' ')} failed: ${detail}`, 'Check the repository with `git status`.', status));
+      },
+    );
+  });
+}
+
+/** Top directory of the work tree containing `cwd`. */
+export async function repoRoot(cwd: string, opts?: GitOptions): Promise<string> {
+  const top = await git(cwd, ['rev-parse', '--show-toplevel'], opts);
+  if (!top) throw new GitError(`${cwd} is inside a bare repository or a .git directory`, 'Run this in a work tree.');
+  return top;
+}
+
+/** The directory git reads hooks from (honours core.hooksPath, as used by husky or lefthook), absolute. */
+export async function hooksDir(repo: string, opts?: GitOptions): Promise<string> {
+  return absoluteIn(repo, await git(repo, ['rev-parse', '--git-path', 'hooks'], opts));
+}
+
+/** The common git directory (shared by all work trees), absolute. */
+export async function gitCommonDir(repo: string, opts?: GitOptions): Promise<string> {
+  return absoluteIn(repo, await git(repo, ['rev-parse', '--git-common-dir'], opts));
+}
+
+function absoluteIn(dir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}
+
+/** Current branch name, or undefined on a detached HEAD. */
+export async function currentBranch(repo: string, opts?: GitOptions): Promise<string | undefined> {
+  try {
+    const ref = await git(repo, ['symbolic-ref', '--quiet', 'HEAD'], opts);
+    return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined;
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) return undefined; // detached
+    throw err;
+  }
+}
+
+export interface CommitInfo {
+  sha: string;
+  subject: string;
+}
+
+/** Sha and subject of a commit (default HEAD). */
+export async function commitInfo(repo: string, rev = 'HEAD', opts?: GitOptions): Promise<CommitInfo> {
+  const out = await git(repo, ['log', '-1', '--format=%H%x00%s', rev, '--'], opts);
+  const [sha, subject = ''] = out.split('\0');
+  if (!sha || !/^[0-9a-f]{40,64}$/.test(sha)) throw new GitError(`no commit at ${rev}`, 'Make a commit first.');
+  return { sha, subject };
+}
+
+export interface Remote {
+  name: string;
+  url: string;
+}
+
+/** Remotes with their (fetch) URLs, in config order. */
+export async function remotes(repo: string, opts?: GitOptions): Promise<Remote[]> {
+  let out: string;
+  try {
+    out = await git(repo, ['config', '--get-regexp', '^remote\\..*\\.url$'], opts);
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) return []; // none
+    throw err;
+  }
+  const list: Remote[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^remote\.(.+)\.url (.*)$/.exec(line);
+    if (m) list.push({ name: m[1]!, url: m[2]! });
+  }
+  return list;
+}
+
+/** The URL of a remote, or undefined if there is no remote of that name. */
+export async function remoteUrl(repo: string, name: string, opts?: GitOptions): Promise<string | undefined> {
+  return (await remotes(repo, opts)).find((r) => r.name === name)?.url;
+}
+
+/** Fetch refspecs of a remote (`remote.<name>.fetch`). */
+export async function fetchRefspecs(repo: string, remote: string, opts?: GitOptions): Promise<string[]> {
+  try {
+    return (await git(repo, ['config', '--get-all', `remote.${remote}.fetch`], opts)).split('\n').filter(Boolean);
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) return [];
+    throw err;
+  }
+}
+
+/**
+ * The remote-tracking ref that a fetch refspec list maps `remoteRef` to (`refs/heads/main` with the default
+ * `+refs/heads/*:refs/remotes/origin/*` → `refs/remotes/origin/main`), as `git push` does when it updates
+ * tracking refs. Negative refspecs (`^…`) exclude. Undefined when nothing maps it.
+ */
+export function trackingRef(refspecs: string[], remoteRef: string): string | undefined {
+  const match = (pattern: string, ref: string): string | undefined => {
+    const star = pattern.indexOf('*');
+    if (star < 0) return pattern === ref ? '' : undefined;
+    const pre = pattern.slice(0, star);
+    const post = pattern.slice(star + 1);
+    if (ref.length < pre.length + post.length || !ref.startsWith(pre) || !ref.endsWith(post)) return undefined;
+    return ref.slice(pre.length, ref.length - post.length);
+  };
+  for (const spec of refspecs) if (spec.startsWith('^') && match(spec.slice(1), remoteRef) !== undefined) return undefined;
+  for (const raw of refspecs) {
+    if (raw.startsWith('^')) continue;
+    const spec = raw.replace(/^\+/, '');
+    const colon = spec.indexOf(':');
+    if (colon < 0) continue;
+    const src = spec.slice(0, colon);
+    const dst = spec.slice(colon + 1);
+    const m = match(src, remoteRef);
+    if (m === undefined || !dst) continue;
+    return dst.includes('*') ? dst.replace('*', m) : dst;
+  }
+  return undefined;
+}
+
+/** Value of a ref, or undefined when it does not exist. */
+export async function resolveRef(repo: string, ref: string, opts?: GitOptions): Promise<string | undefined> {
+  try {
+    return (await git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], opts)) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The sha of `ref` on a remote (name or URL) via `git ls-remote`, or undefined when the remote has no such ref.
+ * Never prompts: credentials must come from a helper or an agent.
+ */
+export async function lsRemote(repo: string, remote: string, ref: string, opts: GitOptions = {}): Promise<string | undefined> {
+  const env = { ...(opts.env ?? process.env), GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never' };
+  const out = await git(repo, ['ls-remote', '--', remote, ref], { ...opts, env, timeoutMs: opts.timeoutMs ?? 30_000 });
+  for (const line of out.split('\n')) {
+    const [sha, name] = line.split('\t');
+    if (name === ref && sha) return sha;
+  }
+  return undefined;
+}
+
+/** `git version` as [major, minor]. */
+export async function gitVersion(opts?: GitOptions): Promise<[number, number]> {
+  const out = await git(process.cwd(), ['version'], opts);
+  const m = /(\d+)\.(\d+)/.exec(out);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** Whether `ancestor` is an ancestor of `descendant` (false when either is unknown locally). */
+export async function isAncestor(repo: string, ancestor: string, descendant: string, opts?: GitOptions): Promise<boolean> {
+  try {
+    await git(repo, ['merge-base', '--is-ancestor', ancestor, descendant], opts);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Full sha of a revision (branch, tag, short sha...), or undefined when git does not know it. */
+export async function resolveCommit(repo: string, rev: string, opts?: GitOptions): Promise<string | undefined> {
+  if (rev.startsWith('-')) return undefined; // never let a revision be read as an option
+  return resolveRef(repo, rev, opts);
+}
+
+export interface GitInfo {
+  /** Work tree root. */
+  root: string;
+  /** HEAD sha; undefined in a repository without commits. */
+  head?: string;
+  subject?: string;
+  /** Current branch; undefined on a detached HEAD. */
+  branch?: string;
+  /** The remote used: the one asked for, else the current branch's upstream remote, else origin, else the only one. */
+  remote?: string;
+  remoteUrl?: string;
+}
+
+/**
+ * What `watch` and `status` need to know about the repository around `cwd`; undefined outside a repository.
+ * Other failures (git missing, a broken repository) throw GitError.
+ */
+export async function gitInfo(cwd: string, remote?: string, opts?: GitOptions): Promise<GitInfo | undefined> {
+  let root: string;
+  try {
+    root = await repoRoot(cwd, opts);
+  } catch (err) {
+    if (err instanceof GitError && /not a git repository|bare repository/.test(err.message)) return undefined;
+    throw err;
+  }
+  const [branch, head, all] = await Promise.all([
+    currentBranch(root, opts),
+    commitInfo(root, 'HEAD', opts).catch(() => undefined),
+    remotes(root, opts),
+  ]);
+  let name = remote;
+  if (!name && branch) {
+    const upstream = await git(root, ['config', '--get', `branch.${branch}.remote`], opts).catch(() => '');
+    if (upstream && all.some((r) => r.name === upstream)) name = upstream;
+  }
+  if (!name) name = all.find((r) => r.name === 'origin')?.name ?? (all.length === 1 ? all[0]!.name : undefined);
+  const url = name ? all.find((r) => r.name === name)?.url : undefined;
+  if (remote && !url) throw new GitError(`no remote named "${remote}"`, `Known remotes: ${all.map((r) => r.name).join(', ') || 'none'}.`);
+  return { root, head: head?.sha, subject: head?.subject, branch, remote: url ? name : undefined, remoteUrl: url ? absoluteRemote(url, root) : undefined };
+}
+
+/** A remote URL that is a relative path is relative to the repository (`dir`): made absolute so it can be matched. */
+export function absoluteRemote(url: string, dir: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+:/.test(url) || isAbsolute(url)) return url;
+  return resolve(dir, url);
+}

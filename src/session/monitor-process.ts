@@ -1,0 +1,152 @@
+// The detached monitor (`flux-monitor run-session`): owns the repository+branch lock, runs the engine, persists
+// the session as it changes (throttled, atomic), and records the final state in the history.
+import { normalizeGitUrl, redactUrl } from '../core/giturl.js';
+import type { MonitorConfig, SessionState, Verdict } from '../core/types.js';
+import { EXIT_CODES } from '../core/types.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { commitInfo, isAncestor } from '../git/repo.js';
+import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
+import type { StatePaths } from './paths.js';
+import { processStartToken } from './proc.js';
+import { appendHistory, historyEntry, SessionWriter, sessionFile, sessionLogFile, type StoredSession } from './store.js';
+
+export interface DetachedSessionOptions {
+  id: string;
+  repoPath: string;
+  branch: string;
+  sha: string;
+  remote?: string;
+  /** Remote URL as git had it (may hold credentials: it is redacted before it is stored). */
+  url?: string;
+  /** When the push happened (ms since epoch). */
+  pushedAt: number;
+  paths: StatePaths;
+  env: NodeJS.ProcessEnv;
+  kubeconfig?: string;
+  context?: string;
+  /** Minimum time between two writes of the session file. */
+  writeIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Runs the session to its end and returns the exit code of its verdict. */
+export async function runDetachedSession(o: DetachedSessionOptions): Promise<number> {
+  const log = o.log ?? ((l: string) => process.stdout.write(`${new Date().toISOString()} ${l}\n`));
+  const file = sessionFile(o.paths, o.id);
+  const writer = new SessionWriter(file, { minIntervalMs: o.writeIntervalMs ?? 250, onError: (e) => log(`cannot write ${file}: ${(e as Error).message}`) });
+  const pidStart = processStartToken(process.pid);
+  const extra = { pid: process.pid, pidStart, pushedAt: o.pushedAt, logPath: sessionLogFile(o.paths, o.id) };
+
+  let config: MonitorConfig | undefined;
+  let subject: string | undefined;
+  try {
+    subject = (await commitInfo(o.repoPath, o.sha)).subject;
+  } catch {
+    /* the commit may not be local (another work tree): the subject is cosmetic */
+  }
+  const base = initialState(o, subject);
+
+  const finish = async (s: SessionState): Promise<number> => {
+    const final: StoredSession = { ...s, ...extra, config, status: 'finished', endedAt: s.endedAt ?? Date.now() };
+    writer.final(final);
+    try {
+      appendHistory(o.paths, historyEntry(final));
+    } catch (err) {
+      log(`cannot append to history: ${(err as Error).message}`);
+    }
+    log(`session ${o.id} finished: ${final.verdict} ${final.verdictMessage ?? ''}`);
+    return EXIT_CODES[final.verdict ?? 'error'];
+  };
+  const end = (verdict: Verdict, message: string, error?: SessionState['error']) =>
+    finish({ ...base, updatedAt: Date.now(), endedAt: Date.now(), verdict, verdictMessage: message, error });
+
+  try {
+    const loaded = loadConfig(o.repoPath);
+    config = loaded.config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    log(err.message);
+    return end('error', err.message.split('\n')[0]!, { category: 'config', message: err.message, hint: err.hint });
+  }
+  base.timeoutMs = config.timeout * 1000;
+  writer.update({ ...base, ...extra, config });
+
+  // One live monitor per repository + branch; the newer push wins.
+  const key = lockKey(o.url ? normalizeGitUrl(o.url) : o.repoPath, o.branch);
+  const me: LockHolder = { pid: process.pid, pidStart, sessionId: o.id, pushedAt: o.pushedAt, acquiredAt: Date.now() };
+  const lock = await acquireMonitorLock(o.paths, key, me);
+  if (!lock.acquired) {
+    log(`a newer push of ${o.branch} is monitored by session ${lock.holder.sessionId} (pid ${lock.holder.pid})`);
+    return end('superseded', `superseded by a newer push (session ${lock.holder.sessionId})`);
+  }
+  if (lock.previous && holderAlive(lock.previous)) {
+    log(`superseding session ${lock.previous.sessionId} (pid ${lock.previous.pid})`);
+    try {
+      process.kill(lock.previous.pid, SUPERSEDE_SIGNAL);
+    } catch (err) {
+      log(`cannot signal pid ${lock.previous.pid}: ${(err as Error).message}`);
+    }
+  }
+
+  const ac = new AbortController();
+  const onSupersede = () => ac.abort('superseded');
+  const onStop = () => ac.abort('stopped');
+  process.on(SUPERSEDE_SIGNAL, onSupersede);
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', () => {}); // no terminal to lose: a stray SIGHUP must not kill the session
+
+  try {
+    const { runMonitor } = await import('../engine/run.js');
+    const final = await runMonitor({
+      pushed: { sha: o.sha, branch: o.branch },
+      repoUrl: o.url,
+      branch: o.branch,
+      remote: o.remote,
+      repoPath: o.repoPath,
+      subject,
+      config,
+      kubeconfig: o.kubeconfig,
+      context: o.context,
+      sessionId: o.id,
+      env: o.env,
+      signal: ac.signal,
+      isNewerCommit: (sha) => (sha === o.sha ? Promise.resolve(false) : isAncestor(o.repoPath, o.sha, sha)),
+      onState: (s) => writer.update({ ...s, ...extra, config }),
+    });
+    return await finish(final);
+  } catch (err) {
+    log(`monitor failed: ${(err as Error).stack ?? String(err)}`);
+    return end('error', `internal error: ${(err as Error).message}`, { category: 'internal', message: (err as Error).message, hint: `See ${extra.logPath}.` });
+  } finally {
+    process.off(SUPERSEDE_SIGNAL, onSupersede);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    try {
+      await releaseMonitorLock(o.paths, key, me);
+    } catch (err) {
+      log(`cannot release lock: ${(err as Error).message}`);
+    }
+  }
+}
+
+function initialState(o: DetachedSessionOptions, subject: string | undefined): SessionState {
+  const now = Date.now();
+  return {
+    schema: 1,
+    id: o.id,
+    repo: { path: o.repoPath, url: o.url ? redactUrl(o.url) : undefined, remote: o.remote, branch: o.branch },
+    commit: { sha: o.sha, subject },
+    cluster: { context: o.context },
+    startedAt: now,
+    updatedAt: now,
+    timeoutMs: 0,
+    status: 'starting',
+    nodes: {},
+    edges: [],
+    cycles: [],
+    matchedSources: [],
+    warnings: [],
+    pid: process.pid,
+  };
+}

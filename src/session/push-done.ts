@@ -1,0 +1,186 @@
+// `flux-monitor hook push-done <intent>`: runs (detached, logging to hooks.log) once the `git push` that wrote
+// the intent has exited. It decides which branch updates reached the remote, applies the hook configuration
+// and the watched branches, and starts one detached monitor per pushed branch.
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { redactUrl } from '../core/giturl.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
+import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, trackingRef } from '../git/repo.js';
+import { resolveWatchedBranches, writeWatchedCache } from './branches.js';
+import type { StatePaths } from './paths.js';
+import { spawnDetached } from './spawn.js';
+import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
+
+/** Intents older than this are leftovers (a helper that never ran): removed, never acted on. */
+export const INTENT_MAX_AGE_MS = 24 * 3600_000;
+
+export interface PushDoneOptions {
+  intentFile: string;
+  paths: StatePaths;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  /** Starts a detached monitor; default spawns `flux-monitor run-session`. Returns its pid. */
+  startMonitor?: (args: string[], logFile: string, cwd: string) => Promise<number>;
+}
+
+export interface StartedMonitor {
+  sessionId: string;
+  branch: string;
+  sha: string;
+  pid: number;
+}
+
+export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
+  const { log } = o;
+  let text: string;
+  let confirmedText = '';
+  let pushedAt: number;
+  try {
+    text = readFileSync(o.intentFile, 'utf8');
+    pushedAt = statSync(o.intentFile).mtimeMs;
+  } catch (err) {
+    log(`intent ${o.intentFile}: ${(err as Error).message}`);
+    return { decisions: [], started: [] };
+  }
+  try {
+    confirmedText = readFileSync(o.intentFile + '.confirmed', 'utf8');
+  } catch {
+    /* nothing confirmed by reference-transaction */
+  }
+  removeQuietly(o.intentFile);
+  removeQuietly(o.intentFile + '.confirmed');
+  pruneStaleIntents(o.paths);
+
+  if (Date.now() - pushedAt > INTENT_MAX_AGE_MS) {
+    log(`intent ${o.intentFile} is stale; ignored`);
+    return { decisions: [], started: [] };
+  }
+  const intent = parseIntent(text);
+  const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt);
+  log(`done ${intent.refs.map((r) => r.localSha.slice(0, 12)).join(',')}: ${result.started.length} monitor(s) started`);
+  return result;
+}
+
+async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmations: Confirmation[], pushedAt: number): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
+  const { log } = o;
+  const url = absoluteRemote(intent.url, intent.dir);
+  const decisions = await decidePushed(intent, confirmations, {
+    remoteUrl: (name) => remoteUrl(intent.dir, name),
+    trackingRef: async (name, ref) => trackingRef(await fetchRefspecs(intent.dir, name), ref),
+    lsRemote: (remote, ref) => lsRemote(intent.dir, remote, ref, { env: o.env }),
+  });
+  for (const d of decisions) log(`push ${d.branch || d.ref.remoteRef} ${d.ref.localSha.slice(0, 12)}: ${d.pushed ? 'confirmed' : 'not pushed'} (${d.reason})`);
+  const pushed = decisions.filter((d) => d.pushed);
+  if (!pushed.length) return { decisions, started: [] };
+
+  let root = intent.dir;
+  try {
+    root = await repoRoot(intent.dir);
+  } catch {
+    /* a bare repository pushes too: keep the directory */
+  }
+  let commonDir: string | undefined;
+  try {
+    commonDir = await gitCommonDir(root);
+  } catch {
+    /* not fatal: only the hook's hint cache lives there */
+  }
+  const remote = intent.remote === intent.url ? undefined : intent.remote;
+
+  let loaded;
+  try {
+    loaded = loadConfig(root);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Nobody sees this log: make the problem visible to `flux-monitor status` as a failed session.
+    log(err.message);
+    recordConfigError(o.paths, pushed[0]!, { root, remote, url, pushedAt }, err, (await import('../engine/run.js')).newSessionId());
+    return { decisions, started: [] };
+  }
+  if (!loaded.enabled) {
+    log(`${loaded.path}: enabled: false; no monitor started`);
+    if (commonDir) writeWatchedCache(commonDir, []);
+    return { decisions, started: [] };
+  }
+  const watched = await resolveWatchedBranches(loaded.config, url, { env: o.env });
+  log(`watched branches: ${watched.patterns.join(', ')} (${watched.source}: ${watched.detail})`);
+  if (commonDir) writeWatchedCache(commonDir, watched.patterns);
+
+  // Loaded only now: the engine brings the Kubernetes client, slow to load, and most pushes start nothing.
+  const { newSessionId } = await import('../engine/run.js');
+  const start = o.startMonitor ?? ((args, logFile, cwd) => spawnDetached(args, { logFile, cwd, env: o.env }));
+  const started: StartedMonitor[] = [];
+  for (const d of pushed) {
+    if (!branchMatches(d.branch, watched.patterns)) {
+      log(`branch ${d.branch} is not watched by Flux; left alone`);
+      continue;
+    }
+    const sessionId = newSessionId();
+    const args = ['run-session', '--id', sessionId, '--repo', root, '--branch', d.branch, '--sha', d.ref.localSha, '--pushed-at', String(Math.round(pushedAt))];
+    if (remote) args.push('--remote', remote);
+    args.push('--url', redactUrl(url)); // never put credentials on a command line
+    try {
+      const pid = await start(args, sessionLogFile(o.paths, sessionId), root);
+      log(`started monitor ${sessionId} (pid ${pid}) for ${d.branch}@${d.ref.localSha.slice(0, 12)}`);
+      started.push({ sessionId, branch: d.branch, sha: d.ref.localSha, pid });
+    } catch (err) {
+      log(`cannot start the monitor for ${d.branch}: ${(err as Error).message}`);
+    }
+  }
+  return { decisions, started };
+}
+
+function recordConfigError(paths: StatePaths, d: PushDecision, ctx: { root: string; remote?: string; url: string; pushedAt: number }, err: ConfigError, id: string): void {
+  const now = Date.now();
+  const s: StoredSession = {
+    schema: 1,
+    id,
+    repo: { path: ctx.root, url: redactUrl(ctx.url), remote: ctx.remote, branch: d.branch },
+    commit: { sha: d.ref.localSha },
+    cluster: {},
+    startedAt: now,
+    updatedAt: now,
+    endedAt: now,
+    timeoutMs: 0,
+    status: 'finished',
+    verdict: 'error',
+    verdictMessage: err.message.split('\n')[0],
+    nodes: {},
+    edges: [],
+    cycles: [],
+    matchedSources: [],
+    warnings: [],
+    error: { category: 'config', message: err.message, hint: err.hint },
+    pushedAt: ctx.pushedAt,
+  };
+  writeJsonAtomic(sessionFile(paths, id), s);
+  appendHistory(paths, historyEntry(s));
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    /* absent */
+  }
+}
+
+/** Removes intents left behind by helpers that never ran (machine rebooted mid-push...). */
+function pruneStaleIntents(paths: StatePaths): void {
+  let names: string[];
+  try {
+    names = readdirSync(paths.intents);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const n of names) {
+    const f = join(paths.intents, n);
+    try {
+      if (now - statSync(f).mtimeMs > INTENT_MAX_AGE_MS) unlinkSync(f);
+    } catch {
+      /* raced with another helper */
+    }
+  }
+}
