@@ -53,9 +53,11 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
       io.stderr.write(`flux-monitor ${name}: ${err.message}\nUsage: ${cmd.usage}\n`);
       return 64;
     }
-    // Never show a stack trace to users unless asked to.
+    // Never show a stack trace to users unless asked to; categorised errors carry a one-line hint.
     const msg = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`flux-monitor ${name}: ${msg}\n`);
+    const info = (err as { info?: { hint?: string }; hint?: unknown }) ?? {};
+    const hint = typeof info.hint === 'string' ? info.hint : info.info?.hint;
+    io.stderr.write(`flux-monitor ${name}: ${msg}\n${hint ? `  hint: ${hint}\n` : ''}`);
     if (io.env.FLUX_MONITOR_DEBUG && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
     return 3;
   }
@@ -72,6 +74,13 @@ function isEntryPoint(): boolean {
 }
 const isEntry = isEntryPoint();
 if (isEntry) {
+  // `flux-monitor history | head`: a closed pipe ends the output quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,7 +1,8 @@
-// Reads what flux-monitor needs from a git repository by running git itself (no library: hooks must see the
-// GIT_* environment git gives them, and starting fast matters on the hook path). Failures are categorised 'git'.
-import { execFile } from 'node:child_process';
+// Reads what flux-monitor needs from a git repository, through simple-git. Git runs with the caller's environment
+// untouched (hooks must see the GIT_* variables git gives them). Failures are categorised 'git'.
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { simpleGit, type SimpleGitOptions } from 'simple-git';
 import type { CategorizedError } from '../core/types.js';
 
 export class GitError extends Error implements CategorizedError {
@@ -22,35 +23,50 @@ export interface GitOptions {
   timeoutMs?: number;
 }
 
+const UNSAFE_ENV_ALLOWED = Object.fromEntries(
+  [
+    'allowUnsafeAlias', 'allowUnsafeAskPass', 'allowUnsafeConfigEnvCount', 'allowUnsafeConfigPaths', 'allowUnsafeCredentialHelper',
+    'allowUnsafeDiffExternal', 'allowUnsafeDiffTextConv', 'allowUnsafeEditor', 'allowUnsafeFilter', 'allowUnsafeFsMonitor',
+    'allowUnsafeGitProxy', 'allowUnsafeGpgProgram', 'allowUnsafeHooksPath', 'allowUnsafeMergeDriver', 'allowUnsafePack',
+    'allowUnsafePager', 'allowUnsafeProtocolOverride', 'allowUnsafeSshCommand', 'allowUnsafeTemplateDir',
+  ].map((k) => [k, true]),
+) as SimpleGitOptions['unsafe'];
+
 /** Runs git in `cwd` and resolves with its stdout (trailing newline removed). */
-export function git(cwd: string, args: string[], opts: GitOptions = {}): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(
-      'git',
-      args,
-      {
-        cwd,
-        env: opts.env ?? process.env,
-        timeout: opts.timeoutMs ?? 15_000,
-        maxBuffer: 16 * 1024 * 1024,
-        encoding: 'utf8',
-      },
-      (err, stdout, stderr) => {
-        if (!err) return resolvePromise(stdout.replace(/\n$/, ''));
-        const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-        if (e.code === 'ENOENT' && !stderr) {
-          return reject(new GitError('git is not installed or not on PATH', 'Install git (2.28 or newer) and try again.'));
-        }
-        const detail = (stderr || e.message).trim().split('\n')[0] ?? '';
-        if (e.killed) return reject(new GitError(`git ${args[0]} timed out`, 'Check the network and the remote, then try again.'));
-        if (/not a git repository/i.test(detail)) {
-          return reject(new GitError(`not a git repository: ${cwd}`, 'Run this inside a git repository, or pass --repo PATH.'));
-        }
-        const status = typeof e.code === 'number' ? e.code : undefined;
-        reject(new GitError(`git ${args.join(' ')} failed: ${detail}`, 'Check the repository with `git status`.', status));
-      },
-    );
-  });
+export async function git(cwd: string, args: string[], opts: GitOptions = {}): Promise<string> {
+  if (!existsSync(cwd)) throw new GitError(`not a git repository: ${cwd} does not exist`, 'Run this inside a git repository, or pass --repo PATH.');
+  let exit: { exitCode: number; stderr: string } | undefined;
+  const options: Partial<SimpleGitOptions> = {
+    baseDir: cwd,
+    maxConcurrentProcesses: 4,
+    timeout: { block: opts.timeoutMs ?? 15_000 },
+    // simple-git refuses environments that set an editor, pager, ssh command, askpass, GIT_CONFIG_* and the
+    // like, as a guard against untrusted arguments. Ours are fixed read-only commands, and the environment is the
+    // user's own (or the one git hands its hooks): pass it through unchanged.
+    unsafe: UNSAFE_ENV_ALLOWED,
+    // Every non-zero exit is an error (`merge-base --is-ancestor` answers "no" with exit 1 and no output).
+    errors: (error, result) => {
+      if (result.exitCode === 0) return error;
+      exit = { exitCode: result.exitCode, stderr: Buffer.concat(result.stdErr).toString('utf8') };
+      return error ?? new Error(exit.stderr || `exit status ${result.exitCode}`);
+    },
+  };
+  const env = Object.fromEntries(Object.entries(opts.env ?? process.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  try {
+    const out = await simpleGit(options).env(env).raw(args);
+    return out.replace(/\n$/, '');
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (!exit && /ENOENT|spawn git/.test(e.message)) {
+      throw new GitError('git is not installed or not on PATH', 'Install git (2.28 or newer) and try again.');
+    }
+    if (!exit && /block timeout/i.test(e.message)) throw new GitError(`git ${args[0]} timed out`, 'Check the network and the remote, then try again.');
+    const detail = ((exit?.stderr || e.message) ?? '').trim().split('\n')[0] ?? '';
+    if (/not a git repository/i.test(detail)) {
+      throw new GitError(`not a git repository: ${cwd}`, 'Run this inside a git repository, or pass --repo PATH.');
+    }
+    throw new GitError(`git ${args.join(' ')} failed: ${detail}`, 'Check the repository with `git status`.', exit?.exitCode);
+  }
 }
 
 /** Top directory of the work tree containing `cwd`. */
