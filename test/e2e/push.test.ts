@@ -369,7 +369,7 @@ describe('install and uninstall', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fm-nogit-'));
     const res = r.cli(['install'], dir);
     expect(res.status).toBe(3);
-    expect(res.stderr).toBe(`flux-monitor install: not a git repository: ${dir}\n`);
+    expect(res.stderr).toBe(`flux-monitor install: not a git repository: ${dir}\n  hint: Run this inside a git repository, or pass --repo PATH.\n`);
     const st = r.cli(['status'], dir);
     expect(st.status).toBe(1);
     expect(st.stderr).toContain('no session yet');
