@@ -9,12 +9,14 @@ import {
   TERMINAL_PHASES,
   type CategorizedError,
   type FluxKind,
+  type GraphEdge,
   type KubeObject,
   type MonitorConfig,
   type MonitorEvent,
   type NodeState,
   type PushedRevision,
   type SessionState,
+  type StatusResult,
   type Verdict,
 } from '../core/types.js';
 import { computeStatus } from '../core/status.js';
@@ -25,7 +27,18 @@ import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, isTransient, MonitorError } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
-import { affectedSet, buildGraph, correlatedSet, matchSources, objectKey, type Graph, type PushTarget } from './graph.js';
+import {
+  affectedSet,
+  buildGraph,
+  correlatedSet,
+  dependsOnRefs,
+  inventoryRefs,
+  matchSources,
+  objectKey,
+  sourceRefs,
+  type Graph,
+  type PushTarget,
+} from './graph.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -70,6 +83,15 @@ export class Monitor {
   private readonly newerChecked = new Set<string>();
   private readonly displayed: Set<FluxKind>;
   private graph?: Graph;
+  /**
+   * The graph and what derives from it alone, reused by recompute() while no object is added or removed and no
+   * graph input of an object changes (status churn leaves it alone): rebuilding it costs O(objects) of string work.
+   */
+  private topology?: Topology;
+  /** graphInputs() of each object, to tell whether an update touches the graph. */
+  private readonly graphSigs = new Map<string, string>();
+  /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
+  private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; res: StatusResult }>();
   private recomputeScheduled = false;
   private synced = false;
   private finished = false;
@@ -165,15 +187,22 @@ export class Monitor {
 
   /** Discovery with retries while the cluster is unreachable; 401 and missing Flux are final. */
   private async discover(): Promise<Map<FluxKind, ResourceType>> {
+    // A kube-apiserver that is (re)starting answers /apis for ~0.2 s before it has registered the CRD groups:
+    // right after an outage, "no Flux APIs" is not believable yet, so it is retried a few times.
+    let outage = false;
+    let notInstalledRetries = 0;
     const res = await pRetry(() => discoverFlux(this.o.client, wantedKinds(this.o.config)), {
       retries: Number.MAX_SAFE_INTEGER,
       minTimeout: this.o.tuning?.backoffMs ?? 500,
       maxTimeout: this.o.tuning?.maxBackoffMs ?? 15_000,
       randomize: true,
       signal: this.abortSignal(),
-      shouldRetry: ({ error }) => !this.finished && isTransient(error),
+      shouldRetry: ({ error }) =>
+        !this.finished && (isTransient(error) || (outage && categorize(error).category === 'flux-not-installed' && notInstalledRetries++ < 5)),
       onFailedAttempt: ({ error }) => {
-        if (!this.finished && isTransient(error)) this.reportError(categorize(error));
+        if (this.finished || !isTransient(error)) return;
+        outage = true;
+        this.reportError(categorize(error));
       },
     });
     this.recovered();
@@ -289,14 +318,19 @@ export class Monitor {
       events: {
         onReplace: (objs) => {
           const keys = this.scopes.get(scope)!;
-          for (const k of keys) this.objects.delete(k);
+          for (const k of keys) {
+            this.objects.delete(k);
+            this.graphSigs.delete(k);
+          }
           keys.clear();
           for (const o of objs) {
             const k = objectKey(o);
             if (!k) continue;
             keys.add(k);
             this.objects.set(k, o);
+            this.graphSigs.set(k, graphInputs(o));
           }
+          this.topology = undefined;
           this.schedule();
         },
         onUpsert: (o) => {
@@ -304,6 +338,11 @@ export class Monitor {
           if (!k) return;
           this.scopes.get(scope)!.add(k);
           this.objects.set(k, o);
+          const sig = graphInputs(o);
+          if (this.graphSigs.get(k) !== sig) {
+            this.graphSigs.set(k, sig);
+            this.topology = undefined;
+          }
           this.schedule();
         },
         onDelete: (o) => {
@@ -311,6 +350,9 @@ export class Monitor {
           if (!k) return;
           this.scopes.get(scope)!.delete(k);
           this.objects.delete(k);
+          this.graphSigs.delete(k);
+          this.statusMemo.delete(k);
+          this.topology = undefined;
           this.schedule();
         },
         onError: (err, fatal) => {
@@ -355,31 +397,53 @@ export class Monitor {
     });
   }
 
-  /** Recomputes graph, affected set and every node's phase from the current objects. */
-  private recompute(): void {
-    const now = this.now();
+  /** The graph, matched sources, affected set and the monitored keys in order: rebuilt only when the graph changed. */
+  private currentTopology(): Topology {
+    if (this.topology) return this.topology;
     const g = buildGraph(this.objects);
-    this.graph = g;
     const matched = matchSources(this.objects, this.o.target);
     const affected = affectedSet(g, matched);
     const correlated = correlatedSet(g, matched);
-    // --all shows every object; the verdict still only counts the affected ones (all of them without a match).
-    const isAffected = (k: string) => !this.o.all || matched.length === 0 || affected.has(k);
     const candidates = this.o.all ? this.objects.keys() : affected.values();
     const included = new Set([...candidates].filter((k) => this.objects.has(k) && this.displayed.has(this.objects.get(k)!.kind as FluxKind)));
     // Keep matched sources visible even when their kind is not in monitor_types: they anchor the tree.
     for (const k of matched) included.add(k);
     // Once monitored, an object stays monitored while it exists (a status rewrite must not hide it).
     for (const k of Object.keys(this.state.nodes)) if (this.objects.has(k)) included.add(k);
-    const nodes: Record<string, NodeState> = {};
     // Phases depend on the phases of inventory parents (delivery): compute parents first.
     const order = topoByInventory(g, included);
+    const parents = new Map<string, string[]>();
+    for (const key of order) {
+      parents.set(key, (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from));
+    }
+    this.topology = { g, matched, affected, correlated, order, parents, matchedSet: new Set(matched) };
+    return this.topology;
+  }
+
+  /** computeStatus(), memoised on its inputs (the object itself, delivery, correlation, the known newer commits). */
+  private statusOf(key: string, obj: KubeObject, delivered: boolean | undefined, correlate: boolean, now: number): StatusResult {
+    const newer = this.pushed.newer!.length;
+    const m = this.statusMemo.get(key);
+    if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer) return m.res;
+    const res = computeStatus(obj, this.pushed, { delivered, correlate, now });
+    this.statusMemo.set(key, { obj, delivered, correlate, newer, res });
+    return res;
+  }
+
+  /** Recomputes graph, affected set and every node's phase from the current objects. */
+  private recompute(): void {
+    const now = this.now();
+    const { g, matched, affected, correlated, order, parents: parentsOf, matchedSet } = this.currentTopology();
+    this.graph = g;
+    // --all shows every object; the verdict still only counts the affected ones (all of them without a match).
+    const isAffected = (k: string) => !this.o.all || matched.length === 0 || affected.has(k);
+    const nodes: Record<string, NodeState> = {};
     for (const key of order) {
       const obj = this.objects.get(key)!;
-      const parents = (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from);
+      const parents = parentsOf.get(key)!;
       let delivered: boolean | undefined;
       if (parents.length) delivered = parents.some((p) => nodes[p]?.phase === 'Ready' || (!nodes[p] && isAppliedByParent(this.objects.get(p), this.pushed)));
-      const res = computeStatus(obj, this.pushed, { delivered, correlate: correlated.has(key), now });
+      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
       const prev = this.state.nodes[key];
       const phaseSince =
         prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
@@ -407,9 +471,12 @@ export class Monitor {
         nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
       }
     }
-    computeSettled(nodes, g, matched);
+    computeSettled(nodes, g, matchedSet);
     this.state.nodes = nodes;
-    this.state.edges = g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
+    // The monitored keys only change with the topology (additions and deletions rebuild it).
+    const t = this.topology!;
+    t.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
+    this.state.edges = t.edges;
     this.state.cycles = g.cycles;
     for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
     this.state.matchedSources = matched;
@@ -535,6 +602,26 @@ export class Monitor {
   }
 }
 
+interface Topology {
+  g: Graph;
+  matched: string[];
+  matchedSet: Set<string>;
+  affected: Set<string>;
+  correlated: Set<string>;
+  /** Monitored keys, inventory parents first. */
+  order: string[];
+  /** The inventory parents of each monitored key that count for delivery. */
+  parents: Map<string, string[]>;
+  /** Edges between monitored nodes (filled by the first recompute on this topology). */
+  edges?: GraphEdge[];
+}
+
+/** Everything buildGraph() and matchSources() read from one object, as a string to compare. */
+function graphInputs(o: KubeObject): string {
+  const git = o.kind === 'GitRepository' ? JSON.stringify([o.spec?.url, o.spec?.ref]) : '';
+  return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${git}`;
+}
+
 function sinceOr(since: string | undefined, now: number, startedAt: number): number {
   const t = since ? Date.parse(since) : NaN;
   // Conditions older than the session only tell us the phase began before we started watching.
@@ -579,7 +666,8 @@ const BLOCKING: ReadonlySet<string> = new Set(['Failed', 'Stalled', 'Suspended',
  * Marks nodes settled: terminal ones, and Pending/Waiting ones that can no longer move because what they wait
  * for (a dependency, their source, the Kustomization that applies them) is itself settled without being Ready.
  */
-export function computeSettled(nodes: Record<string, NodeState>, g: Graph, matched: string[]): void {
+export function computeSettled(nodes: Record<string, NodeState>, g: Graph, matched: Iterable<string>): void {
+  const matchedSet = matched instanceof Set ? (matched as Set<string>) : new Set(matched);
   const byNsName = new Map<string, string[]>();
   for (const n of Object.values(nodes)) {
     const nn = `${n.namespace}/${n.name}`;
@@ -599,13 +687,16 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
     // Prefer reporting a failure over a superseded upstream.
     return found.find((un) => un.phase !== 'Superseded') ?? found[0];
   };
-  // Propagate until nothing changes (chains of blocked objects).
+  // Propagate until nothing changes (chains of blocked objects). Each pass only visits the nodes still open.
+  let open = Object.values(nodes).filter(
+    (n) => !n.settled && (n.phase === 'Pending' || n.phase === 'Waiting') && !(matchedSet.has(n.key) && n.phase === 'Pending'), // the source itself: it will fetch eventually
+  );
   let changed = true;
   for (let guard = 0; changed && guard < 10_000; guard++) {
     changed = false;
-    for (const n of Object.values(nodes)) {
-      if (n.settled || (n.phase !== 'Pending' && n.phase !== 'Waiting')) continue;
-      if (matched.includes(n.key) && n.phase === 'Pending') continue; // the source itself: it will fetch eventually
+    open = open.filter((n) => !n.settled);
+    for (const n of open) {
+      if (n.settled) continue;
       const blocker = blockedUpstream(n);
       if (blocker) {
         n.settled = true;

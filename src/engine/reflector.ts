@@ -263,7 +263,7 @@ export class Reflector {
           { resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds },
           {
             onEvent: (ev) => {
-              if (!gotEvent) {
+              if (!gotEvent && ev.type !== 'ERROR') {
                 gotEvent = true;
                 this.ok();
               }
@@ -289,7 +289,8 @@ export class Reflector {
                 case 'ERROR': {
                   const code = (ev.object as { code?: number })?.code;
                   if (code === 410) {
-                    this.o.events.onError(categorize(new ApiError(410, this.path, ev.object)), false);
+                    // Through fail(): the relist that follows then reports the recovery (clears state.error).
+                    this.fail(new ApiError(410, this.path, ev.object), false);
                     this.watchHandle?.abort();
                     settle('relist');
                   } else {
@@ -305,7 +306,7 @@ export class Reflector {
               if (!err) return settle('resume');
               if (err instanceof ApiError) {
                 if (err.status === 410) {
-                  this.o.events.onError(categorize(err), false);
+                  this.fail(err, false);
                   return settle('relist');
                 }
                 // The server refuses the watch verb (RBAC without watch, proxies without streaming): poll instead.

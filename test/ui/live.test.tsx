@@ -3,6 +3,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { SessionState } from '../../src/core/types.js';
 import { LiveApp, startLiveView, type LiveMode } from '../../src/ui/live.js';
+
+// These tests drive the interactive terminal path, which flux-monitor only takes outside CI (shouldUseInk).
+// Ink decides once, when it is loaded, whether it runs in CI (then it writes only the last frame): hide a CI
+// environment from it before the imports run.
+vi.hoisted(() => {
+  process.env.CI = '0';
+  process.env.CONTINUOUS_INTEGRATION = '0';
+});
 import { fleet, node, session, T0 } from './factory.js';
 
 afterEach(() => cleanup());
