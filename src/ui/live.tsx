@@ -46,9 +46,10 @@ export interface LiveAppProps {
   color: boolean;
 }
 
-function footerText(mode: LiveMode, keys: boolean, verbose: boolean, showAll: boolean): string {
+function footerText(mode: LiveMode, finished: boolean, keys: boolean, verbose: boolean, showAll: boolean): string {
   const parts: string[] = [];
-  if (mode === 'status') parts.push('detached — the monitor keeps running');
+  // Re-attached to a running monitor: leaving only detaches.
+  if (mode === 'status' && !finished) parts.push('detached — the monitor keeps running');
   if (keys) parts.push('q quit', verbose ? 'v less detail' : 'v more detail', showAll ? 'a affected only' : 'a all objects');
   return parts.join(' · ');
 }
@@ -125,7 +126,7 @@ export function LiveApp(props: LiveAppProps) {
       height={Math.max(3, size.rows - 1)}
       spinnerFrame={frame}
       color={props.color}
-      footer={footerText(props.mode, isRawModeSupported, verbosity === 'verbose', showAll) || undefined}
+      footer={footerText(props.mode, state.status === 'finished', isRawModeSupported, verbosity === 'verbose', showAll) || undefined}
     />
   );
 }

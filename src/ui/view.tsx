@@ -157,7 +157,8 @@ function headerLines(state: SessionState, p: SessionViewProps, now: number): Lin
   const affected = all.filter((n) => n.affected).length;
   const hidden = all.length - affected;
   parts.push(`${affected} object${affected === 1 ? '' : 's'}${hidden > 0 && p.showAll ? ` + ${hidden} unrelated` : ''}`);
-  if (state.mode) parts.push(state.mode === 'watch' ? 'watching' : 'polling');
+  if (state.status === 'finished') parts.push('finished');
+  else if (state.mode) parts.push(state.mode === 'watch' ? 'watching' : 'polling');
   return [title, [{ text: '  ' + parts.join(' · '), color: 'gray' }]];
 }
 

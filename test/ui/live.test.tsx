@@ -186,7 +186,9 @@ describe('startLiveView', () => {
     await view.waitUntilExit();
     const out = stripAnsi(stdout.output);
     expect(out).toContain('✖ Failed after 5s: apps failed');
-    expect(out).toContain('detached — the monitor keeps running');
+    // A finished session has no monitor left to keep running, and the header says it is over.
+    expect(out).not.toContain('detached — the monitor keeps running');
+    expect(out).toContain('· finished');
     expect(out).not.toContain('q quit');
   });
 
