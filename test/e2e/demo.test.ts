@@ -1,0 +1,56 @@
+// `flux-monitor demo --json` end to end: the built CLI, the embedded simulator, the real engine.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { MonitorEvent } from '../../src/core/types.js';
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+function demo(args: string[]) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
+  const r = spawnSync(process.execPath, [CLI, 'demo', '--json', '--speed', '4', ...args], { encoding: 'utf8', timeout: 90_000, env: { ...process.env, CI: 'true' } });
+  const events = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as MonitorEvent);
+  return { status: r.status, events, stderr: r.stderr };
+}
+
+describe('flux-monitor demo --json', () => {
+  it('ends with a correct summary of the scripted fleet: the redis upgrade and the monitoring CRDs fail', () => {
+    const { status, events, stderr } = demo([]);
+    expect(stderr).toBe('');
+    expect(status).toBe(0); // the demo ended with the verdict its scenario scripts
+    expect(events[0]!.type).toBe('session');
+    const summary = events.at(-1)!;
+    if (summary.type !== 'summary') throw new Error(`last event is ${summary.type}`);
+    expect(summary.verdict).toBe('failed');
+    expect(summary.exitCode).toBe(1);
+    const phase = Object.fromEntries(summary.objects.map((o) => [o.key, o.phase]));
+    expect(phase['GitRepository/flux-system/flux-system']).toBe('Ready');
+    expect(phase['HelmRelease/apps/podinfo']).toBe('Ready');
+    expect(phase['HelmRelease/apps/redis']).toBe('Stalled');
+    expect(phase['Kustomization/flux-system/monitoring-crds']).toBe('Failed');
+    expect(phase['Kustomization/flux-system/monitoring']).toBe('Waiting');
+    // Another repository's objects are not part of this push.
+    expect(Object.keys(phase).some((k) => k.includes('platform'))).toBe(false);
+    expect(summary.counts.failed).toBe(2);
+    const sumOf = (c: typeof summary.counts) => Object.values(c).reduce((a, b) => a + b, 0);
+    expect(sumOf(summary.counts)).toBe(summary.objects.length);
+    // Every phase change was reported on the way, starting from Pending for the pushed commit.
+    const gitPhases = events.filter((e) => e.type === 'phase' && e.key === 'GitRepository/flux-system/flux-system').map((e) => (e as { phase: string }).phase);
+    expect(gitPhases[0]).toBe('Pending');
+    expect(gitPhases.at(-1)).toBe('Ready');
+  });
+
+  it('happy scenario: success and exit code 0 also with --exit-code', () => {
+    const { status, events } = demo(['--scenario', 'happy', '--exit-code']);
+    const summary = events.at(-1)!;
+    expect(summary.type === 'summary' && summary.verdict).toBe('success');
+    expect(status).toBe(0);
+  });
+
+  it('rejects an unknown scenario with a usage error', () => {
+    const { status, stderr } = demo(['--scenario', 'nope']);
+    expect(status).toBe(64);
+    expect(stderr).toContain('unknown scenario "nope"');
+  });
+});
