@@ -1,0 +1,305 @@
+// Shared helpers of the real-cluster integration tests: starting the cluster (loudly), driving the engine,
+// writing Flux objects and statuses through the real API, waiting without fixed sleeps, and a TCP gate that
+// cuts the engine's connections while the apiserver stays up.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
+import { startKubeCluster, type KubeCluster, type StartKubeClusterOptions } from '../harness/kube-cluster.js';
+import { runMonitor, type RunOptions } from '../../src/engine/run.js';
+import type { ClusterClient } from '../../src/cluster/client.js';
+import { pluralOf } from '../../src/cluster/discovery.js';
+import { DEFAULT_CONFIG, type FluxKind, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { RestClient, RestError } from '../../src/sim/rest.js';
+
+export type { KubeCluster };
+
+/**
+ * Starts the real etcd + kube-apiserver. Never skips: if the binaries are missing and cannot be built, the
+ * suite fails with a message that says what is needed (CI must not go green without the real cluster).
+ */
+export async function startCluster(opts: StartKubeClusterOptions = {}): Promise<KubeCluster> {
+  const log = (s: string) => {
+    if (process.env.FLUX_MONITOR_KUBE_LOG === '1') console.log(s);
+  };
+  try {
+    return await startKubeCluster({ log, ...opts });
+  } catch (err) {
+    throw new Error(
+      'The real-cluster integration suite cannot run: starting etcd + kube-apiserver failed.\n' +
+        'It builds test/kube/bin/ with `bash test/kube/build.sh` (needs Go >= 1.24 on PATH or in /usr/local/go/bin, and the Go module proxy).\n' +
+        'This is a failure, not a skip: fix the build or the environment (see docs/testing.md).\n' +
+        `Cause: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ waiting
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `pred` until it holds; fails with `what` after `ms` (generous by default: the machine may be slow). */
+export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await sleep(25);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ the engine
+
+export interface EngineRun {
+  p: Promise<SessionState>;
+  events: MonitorEvent[];
+  states: SessionState[];
+  /** The engine's client (request counters), once created. */
+  client(): ClusterClient;
+  /** Resolves once the engine has listed everything and emitted its `session` event. */
+  session(): Promise<Extract<MonitorEvent, { type: 'session' }>>;
+  /** Resolves once `key` has been reported in `phase`. */
+  phase(key: string, phase: string, ms?: number): Promise<void>;
+  stop(): void;
+}
+
+const liveRuns = new Set<EngineRun>();
+
+export const SHA_OLD = '1111111111111111111111111111111111111111';
+export const SHA_NEW = 'abcdef0123456789abcdef0123456789abcdef01';
+
+/** Fast backoff so recoveries take well under a second; long stall detection (real watches are healthy). */
+export const TUNING: NonNullable<RunOptions['tuning']> = { backoffMs: 100, maxBackoffMs: 1000, stallMs: 60_000, settleDelayMs: 500 };
+
+/** Starts runMonitor like `flux-monitor watch` would, recording events and states. */
+export function startEngine(over: Partial<RunOptions> & { kubeconfig: string }): EngineRun {
+  const events: MonitorEvent[] = [];
+  const states: SessionState[] = [];
+  const ac = new AbortController();
+  let client: ClusterClient | undefined;
+  const p = runMonitor({
+    pushed: { sha: SHA_NEW, branch: 'main' },
+    branch: 'main',
+    config: { ...DEFAULT_CONFIG, timeout: 90 },
+    tuning: TUNING,
+    signal: ac.signal,
+    onEvent: (e) => events.push(e),
+    onState: (s) => states.push(structuredClone(s)),
+    onClient: (c) => (client = c),
+    ...over,
+  });
+  const run: EngineRun = {
+    p,
+    events,
+    states,
+    client: () => {
+      if (!client) throw new Error('the engine has not created its client');
+      return client;
+    },
+    async session() {
+      await waitFor('the engine to emit its session event', () => events.some((e) => e.type === 'session' || e.type === 'summary'));
+      const s = events.find((e) => e.type === 'session');
+      if (!s) throw new Error(`the session ended before starting: ${JSON.stringify(events.at(-1))}`);
+      return s as Extract<MonitorEvent, { type: 'session' }>;
+    },
+    async phase(key, phase, ms = 30_000) {
+      await waitFor(`${key} to be reported ${phase}`, () => events.some((e) => e.type === 'phase' && e.key === key && e.phase === phase), ms);
+    },
+    stop: () => ac.abort('test cleanup'),
+  };
+  liveRuns.add(run);
+  void p.finally(() => liveRuns.delete(run));
+  return run;
+}
+
+/** Stops sessions a failed test left running (afterEach), so they do not leak watches into the next test. */
+export async function stopEngines(): Promise<void> {
+  const runs = [...liveRuns];
+  for (const r of runs) r.stop();
+  await Promise.all(runs.map((r) => r.p));
+}
+
+export const phasesOf = (events: MonitorEvent[], key: string) =>
+  events.filter((e): e is Extract<MonitorEvent, { type: 'phase' }> => e.type === 'phase' && e.key === key).map((e) => e.phase);
+
+export const errorsOf = (events: MonitorEvent[]) => events.filter((e): e is Extract<MonitorEvent, { type: 'error' }> => e.type === 'error');
+
+export const summaryOf = (events: MonitorEvent[]) => {
+  const s = events.at(-1);
+  if (s?.type !== 'summary') throw new Error(`last event is not the summary: ${JSON.stringify(s)}`);
+  return s;
+};
+
+// ------------------------------------------------------------------------------------------------ objects
+
+export interface Ref {
+  kind: FluxKind;
+  namespace: string;
+  name: string;
+}
+
+const GROUP: Record<FluxKind, string> = {
+  GitRepository: 'source.toolkit.fluxcd.io',
+  OCIRepository: 'source.toolkit.fluxcd.io',
+  HelmRepository: 'source.toolkit.fluxcd.io',
+  HelmChart: 'source.toolkit.fluxcd.io',
+  Bucket: 'source.toolkit.fluxcd.io',
+  Kustomization: 'kustomize.toolkit.fluxcd.io',
+  HelmRelease: 'helm.toolkit.fluxcd.io',
+};
+
+/** Flux objects on the real cluster through the admin identity: create, status writes, spec patches. */
+export class FluxObjects {
+  /** Version used per API group (what the CRDs serve; a test may switch one). */
+  readonly versions: Record<string, string> = {
+    'source.toolkit.fluxcd.io': 'v1',
+    'kustomize.toolkit.fluxcd.io': 'v1',
+    'helm.toolkit.fluxcd.io': 'v2',
+  };
+
+  constructor(readonly admin: RestClient) {}
+
+  static forCluster(cluster: KubeCluster): FluxObjects {
+    return new FluxObjects(RestClient.fromKubeconfig(cluster.adminKubeconfigPath));
+  }
+
+  path(r: Pick<Ref, 'kind' | 'namespace'> & { name?: string }): string {
+    const g = GROUP[r.kind];
+    const base = `/apis/${g}/${this.versions[g]}/namespaces/${encodeURIComponent(r.namespace)}/${pluralOf(r.kind)}`;
+    return r.name === undefined ? base : `${base}/${encodeURIComponent(r.name)}`;
+  }
+
+  async ensureNamespace(name: string): Promise<void> {
+    try {
+      await this.admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    } catch (e) {
+      if (!(e instanceof RestError && e.status === 409)) throw e;
+    }
+  }
+
+  /** Creates the object (the server drops `status` on create), then writes its status if it has one. */
+  async create(obj: KubeObject): Promise<KubeObject> {
+    const ref = refOf(obj);
+    const { status, ...rest } = obj;
+    rest.apiVersion = `${GROUP[ref.kind]}/${this.versions[GROUP[ref.kind]]}`;
+    let created = await this.admin.create<KubeObject>(this.path({ kind: ref.kind, namespace: ref.namespace }), rest);
+    if (status !== undefined) created = await this.setStatus(ref, status);
+    return created;
+  }
+
+  get(ref: Ref): Promise<KubeObject> {
+    return this.admin.get<KubeObject>(this.path(ref));
+  }
+
+  /** Replaces the whole status through PUT …/status (read-modify-write, retried on conflicts). */
+  async setStatus(ref: Ref, status: unknown): Promise<KubeObject> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(ref);
+      try {
+        return await this.admin.replaceStatus<KubeObject>(this.path(ref), { ...cur, status });
+      } catch (e) {
+        if (e instanceof RestError && e.status === 409 && attempt < 5) continue;
+        throw e;
+      }
+    }
+  }
+
+  /** JSON merge patch of the object (spec/metadata); bumps generation when the spec changes. */
+  patch(ref: Ref, patch: unknown): Promise<KubeObject> {
+    return this.admin.mergePatch<KubeObject>(this.path(ref), patch);
+  }
+
+  async delete(ref: Ref): Promise<void> {
+    await this.admin.delete(this.path(ref));
+  }
+}
+
+export function refOf(obj: KubeObject): Ref {
+  return { kind: obj.kind as FluxKind, namespace: obj.metadata.namespace!, name: obj.metadata.name };
+}
+
+// ------------------------------------------------------------------------------------------------ TCP gate
+
+/**
+ * A TCP pass-through in front of the apiserver. `cut()` destroys every connection and refuses new ones (the
+ * engine sees resets, as with a network outage) while the apiserver keeps running, so tests can change objects
+ * exactly while the engine is disconnected. TLS goes through untouched (the serving cert is for 127.0.0.1).
+ */
+export class TcpGate {
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private blocked = false;
+  port = 0;
+  /** Connections accepted and forwarded. */
+  forwarded = 0;
+
+  constructor(private readonly target: { host: string; port: number }) {}
+
+  async start(): Promise<number> {
+    this.server = net.createServer((client) => {
+      if (this.blocked) {
+        client.destroy();
+        return;
+      }
+      this.forwarded++;
+      const upstream = net.connect(this.target.port, this.target.host);
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this.port;
+  }
+
+  /** Drops all connections and refuses new ones until open(). Returns how many client connections were cut. */
+  cut(): number {
+    this.blocked = true;
+    let n = 0;
+    for (const s of [...this.sockets]) {
+      n++;
+      s.destroy();
+    }
+    this.sockets.clear();
+    return Math.ceil(n / 2);
+  }
+
+  open(): void {
+    this.blocked = false;
+  }
+
+  get openConnections(): number {
+    return this.sockets.size / 2;
+  }
+
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Writes a copy of `kubeconfigPath` whose cluster server is `server`; returns the new path. */
+export async function kubeconfigWithServer(kubeconfigPath: string, server: string, file: string): Promise<string> {
+  const cfg = YAML.parse(await readFile(kubeconfigPath, 'utf8'));
+  for (const c of cfg.clusters) c.cluster.server = server;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, YAML.stringify(cfg), { mode: 0o600 });
+  return file;
+}
+
+export function serverPort(cluster: KubeCluster): number {
+  return Number(new URL(cluster.server).port);
+}
