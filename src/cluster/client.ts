@@ -1,13 +1,16 @@
-// Cluster access layer: the user's kubeconfig (through @kubernetes/client-node, which also runs exec/OIDC auth
-// plugins) and a small HTTP transport for list / watch / patch that counts every request it makes.
+// Cluster access layer: the user's kubeconfig (read by kubeconfig.ts; @kubernetes/client-node, loaded only when
+// needed, runs exec/OIDC auth plugins and proxies) and a small HTTP transport for list / watch / patch that counts
+// every request it makes.
 import http from 'node:http';
 import https from 'node:https';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, MonitorError } from './errors.js';
+import { resolveKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
 import { redactUrl } from '../core/giturl.js';
+import { sanitizeText } from '../core/sanitize.js';
 
 export interface ClientStats {
   requests: number;
@@ -35,6 +38,8 @@ export interface WatchHandle {
 }
 
 export interface WatchCallbacks {
+  /** The server accepted the watch (HTTP 200): the stream is open, even if no event comes for a while. */
+  onOpen?(): void;
   onEvent(ev: WatchEvent): void;
   /** The stream ended: `err` is undefined when the server closed it normally. */
   onClose(err?: unknown): void;
@@ -47,10 +52,9 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Loads the user's kubeconfig; errors are categorised as `config`. */
-export function loadKubeConfig(opts: LoadOptions = {}): KubeConfig {
+/** Loads the user's kubeconfig and resolves the context; errors are categorised as `config`. */
+export function loadKubeConfig(opts: LoadOptions = {}): ResolvedKubeconfig {
   const env = opts.env ?? process.env;
-  const kc = new KubeConfig();
   const paths = (opts.kubeconfig ?? env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const file = paths.length > 0 ? paths : [join(env.HOME ?? homedir(), '.kube', 'config')];
   const present = file.filter((p) => existsSync(p));
@@ -61,12 +65,19 @@ export function loadKubeConfig(opts: LoadOptions = {}): KubeConfig {
       hint: 'Point KUBECONFIG or --kubeconfig at your cluster config, or try `flux-monitor demo` to see the tool without a cluster.',
     });
   }
+  return resolveKubeconfig(present, opts.context);
+}
+
+/** The same files and context in @kubernetes/client-node, for the auth plugins and proxies it implements. */
+async function libraryKubeConfig(cfg: ResolvedKubeconfig): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
   try {
-    if (present.length === 1) kc.loadFromFile(present[0]!);
+    if (cfg.files.length === 1) kc.loadFromFile(cfg.files[0]!);
     else {
       // Merge like kubectl: the first file that sets current-context wins.
       const merged = new KubeConfig();
-      for (const p of present) {
+      for (const p of cfg.files) {
         const one = new KubeConfig();
         one.loadFromFile(p);
         merged.mergeConfig(one, true);
@@ -77,30 +88,38 @@ export function loadKubeConfig(opts: LoadOptions = {}): KubeConfig {
   } catch (err) {
     throw new MonitorError({
       category: 'config',
-      message: `cannot read kubeconfig ${present.join(', ')}: ${(err as Error).message.split('\n')[0]}`,
+      message: `cannot read kubeconfig ${cfg.files.join(', ')}: ${(err as Error).message.split('\n')[0]}`,
       hint: 'Fix the kubeconfig file (try `kubectl config view`).',
     });
   }
-  if (opts.context) {
-    if (!kc.getContexts().some((c) => c.name === opts.context)) {
-      const names = kc.getContexts().map((c) => c.name);
-      throw new MonitorError({
-        category: 'config',
-        message: `context "${opts.context}" is not in the kubeconfig`,
-        hint: names.length ? `Known contexts: ${names.join(', ')}.` : 'The kubeconfig has no contexts.',
-      });
-    }
-    kc.setCurrentContext(opts.context);
-  }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) {
-    throw new MonitorError({
-      category: 'config',
-      message: kc.currentContext ? `context "${kc.currentContext}" has no cluster server` : 'the kubeconfig has no current context',
-      hint: 'Select a context with --context or `kubectl config use-context`.',
-    });
-  }
+  kc.setCurrentContext(cfg.contextName);
   return kc;
+}
+
+/** An object as the API returns it, enough for the engine: metadata with a name, string fields where strings belong. */
+export function isKubeObject(o: unknown): o is KubeObjectShape {
+  if (!o || typeof o !== 'object' || Array.isArray(o)) return false;
+  const { kind, apiVersion, metadata: m } = o as { kind?: unknown; apiVersion?: unknown; metadata?: unknown };
+  if ((kind !== undefined && typeof kind !== 'string') || (apiVersion !== undefined && typeof apiVersion !== 'string')) return false;
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return false;
+  const { name, namespace, resourceVersion } = m as { name?: unknown; namespace?: unknown; resourceVersion?: unknown };
+  return (
+    typeof name === 'string' &&
+    name !== '' &&
+    (namespace === undefined || typeof namespace === 'string') &&
+    (resourceVersion === undefined || typeof resourceVersion === 'string')
+  );
+}
+type KubeObjectShape = { kind?: string; apiVersion?: string; metadata: { name: string; namespace?: string; resourceVersion?: string } };
+
+/** A watch event: a string type; an object that isKubeObject() for ADDED/MODIFIED/DELETED; metadata for BOOKMARK. */
+function isWatchEvent(ev: unknown): ev is WatchEvent {
+  if (!ev || typeof ev !== 'object' || Array.isArray(ev)) return false;
+  const { type, object } = ev as { type?: unknown; object?: unknown };
+  if (typeof type !== 'string') return false;
+  if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') return isKubeObject(object);
+  if (type === 'BOOKMARK') return !!object && typeof object === 'object' && !!(object as { metadata?: unknown }).metadata;
+  return true; // ERROR (its object may be anything) and types added by future servers, which are ignored
 }
 
 function parseRetryAfter(v: string | string[] | undefined): number | undefined {
@@ -117,12 +136,15 @@ export class ClusterClient {
   readonly stats: ClientStats = { requests: 0, byVerb: {}, watchesOpen: 0, watchesStarted: 0 };
   readonly server: string;
   readonly contextName: string;
+  /** Default namespace of the context, if it sets one. */
+  readonly namespace?: string;
+  private agent?: https.Agent;
+  private library?: Promise<KubeConfig>;
 
-  constructor(readonly kc: KubeConfig) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new MonitorError({ category: 'config', message: 'no current cluster in kubeconfig', hint: 'Use --context.' });
-    this.server = cluster.server.replace(/\/+$/, '');
-    this.contextName = kc.currentContext;
+  constructor(readonly config: ResolvedKubeconfig) {
+    this.server = config.server;
+    this.contextName = config.contextName;
+    this.namespace = config.namespace;
   }
 
   /** The server URL without credentials, for display. */
@@ -138,14 +160,53 @@ export class ClusterClient {
   private async prepare(method: string, path: string, headers: Record<string, string>): Promise<http.RequestOptions & { url: URL }> {
     const url = new URL(this.server + path);
     const opts: https.RequestOptions = { method, headers: { Accept: 'application/json', 'User-Agent': 'flux-monitor', ...headers } };
-    // Fills in TLS material, the agent (incl. proxies) and the Authorization header (tokens, exec plugins, OIDC).
-    await this.kc.applyToHTTPSOptions(opts);
-    if (opts.auth) {
-      // Basic auth from the kubeconfig: pass it as a header, never in the URL.
-      (opts.headers as Record<string, string>).Authorization = 'Basic ' + Buffer.from(opts.auth).toString('base64');
-      delete opts.auth;
+    const h = opts.headers as Record<string, string>;
+    const cfg = this.config;
+    if (cfg.needsLibrary) {
+      // Exec and auth-provider plugins, proxies: the library fills in TLS, the agent and the Authorization header.
+      this.library ??= libraryKubeConfig(cfg);
+      const kc = await this.library;
+      try {
+        await kc.applyToHTTPSOptions(opts);
+      } catch (err) {
+        // Typically an exec plugin that fails because the user is logged out of their cloud CLI.
+        const first = sanitizeText(err instanceof Error ? err.message : String(err), { maxLength: 300 }).trim().split('\n')[0];
+        throw new MonitorError({
+          category: 'unauthorized',
+          message: `the kubeconfig's credential plugin (${cfg.needsLibrary}) failed: ${first}`,
+          hint: 'Log in again with the tool the plugin uses (e.g. `aws sso login`, `gcloud auth login`, `az login`), then check `kubectl auth whoami`.',
+        });
+      }
+      if (opts.auth) {
+        // Basic auth from the kubeconfig: pass it as a header, never in the URL.
+        h.Authorization = 'Basic ' + Buffer.from(opts.auth).toString('base64');
+        delete opts.auth;
+      }
+      return { ...opts, url };
     }
+    if (url.protocol === 'https:') {
+      const { ca, cert, key, insecure, servername } = cfg.tls;
+      this.agent ??= new https.Agent({ keepAlive: true, ca, cert, key, rejectUnauthorized: !insecure, servername });
+      opts.agent = this.agent;
+    }
+    const auth = cfg.auth;
+    if (auth.type === 'token') h.Authorization = `Bearer ${auth.token}`;
+    else if (auth.type === 'tokenFile') h.Authorization = `Bearer ${this.readTokenFile(auth.path)}`;
+    else if (auth.type === 'basic') h.Authorization = 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
     return { ...opts, url };
+  }
+
+  /** A tokenFile is read on every request: the token in it may be rotated (projected service account tokens). */
+  private readTokenFile(path: string): string {
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (err) {
+      throw new MonitorError({
+        category: 'config',
+        message: `cannot read the token file ${path} named in the kubeconfig: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        hint: 'Fix the kubeconfig file (try `kubectl config view`).',
+      });
+    }
   }
 
   /** One request; resolves with the parsed JSON body or rejects with ApiError / a network error. */
@@ -162,12 +223,21 @@ export class ClusterClient {
     const req = await this.prepare(method, path, headers);
     const mod = req.url.protocol === 'http:' ? http : https;
     return new Promise<T>((resolve, reject) => {
+      // The abort listener holds the request, and through it the response: remove it once settled, or every
+      // request made with a long-lived signal (all the LISTs of a reflector) would stay in memory.
+      const onAbort = () => r.destroy(new Error('aborted'));
+      const done = () => o.signal?.removeEventListener('abort', onAbort);
       const r = mod.request(req.url, req, (res) => {
-        const chunks: Buffer[] = [];
+        let chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
+        res.on('error', (err) => {
+          done();
+          reject(err);
+        });
         res.on('end', () => {
+          done();
           const text = Buffer.concat(chunks).toString('utf8');
+          chunks = [];
           let body: unknown = text;
           try {
             body = text ? JSON.parse(text) : undefined;
@@ -179,12 +249,15 @@ export class ClusterClient {
           else reject(new ApiError(status, path, body, parseRetryAfter(res.headers['retry-after'])));
         });
       });
-      r.on('error', reject);
+      r.on('error', (err) => {
+        done();
+        reject(err);
+      });
       const timeout = o.timeoutMs ?? 30_000;
       r.setTimeout(timeout, () => r.destroy(Object.assign(new Error(`request timed out after ${timeout} ms`), { code: 'ETIMEDOUT' })));
       if (o.signal) {
         if (o.signal.aborted) r.destroy(new Error('aborted'));
-        o.signal.addEventListener('abort', () => r.destroy(new Error('aborted')), { once: true });
+        else o.signal.addEventListener('abort', onAbort, { once: true });
       }
       if (payload !== undefined) r.write(payload);
       r.end();
@@ -237,6 +310,7 @@ export class ClusterClient {
         return;
       }
       armStall();
+      cb.onOpen?.();
       let buf = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -255,6 +329,11 @@ export class ClusterClient {
             return;
           }
           if (closed) return;
+          // Valid JSON that is not a watch event (no type, an object without metadata or name...) is as broken.
+          if (!isWatchEvent(ev)) {
+            finish(Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }));
+            return;
+          }
           cb.onEvent(ev);
         }
         // A frame that never ends is as broken as a malformed one.

@@ -122,6 +122,13 @@ export function categorize(err: unknown, what = 'the Kubernetes API'): Categoriz
   const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
   const message = sanitizeText(typeof e?.message === 'string' ? e.message : String(err), { maxLength: 400 });
+  if (code === 'EPROTO_FRAME') {
+    return {
+      category: 'server-error',
+      message: `${what} sent a malformed watch event`,
+      hint: 'flux-monitor reopens the watch by itself; if this keeps happening, check proxies between you and the API server.',
+    };
+  }
   if (code && TLS_CODES.has(code)) {
     return {
       category: 'unreachable',

@@ -32,6 +32,7 @@ import {
   buildGraph,
   correlatedSet,
   dependsOnRefs,
+  inventoryKey,
   inventoryRefs,
   matchSources,
   objectKey,
@@ -92,6 +93,8 @@ export class Monitor {
   private readonly graphSigs = new Map<string, string>();
   /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
   private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; res: StatusResult }>();
+  /** The status result each current node was built from. */
+  private readonly nodeRes = new Map<string, StatusResult>();
   private recomputeScheduled = false;
   private synced = false;
   private finished = false;
@@ -295,7 +298,7 @@ export class Monitor {
     } catch (err) {
       if (err instanceof ApiError && err.status === 403) {
         // Can't list namespaces either: try the usual Flux namespace and the kubeconfig's default namespace.
-        const ctxNs = this.o.client.kc.getContextObject(this.o.client.kc.currentContext)?.namespace;
+        const ctxNs = this.o.client.namespace;
         return [...new Set(['flux-system', ctxNs ?? 'default'])];
       }
       throw err;
@@ -327,7 +330,7 @@ export class Monitor {
             const k = objectKey(o);
             if (!k) continue;
             keys.add(k);
-            this.objects.set(k, o);
+            this.objects.set(k, slimObject(o));
             this.graphSigs.set(k, graphInputs(o));
           }
           this.topology = undefined;
@@ -337,7 +340,7 @@ export class Monitor {
           const k = objectKey(o);
           if (!k) return;
           this.scopes.get(scope)!.add(k);
-          this.objects.set(k, o);
+          this.objects.set(k, slimObject(o));
           const sig = graphInputs(o);
           if (this.graphSigs.get(k) !== sig) {
             this.graphSigs.set(k, sig);
@@ -352,6 +355,7 @@ export class Monitor {
           this.objects.delete(k);
           this.graphSigs.delete(k);
           this.statusMemo.delete(k);
+          this.nodeRes.delete(k);
           this.topology = undefined;
           this.schedule();
         },
@@ -387,15 +391,24 @@ export class Monitor {
   private schedule(): void {
     if (this.recomputeScheduled || !this.synced || this.finished) return;
     this.recomputeScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.recomputeScheduled = false;
       if (this.finished) return;
+      const started = performance.now();
       const prev = new Map(Object.values(this.state.nodes).map((n) => [n.key, n.phase]));
       this.recompute();
       this.emitPhaseChanges(prev);
       this.checkDone();
-    });
+      this.lastRecompute = { end: performance.now(), took: performance.now() - started };
+    };
+    // Under a stream of events, leave at least as much idle time as the last recompute took: events arriving
+    // meanwhile are batched into the next one, so CPU stays at or below half a core whatever the churn, and a
+    // single event is still handled at once.
+    const wait = this.lastRecompute.end + this.lastRecompute.took - performance.now();
+    if (wait > 1) setTimeout(run, wait);
+    else setImmediate(run);
   }
+  private lastRecompute = { end: 0, took: 0 };
 
   /** The graph, matched sources, affected set and the monitored keys in order: rebuilt only when the graph changed. */
   private currentTopology(): Topology {
@@ -445,6 +458,13 @@ export class Monitor {
       if (parents.length) delivered = parents.some((p) => nodes[p]?.phase === 'Ready' || (!nodes[p] && isAppliedByParent(this.objects.get(p), this.pushed)));
       const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
       const prev = this.state.nodes[key];
+      const affectedNow = isAffected(key);
+      if (prev && this.nodeRes.get(key) === res && prev.phase === res.phase && prev.reason === res.reason && prev.message === res.message && prev.affected === affectedNow) {
+        // Built from the same status result and not rewritten by computeSettled: the node is unchanged.
+        nodes[key] = prev;
+        continue;
+      }
+      this.nodeRes.set(key, res);
       const phaseSince =
         prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
       nodes[key] = {
@@ -458,7 +478,7 @@ export class Monitor {
         message: res.message,
         revision: res.revision,
         blockers: res.blockers,
-        affected: isAffected(key),
+        affected: affectedNow,
         settled: false,
         phaseSince,
         firstSeen: prev?.firstSeen ?? now,
@@ -602,6 +622,33 @@ export class Monitor {
   }
 }
 
+/**
+ * Drops, in place, the parts of an object that nothing here reads and that can be large: managed fields, the
+ * last-applied annotation, HelmRelease values, Kustomization patches, artifact details, and the inventory
+ * entries that are not Flux objects (a Kustomization may apply thousands of resources). Memory then grows with
+ * what is monitored, not with what Flux deploys.
+ */
+export function slimObject(o: KubeObject): KubeObject {
+  const m = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  if (m) {
+    delete m.managedFields;
+    if (m.annotations) delete m.annotations['kubectl.kubernetes.io/last-applied-configuration'];
+  }
+  const spec = o.spec;
+  if (spec && typeof spec === 'object') {
+    for (const f of ['values', 'valuesFrom', 'postRenderers', 'patches', 'patchesStrategicMerge', 'patchesJson6902', 'images', 'postBuild', 'components', 'healthChecks', 'commonMetadata']) delete spec[f];
+  }
+  const st = o.status;
+  if (st && typeof st === 'object') {
+    const a = st.artifact;
+    if (a && typeof a === 'object') for (const f of ['digest', 'url', 'path', 'size', 'lastUpdateTime']) delete a[f];
+    delete st.url;
+    const entries = st.inventory?.entries;
+    if (Array.isArray(entries)) st.inventory.entries = entries.filter((e: { id?: unknown }) => typeof e?.id === 'string' && inventoryKey(e.id) !== undefined);
+  }
+  return o;
+}
+
 interface Topology {
   g: Graph;
   matched: string[];
@@ -667,25 +714,39 @@ const BLOCKING: ReadonlySet<string> = new Set(['Failed', 'Stalled', 'Suspended',
  * for (a dependency, their source, the Kustomization that applies them) is itself settled without being Ready.
  */
 export function computeSettled(nodes: Record<string, NodeState>, g: Graph, matched: Iterable<string>): void {
-  const matchedSet = matched instanceof Set ? (matched as Set<string>) : new Set(matched);
-  const byNsName = new Map<string, string[]>();
-  for (const n of Object.values(nodes)) {
-    const nn = `${n.namespace}/${n.name}`;
-    (byNsName.get(nn) ?? byNsName.set(nn, []).get(nn)!).push(n.key);
-  }
-  for (const n of Object.values(nodes)) n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
-  const blockedUpstream = (n: NodeState): NodeState | undefined => {
-    const ups: string[] = [];
-    if (n.phase === 'Waiting') {
-      for (const e of g.out.get(n.key) ?? []) if (e.type === 'dependsOn') ups.push(e.to);
-      for (const b of n.blockers ?? []) for (const k of byNsName.get(b) ?? []) ups.push(k);
-    } else {
-      for (const e of g.out.get(n.key) ?? []) if (e.type === 'source' || e.type === 'dependsOn') ups.push(e.to);
-      for (const e of g.in.get(n.key) ?? []) if (e.type === 'inventory') ups.push(e.from);
+  const matchedSet = matched instanceof Set ? matched : new Set(matched);
+  // Nodes by `namespace/name`, for the blockers named in Waiting messages (built on first use).
+  let byNsName: Map<string, string[]> | undefined;
+  const named = (nn: string): string[] => {
+    if (!byNsName) {
+      byNsName = new Map();
+      for (const n of Object.values(nodes)) {
+        const k = `${n.namespace}/${n.name}`;
+        (byNsName.get(k) ?? byNsName.set(k, []).get(k)!).push(n.key);
+      }
     }
-    const found = ups.map((u) => nodes[u]).filter((un): un is NodeState => un !== undefined && un.settled && (BLOCKING.has(un.phase) || un.phase === 'Pending' || un.phase === 'Waiting'));
-    // Prefer reporting a failure over a superseded upstream.
-    return found.find((un) => un.phase !== 'Superseded') ?? found[0];
+    return byNsName.get(nn) ?? [];
+  };
+  for (const n of Object.values(nodes)) n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
+  /** The first settled upstream that blocks `n`, preferring a failure over a superseded upstream. */
+  const blockedUpstream = (n: NodeState): NodeState | undefined => {
+    let superseded: NodeState | undefined;
+    const consider = (key: string): NodeState | undefined => {
+      const un = nodes[key];
+      if (!un || !un.settled || !(BLOCKING.has(un.phase) || un.phase === 'Pending' || un.phase === 'Waiting')) return undefined;
+      if (un.phase !== 'Superseded') return un;
+      superseded ??= un;
+      return undefined;
+    };
+    let found: NodeState | undefined;
+    if (n.phase === 'Waiting') {
+      for (const e of g.out.get(n.key) ?? []) if (e.type === 'dependsOn' && (found = consider(e.to))) return found;
+      for (const b of n.blockers ?? []) for (const k of named(b)) if ((found = consider(k))) return found;
+    } else {
+      for (const e of g.out.get(n.key) ?? []) if ((e.type === 'source' || e.type === 'dependsOn') && (found = consider(e.to))) return found;
+      for (const e of g.in.get(n.key) ?? []) if (e.type === 'inventory' && (found = consider(e.from))) return found;
+    }
+    return superseded;
   };
   // Propagate until nothing changes (chains of blocked objects). Each pass only visits the nodes still open.
   let open = Object.values(nodes).filter(
@@ -696,7 +757,6 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
     changed = false;
     open = open.filter((n) => !n.settled);
     for (const n of open) {
-      if (n.settled) continue;
       const blocker = blockedUpstream(n);
       if (blocker) {
         n.settled = true;

@@ -3,7 +3,7 @@
 // Requests made grow with the number of kinds and scopes, never with the number of objects.
 import pRetry, { AbortError } from 'p-retry';
 import type { KubeObject, CategorizedError } from '../core/types.js';
-import type { ClusterClient, WatchHandle } from '../cluster/client.js';
+import { isKubeObject, type ClusterClient, type WatchHandle } from '../cluster/client.js';
 import type { ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, isTransient } from '../cluster/errors.js';
 
@@ -142,14 +142,15 @@ export class Reflector {
             }
             throw err;
           }
-          for (const it of page.items ?? []) {
+          for (const it of Array.isArray(page?.items) ? page.items : []) {
+            if (!isKubeObject(it)) continue; // not an object the API could have stored: nothing to monitor
             // Lists omit kind/apiVersion on items.
             it.kind ??= this.o.rt.kind;
             it.apiVersion ??= this.o.rt.apiVersion;
             items.push(it);
           }
-          rv = page.metadata?.resourceVersion ?? rv;
-          cont = page.metadata?.continue || undefined;
+          rv = typeof page?.metadata?.resourceVersion === 'string' ? page.metadata.resourceVersion : rv;
+          cont = typeof page?.metadata?.continue === 'string' && page.metadata.continue ? page.metadata.continue : undefined;
         } while (cont);
         this.lists++;
         return { items, resourceVersion: rv };
@@ -262,6 +263,8 @@ export class Reflector {
           this.path,
           { resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds },
           {
+            // A watch the server accepts means the cluster is reachable again, even before any event.
+            onOpen: () => this.ok(),
             onEvent: (ev) => {
               if (!gotEvent && ev.type !== 'ERROR') {
                 gotEvent = true;
@@ -283,9 +286,11 @@ export class Reflector {
                   this.known.delete(objId(obj));
                   this.o.events.onDelete(obj);
                   break;
-                case 'BOOKMARK':
-                  this.rv = obj?.metadata?.resourceVersion ?? this.rv;
+                case 'BOOKMARK': {
+                  const rv: unknown = obj?.metadata?.resourceVersion;
+                  if (typeof rv === 'string' && rv) this.rv = rv;
                   break;
+                }
                 case 'ERROR': {
                   const code = (ev.object as { code?: number })?.code;
                   if (code === 410) {
