@@ -1,0 +1,121 @@
+// (f) Cost of drawing the live view (SessionView through Ink) for a session of about 1,000 nodes. The session
+// state is a real one: the engine's state while it follows a rollout on a simulated fleet.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { render, renderToString } from 'ink';
+import { SessionView } from '../src/ui/view.js';
+import { runMonitor } from '../src/engine/run.js';
+import { DEFAULT_CONFIG, type SessionState } from '../src/core/types.js';
+import { median, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, startChurn, startFleet, stopFleet, waitFor } from './lib.js';
+
+export interface RenderResult {
+  /** React's build: `production` when NODE_ENV=production, else the (slower) development build. */
+  reactBuild: string;
+  nodes: number;
+  phases: Record<string, number>;
+  width: number;
+  height: number;
+  frames: number;
+  /** A new state arrives (the live view clones it, then React + Yoga + output): median ms per frame. */
+  updateFrameMs: number;
+  /** The clock or spinner ticks, same state (the tree layout is reused): median ms per frame. */
+  tickFrameMs: number;
+  /** renderToString of the whole tree (every node drawn, no cache), median ms. */
+  fullTreeMs: number;
+  fullTreeLines: number;
+}
+
+/** The engine's state of a session on a fleet of `objects` objects, part-way through a rollout. */
+async function engineState(objects: number): Promise<SessionState> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-bench-f-'));
+  const kc = join(dir, 'kubeconfig');
+  const f = await startFleet(objects, kc);
+  const ac = new AbortController();
+  let last: SessionState | undefined;
+  let session = false;
+  try {
+    const done = runMonitor({
+      pushed: { sha: SHA_PUSHED_NOT_FETCHED, branch: 'main' },
+      repoUrl: REPO_URL,
+      branch: 'main',
+      config: { ...DEFAULT_CONFIG, timeout: 600 },
+      kubeconfig: kc,
+      signal: ac.signal,
+      onState: (s) => (last = s),
+      onEvent: (e) => (session ||= e.type === 'session'),
+    });
+    await waitFor(() => session, 60_000, 'the session to start');
+    // Part of the Kustomizations take the pushed commit: a mix of Pending, Progressing and Ready.
+    const stop = startChurn(f, 400, SHA_PUSHED_NOT_FETCHED);
+    await sleep(1000);
+    stop();
+    await sleep(300);
+    const snapshot = structuredClone(last!);
+    ac.abort('stopped');
+    await done;
+    return { ...snapshot, status: 'running', verdict: undefined, endedAt: undefined };
+  } finally {
+    await stopFleet(f);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fakeStdout(columns: number, rows: number): NodeJS.WriteStream & { bytes: number } {
+  const w = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      (w as unknown as { bytes: number }).bytes += chunk.length;
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream & { bytes: number };
+  w.bytes = 0;
+  Object.assign(w, { columns, rows, isTTY: true });
+  return w;
+}
+
+export async function benchRender(targetNodes: number, frames: number): Promise<RenderResult> {
+  // About 60% of the simulated objects are monitored nodes (HelmCharts are not affected by a push).
+  const state = await engineState(Math.round(targetNodes / 0.6));
+  const nodes = Object.keys(state.nodes).length;
+  const phases: Record<string, number> = {};
+  for (const n of Object.values(state.nodes)) phases[n.phase] = (phases[n.phase] ?? 0) + 1;
+  const width = 120;
+  const height = 50;
+  const base = { verbosity: 'normal' as const, showAll: false, width, color: true };
+  const now = state.updatedAt;
+
+  // Live: one Ink instance, unthrottled (debug) so that each rerender draws synchronously.
+  const stdout = fakeStdout(width, height);
+  const app = render(<SessionView {...base} state={structuredClone(state)} now={now} height={height - 1} spinnerFrame={0} />, {
+    stdout,
+    debug: true,
+    patchConsole: false,
+    exitOnCtrlC: false,
+  });
+  const update: number[] = [];
+  const tick: number[] = [];
+  let current = state;
+  for (let i = 0; i < frames; i++) {
+    let t = performance.now();
+    current = structuredClone(state); // what the live view does with each new engine state
+    app.rerender(<SessionView {...base} state={current} now={now + i * 100} height={height - 1} spinnerFrame={i} />);
+    update.push(performance.now() - t);
+    t = performance.now();
+    app.rerender(<SessionView {...base} state={current} now={now + i * 100 + 50} height={height - 1} spinnerFrame={i + 1} />);
+    tick.push(performance.now() - t);
+  }
+  app.unmount();
+  await app.waitUntilExit();
+  if (stdout.bytes === 0) throw new Error('the live view wrote nothing');
+
+  const full: number[] = [];
+  let lines = 0;
+  for (let i = 0; i < Math.max(3, Math.floor(frames / 5)); i++) {
+    const t = performance.now();
+    const out = renderToString(<SessionView {...base} state={state} now={now} height={nodes + 100} spinnerFrame={i} />, { columns: width });
+    full.push(performance.now() - t);
+    lines = out.split('\n').length;
+  }
+  return { reactBuild: process.env.NODE_ENV === 'production' ? 'production' : 'development', nodes, phases, width, height, frames, updateFrameMs: median(update), tickFrameMs: median(tick), fullTreeMs: median(full), fullTreeLines: lines };
+}
