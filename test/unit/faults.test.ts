@@ -1,0 +1,262 @@
+// Fault tolerance of the monitor against the API simulator: dropped connections, 5xx and 429 answers, stalled
+// watches, broken watch frames and hostile object contents. The monitor must keep going, say what happens, end
+// with the right verdict and never throw. No timing assertions: every wait is bounded by the session timeout.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { runMonitor, type RunOptions } from '../../src/engine/run.js';
+import { createJsonPrinter } from '../../src/ui/json.js';
+import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksReady } from '../helpers/flux.js';
+
+const URL_ = 'https://github.com/acme/fleet.git';
+const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
+const HR = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
+const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
+const HR_ID = invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease');
+
+let sim: ApiSimulator;
+let dir: string;
+let kubeconfig: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fm-faults-'));
+  sim = new ApiSimulator();
+  await sim.start();
+  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
+  sim.apply({ ...kustomization('infra'), status: ksReady(SHA_OLD) });
+  sim.apply({ ...kustomization('apps', { dependsOn: ['infra'] }), status: ksReady(SHA_OLD, [HR_ID]) });
+  const hr = sim.apply(helmRelease('podinfo'));
+  sim.setStatus(HR, hrReady(hr.metadata.generation!));
+});
+afterEach(async () => {
+  await sim.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(over: Partial<RunOptions> = {}) {
+  const events: MonitorEvent[] = [];
+  let last: SessionState | undefined;
+  const p = runMonitor({
+    pushed: { sha: SHA_NEW, branch: 'main' },
+    repoUrl: URL_,
+    branch: 'main',
+    config: { ...DEFAULT_CONFIG, timeout: 20 },
+    kubeconfig,
+    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 200 },
+    onEvent: (e) => events.push(e),
+    onState: (s) => (last = s),
+    ...over,
+  });
+  return { p, events, state: () => last };
+}
+
+const waitFor = async (pred: () => boolean, what: string, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const sessionStarted = (events: MonitorEvent[]) => events.some((e) => e.type === 'session');
+const errorsOf = (events: MonitorEvent[]) => events.filter((e): e is Extract<MonitorEvent, { type: 'error' }> => e.type === 'error');
+
+/** Flux applies SHA_NEW everywhere, one step at a time (each step is a separate watch event). */
+const STEPS: Array<() => void> = [
+  () => sim.setStatus(GIT, gitReady(SHA_NEW)),
+  () => sim.setStatus(ks('infra'), ksReady(SHA_NEW)),
+  () => {
+    const hr = sim.apply({ ...helmRelease('podinfo'), spec: { ...helmRelease('podinfo').spec, values: { replicaCount: 2 } } });
+    sim.setStatus(ks('apps'), ksReady(SHA_NEW, [HR_ID]));
+    sim.setStatus(HR, hrReady(hr.metadata.generation!));
+  },
+];
+
+/** A small deterministic PRNG (mulberry32), so that "random" faults are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('faults during a session', () => {
+  it('connections dropped at random while Flux works: every change still arrives, verdict success', async () => {
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    const rand = prng(42);
+    let drops = 0;
+    for (const step of STEPS) {
+      // Several drops around each change, some while nothing is connected.
+      for (let i = 0; i < 3; i++) {
+        drops += sim.dropWatchesNow();
+        if (rand() < 0.5) await new Promise((r) => setTimeout(r, Math.floor(rand() * 30)));
+      }
+      step();
+      await new Promise((r) => setTimeout(r, Math.floor(rand() * 40)));
+    }
+    const final = await p;
+    expect(drops).toBeGreaterThanOrEqual(7);
+    expect(final.verdict).toBe('success');
+    expect(Object.values(final.nodes).map((n) => n.phase)).toEqual(['Ready', 'Ready', 'Ready', 'Ready']);
+    // Reconnections re-opened every watch, and nothing is reported as an internal error.
+    expect(sim.stats().watchesStarted).toBeGreaterThan(7);
+    expect(errorsOf(events).filter((e) => e.category === 'internal')).toEqual([]);
+    expect(final.error).toBeUndefined();
+  });
+
+  it('500s on watches and 429 with Retry-After on discovery are reported, retried, and recovered from', async () => {
+    sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'discovery', count: 1 });
+    sim.failNext({ status: 500, verb: 'watch', count: 4 });
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events), 'the session');
+    for (const step of STEPS) step();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    const errors = errorsOf(events);
+    const throttled = errors.find((e) => e.category === 'throttled' && !e.recovered);
+    expect(throttled?.status).toBe(429);
+    expect(throttled?.hint).toMatch(/backs off/);
+    expect(errors.some((e) => e.category === 'server-error' && e.status === 500 && !e.recovered)).toBe(true);
+    // Each failure is followed by a recovery notice, and the final state carries no stale error.
+    expect(errors.some((e) => e.recovered)).toBe(true);
+    expect(final.error).toBeUndefined();
+  });
+
+  it('a 429 with Retry-After on a list is reported as throttled, and the list is made again', async () => {
+    sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'list', pathMatch: 'kustomizations', count: 1 });
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events), 'the session');
+    const throttled = errorsOf(events).find((e) => e.category === 'throttled');
+    expect(throttled).toMatchObject({ status: 429, recovered: false });
+    expect(errorsOf(events).some((e) => e.category === 'throttled' && e.recovered)).toBe(true);
+    // Seven kinds, one of them listed twice.
+    expect(sim.stats().requestsByVerb.list).toBe(8);
+    for (const step of STEPS) step();
+    expect((await p).verdict).toBe('success');
+  });
+
+  it('a stalled watch is detected, reported and reopened; changes made during the stall are not lost', async () => {
+    const { p, events } = run({ tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 300, settleDelayMs: 200 } });
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    const started = sim.stats().watchesStarted;
+    sim.stallWatches(1500);
+    for (const step of STEPS) step(); // written while every stream is silent
+    await waitFor(() => errorsOf(events).some((e) => !e.recovered && /unreachable/.test(e.category)), 'the stall to be reported');
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(sim.stats().watchesStarted).toBeGreaterThan(started);
+    expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Ready');
+    expect(final.error).toBeUndefined();
+  });
+
+  it('malformed and nonsensical watch frames end the stream, which is reopened; the session is unharmed', async () => {
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    // Broken JSON, then valid JSON that is not a watch event: wrong types, objects without metadata, nulls.
+    const raw = (frame: string) => {
+      for (const w of (sim as unknown as { watchers: Set<{ res: { write(s: string): void } }> }).watchers) w.res.write(frame);
+    };
+    const bad = [
+      '{"type":"MODIFIED","object":{"kind":\n',
+      'null\n',
+      '"just a string"\n',
+      '[1,2,3]\n',
+      '{"type":"MODIFIED"}\n',
+      '{"type":"MODIFIED","object":null}\n',
+      '{"type":"ADDED","object":{"kind":"Kustomization"}}\n',
+      '{"type":"MODIFIED","object":{"kind":"Kustomization","metadata":null,"status":7}}\n',
+      '{"type":"DELETED","object":{"apiVersion":5,"kind":["x"],"metadata":{"name":{},"namespace":[]}}}\n',
+      '{"type":"ERROR","object":"not a status"}\n',
+      '{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":{"x":1}}}}\n',
+    ];
+    for (const frame of bad) {
+      raw(frame);
+      sim.setStatus(ks('infra'), ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'still building')); // a real event after it
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    for (const step of STEPS) step();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    const malformed = errorsOf(events).filter((e) => e.message.includes('malformed watch event'));
+    expect(malformed.length).toBeGreaterThan(0);
+    expect(malformed.every((e) => e.category === 'server-error')).toBe(true);
+    expect(final.error).toBeUndefined();
+    expect(Object.keys(final.nodes).sort()).toEqual([
+      'GitRepository/flux-system/flux-system',
+      'HelmRelease/apps/podinfo',
+      'Kustomization/flux-system/apps',
+      'Kustomization/flux-system/infra',
+    ]);
+    expect(sim.stats().watchesStarted).toBeGreaterThan(7);
+  });
+
+  it('a 1 MB condition message full of escape codes is sanitised and bounded, in the state and in --json', async () => {
+    const esc = [
+      '\x1b[31;1mred\x1b[0m',
+      '\x1b]8;;https://evil.example/\x07click\x1b]8;;\x07',
+      '\x1b]0;title\x1b\\',
+      '\x9b2J',
+      '\x1bP+q\x1b\\',
+      '\x07\x08\x7f\r',
+      '\u202Egnp.exe\u202C',
+      '\x1b[',
+    ].join(' ');
+    const huge = ('build failed: ' + esc + ' ').repeat(Math.ceil((1024 * 1024) / (esc.length + 15)));
+    expect(huge.length).toBeGreaterThanOrEqual(1024 * 1024);
+    const lines: string[] = [];
+    const print = createJsonPrinter({ write: (s: string) => lines.push(s) });
+    const { p, events } = run({ onEvent: (e) => (events.push(e), print(e)) });
+    await waitFor(() => sessionStarted(events), 'the session');
+    sim.setStatus(GIT, gitReady(SHA_NEW));
+    sim.setStatus(ks('infra'), {
+      ...ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', huge),
+      conditions: [cond('Ready', 'False', `Build\x1b[2JFailed${'x'.repeat(10_000)}`, huge), cond('Reconciling', 'True', 'ProgressingWithRetry', huge)],
+    });
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    const infra = final.nodes['Kustomization/flux-system/infra']!;
+    expect(infra.phase).toBe('Failed');
+    // eslint-disable-next-line no-control-regex
+    const unsafe = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+    for (const text of [infra.message, infra.reason, final.verdictMessage ?? '']) {
+      expect(text).not.toMatch(unsafe);
+      expect(text.length).toBeLessThanOrEqual(4096);
+    }
+    expect(infra.message).toContain('build failed: red click');
+    expect(infra.reason.length).toBeLessThanOrEqual(128);
+    // --json: every line parses, carries no control character once decoded, and is bounded.
+    for (const line of lines) {
+      expect(line.length).toBeLessThan(64 * 1024);
+      expect(Object.values(flatten(JSON.parse(line))).some((v) => typeof v === 'string' && unsafe.test(v))).toBe(false);
+    }
+    expect(lines.some((l) => l.includes('"type":"summary"') && l.includes('build failed: red'))).toBe(true);
+  });
+
+  it('an API server that goes away and comes back mid-session: reported as unreachable, then recovered', async () => {
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    await sim.setUnavailable(true);
+    await waitFor(() => errorsOf(events).some((e) => e.category === 'unreachable' && !e.recovered), 'the outage to be reported');
+    STEPS[0]!(); // changes while the monitor cannot see them
+    await sim.setUnavailable(false);
+    for (const step of STEPS.slice(1)) step();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(errorsOf(events).some((e) => e.category === 'unreachable' && e.recovered)).toBe(true);
+    expect(final.error).toBeUndefined();
+  });
+});
+
+/** All string leaves of a JSON value, keyed by path. */
+function flatten(v: unknown, path = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(x, `${path}.${k}`, out);
+  else out[path] = v;
+  return out;
+}
