@@ -85,6 +85,8 @@ const watch: Command = {
         tuning: { pollOnly: bool(p, 'poll') },
       });
       await out.finish(final);
+      // Errors also go to stderr, where scripts look for them (stdout may be JSON).
+      if (final.verdict === 'error' && final.verdictMessage) io.stderr.write(`flux-monitor watch: ${final.verdictMessage}\n`);
       return EXIT_CODES[final.verdict ?? 'error'];
     } finally {
       process.off('SIGINT', onSignal);

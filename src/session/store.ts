@@ -46,7 +46,7 @@ export function writeJsonAtomic(file: string, data: unknown): void {
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, JSON.stringify(data, null, 1) + '\n');
+    writeSync(fd, JSON.stringify(data) + '\n');
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
