@@ -357,3 +357,41 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   branches: [],
   namespaces: [],
 };
+
+/** What a new session starts from: who pushed what where. */
+export interface SessionInit {
+  id: string;
+  sha: string;
+  subject?: string;
+  tag?: string;
+  repoPath?: string;
+  /** Remote URL as given: credentials are removed here. */
+  repoUrl?: string;
+  remote?: string;
+  branch?: string;
+  context?: string;
+  server?: string;
+  timeoutMs: number;
+  now: number;
+}
+
+/** A session that has not seen the cluster yet (status `starting`, no nodes). */
+export function newSessionState(i: SessionInit, redact: (url: string) => string): SessionState {
+  return {
+    schema: 1,
+    id: i.id,
+    repo: { path: i.repoPath, url: i.repoUrl ? redact(i.repoUrl) : undefined, remote: i.remote, branch: i.branch },
+    commit: { sha: i.sha, subject: i.subject, tag: i.tag },
+    cluster: { context: i.context, server: i.server },
+    startedAt: i.now,
+    updatedAt: i.now,
+    timeoutMs: i.timeoutMs,
+    status: 'starting',
+    nodes: {},
+    edges: [],
+    cycles: [],
+    matchedSources: [],
+    warnings: [],
+    pid: process.pid,
+  };
+}

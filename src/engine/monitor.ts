@@ -6,6 +6,7 @@ import {
   EXIT_CODES,
   FAILURE_PHASES,
   FLUX_KINDS,
+  newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
   type FluxKind,
@@ -109,23 +110,23 @@ export class Monitor {
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])] };
     this.displayed = displayedKinds(o.config);
     const t = this.now();
-    this.state = {
-      schema: 1,
-      id: o.sessionId,
-      repo: { path: o.info?.repoPath, url: o.target.repoUrl ? redactUrl(o.target.repoUrl) : undefined, remote: o.info?.remote, branch: o.target.branch },
-      commit: { sha: this.pushed.sha, subject: o.info?.subject ? sanitizeText(o.info.subject, { maxLength: 200 }) : undefined, tag: o.target.tag },
-      cluster: { context: o.client.contextName, server: o.client.displayServer },
-      startedAt: t,
-      updatedAt: t,
-      timeoutMs: o.config.timeout * 1000,
-      status: 'starting',
-      nodes: {},
-      edges: [],
-      cycles: [],
-      matchedSources: [],
-      warnings: [],
-      pid: process.pid,
-    };
+    this.state = newSessionState(
+      {
+        id: o.sessionId,
+        sha: this.pushed.sha,
+        subject: o.info?.subject ? sanitizeText(o.info.subject, { maxLength: 200 }) : undefined,
+        tag: o.target.tag,
+        repoPath: o.info?.repoPath,
+        repoUrl: o.target.repoUrl,
+        remote: o.info?.remote,
+        branch: o.target.branch,
+        context: o.client.contextName,
+        server: o.client.displayServer,
+        timeoutMs: o.config.timeout * 1000,
+        now: t,
+      },
+      redactUrl,
+    );
   }
 
   /** Runs the session to its end and resolves with the final state. Never rejects. */

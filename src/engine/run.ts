@@ -1,6 +1,6 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { randomUUID } from 'node:crypto';
-import type { MonitorConfig, MonitorEvent, PushedRevision, SessionState } from '../core/types.js';
+import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import { categorize } from '../cluster/errors.js';
 import { redactUrl } from '../core/giturl.js';
@@ -68,25 +68,15 @@ function failedBeforeStart(id: string, opts: RunOptions, err: unknown): SessionS
   const info = categorize(err);
   const now = Date.now();
   const state: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: opts.repoPath, url: opts.repoUrl ? redactUrl(opts.repoUrl) : undefined, remote: opts.remote, branch: opts.branch },
-    commit: { sha: opts.pushed.sha, subject: opts.subject, tag: opts.pushed.tag },
-    cluster: { context: opts.context },
-    startedAt: now,
-    updatedAt: now,
+    ...newSessionState(
+      { id, sha: opts.pushed.sha, subject: opts.subject, tag: opts.pushed.tag, repoPath: opts.repoPath, repoUrl: opts.repoUrl, remote: opts.remote, branch: opts.branch, context: opts.context, timeoutMs: opts.config.timeout * 1000, now },
+      redactUrl,
+    ),
     endedAt: now,
-    timeoutMs: opts.config.timeout * 1000,
     status: 'finished',
     verdict: 'error',
     verdictMessage: `${info.message}. ${info.hint}`,
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
     error: info,
-    pid: process.pid,
   };
   const time = new Date(now).toISOString();
   opts.onEvent?.({ type: 'error', time, session: id, recovered: false, ...info });

@@ -2,7 +2,7 @@
 // the session as it changes (throttled, atomic), and records the final state in the history.
 import { normalizeGitUrl, redactUrl } from '../core/giturl.js';
 import type { MonitorConfig, SessionState, Verdict } from '../core/types.js';
-import { EXIT_CODES } from '../core/types.js';
+import { EXIT_CODES, newSessionState } from '../core/types.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { commitInfo, isAncestor } from '../git/repo.js';
 import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
@@ -131,22 +131,8 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
 }
 
 function initialState(o: DetachedSessionOptions, subject: string | undefined): SessionState {
-  const now = Date.now();
-  return {
-    schema: 1,
-    id: o.id,
-    repo: { path: o.repoPath, url: o.url ? redactUrl(o.url) : undefined, remote: o.remote, branch: o.branch },
-    commit: { sha: o.sha, subject },
-    cluster: { context: o.context },
-    startedAt: now,
-    updatedAt: now,
-    timeoutMs: 0,
-    status: 'starting',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-    pid: process.pid,
-  };
+  return newSessionState(
+    { id: o.id, sha: o.sha, subject, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.context, timeoutMs: 0, now: Date.now() },
+    redactUrl,
+  );
 }
