@@ -365,8 +365,12 @@ export class Monitor {
           this.reportError(err);
         },
         onRecovered: () => this.recovered(),
-        onModeChange: (mode) => {
-          if (mode === 'poll' && this.state.mode !== 'poll') {
+        onModeChange: (mode, reason) => {
+          if (mode !== 'poll') return;
+          this.warn(
+            `watching ${rt.plural}${namespace ? ` in ${namespace}` : ''} is not allowed${reason ? ` (${reason})` : ''}: polling instead (grant the \`watch\` verb for live updates)`,
+          );
+          if (this.state.mode !== 'poll') {
             this.state.mode = 'poll';
             this.publish();
           }

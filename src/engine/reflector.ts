@@ -16,7 +16,8 @@ export interface ReflectorEvents {
   onError(err: CategorizedError, fatal: boolean): void;
   /** Communication works again after errors. */
   onRecovered(): void;
-  onModeChange?(mode: 'watch' | 'poll'): void;
+  /** `reason` says why (e.g. the watch verb was refused with HTTP 403). */
+  onModeChange?(mode: 'watch' | 'poll', reason?: string): void;
 }
 
 export interface ReflectorOptions {
@@ -69,6 +70,7 @@ export class Reflector {
   private failing = false;
   private stopped = false;
   mode: 'watch' | 'poll';
+  private pollReason?: string;
   /** Number of LISTs done (including relists after 410). */
   lists = 0;
 
@@ -221,7 +223,7 @@ export class Reflector {
       if (outcome === 'relist') needList = true;
       else if (outcome === 'poll') {
         this.mode = 'poll';
-        this.o.events.onModeChange?.('poll');
+        this.o.events.onModeChange?.('poll', this.pollReason);
       } else if (outcome === 'retry') {
         await sleep(Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
         backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
@@ -315,11 +317,9 @@ export class Reflector {
                   return settle('relist');
                 }
                 // The server refuses the watch verb (RBAC without watch, proxies without streaming): poll instead.
+                // Not an error state: the monitor says so once, as a warning, when the mode changes.
                 if (err.status === 403 || err.status === 405 || err.status === 501) {
-                  this.o.events.onError(
-                    { ...categorize(err), hint: 'Watching is not allowed here; flux-monitor polls instead (grant `watch` for live updates).' },
-                    false,
-                  );
+                  this.pollReason = `HTTP ${err.status}`;
                   return settle('poll');
                 }
               }

@@ -300,6 +300,9 @@ describe('engine against the API simulator', () => {
     const final = await p;
     expect(final.verdict).toBe('success');
     expect(states.some((s) => s.mode === 'poll')).toBe(true);
+    // Polling is a degraded mode, said once per kind as a warning, not an error hanging over the session.
+    expect(final.error).toBeUndefined();
+    expect(final.warnings).toContain('watching kustomizations is not allowed (HTTP 403): polling instead (grant the `watch` verb for live updates)');
   });
 
   it('reports no matching source as not-found with a hint', async () => {
