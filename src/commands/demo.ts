@@ -56,7 +56,7 @@ const demo: Command = {
     try {
       const kubeconfig = await cluster.sim.writeKubeconfig(join(dir, 'kubeconfig'), { context: 'flux-monitor-demo' });
       const sha = randomSha();
-      const out = await createOutput(io, { json: bool(p, 'json'), verbosity, mode: 'demo', onQuit: () => ac.abort('stopped') });
+      const out = await createOutput(io, { json: bool(p, 'json'), verbosity, showDependencies: config.show_dependencies, mode: 'demo', onQuit: () => ac.abort('stopped') });
       let pushed = false;
       const final = await runMonitor({
         pushed: { sha, branch: scenario.repo.branch },

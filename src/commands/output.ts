@@ -12,13 +12,16 @@ export interface Output {
   finish(s: SessionState): Promise<void>;
 }
 
-export async function createOutput(io: CommandIO, o: { json: boolean; verbosity: Verbosity; mode: 'watch' | 'demo'; onQuit: () => void }): Promise<Output> {
+export async function createOutput(
+  io: CommandIO,
+  o: { json: boolean; verbosity: Verbosity; showDependencies: boolean; mode: 'watch' | 'demo'; onQuit: () => void },
+): Promise<Output> {
   if (o.json) {
     const print = createJsonPrinter(io.stdout);
     return { onState: () => undefined, onEvent: print, finish: async () => undefined };
   }
   if (!shouldUseInk(io.env, io.stdout)) {
-    const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, color: io.stdout.isTTY === true && colorEnabled(io.env) });
+    const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, showDependencies: o.showDependencies, color: io.stdout.isTTY === true && colorEnabled(io.env) });
     return { onState: (s) => p.onState(s), onEvent: () => undefined, finish: async (s) => p.finish(s) };
   }
   const { startLiveView } = await import('../ui/live.js');
@@ -46,6 +49,7 @@ export async function createOutput(io: CommandIO, o: { json: boolean; verbosity:
           },
           mode: o.mode,
           verbosity: o.verbosity,
+          showDependencies: o.showDependencies,
           stdout: io.stdout,
           stdin: io.stdin,
           onQuit: o.onQuit,

@@ -95,7 +95,7 @@ async function showHuman(
   verbosity: Verbosity,
   codeOf: (s: StoredSession, live: Liveness) => number,
 ): Promise<number> {
-  const { shouldUseInk } = await import('../ui/mode.js');
+  const { colorEnabled, shouldUseInk } = await import('../ui/mode.js');
   let latest = initial;
   let latestLive = liveness(initial);
   let failed: Error | undefined;
@@ -112,6 +112,7 @@ async function showHuman(
       },
       mode: 'status',
       verbosity,
+      showDependencies: initial.config?.show_dependencies !== false,
       stdout: io.stdout,
       stdin: io.stdin,
       env: io.env,
@@ -131,7 +132,11 @@ async function showHuman(
     follower.stop();
   } else {
     const { createPlainPrinter } = await import('../ui/plain.js');
-    const printer = createPlainPrinter(io.stdout, { verbosity, color: !io.env.NO_COLOR && io.stdout.isTTY === true });
+    const printer = createPlainPrinter(io.stdout, {
+      verbosity,
+      showDependencies: initial.config?.show_dependencies !== false,
+      color: io.stdout.isTTY === true && colorEnabled(io.env),
+    });
     const follower = followSession(paths, id, (s, live) => {
       latest = s;
       latestLive = live;

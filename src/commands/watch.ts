@@ -60,7 +60,7 @@ const watch: Command = {
     });
     const config = applyFlagOverrides(target.config, p);
     const ac = new AbortController();
-    const out = await createOutput(io, { json: bool(p, 'json'), verbosity: config.verbosity, mode: 'watch', onQuit: () => ac.abort('stopped') });
+    const out = await createOutput(io, { json: bool(p, 'json'), verbosity: config.verbosity, showDependencies: config.show_dependencies, mode: 'watch', onQuit: () => ac.abort('stopped') });
     const onSignal = () => ac.abort('stopped');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);

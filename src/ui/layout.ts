@@ -17,6 +17,8 @@ import { cleanText, firstLine, oneLine, truncate, VERDICT_TITLE, wrapLine } from
 export interface TreeOptions {
   /** Show every monitored object (true) or only those affected by the pushed commit (false). */
   showAll: boolean;
+  /** Nest objects under what they dependOn and name the blockers of waiting ones (config show_dependencies; default true). */
+  showDependencies?: boolean;
   verbosity: Verbosity;
   /** Most rows the tree may take; beyond it subtrees are collapsed into "+N more" rows. Undefined: no limit. */
   maxRows?: number;
@@ -91,7 +93,7 @@ export function hasProgress(state: SessionState, showAll: boolean): boolean {
 }
 
 /** Detail lines under a node: the failure reason and message; in verbose mode also blockers and other messages. */
-function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined): Detail[] {
+function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
   const failing = FAILURE_PHASES.has(n.phase);
   const reason = oneLine(n.reason);
   if (verbosity !== 'verbose') {
@@ -104,7 +106,7 @@ function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined
   if (n.phase === 'Ready') return [];
   const tone: Detail['tone'] = failing ? 'error' : 'info';
   const lines: string[] = [];
-  if (n.phase === 'Waiting' && n.blockers?.length) lines.push(`waiting for: ${n.blockers.map(oneLine).join(', ')}`);
+  if (showDependencies && n.phase === 'Waiting' && n.blockers?.length) lines.push(`waiting for: ${n.blockers.map(oneLine).join(', ')}`);
   const msg = cleanText(n.message)
     .split('\n')
     .map((l) => l.trimEnd())
@@ -136,6 +138,7 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
   for (const e of state.edges) {
     if (e.from === e.to || !shown.has(e.from) || !shown.has(e.to)) continue;
     if (e.type === 'dependsOn') {
+      if (opts.showDependencies === false) continue;
       push(deps, e.from, e.to);
       push(dependents, e.to, e.from);
     } else if (e.type === 'inventory') {
@@ -168,7 +171,7 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
     visited.add(n.key);
     onPath.add(n.key);
     const avail = opts.width === undefined ? undefined : Math.max(8, opts.width - (3 * depth + 2));
-    const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details: detailsOf(n, opts.verbosity, avail), children: [] };
+    const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details: detailsOf(n, opts.verbosity, avail, opts.showDependencies !== false), children: [] };
     for (const c of childrenOf(n.key)) {
       if (!visited.has(c.key)) item.children.push(visit(c, depth + 1));
       else if (onPath.has(c.key)) item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: true, text: `↻ cycle back to ${nodeLabel(c)}` });

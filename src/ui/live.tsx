@@ -16,6 +16,8 @@ export interface LiveViewOptions {
   /** `status` attaches to a monitor running elsewhere: quitting only detaches. */
   mode: LiveMode;
   verbosity: Verbosity;
+  /** config show_dependencies (default true). */
+  showDependencies?: boolean;
   stdout?: NodeJS.WriteStream;
   stdin?: NodeJS.ReadStream;
   /** Called when the user quits (q or Ctrl-C), before the view exits. The caller decides what it means. */
@@ -42,6 +44,8 @@ export interface LiveAppProps {
   subscribe(cb: (s: SessionState) => void): () => void;
   mode: LiveMode;
   verbosity: Verbosity;
+  /** config show_dependencies (default true). */
+  showDependencies?: boolean;
   onQuit?: () => void;
   color: boolean;
 }
@@ -120,6 +124,7 @@ export function LiveApp(props: LiveAppProps) {
       state={state}
       now={now}
       verbosity={verbosity}
+      showDependencies={props.showDependencies}
       showAll={showAll}
       width={size.columns}
       // Keep the live area below the terminal's height: taller output makes Ink clear the screen every frame.
@@ -139,6 +144,7 @@ export function startLiveView(opts: LiveViewOptions): LiveView {
       subscribe={opts.subscribe}
       mode={opts.mode}
       verbosity={opts.verbosity}
+      showDependencies={opts.showDependencies}
       onQuit={opts.onQuit}
       color={colorEnabled(opts.env ?? process.env)}
     />,

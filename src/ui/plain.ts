@@ -13,6 +13,8 @@ export interface PlainPrinterOptions {
   ascii?: boolean;
   /** Also print objects not affected by the commit (default false). */
   showAll?: boolean;
+  /** Name the blockers of waiting objects (config show_dependencies; default true). */
+  showDependencies?: boolean;
 }
 
 export interface PlainPrinter {
@@ -80,7 +82,7 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
     line(`${at} ${ansi(icon(n.phase), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}`);
     if (!verbose) return;
     const pad = ' '.repeat(8);
-    if (n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
+    if (opts.showDependencies !== false && n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
     const rest = cleanText(n.message)
       .split('\n')
       .map((l) => l.trimEnd())

@@ -28,6 +28,8 @@ export interface SessionViewProps {
   verbosity: Verbosity;
   /** All monitored objects (true) or only those affected by the commit (false). */
   showAll: boolean;
+  /** config show_dependencies (default true). */
+  showDependencies?: boolean;
   /** Terminal columns: no line is longer. */
   width: number;
   /** Most lines to draw (keep it below the terminal's rows). */
@@ -238,7 +240,7 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
 
   const fixed = header.length + 1 + warnings.length + error.length + verdict.length + footer.length;
   const budget = Math.max(1, Math.floor(p.height) - fixed);
-  const rows = layoutTree(state, { showAll: p.showAll, verbosity: p.verbosity, maxRows: budget, width });
+  const rows = layoutTree(state, { showAll: p.showAll, showDependencies: p.showDependencies, verbosity: p.verbosity, maxRows: budget, width });
   const spinner = spinnerGlyph(p.spinnerFrame);
   const tree = rows.length ? treeLines(rows, width, { now, spinner, finished }) : [emptyTreeLine(state, p.showAll)];
 

@@ -117,6 +117,18 @@ describe('buildTree', () => {
     ]);
   });
 
+  it('show_dependencies: false keeps dependents out of their dependencies and names no blockers', () => {
+    const failed = node('Kustomization', 'apps', 'Failed', { reason: 'BuildFailed', message: 'kustomize build failed' });
+    const waiting = node('Kustomization', 'web', 'Waiting', { reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'] });
+    const s = session([failed, waiting], [edge(waiting, failed, 'dependsOn')]);
+    expect(shape(buildTree(s, { showAll: false, verbosity: 'verbose', showDependencies: false }))).toEqual([
+      'Kustomization/apps',
+      '  BuildFailed: kustomize build failed',
+      'Kustomization/web',
+      "  DependencyNotReady: dependency 'flux-system/apps' is not ready",
+    ]);
+  });
+
   it('truncates detail lines to the width, and wraps them in verbose mode', () => {
     const failed = node('Kustomization', 'apps', 'Failed', { reason: 'BuildFailed', message: 'word '.repeat(40).trim() });
     const s = session([failed]);

@@ -86,6 +86,8 @@ describe('plain printer', () => {
     expect(lines[k + 1]).toBe('        revision: main@sha1:3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b');
     // Normal verbosity keeps to one line per change.
     expect(run().raw()).not.toContain('revision: main@sha1');
+    // show_dependencies: false leaves the blockers out.
+    expect(run({ verbosity: 'verbose', showDependencies: false }).raw()).not.toContain('waiting for:');
   });
 
   it('can print ASCII tags and ANSI colours', () => {
