@@ -1,21 +1,14 @@
 // Works out what `watch` monitors: the commit, branch and repository URL, from flags and the local repository.
-import { DEFAULT_CONFIG, type MonitorConfig, type PushedRevision } from '../core/types.js';
+import { DEFAULT_CONFIG, type MonitorConfig } from '../core/types.js';
+import type { RunOptions } from '../engine/run.js';
 import { loadConfig } from '../config/load.js';
 import { MonitorError } from '../cluster/errors.js';
 import { UsageError } from './args.js';
 import type { CommandIO } from './types.js';
 import { gitInfo, isAncestor, resolveCommit } from '../git/repo.js';
 
-export interface WatchTarget {
-  pushed: PushedRevision;
-  repoUrl?: string;
-  branch?: string;
-  remote?: string;
-  repoPath?: string;
-  subject?: string;
-  config: MonitorConfig;
-  isNewerCommit?: (sha: string) => Promise<boolean>;
-}
+/** What `watch` hands to the engine (see RunOptions for the meaning of each field). */
+export type WatchTarget = Pick<RunOptions, 'pushed' | 'repoUrl' | 'branch' | 'remote' | 'repoPath' | 'subject' | 'config' | 'isNewerCommit'>;
 
 export interface TargetFlags {
   revision?: string;

@@ -215,6 +215,13 @@ export function inventoryId(o: { apiVersion: string; kind: string; name: string;
 
 export type KsStep = 'fetch' | 'build' | 'drift' | 'health';
 
+/** Dependencies not ready (or source missing), for Kustomizations and HelmReleases: Ready False, nothing else changes. */
+function waitingStatus(obj: KubeObject, reason: string, message: string, handled?: string, now = Date.now()): Status {
+  const s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'False', reason, message } }, now);
+  if (handled !== undefined) s.lastHandledReconcileAt = handled;
+  return s;
+}
+
 export const ks = {
   timeout(obj: KubeObject): string {
     return goDuration(obj.spec?.timeout ?? obj.spec?.interval);
@@ -268,12 +275,7 @@ export const ks = {
     if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
     return s;
   },
-  /** Dependencies not ready (or source missing): Ready False, nothing else changes. */
-  waiting(obj: KubeObject, reason: string, message: string, handled?: string, now = Date.now()): Status {
-    const s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'False', reason, message } }, now);
-    if (handled !== undefined) s.lastHandledReconcileAt = handled;
-    return s;
-  },
+  waiting: waitingStatus,
 };
 
 function ksHistory(prev: Status[] | undefined, revision: string, status: string, durationMs: number, now: number): Status[] {
@@ -405,9 +407,5 @@ export const hr = {
     if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
     return s;
   },
-  waiting(obj: KubeObject, reason: string, message: string, handled?: string, now = Date.now()): Status {
-    const s = withConditions(obj.status, gen(obj), { Ready: { type: 'Ready', status: 'False', reason, message } }, now);
-    if (handled !== undefined) s.lastHandledReconcileAt = handled;
-    return s;
-  },
+  waiting: waitingStatus,
 };
