@@ -207,6 +207,8 @@ export class SessionWriter {
   private pending: StoredSession | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastWrite = 0;
+  /** How long the last write took (ms). */
+  private lastWriteCost = 0;
   private closed = false;
 
   constructor(
@@ -218,7 +220,11 @@ export class SessionWriter {
     if (this.closed) return;
     this.pending = s;
     const now = (this.opts.now ?? Date.now)();
-    const wait = this.lastWrite + (this.opts.minIntervalMs ?? 250) - now;
+    // At most one write per minIntervalMs, and no more than ~2% of the time spent writing: a state of thousands
+    // of objects costs tens of milliseconds (and megabytes of garbage) to serialise, so it is written less often
+    // (every 1-2 s at 10,000 objects; docs/performance.md).
+    const interval = Math.max(this.opts.minIntervalMs ?? 250, Math.min(5000, this.lastWriteCost * 50));
+    const wait = this.lastWrite + interval - now;
     if (wait <= 0) this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), wait);
@@ -240,11 +246,13 @@ export class SessionWriter {
     this.pending = undefined;
     if (!s) return;
     this.lastWrite = (this.opts.now ?? Date.now)();
+    const started = performance.now();
     try {
       writeJsonAtomic(this.file, s);
     } catch (err) {
       this.opts.onError?.(err);
     }
+    this.lastWriteCost = performance.now() - started;
   }
 }
 
