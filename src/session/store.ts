@@ -36,6 +36,50 @@ export function isValidSessionId(id: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id) && !id.endsWith('.json') && !id.endsWith('.log');
 }
 
+/** Collections with more entries than this are serialised entry by entry. */
+const STREAM_THRESHOLD = 64;
+const CHUNK_BYTES = 64 * 1024;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/**
+ * Writes the same text as `JSON.stringify(data) + '\n'` (for plain data), but serialises large top-level
+ * collections (the nodes of a 10,000-object session) entry by entry into 64 KiB chunks, instead of building one
+ * multi-megabyte string: short-lived small strings are cheap for the garbage collector, huge ones are not.
+ */
+export function writeJsonStreamed(fd: number, data: unknown): void {
+  let buf = '';
+  const put = (text: string) => {
+    buf += text;
+    if (buf.length >= CHUNK_BYTES) {
+      writeSync(fd, buf);
+      buf = '';
+    }
+  };
+  const value = (v: unknown, depth: number) => {
+    if (depth < 2 && Array.isArray(v) && v.length > STREAM_THRESHOLD) {
+      put('[');
+      v.forEach((item, i) => put((i ? ',' : '') + (JSON.stringify(item) ?? 'null')));
+      put(']');
+    } else if (depth < 2 && isPlainObject(v) && (depth === 0 || Object.keys(v).length > STREAM_THRESHOLD)) {
+      put('{');
+      let first = true;
+      for (const [k, item] of Object.entries(v)) {
+        if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+        put((first ? '' : ',') + JSON.stringify(k) + ':');
+        first = false;
+        value(item, depth + 1);
+      }
+      put('}');
+    } else put(JSON.stringify(v) ?? 'null');
+  };
+  value(data, 0);
+  put('\n');
+  if (buf) writeSync(fd, buf);
+}
+
 /**
  * Writes `data` as JSON to `file` so that a reader sees the old or the new content, never a mix: a temporary
  * file in the same directory, fsync, then rename over the target. Mode 0600; the directory is created 0700.
@@ -46,7 +90,7 @@ export function writeJsonAtomic(file: string, data: unknown): void {
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, JSON.stringify(data) + '\n');
+    writeJsonStreamed(fd, data);
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);

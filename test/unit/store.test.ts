@@ -415,3 +415,28 @@ describe('followSession', () => {
     expect(errors[0]!.message).toMatch(/corrupt session file/);
   });
 });
+
+describe('writeJsonStreamed', () => {
+  it('writes exactly what JSON.stringify writes, streaming large collections entry by entry', async () => {
+    const { writeJsonStreamed } = await import('../../src/session/store.js');
+    const { openSync, closeSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'fm-stream-'));
+    const nodes: Record<string, unknown> = {};
+    for (let i = 0; i < 5000; i++) nodes[`Kustomization/ns-${i}/app-"${i}"`] = { phase: i % 2 ? 'Ready' : 'Failed', message: `line\n\u001b[31m${'x'.repeat(i % 50)}`, gone: undefined, n: i };
+    const data = {
+      schema: 1,
+      id: 's',
+      skipped: undefined,
+      nodes,
+      small: { a: 1, b: [1, 2, { c: null }] },
+      edges: Array.from({ length: 300 }, (_, i) => ({ from: `a${i}`, to: `b${i}`, type: 'dependsOn' })),
+      empty: {},
+      list: [undefined, 'x'],
+    };
+    const file = join(dir, 'state.json');
+    const fd = openSync(file, 'w');
+    writeJsonStreamed(fd, data);
+    closeSync(fd);
+    expect(readFileSync(file, 'utf8')).toBe(JSON.stringify(data) + '\n');
+  });
+});
