@@ -6,63 +6,37 @@ import { kustomization, ksReady } from '../helpers/flux.js';
 import { applyApps, applyInfra, applyNew, fetchNew, keyOf, ksBuilding, seedFleet } from './fleet.js';
 import {
   errorsOf,
-  FluxObjects,
-  kubeconfigWithServer,
   phasesOf,
-  SHA_NEW,
-  serverPort,
-  startCluster,
-  startEngine,
-  stopEngines,
-  TcpGate,
-  waitFor,
-  type KubeCluster,
   type Ref,
+  SHA_NEW,
+  startEngine,
+  useGatedCluster,
+  waitFor,
 } from './support.js';
 
-let cluster: KubeCluster;
-let objs: FluxObjects;
-let gate: TcpGate;
-let gatedKubeconfig: string;
-
-beforeAll(async () => {
-  cluster = await startCluster();
-  objs = FluxObjects.forCluster(cluster);
-  gate = new TcpGate({ host: '127.0.0.1', port: serverPort(cluster) });
-  await gate.start();
-  gatedKubeconfig = await kubeconfigWithServer(cluster.adminKubeconfigPath, `https://127.0.0.1:${gate.port}`, `${cluster.dataDir}/gated.kubeconfig`);
-});
-afterEach(async () => {
-  gate?.open();
-  await stopEngines();
-});
-afterAll(async () => {
-  await gate?.stop();
-  objs?.admin.close();
-  await cluster?.stop();
-});
+const g = useGatedCluster({ beforeAll, afterEach, afterAll });
 
 const unreachableReported = (events: Parameters<typeof errorsOf>[0]) => errorsOf(events).some((e) => e.category === 'unreachable' && !e.recovered);
 
 describe('engine against a real kube-apiserver: connection loss', () => {
   it('resumes its watches after a connection cut and sees every change made meanwhile, without relisting', async () => {
-    const f = await seedFleet(objs, 'cut');
-    const run = startEngine({ kubeconfig: gatedKubeconfig, repoUrl: f.url });
+    const f = await seedFleet(g.objs, 'cut');
+    const run = startEngine({ kubeconfig: g.gatedKubeconfig, repoUrl: f.url });
     await run.session();
     await waitFor('one watch per kind', () => run.client().stats.watchesOpen === 7);
-    await fetchNew(objs, f);
+    await fetchNew(g.objs, f);
     await run.phase(keyOf(f.git), 'Ready');
     const listsBefore = run.client().stats.byVerb.get;
 
-    expect(gate.cut()).toBeGreaterThanOrEqual(7);
-    await waitFor('the engine to report the cluster unreachable', () => unreachableReported(run.events));
+    expect(g.gate.cut()).toBeGreaterThanOrEqual(7);
+    await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
     // Changes the engine cannot see now: a status moving twice, a spec change, a new affected object.
-    await ksBuilding(objs, f.infra);
-    await applyNew(objs, f);
+    await ksBuilding(g.objs, f.infra);
+    await applyNew(g.objs, f);
     const extra: Ref = { kind: 'Kustomization', namespace: f.ns, name: 'extra' };
-    await objs.create({ ...kustomization('extra', { ns: f.ns, source: f.git.name, dependsOn: [f.infra.name] }), status: ksReady(SHA_NEW) });
+    await g.objs.create({ ...kustomization('extra', { ns: f.ns, source: f.git.name, dependsOn: [f.infra.name] }), status: ksReady(SHA_NEW) });
     expect(run.states.at(-1)!.nodes[keyOf(extra)]).toBeUndefined();
-    gate.open();
+    g.gate.open();
 
     const final = await run.p;
     expect(final.verdict).toBe('success');
@@ -78,38 +52,38 @@ describe('engine against a real kube-apiserver: connection loss', () => {
   });
 
   it('reports the recovery once the watches are back, even when nothing changed meanwhile', async () => {
-    const f = await seedFleet(objs, 'quiet-cut');
-    const run = startEngine({ kubeconfig: gatedKubeconfig, repoUrl: f.url });
+    const f = await seedFleet(g.objs, 'quiet-cut');
+    const run = startEngine({ kubeconfig: g.gatedKubeconfig, repoUrl: f.url });
     await run.session();
     await waitFor('one watch per kind', () => run.client().stats.watchesOpen === 7);
-    gate.cut();
-    await waitFor('the engine to report the cluster unreachable', () => unreachableReported(run.events));
+    g.gate.cut();
+    await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
     const t = Date.now();
-    gate.open();
+    g.gate.open();
     await waitFor('the error to clear', () => run.states.at(-1)!.error === undefined, 60_000);
     expect(Date.now() - t).toBeLessThan(10_000);
-    await fetchNew(objs, f);
-    await applyNew(objs, f);
+    await fetchNew(g.objs, f);
+    await applyNew(g.objs, f);
     expect((await run.p).verdict).toBe('success');
   });
 
   it('the apiserver killed and restarted mid-session: unreachable, recovered, no update lost, right verdict', async () => {
-    const f = await seedFleet(objs, 'restart');
-    const run = startEngine({ kubeconfig: cluster.adminKubeconfigPath, repoUrl: f.url });
+    const f = await seedFleet(g.objs, 'restart');
+    const run = startEngine({ kubeconfig: g.cluster.adminKubeconfigPath, repoUrl: f.url });
     await run.session();
-    await fetchNew(objs, f);
+    await fetchNew(g.objs, f);
     await run.phase(keyOf(f.git), 'Ready');
 
     // Written just before the kill: the engine may or may not have received it; it must end up with it.
-    await applyInfra(objs, f);
-    await cluster.stopApiserver();
-    await waitFor('the engine to report the cluster unreachable', () => unreachableReported(run.events));
+    await applyInfra(g.objs, f);
+    await g.cluster.stopApiserver();
+    await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
     expect(run.states.at(-1)!.error?.category).toBe('unreachable');
     expect(run.states.at(-1)!.status).toBe('running');
 
-    await cluster.startApiserver();
+    await g.cluster.startApiserver();
     // Written right after the restart.
-    await applyApps(objs, f);
+    await applyApps(g.objs, f);
 
     const final = await run.p;
     expect(final.verdict).toBe('success');
@@ -121,21 +95,21 @@ describe('engine against a real kube-apiserver: connection loss', () => {
   });
 
   it('a session started while the apiserver is down waits for it, then monitors normally', async () => {
-    const f = await seedFleet(objs, 'late-start');
-    await cluster.stopApiserver({ graceful: true });
+    const f = await seedFleet(g.objs, 'late-start');
+    await g.cluster.stopApiserver({ graceful: true });
     let run: ReturnType<typeof startEngine>;
     try {
-      run = startEngine({ kubeconfig: cluster.adminKubeconfigPath, repoUrl: f.url });
-      await waitFor('the engine to report the cluster unreachable', () => unreachableReported(run.events));
+      run = startEngine({ kubeconfig: g.cluster.adminKubeconfigPath, repoUrl: f.url });
+      await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
       expect(run.states.at(-1)!.status).toBe('starting');
     } finally {
-      await cluster.startApiserver();
+      await g.cluster.startApiserver();
     }
     const session = await run.session();
     expect(session.matchedSources).toEqual([keyOf(f.git)]);
     expect(errorsOf(run.events).some((e) => e.recovered && e.category === 'unreachable')).toBe(true);
-    await fetchNew(objs, f);
-    await applyNew(objs, f);
+    await fetchNew(g.objs, f);
+    await applyNew(g.objs, f);
     const final = await run.p;
     expect(final.verdict).toBe('success');
     expect(final.error).toBeUndefined();

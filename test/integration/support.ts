@@ -303,3 +303,37 @@ export async function kubeconfigWithServer(kubeconfigPath: string, server: strin
 export function serverPort(cluster: KubeCluster): number {
   return Number(new URL(cluster.server).port);
 }
+
+/** A real cluster with a TCP gate in front of it (to cut the engine's connections) and its fixtures. */
+export interface GatedCluster {
+  cluster: KubeCluster;
+  objs: FluxObjects;
+  gate: TcpGate;
+  /** Admin kubeconfig that goes through the gate. */
+  gatedKubeconfig: string;
+}
+
+/**
+ * Registers beforeAll/afterEach/afterAll hooks that start a cluster behind a TcpGate, reopen the gate and stop
+ * the engines after each test, and tear everything down; the returned object is filled in by beforeAll.
+ */
+export function useGatedCluster(hooks: { beforeAll: typeof import('vitest').beforeAll; afterEach: typeof import('vitest').afterEach; afterAll: typeof import('vitest').afterAll }, opts: StartKubeClusterOptions = {}): GatedCluster {
+  const g = {} as GatedCluster;
+  hooks.beforeAll(async () => {
+    g.cluster = await startCluster(opts);
+    g.objs = FluxObjects.forCluster(g.cluster);
+    g.gate = new TcpGate({ host: '127.0.0.1', port: serverPort(g.cluster) });
+    await g.gate.start();
+    g.gatedKubeconfig = await kubeconfigWithServer(g.cluster.adminKubeconfigPath, `https://127.0.0.1:${g.gate.port}`, `${g.cluster.dataDir}/gated.kubeconfig`);
+  });
+  hooks.afterEach(async () => {
+    g.gate?.open();
+    await stopEngines();
+  });
+  hooks.afterAll(async () => {
+    await g.gate?.stop();
+    g.objs?.admin.close();
+    await g.cluster?.stop();
+  });
+  return g;
+}
