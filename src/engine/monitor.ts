@@ -21,7 +21,7 @@ import {
   type Verdict,
 } from '../core/types.js';
 import { computeStatus } from '../core/status.js';
-import { revisionCommit } from '../core/revision.js';
+import { revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
@@ -512,7 +512,7 @@ export class Monitor {
   private checkNewer(revision: string | undefined): void {
     if (!revision || !this.o.isNewerCommit) return;
     const sha = revisionCommit(revision)?.toLowerCase();
-    if (!sha || sha.length < 7 || this.pushed.sha.startsWith(sha) || sha.startsWith(this.pushed.sha) || this.newerChecked.has(sha)) return;
+    if (!sha || sha.length < 7 || sameCommit(sha, this.pushed.sha) || this.newerChecked.has(sha)) return;
     this.newerChecked.add(sha);
     this.o.isNewerCommit(sha).then(
       (newer) => {
@@ -683,8 +683,7 @@ function sinceOr(since: string | undefined, now: number, startedAt: number): num
 /** Whether a Kustomization object (not a monitored node) has applied the pushed commit. */
 function isAppliedByParent(o: KubeObject | undefined, pushed: PushedRevision): boolean {
   const rev = o?.status?.lastAppliedRevision;
-  const c = typeof rev === 'string' ? revisionCommit(rev)?.toLowerCase() : undefined;
-  return Boolean(c && (pushed.sha.startsWith(c) || c.startsWith(pushed.sha)));
+  return revisionMatches(typeof rev === 'string' ? rev : undefined, pushed) === true;
 }
 
 /** Orders keys so that inventory parents come before their children (cycles broken arbitrarily). */
