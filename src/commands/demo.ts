@@ -2,10 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CONFIG, EXIT_CODES, type Verdict, type Verbosity } from '../core/types.js';
+import { DEFAULT_CONFIG, EXIT_CODES, type Verdict } from '../core/types.js';
 import { runMonitor, newSessionId } from '../engine/run.js';
 import { randomSha, SCENARIOS, startSimulatedCluster } from '../sim/index.js';
-import { bool, parseArgs, parseDuration, str, UsageError } from './args.js';
+import { bool, parseArgs, str, UsageError } from './args.js';
+import { applyFlagOverrides } from './watch.js';
 import { createOutput } from './output.js';
 import type { Command } from './types.js';
 
@@ -43,10 +44,9 @@ const demo: Command = {
     if (!scenario) throw new UsageError(`unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
     const speed = Number(str(p, 'speed') ?? '1');
     if (!(speed > 0 && speed <= 100)) throw new UsageError('--speed must be a number between 0 and 100');
-    const verbosity = (str(p, 'verbosity') ?? (bool(p, 'verbose') ? 'verbose' : 'normal')) as Verbosity;
-    if (!['minimal', 'normal', 'verbose'].includes(verbosity)) throw new UsageError('--verbosity must be minimal, normal or verbose');
-    const timeout = str(p, 'timeout');
-    const config = { ...DEFAULT_CONFIG, verbosity, timeout: timeout ? Math.max(1, Math.round(parseDuration(timeout) / 1000)) : 120 };
+    // The same flag handling as `watch` (verbosity, timeout), from the demo's defaults.
+    const config = applyFlagOverrides({ ...DEFAULT_CONFIG, timeout: 120 }, p);
+    const verbosity = config.verbosity;
 
     const dir = mkdtempSync(join(tmpdir(), 'flux-monitor-demo-'));
     const cluster = await startSimulatedCluster({ scenario, player: { speed } });
