@@ -200,7 +200,7 @@ export class Monitor {
       minTimeout: this.o.tuning?.backoffMs ?? 500,
       maxTimeout: this.o.tuning?.maxBackoffMs ?? 15_000,
       randomize: true,
-      signal: this.abortSignal(),
+      signal: this.stopAc.signal,
       shouldRetry: ({ error }) =>
         !this.finished && (isTransient(error) || (outage && categorize(error).category === 'flux-not-installed' && notInstalledRetries++ < 5)),
       onFailedAttempt: ({ error }) => {
@@ -215,11 +215,8 @@ export class Monitor {
     return res.resources;
   }
 
-  private abortSignal(): AbortSignal {
-    if (!this.stopAc) this.stopAc = new AbortController();
-    return this.stopAc.signal;
-  }
-  private stopAc?: AbortController;
+  /** Aborted when the session finishes: stops discovery retries. */
+  private readonly stopAc = new AbortController();
 
   private async start(): Promise<void> {
     const resources = await this.discover();
@@ -598,7 +595,7 @@ export class Monitor {
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.settleTimer);
-    this.stopAc?.abort();
+    this.stopAc.abort();
     for (const r of this.reflectors) r.stop();
     const end = this.now();
     this.state.status = 'finished';
