@@ -1,4 +1,5 @@
 // Tiny, strict command-line parser shared by every command (no dependency needed).
+import { InvalidDurationError, parseDuration } from '../core/duration.js';
 
 export interface FlagSpec {
   /** Flag takes a value (`--timeout 5m` or `--timeout=5m`). */
@@ -84,18 +85,14 @@ export function list(p: ParsedArgs, name: string): string[] {
   return [];
 }
 
-/** Parses durations such as `300`, `90s`, `5m`, `1h30m`, `1500ms` into milliseconds. Bare numbers are seconds. */
-export function parseDuration(text: string): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
-  let total = 0;
-  let consumed = 0;
-  for (const m of t.matchAll(re)) {
-    const n = Number(m[1]);
-    total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
-    consumed += m[0].length;
+/** A duration flag (`--timeout 5m`) in milliseconds; a malformed one is a usage error. */
+export function duration(p: ParsedArgs, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    if (err instanceof InvalidDurationError) throw new UsageError(`--${name}: ${err.message}`);
+    throw err;
   }
-  if (consumed !== t.length || consumed === 0) throw new UsageError(`invalid duration "${text}" (use e.g. 90s, 5m, 1h)`);
-  return Math.round(total);
 }

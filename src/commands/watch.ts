@@ -1,7 +1,7 @@
 // `flux-monitor watch`: monitor a commit in the foreground, with CI-friendly exit codes.
 import { EXIT_CODES, type MonitorConfig, type Verbosity } from '../core/types.js';
 import { runMonitor, newSessionId } from '../engine/run.js';
-import { bool, list, parseArgs, parseDuration, str, UsageError } from './args.js';
+import { bool, duration, list, parseArgs, str, UsageError } from './args.js';
 import { createOutput } from './output.js';
 import { resolveWatchTarget } from './target.js';
 import type { Command } from './types.js';
@@ -26,10 +26,10 @@ const FLAGS = {
 
 export function applyFlagOverrides(config: MonitorConfig, p: ReturnType<typeof parseArgs>): MonitorConfig {
   const c = { ...config };
-  const timeout = str(p, 'timeout');
-  if (timeout) c.timeout = Math.max(1, Math.round(parseDuration(timeout) / 1000));
-  const poll = str(p, 'poll-interval');
-  if (poll) c.polling_interval = Math.max(0.25, parseDuration(poll) / 1000);
+  const timeout = duration(p, 'timeout');
+  if (timeout !== undefined) c.timeout = Math.max(1, Math.round(timeout / 1000));
+  const poll = duration(p, 'poll-interval');
+  if (poll !== undefined) c.polling_interval = Math.max(0.25, poll / 1000);
   const v = str(p, 'verbosity') ?? (bool(p, 'verbose') ? 'verbose' : undefined);
   if (v) {
     if (!['minimal', 'normal', 'verbose'].includes(v)) throw new UsageError(`--verbosity must be minimal, normal or verbose (got "${v}")`);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
-import { parseDuration } from '../commands/args.js';
+import { parseDuration } from '../core/duration.js';
 import { DEFAULT_CONFIG, type CategorizedError, type MonitorConfig, type Verbosity } from '../core/types.js';
 
 /** Path of the hook file, relative to the repository root. */
