@@ -1,7 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `fast` (pure logic, simulator, git end to end) and `kube`
-// (a real kube-apiserver + etcd built from Go modules, see docs/testing.md).
+// Three projects, run one after another (sequence.groupOrder) so that the heavy ones never share the two cores:
+// - `fast`: pure logic, simulator, git end to end, replayed real-Flux transcripts;
+// - `kube`: a real kube-apiserver + etcd built from Go modules, with the real Flux CRDs;
+// - `flux`: the real-Flux conformance suite (kube-apiserver, etcd, and the real source-, kustomize- and
+//   helm-controller built from their Go modules; see docs/testing.md).
 export default defineConfig({
   test: {
     projects: [
@@ -11,6 +14,7 @@ export default defineConfig({
           name: 'fast',
           include: ['test/unit/**/*.test.{ts,tsx}', 'test/e2e/**/*.test.{ts,tsx}', 'test/ui/**/*.test.{ts,tsx}'],
           testTimeout: 30_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -21,6 +25,18 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 1_800_000,
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'flux',
+          include: ['test/conformance/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

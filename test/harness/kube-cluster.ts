@@ -125,7 +125,7 @@ async function buildBinaries(log: (s: string) => void): Promise<{ apiserver: str
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -137,7 +137,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function logTail(file: string, lines = 40): string {
+export function logTail(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -145,7 +145,7 @@ function logTail(file: string, lines = 40): string {
   }
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, onTimeout: () => Promise<string> | string): Promise<void> {
+export async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, onTimeout: () => Promise<string> | string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -248,10 +248,10 @@ function kubeconfig(server: string, caPem: string, name: string, user: Record<st
 
 // ---------------------------------------------------------------- processes
 
-const liveClusters = new Set<{ kill(): void }>();
+export const liveClusters = new Set<{ kill(): void }>();
 let exitHookInstalled = false;
 
-function installExitHook(): void {
+export function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
@@ -259,16 +259,23 @@ function installExitHook(): void {
   });
 }
 
-class Proc {
+export class Proc {
   child?: ChildProcess;
   private exited?: Promise<void>;
 
-  constructor(readonly name: string, readonly bin: string, readonly args: string[], readonly logFile: string, private readonly onChange: () => void) {}
+  constructor(
+    readonly name: string,
+    readonly bin: string,
+    readonly args: string[],
+    readonly logFile: string,
+    private readonly onChange: () => void,
+    private readonly env?: NodeJS.ProcessEnv,
+  ) {}
 
   start(): void {
     const fd = openSync(this.logFile, 'a');
     try {
-      const child = spawn(this.bin, this.args, { stdio: ['ignore', fd, fd] });
+      const child = spawn(this.bin, this.args, { stdio: ['ignore', fd, fd], env: this.env ?? process.env });
       this.child = child;
       this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
       child.once('error', () => undefined); // surfaces as exit / readiness failure
@@ -309,7 +316,7 @@ class Proc {
  * a shell that waits for this Node process to go away, then kills the recorded pids
  * and removes the dir. It exits by itself once the dir has been removed.
  */
-function startWatchdog(dir: string, pidFile: string, keepDir: boolean): void {
+export function startWatchdog(dir: string, pidFile: string, keepDir: boolean): void {
   const script = `while kill -0 ${process.pid} 2>/dev/null && [ -d "$1" ]; do sleep 1; done
 if [ -d "$1" ]; then for p in $(cat "$2" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done; [ "$3" = keep ] || rm -rf "$1"; fi`;
   const args = ['-c', script, 'kube-cluster-watchdog', dir, pidFile, keepDir ? 'keep' : 'remove'];
@@ -523,8 +530,19 @@ type Requester = (method: string, apiPath: string, body?: unknown, o?: KubeReque
 /** group/version/plural of every served CRD version. */
 type ResourcePath = string;
 
+/**
+ * The real Flux CRDs of the controller versions the conformance suite builds (test/flux/go.mod), fetched by
+ * test/flux/crds.sh from the controllers' Go modules (a module download, no build).
+ */
+async function realFluxCrdDir(): Promise<string> {
+  const fluxDir = path.join(path.dirname(findKubeDir()), 'flux');
+  const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` };
+  await execFileP('bash', [path.join(fluxDir, 'crds.sh')], { env });
+  return path.join(fluxDir, 'crds');
+}
+
 async function applyCrds(request: Requester): Promise<ResourcePath[]> {
-  const crdDir = path.join(findKubeDir(), 'crds');
+  const crdDir = await realFluxCrdDir();
   const files = (await readdir(crdDir)).filter((f) => f.endsWith('.yaml')).sort();
   const crds = (await Promise.all(files.map(async (f) => YAML.parseAllDocuments(await readFile(path.join(crdDir, f), 'utf8')).map((d) => d.toJSON()))))
     .flat()
@@ -564,7 +582,7 @@ async function waitServed(request: Requester, resources: ResourcePath[]): Promis
 /** The first custom-resource write after start takes ~2 s (one-time apiserver set-up); pay it here. */
 async function warmUp(request: Requester): Promise<void> {
   const r = await request('POST', '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories?dryRun=All', {
-    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'warm-up' }, spec: {},
+    apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'warm-up' }, spec: { interval: '1m', url: 'https://example.invalid/warm-up.git' },
   });
   ensureOk('dry-run create', r, [409]);
 }

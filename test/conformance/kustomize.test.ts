@@ -1,0 +1,234 @@
+// Conformance: flux-monitor against the real source- and kustomize-controller, on everyday pushes and
+// breakages. Each case pushes real commits to a git server on loopback, lets the real controllers act, and
+// checks the verdict, the exit code and every object's phase, reason and message against what the controllers
+// wrote (recorded independently). Each asserts that the verdict came from Flux's state, not from the timeout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/core/types.js';
+import { startFluxEnv, type FluxEnv } from './env.js';
+import { configMap, deployment, gitRepository, kustomization, kustomizationYaml } from './cases.js';
+import { Case, decidedByFlux } from './support.js';
+
+let env: FluxEnv;
+beforeAll(async () => {
+  env = await startFluxEnv();
+});
+afterAll(async () => {
+  await env?.stop();
+});
+
+/** infra (a ConfigMap) ← apps (a ConfigMap), apps dependsOn infra. */
+function twoLevelFiles(message: string): Record<string, string> {
+  return {
+    'infra/kustomization.yaml': kustomizationYaml(['config.yaml']),
+    'infra/config.yaml': configMap('infra-config', { message }),
+    'apps/kustomization.yaml': kustomizationYaml(['config.yaml']),
+    'apps/config.yaml': configMap('apps-config', { message }),
+  };
+}
+
+function twoLevel(opts: { infraSuspended?: boolean; wait?: boolean; timeout?: string } = {}) {
+  return (ns: string, url: string) => [
+    gitRepository(ns, url),
+    kustomization(ns, 'infra', './infra', { suspend: opts.infraSuspended, wait: opts.wait, timeout: opts.timeout }),
+    kustomization(ns, 'apps', './apps', { dependsOn: ['infra'], wait: opts.wait, timeout: opts.timeout }),
+  ];
+}
+
+async function withCase<T>(name: string, description: string, body: (c: Case) => Promise<T>): Promise<T> {
+  const c = new Case(env, name, description);
+  try {
+    return await body(c);
+  } catch (err) {
+    (err as Error).message += `\n--- controller logs\n${env.flux.logs(25)}`;
+    throw err;
+  } finally {
+    await c.finish();
+  }
+}
+
+describe('real Flux: Kustomizations', () => {
+  it('success across a dependsOn chain', () =>
+    withCase('chain-success', 'a push that changes both levels of a dependsOn chain; both apply it', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('change both levels', { 'infra/config.yaml': configMap('infra-config', { message: 'two' }), 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('success');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.success);
+      for (const [kind, name] of [['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']] as const) {
+        const n = c.node(run, kind, name);
+        expect(n.phase, `${kind}/${name}`).toBe('Ready');
+        expect(n.revision).toContain(sha);
+        // What the controller wrote: Ready=True for the pushed commit.
+        expect(c.ready(kind, name, sha)).toBe(true);
+      }
+    }));
+
+  it('a kustomize build error fails the Kustomization and blocks its dependent', () =>
+    withCase('build-error', 'a push whose kustomization.yaml names a file that does not exist', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('break the infra build', { 'infra/kustomization.yaml': kustomizationYaml(['config.yaml', 'missing.yaml']) });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.failed);
+      const infra = c.node(run, 'Kustomization', 'infra');
+      expect(infra.phase).toBe('Failed');
+      expect(infra.reason).toBe('BuildFailed');
+      const ready = c.latest('Kustomization', 'infra').status.conditions.find((x: any) => x.type === 'Ready');
+      expect(ready.reason).toBe('BuildFailed');
+      expect(infra.message).toContain('missing.yaml');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.settled).toBe(true);
+      expect(['Waiting', 'Pending']).toContain(apps.phase);
+    }));
+
+  it('a resource the apiserver rejects at dry-run fails the Kustomization', () =>
+    withCase('dry-run-rejected', 'a push that adds a ConfigMap with an invalid name', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('add an invalid ConfigMap', {
+        'apps/kustomization.yaml': kustomizationYaml(['config.yaml', 'bad.yaml']),
+        'apps/bad.yaml': configMap('Bad_Name', { a: 'b' }),
+      });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.phase).toBe('Failed');
+      expect(apps.reason).toBe('ReconciliationFailed');
+      expect(apps.message).toMatch(/Bad_Name|invalid/i);
+      expect(c.node(run, 'Kustomization', 'infra').phase).toBe('Ready');
+    }));
+
+  it('a Kustomization whose path the commit removed fails at once, with the controller message', () =>
+    withCase('path-removed', 'a push that deletes the directory a Kustomization applies', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('remove apps/', { 'apps/kustomization.yaml': null, 'apps/config.yaml': null, 'infra/config.yaml': configMap('infra-config', { message: 'two' }) });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.phase).toBe('Failed');
+      expect(apps.reason).toBe('ArtifactFailed');
+      expect(apps.message).toContain('kustomization path not found');
+      // The controller did not record the attempt: lastAttemptedRevision stays on the previous commit.
+      expect(c.latest('Kustomization', 'apps').status.lastAttemptedRevision).toContain(first);
+      expect(c.node(run, 'Kustomization', 'infra').phase).toBe('Ready');
+    }));
+
+  it('a health check that never passes fails the Kustomization (no kube-controller-manager runs)', () =>
+    withCase('health-check', 'a push that adds a Deployment to a Kustomization with wait: true', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel({ wait: true, timeout: '15s' }));
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('add a Deployment', {
+        'apps/kustomization.yaml': kustomizationYaml(['config.yaml', 'web.yaml']),
+        'apps/web.yaml': deployment('web'),
+      });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.phase).toBe('Failed');
+      expect(apps.reason).toBe('HealthCheckFailed');
+      expect(apps.message).toContain('Deployment');
+    }));
+
+  it('a failing dependency blocks its dependent: failed, not timed out', () =>
+    withCase('dependency-failed', 'a push that breaks the upstream of a dependsOn chain while changing the downstream', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('break infra, change apps', {
+        'infra/config.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: infra-config\ndata: [not, a, map]\n',
+        'apps/config.yaml': configMap('apps-config', { message: 'two' }),
+      });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      expect(c.node(run, 'Kustomization', 'infra').phase).toBe('Failed');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.phase).toBe('Waiting');
+      expect(apps.settled).toBe(true);
+      expect(run.summary.message).toMatch(/blocked/);
+    }));
+
+  it('a suspended upstream Kustomization: its own outcome, naming the object and how to resume it', () =>
+    withCase('suspended-upstream', 'a push to a chain whose upstream Kustomization is suspended', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      // Suspend the upstream, as `flux suspend kustomization infra` does.
+      const { mergePatch } = await import('./env.js');
+      await mergePatch(env.cluster, 'kustomize.toolkit.fluxcd.io/v1', 'Kustomization', c.ns, 'infra', { spec: { suspend: true } });
+      const sha = await c.push('change both levels', { 'infra/config.yaml': configMap('infra-config', { message: 'two' }), 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('blocked');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.blocked);
+      expect(c.node(run, 'Kustomization', 'infra').phase).toBe('Suspended');
+      expect(run.summary.message).toContain(`flux resume kustomization infra -n ${c.ns}`);
+      expect(run.summary.message).not.toMatch(/\bfailed\b/);
+    }));
+
+  it('a source that cannot fetch fails the GitRepository with the controller message', () =>
+    withCase('source-fetch-failed', 'a push while the git server answers 503', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
+      env.gitServer.failing = true;
+      try {
+        const run = await c.monitor(sha);
+        decidedByFlux(run);
+        expect(run.summary.verdict).toBe('failed');
+        const repo = c.node(run, 'GitRepository', 'repo');
+        expect(repo.phase).toBe('Failed');
+        expect(repo.reason).toBe('GitOperationFailed');
+        expect(repo.message).toMatch(/503|unavailable/i);
+        expect(c.node(run, 'Kustomization', 'apps').settled).toBe(true);
+      } finally {
+        env.gitServer.failing = false;
+      }
+    }));
+
+  it('three pushes in a row: the first two are superseded, the last succeeds', () =>
+    withCase('three-pushes', 'three commits pushed one right after another, each monitored', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel());
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const r1 = await c.push('r1', { 'apps/config.yaml': configMap('apps-config', { message: 'r1' }) });
+      const m1 = c.monitor(r1);
+      const r2 = await c.push('r2', { 'apps/config.yaml': configMap('apps-config', { message: 'r2' }) });
+      const m2 = c.monitor(r2);
+      const r3 = await c.push('r3', { 'apps/config.yaml': configMap('apps-config', { message: 'r3' }) });
+      const [run1, run2] = await Promise.all([m1, m2]);
+      const run3 = await c.monitor(r3);
+      decidedByFlux(run3);
+      expect(run3.summary.verdict).toBe('success');
+      // An earlier push either made it through before the next landed (success) or was replaced (superseded).
+      for (const run of [run1, run2]) {
+        decidedByFlux(run);
+        expect(['success', 'superseded']).toContain(run.summary.verdict);
+      }
+      expect(c.node(run3, 'Kustomization', 'apps').revision).toContain(r3);
+    }));
+
+  it('a timeout gives a partial report of every object', () =>
+    withCase('timeout-partial', 'a health check longer than the monitor timeout', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), twoLevel({ wait: true, timeout: '2m' }));
+      await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('add a Deployment', {
+        'apps/kustomization.yaml': kustomizationYaml(['config.yaml', 'web.yaml']),
+        'apps/web.yaml': deployment('web'),
+      });
+      const run = await c.monitor(sha, { timeout: 20 });
+      // Here the timeout is the expected end: Flux is still waiting for the health check.
+      expect(run.summary.verdict).toBe('timeout');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.timeout);
+      expect(c.node(run, 'Kustomization', 'infra').phase).toBe('Ready');
+      const apps = c.node(run, 'Kustomization', 'apps');
+      expect(apps.phase).toBe('Progressing');
+      expect(apps.message).toMatch(/health/i);
+      expect(run.summary.objects.map((o) => o.key).sort()).toEqual(Object.keys(run.state.nodes).sort());
+    }));
+});

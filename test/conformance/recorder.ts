@@ -1,0 +1,142 @@
+// An independent recorder of what the real Flux controllers write: one plain watch per Flux kind in a case's
+// namespace, through @kubernetes/client-node (not flux-monitor's own cluster layer), keeping every version of
+// every object as a transcript entry. Transcripts are saved as fixtures (test/fixtures/transcripts/) and
+// replayed through the status model and the engine by the fast suite.
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeObject } from '../../src/core/types.js';
+
+export const FLUX_RESOURCES: Array<{ apiVersion: string; kind: string; plural: string }> = [
+  { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', plural: 'gitrepositories' },
+  { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmRepository', plural: 'helmrepositories' },
+  { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'HelmChart', plural: 'helmcharts' },
+  { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', plural: 'ocirepositories' },
+  { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'Bucket', plural: 'buckets' },
+  { apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', plural: 'kustomizations' },
+  { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', plural: 'helmreleases' },
+];
+
+export interface TranscriptEntry {
+  /** Milliseconds since the recorder started. */
+  t: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: KubeObject;
+}
+
+export interface Transcript {
+  case: string;
+  description: string;
+  controllers: Record<string, string>;
+  kubernetes: string;
+  namespace: string;
+  /** The repository URL as the transcript writes it (the loopback port is replaced). */
+  repoUrl: string;
+  branch: string;
+  /** Pushes in order: the commit id and what the commit does. */
+  pushes: Array<{ sha: string; subject: string; t: number }>;
+  /** What flux-monitor concluded for the last push (verdict, exit code, per-object phases). */
+  expected: { verdict: string; exitCode: number; phases: Record<string, { phase: string; reason: string }> };
+  entries: TranscriptEntry[];
+}
+
+/** Replaces what differs between runs (loopback ports, temp dirs) so transcripts compare and replay. */
+export function normalizeText(s: string, ports: { git: string; storage: string }): string {
+  return s
+    .split(ports.git).join('http://git.conformance.test')
+    .split(ports.storage).join('http://storage.conformance.test')
+    .replace(/\/tmp\/flux-monitor-[A-Za-z0-9_.-]+/g, '/tmp/…')
+    .replace(/\/tmp\/(kustomization|helm|source)-[0-9]+/g, '/tmp/$1-…');
+}
+
+/** What the recorder keeps of an object: identity, the spec fields the monitor reads, and the whole status. */
+function slim(o: any): KubeObject {
+  const md = o.metadata ?? {};
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.annotations ?? {})) if (k.startsWith('reconcile.fluxcd.io/')) annotations[k] = v as string;
+  const spec = { ...(o.spec ?? {}) };
+  for (const f of ['values', 'valuesFrom', 'postRenderers', 'patches', 'images', 'postBuild', 'commonMetadata']) delete spec[f];
+  const status = structuredClone(o.status ?? {});
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: {
+      name: md.name,
+      namespace: md.namespace,
+      uid: md.uid,
+      generation: md.generation,
+      resourceVersion: md.resourceVersion,
+      ...(md.deletionTimestamp ? { deletionTimestamp: md.deletionTimestamp } : {}),
+      ...(Object.keys(annotations).length ? { annotations } : {}),
+    },
+    spec,
+    status,
+  } as KubeObject;
+}
+
+export class Recorder {
+  readonly entries: TranscriptEntry[] = [];
+  private readonly started = Date.now();
+  private readonly aborts: AbortController[] = [];
+  private readonly last = new Map<string, string>();
+
+  constructor(
+    private readonly kubeconfigPath: string,
+    private readonly namespace: string,
+    private readonly ports: { git: string; storage: string },
+  ) {}
+
+  async start(): Promise<void> {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfigPath);
+    const w = new Watch(kc);
+    await Promise.all(
+      FLUX_RESOURCES.map(async (r) => {
+        const path = `/apis/${r.apiVersion}/namespaces/${this.namespace}/${r.plural}`;
+        const open = async (): Promise<void> => {
+          const ac = await w.watch(
+            path,
+            { allowWatchBookmarks: false },
+            (type, obj) => this.record(type, obj),
+            () => {
+              // Watches end (server timeout); reopen while the recorder runs.
+              if (this.aborts.length && !this.stopped) void open().catch(() => undefined);
+            },
+          );
+          this.aborts.push(ac);
+        };
+        await open();
+      }),
+    );
+  }
+
+  private stopped = false;
+
+  private record(type: string, obj: any): void {
+    if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
+    const object = JSON.parse(normalizeText(JSON.stringify(slim(obj)), this.ports)) as KubeObject;
+    const key = `${object.kind}/${object.metadata.name}`;
+    // A reopened watch replays ADDED for objects already seen: keep only real changes.
+    const sig = `${type === 'DELETED' ? 'D' : ''}${object.metadata.resourceVersion}`;
+    if (this.last.get(key) === sig) return;
+    this.last.set(key, sig);
+    this.entries.push({ t: Date.now() - this.started, type: type as TranscriptEntry['type'], object });
+  }
+
+  /** Milliseconds since the recorder started. */
+  now(): number {
+    return Date.now() - this.started;
+  }
+
+  /** The latest recorded version of an object. */
+  latest(kind: string, name: string): KubeObject | undefined {
+    for (let i = this.entries.length - 1; i >= 0; i--) {
+      const o = this.entries[i]!.object;
+      if (o.kind === kind && o.metadata.name === name) return o;
+    }
+    return undefined;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const a of this.aborts) a.abort();
+  }
+}

@@ -1,0 +1,183 @@
+// The case runner of the real-Flux conformance suite: sets a case up in its own namespace, pushes real
+// commits, runs flux-monitor's engine on the push, records what the controllers did, and saves the transcript.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { runMonitor } from '../../src/engine/run.js';
+import { DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { apply, WorkRepo, type FluxEnv } from './env.js';
+import { Recorder, type Transcript } from './recorder.js';
+import { CONTROLLER_VERSIONS, namespace } from './cases.js';
+
+const execFileP = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const TRANSCRIPT_DIR = path.resolve(here, '..', 'fixtures', 'transcripts');
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `pred` until it holds; fails with `what` (and the controllers' logs) after a generous ceiling. */
+export async function waitUntil(env: FluxEnv, what: string, pred: () => boolean | Promise<boolean>, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}\n${env.flux.logs(30)}`);
+    await sleep(100);
+  }
+}
+
+export interface MonitorRun {
+  state: SessionState;
+  events: MonitorEvent[];
+  summary: Extract<MonitorEvent, { type: 'summary' }>;
+}
+
+export class Case {
+  readonly ns: string;
+  repo!: WorkRepo;
+  recorder!: Recorder;
+  readonly pushes: Transcript['pushes'] = [];
+  private last?: MonitorRun;
+
+  constructor(
+    readonly env: FluxEnv,
+    readonly name: string,
+    readonly description: string,
+  ) {
+    this.ns = `c-${name}`;
+  }
+
+  /** Namespace, repository with its first commit pushed, the recorder, then the Flux objects. */
+  async setup(files: Record<string, string>, objects: (ns: string, url: string) => unknown[]): Promise<string> {
+    await apply(this.env.cluster, [namespace(this.ns)]);
+    this.repo = await WorkRepo.create(this.env.gitServer, this.name);
+    const sha = await this.repo.commit('initial', files);
+    await this.repo.push();
+    this.recorder = new Recorder(this.env.kubeconfig, this.ns, { git: this.env.gitServer.url, storage: this.env.flux.storageUrl });
+    await this.recorder.start();
+    await apply(this.env.cluster, objects(this.ns, this.repo.url));
+    return sha;
+  }
+
+  latest(kind: string, name: string): any {
+    return this.recorder.latest(kind, name);
+  }
+
+  ready(kind: string, name: string, revisionIncludes?: string): boolean {
+    const o = this.latest(kind, name);
+    const ready = o?.status?.conditions?.find((c: any) => c.type === 'Ready');
+    if (ready?.status !== 'True' || o.status.observedGeneration !== o.metadata.generation) return false;
+    if (!revisionIncludes) return true;
+    const revs = [o.status.lastAppliedRevision, o.status.artifact?.revision, o.status.lastAttemptedRevision, o.status.history?.[0]?.chartVersion];
+    return revs.some((r) => typeof r === 'string' && r.includes(revisionIncludes.slice(0, 12)));
+  }
+
+  async waitReady(objs: Array<[string, string]>, revision?: string, ms?: number): Promise<void> {
+    await waitUntil(this.env, `${objs.map(([k, n]) => `${k}/${n}`).join(', ')} Ready${revision ? ` at ${revision.slice(0, 7)}` : ''} in ${this.ns}`, () => objs.every(([k, n]) => this.ready(k, n, revision)), ms);
+  }
+
+  /** Commits and pushes a change; returns the new commit id. */
+  async push(subject: string, files: Record<string, string | null>): Promise<string> {
+    const sha = await this.repo.commit(subject, files);
+    await this.repo.push();
+    this.pushes.push({ sha, subject, t: this.recorder.now() });
+    return sha;
+  }
+
+  /** Runs flux-monitor's engine on the pushed commit, as `flux-monitor watch` does, to its verdict. */
+  async monitor(sha: string, config: Partial<MonitorConfig> = {}, signal?: AbortSignal): Promise<MonitorRun> {
+    const events: MonitorEvent[] = [];
+    const state = await runMonitor({
+      pushed: { sha, branch: 'main' },
+      repoUrl: this.repo.url,
+      branch: 'main',
+      kubeconfig: this.env.kubeconfig,
+      config: { ...DEFAULT_CONFIG, timeout: 180, auto_reconcile: true, ...config },
+      onEvent: (e) => events.push(e),
+      isNewerCommit: (other) => isAncestor(this.repo.dir, sha, other),
+      signal,
+    });
+    const summary = events.at(-1);
+    if (summary?.type !== 'summary') throw new Error(`the monitor ended without a summary: ${JSON.stringify(summary)}`);
+    this.last = { state, events, summary };
+    return this.last;
+  }
+
+  /** The phase flux-monitor reported last for an object, by `Kind/name` in this case's namespace. */
+  node(run: MonitorRun, kind: string, name: string) {
+    const n = Object.values(run.state.nodes).find((x) => x.kind === kind && x.name === name && x.namespace === this.ns);
+    if (!n) throw new Error(`${kind}/${name} is not in the session: ${Object.keys(run.state.nodes).join(', ')}`);
+    return n;
+  }
+
+  /** Saves the transcript (FLUX_MONITOR_RECORD=1) and stops recording. */
+  async finish(): Promise<Transcript | undefined> {
+    this.recorder?.stop();
+    await this.repo?.remove();
+    if (!this.last) return undefined;
+    const { state, summary } = this.last;
+    const phases: Transcript['expected']['phases'] = {};
+    for (const n of Object.values(state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = { phase: n.phase, reason: n.reason };
+    const t: Transcript = {
+      case: this.name,
+      description: this.description,
+      controllers: { ...CONTROLLER_VERSIONS },
+      kubernetes: 'v1.34.4',
+      namespace: this.ns,
+      repoUrl: `http://git.conformance.test/git/${this.name}.git`,
+      branch: 'main',
+      pushes: this.pushes,
+      expected: { verdict: summary.verdict, exitCode: summary.exitCode, phases },
+      entries: this.recorder.entries,
+    };
+    if (process.env.FLUX_MONITOR_RECORD === '1') {
+      await mkdir(TRANSCRIPT_DIR, { recursive: true });
+      await writeFile(path.join(TRANSCRIPT_DIR, `${this.name}.json`), JSON.stringify(t, null, 1) + '\n');
+    }
+    return t;
+  }
+}
+
+async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
+  try {
+    await execFileP('git', ['merge-base', '--is-ancestor', ancestor, descendant], { cwd: dir });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Asserts the monitor decided from Flux's state: it did not run into its timeout. */
+export function decidedByFlux(run: MonitorRun): void {
+  if (run.summary.verdict === 'timeout' || run.state.timedOut) {
+    throw new Error(`the verdict came from the timeout, not from Flux's state: ${run.summary.message}`);
+  }
+}
+
+export { EXIT_CODES };
+
+// ------------------------------------------------------------------------------------------------ charts
+
+/** Packages a chart directory (`web/…` files) into a .tgz under the git server's static dir, and writes index.yaml. */
+export async function publishCharts(env: FluxEnv, sub: string, charts: Array<{ version: string; files: Record<string, string> }>): Promise<string> {
+  const dir = path.join(env.gitServer.staticDir, sub);
+  await mkdir(dir, { recursive: true });
+  const entries: string[] = [];
+  for (const c of charts) {
+    const work = path.join(dir, `.build-${c.version}`);
+    for (const [rel, content] of Object.entries(c.files)) {
+      await mkdir(path.dirname(path.join(work, rel)), { recursive: true });
+      await writeFile(path.join(work, rel), content);
+    }
+    const tgz = `web-${c.version}.tgz`;
+    await execFileP('tar', ['--sort=name', '--mtime=2026-01-01', '--owner=0', '--group=0', '--numeric-owner', '-czf', path.join(dir, tgz), '-C', work, 'web']);
+    const digest = createHash('sha256').update(await readFile(path.join(dir, tgz))).digest('hex');
+    entries.push(
+      `  - apiVersion: v2\n    name: web\n    version: ${c.version}\n    appVersion: "1.0"\n    created: "2026-01-01T00:00:00Z"\n    digest: ${digest}\n    urls:\n      - ${env.gitServer.url}/static/${sub}/${tgz}`,
+    );
+  }
+  await writeFile(path.join(dir, 'index.yaml'), `apiVersion: v1\nentries:\n  web:\n${entries.join('\n')}\ngenerated: "2026-01-01T00:00:00Z"\n`);
+  return `${env.gitServer.url}/static/${sub}`;
+}
