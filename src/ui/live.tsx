@@ -1,6 +1,6 @@
 // The live terminal view: renders SessionView with Ink, follows state updates, ticks the clock and the spinner,
 // re-lays out on resize, handles keys (q/Ctrl-C quit, v verbosity, a all objects) and exits after the session ends.
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { render, useApp, useInput, useStdin, useStdout } from 'ink';
 import type { SessionState, Verbosity } from '../core/types.js';
 import { hasProgress } from './layout.js';
@@ -54,6 +54,7 @@ function footerText(mode: LiveMode, finished: boolean, keys: boolean, verbose: b
   const parts: string[] = [];
   // Re-attached to a running monitor: leaving only detaches.
   if (mode === 'status' && !finished) parts.push('detached — the monitor keeps running');
+  // The keys only while they work: not on the last frame, which stays on the terminal after the program ends.
   if (keys) parts.push('q quit', verbose ? 'v less detail' : 'v more detail', showAll ? 'a affected only' : 'a all objects');
   return parts.join(' · ');
 }
@@ -104,11 +105,19 @@ export function LiveApp(props: LiveAppProps) {
     return () => clearTimeout(timer);
   }, [finished, exit]);
 
+  // Quitting first draws a frame without the key hints (the last frame stays on the terminal), then exits.
+  const [leaving, setLeaving] = useState(false);
+  const quitting = useRef(false);
   const { onQuit } = props;
   const quit = useCallback(() => {
+    if (quitting.current) return;
+    quitting.current = true;
     onQuit?.();
-    exit();
-  }, [onQuit, exit]);
+    setLeaving(true);
+  }, [onQuit]);
+  useEffect(() => {
+    if (leaving) exit();
+  }, [leaving, exit]);
 
   useInput(
     (input, key) => {
@@ -131,7 +140,7 @@ export function LiveApp(props: LiveAppProps) {
       height={Math.max(3, size.rows - 1)}
       spinnerFrame={frame}
       color={props.color}
-      footer={footerText(props.mode, state.status === 'finished', isRawModeSupported, verbosity === 'verbose', showAll) || undefined}
+      footer={footerText(props.mode, finished, isRawModeSupported && !finished && !leaving, verbosity === 'verbose', showAll) || undefined}
     />
   );
 }
@@ -157,8 +166,12 @@ export function startLiveView(opts: LiveViewOptions): LiveView {
       patchConsole: false,
     },
   );
+  // Ask for Ink's exit promise now: Ink resolves only a promise that exists when the view unmounts, so one
+  // requested after a quit (`q` ends the view before the command is done with the monitor) would never settle.
+  const exited = instance.waitUntilExit().then(() => undefined);
+  exited.catch(() => undefined); // whoever awaits waitUntilExit() gets the rejection; nobody else must
   return {
-    waitUntilExit: () => instance.waitUntilExit().then(() => undefined),
+    waitUntilExit: () => exited,
     unmount: () => instance.unmount(),
   };
 }

@@ -121,6 +121,8 @@ describe('LiveApp', () => {
     };
     src.push(done);
     await vi.waitFor(() => expect(text()).toContain('✔ Succeeded after 1m05s: all 4 objects applied 3f2a9c1'));
+    // The final frame stays on the terminal once the program has ended: no key hints on it.
+    expect(text()).not.toContain('q quit');
     await vi.waitFor(() => expect(src.unsubscribed).toHaveBeenCalledTimes(1));
     expect(onQuit).not.toHaveBeenCalled();
   });
@@ -203,6 +205,36 @@ describe('startLiveView', () => {
     stdin.type('q');
     await view.waitUntilExit();
     expect(onQuit).toHaveBeenCalledTimes(1);
+  });
+
+  it('waitUntilExit settles when it is asked for only after q has already ended the view', async () => {
+    // watch and demo first wait for the monitor to stop, then for the view: by then Ink has unmounted.
+    const stdin = new FakeStdin(true);
+    const { view, stdout, src, onQuit } = start(fleet().state, stdin);
+    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('q quit'));
+    stdin.type('q');
+    await vi.waitFor(() => expect(src.unsubscribed).toHaveBeenCalledTimes(1));
+    await new Promise((r) => setTimeout(r, 50));
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      view.waitUntilExit().then(() => 'exited'),
+      new Promise((r) => (timer = setTimeout(() => r('still waiting after 10s'), 10_000))),
+    ]);
+    clearTimeout(timer);
+    expect(settled).toBe('exited');
+    expect(onQuit).toHaveBeenCalledTimes(1);
+  });
+
+  it('the last frame after q has no key hints (it stays on the terminal)', async () => {
+    const stdin = new FakeStdin(true);
+    const { view, stdout } = start(fleet().state, stdin, 'status');
+    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('q quit'));
+    stdin.type('q');
+    await view.waitUntilExit();
+    const out = stripAnsi(stdout.output);
+    const last = out.slice(out.lastIndexOf('⟳ flux-monitor'));
+    expect(last).toContain('detached — the monitor keeps running');
+    expect(last).not.toContain('q quit');
   });
 
   it('re-lays out when the terminal is resized', async () => {
