@@ -387,10 +387,19 @@ export function summarize(state: SessionState): Summary {
   const summary: Summary = { counts, total, countsLine: formatCounts(counts) };
   if (state.verdict) {
     const took = formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt);
-    const msg = oneLine(state.verdictMessage);
-    summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : ''}`;
+    // The cluster error is on screen just above (with its hint): the verdict does not say it a second time.
+    const msg = verdictRestatesError(state) ? '' : oneLine(state.verdictMessage);
+    summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : state.verdict === 'error' && state.error ? ' (see the error above)' : ''}`;
   }
   return summary;
+}
+
+/** Whether the verdict message of an `error` verdict is the session's cluster error (`message. hint`), which views show on its own. */
+export function verdictRestatesError(state: SessionState): boolean {
+  const e = state.error;
+  if (state.verdict !== 'error' || !e || !state.verdictMessage) return false;
+  const msg = oneLine(state.verdictMessage);
+  return msg === oneLine(`${e.message}. ${e.hint}`) || msg === oneLine(e.message);
 }
 
 /** Short commit: first 7 characters of the sha. */

@@ -67,7 +67,10 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
     const nodes = Object.values(state.nodes);
     const affected = nodes.filter((n) => n.affected).length;
     parts.push(`${affected} object${affected === 1 ? '' : 's'}`);
-    parts.push(`timeout ${formatDuration(state.timeoutMs)}`);
+    // A session seen for the first time once it is over (an error at once, `status` of a past session) says how
+    // long it ran; the verdict follows below. A running one says when it gives up.
+    if (state.status === 'finished') parts.push(`finished after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
+    else parts.push(`timeout ${formatDuration(state.timeoutMs)}`);
     line(`  ${parts.join(' · ')}`);
   }
 
@@ -94,7 +97,8 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
 
   function onState(state: SessionState): void {
     if (finished) return;
-    if (!headerDone && (state.status !== 'starting' || Object.keys(state.nodes).length > 0)) header(state);
+    // The header comes first, also when a cluster error comes before discovery is done.
+    if (!headerDone && (state.status !== 'starting' || Object.keys(state.nodes).length > 0 || state.error)) header(state);
 
     const changed = Object.values(state.nodes)
       .filter((n) => opts.showAll || n.affected)

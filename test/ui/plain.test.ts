@@ -111,6 +111,31 @@ describe('plain printer', () => {
     expect(c.lines().at(-1)).toBe('✖ Failed after 21s: Kustomization flux-system/apps failed');
   });
 
+  it('a session that ends with a cluster error says the error once: the error line, not again in the verdict', () => {
+    const c = capture();
+    const f = fleet();
+    const error = { category: 'unreachable' as const, message: 'cannot reach the Kubernetes API (ECONNREFUSED)', hint: 'Check the cluster is up.' };
+    // The error comes before discovery is done; the monitor gives up 5 s later with it as its verdict.
+    c.printer.onState({ ...f.state, status: 'starting', nodes: {}, error, updatedAt: T0 + 50 });
+    c.printer.finish({ ...f.state, nodes: {}, status: 'finished', verdict: 'error', verdictMessage: `${error.message}. ${error.hint}`, error, endedAt: T0 + 5000, updatedAt: T0 + 5000 });
+    expect(c.lines()).toEqual([
+      'flux-monitor: following 3f2a9c1 "Bump podinfo to 6.5.0"',
+      '  main → github.com/acme/fleet on kind-dev · 0 objects · timeout 5m00s',
+      '  +50ms ✖ error (unreachable): cannot reach the Kubernetes API (ECONNREFUSED)',
+      '        hint: Check the cluster is up.',
+      'summary: 0 ready, 0 progressing, 0 waiting, 0 failed, 0 pending',
+      '✖ Error after 5s (see the error above)',
+    ]);
+  });
+
+  it('a session seen only once it is over: the header gives its duration, not the timeout', () => {
+    const c = capture();
+    const f = fleet({ apps: 'Failed' });
+    c.printer.finish({ ...f.state, status: 'finished', verdict: 'failed', verdictMessage: 'apps failed', endedAt: T0 + 3000 });
+    expect(c.lines()[1]).toBe('  main → github.com/acme/fleet on kind-dev · 4 objects · finished after 3s');
+    expect(c.raw()).not.toContain('timeout');
+  });
+
   it('sanitises text from the cluster', () => {
     const c = capture();
     const f = fleet({ apps: 'Failed' });

@@ -152,6 +152,16 @@ describe('SessionView', () => {
     expect(end.slice(-2)).toEqual(['✖ Failed after 1m21s: Kustomization flux-system/monitoring failed', '  (HealthCheckFailed); 1 object blocked by it and 2 more waiting']);
   });
 
+  it('a session ended by a cluster error shows the error and its hint once, not again in the verdict', () => {
+    const error = { category: 'config' as const, message: 'no kubeconfig found (looked at /nowhere)', hint: 'Point KUBECONFIG at your cluster config.' };
+    const end = frame(session([], [], { status: 'finished', verdict: 'error', verdictMessage: `${error.message}. ${error.hint}`, error, endedAt: T0 }));
+    expect(end.slice(-3)).toEqual(['✖ config: no kubeconfig found (looked at /nowhere)', '  hint: Point KUBECONFIG at your cluster config.', '✖ Error after 0ms (see the error above)']);
+    expect(end.join('\n').split('no kubeconfig found').length - 1).toBe(1);
+    // Any other verdict message is kept.
+    const other = frame(session([], [], { status: 'finished', verdict: 'error', verdictMessage: 'the monitor process (pid 7) is dead', error, endedAt: T0 }));
+    expect(other.at(-1)).toBe('✖ Error after 0ms: the monitor process (pid 7) is dead');
+  });
+
   it('shows the footer last and explains an empty tree', () => {
     const starting = session([], [], { status: 'starting' });
     expect(frame(starting, { footer: 'q quit' }).slice(-3)).toEqual(['Discovering Flux objects…', '0 ready, 0 progressing, 0 waiting, 0 failed, 0 pending', 'q quit']);
