@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { MonitorError } from '../cluster/errors.js';
 import { UsageError } from './args.js';
 import type { CommandIO } from './types.js';
-import { gitInfo, isAncestor, resolveCommit } from '../git/repo.js';
+import { gitInfo, isAncestor, remotes, resolveCommit } from '../git/repo.js';
 
 /** What `watch` hands to the engine (see RunOptions for the meaning of each field). */
 export type WatchTarget = Pick<RunOptions, 'pushed' | 'repoUrl' | 'branch' | 'remote' | 'repoPath' | 'subject' | 'config' | 'isNewerCommit'>;
@@ -46,9 +46,12 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
   if (!sha) throw new UsageError(f.revision ? `unknown revision "${f.revision}"` : 'the repository has no commits yet');
   const branch = f.branch ?? info.branch;
   if (!branch && !f.all) throw new UsageError('HEAD is detached: pass --branch B to say which branch Flux follows');
+  const repoUrl = f.repoUrl ?? info.remoteUrl;
+  // Flux sources are matched by URL: without one, nothing would ever match (the local path is no URL Flux uses).
+  if (!repoUrl && !f.all) throw await noRemoteError(info.root);
   return {
     pushed: { sha, branch },
-    repoUrl: f.repoUrl ?? info.remoteUrl,
+    repoUrl,
     branch,
     remote: info.remote,
     repoPath: info.root,
@@ -56,4 +59,21 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
     config,
     isNewerCommit: (other) => isAncestor(info.root, sha, other),
   };
+}
+
+/** Why the repository gives no URL to match Flux sources against, and what to pass instead. */
+async function noRemoteError(root: string): Promise<MonitorError> {
+  const known = await remotes(root).catch(() => []);
+  if (known.length === 0) {
+    return new MonitorError({
+      category: 'config',
+      message: `the repository ${root} has no remote, so there is no repository URL to match Flux sources against`,
+      hint: 'Pass --repo-url URL (the url of your GitRepository), add the remote (`git remote add origin URL`), or pass --all to follow every Flux object.',
+    });
+  }
+  return new MonitorError({
+    category: 'config',
+    message: `cannot tell which remote Flux follows: the branch has no upstream and there is no "origin" (remotes: ${known.map((r) => r.name).join(', ')})`,
+    hint: 'Pass --remote NAME or --repo-url URL.',
+  });
 }
