@@ -30,13 +30,18 @@ const status: Command = {
       throw new UsageError(`--verbosity must be one of ${VERBOSITIES.join(', ')}`);
     }
     const paths = statePaths(io.env);
+    const json = bool(args, 'json');
     const picked = await pickSession(io, paths, args.positionals[0], str(args, 'repo'));
-    if (typeof picked === 'number') return picked;
+    if ('code' in picked) {
+      // Scripts and the Kiro hook read stdout: JSON in every case.
+      if (json) io.stdout.write(JSON.stringify({ session: null, message: picked.message } satisfies NoSessionJson, null, bool(args, 'follow') ? undefined : 2) + '\n');
+      return picked.code;
+    }
     const { id, session } = picked;
     const exitCode = bool(args, 'exit-code');
     const codeOf = (s: StoredSession, live: Liveness) => (exitCode ? (live === 'dead' ? EXIT_CODES.error : live === 'finished' ? EXIT_CODES[s.verdict ?? 'error'] : 0) : 0);
 
-    if (bool(args, 'json')) {
+    if (json) {
       if (!bool(args, 'follow')) {
         const live = liveness(session);
         io.stdout.write(JSON.stringify({ ...session, liveness: live } satisfies StatusJson, null, 2) + '\n');
@@ -59,13 +64,35 @@ const status: Command = {
 };
 export default status;
 
-/** The session to show, or an exit code after printing why there is none. Corrupt files are reported on stderr. */
-async function pickSession(io: CommandIO, paths: StatePaths, id: string | undefined, repoFlag: string | undefined): Promise<{ id: string; session: StoredSession } | number> {
+/** `status --json` when there is no session to show (stdout always carries JSON). */
+export interface NoSessionJson {
+  session: null;
+  /** Why: no session yet, no session of that ID, a corrupt session file. */
+  message: string;
+}
+
+/**
+ * The session to show: the one given by ID, else the running session of the repository, else its most recent
+ * one. When there is none, why (also printed on stderr) and the exit code. Corrupt files are reported on stderr.
+ */
+async function pickSession(
+  io: CommandIO,
+  paths: StatePaths,
+  id: string | undefined,
+  repoFlag: string | undefined,
+): Promise<{ id: string; session: StoredSession } | { code: number; message: string }> {
   if (id) {
-    const entry = findSession(paths, id);
+    let entry;
+    try {
+      entry = findSession(paths, id);
+    } catch (err) {
+      const message = (err as Error).message;
+      io.stderr.write(`flux-monitor status: ${message}\n`);
+      return { code: 3, message };
+    }
     if (!entry.session) {
       io.stderr.write(`flux-monitor status: ${entry.error}\n`);
-      return 3;
+      return { code: 3, message: entry.error ?? 'unreadable session' };
     }
     return { id: entry.id, session: entry.session };
   }
@@ -77,12 +104,11 @@ async function pickSession(io: CommandIO, paths: StatePaths, id: string | undefi
   }
   const entry = latestSessionFor(paths, info?.root, entries);
   if (!entry) {
-    io.stderr.write(
-      info
-        ? `flux-monitor: no session for ${info.root} yet. Sessions start after a push to a branch Flux follows (\`flux-monitor install\` sets up the hooks), or run \`flux-monitor watch\`.\n`
-        : 'flux-monitor: no session yet.\n',
-    );
-    return 1;
+    const message = info
+      ? `no session for ${info.root} yet. Sessions start after a push to a branch Flux follows (\`flux-monitor install\` sets up the hooks), or run \`flux-monitor watch\`.`
+      : 'no session yet.';
+    io.stderr.write(`flux-monitor: ${message}\n`);
+    return { code: 1, message };
   }
   return { id: entry.id, session: entry.session! };
 }

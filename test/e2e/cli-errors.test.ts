@@ -1,4 +1,4 @@
-// What the built CLI says when something is missing: no remote, no cluster (issue 14).
+// What the built CLI says when something is missing: no session, no remote, no cluster (issue 14).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,30 @@ function run(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
 }
 
 const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+describe('status --json without a session', () => {
+  it('prints {"session": null} on stdout in every case, with the reason', () => {
+    const r = new TestRepo({ kubeconfig: '/nonexistent', install: false });
+    const none = run(['status', '--json'], r.work, r.env);
+    expect(none.status).toBe(1);
+    expect(JSON.parse(none.stdout)).toEqual({ session: null, message: expect.stringContaining(`no session for ${r.work} yet`) });
+    expect(none.stderr).toContain('no session for');
+
+    const follow = run(['status', '--json', '--follow'], r.work, r.env);
+    expect(follow.status).toBe(1);
+    expect(follow.stdout.trim().split('\n')).toHaveLength(1); // NDJSON: one line
+    expect(JSON.parse(follow.stdout)).toMatchObject({ session: null });
+
+    const unknown = run(['status', 'no-such-id', '--json'], r.work, r.env);
+    expect(unknown.status).toBe(3);
+    expect(JSON.parse(unknown.stdout)).toEqual({ session: null, message: 'no session "no-such-id" (see `flux-monitor history`)' });
+    expect(unknown.stderr).toBe('flux-monitor status: no session "no-such-id" (see `flux-monitor history`)\n');
+
+    const outside = run(['status', '--json'], realpathSync(mkdtempSync(join(tmpdir(), 'fm-nogit-'))), r.env);
+    expect(outside.status).toBe(1);
+    expect(JSON.parse(outside.stdout)).toEqual({ session: null, message: 'no session yet.' });
+  });
+});
 
 describe('watch', () => {
   it('in a repository without a remote: says so and what to pass, instead of using the local path', () => {
