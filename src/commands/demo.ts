@@ -25,6 +25,16 @@ const SUBJECTS: Record<string, string> = {
   'health-check-failure': 'Roll out monitoring',
 };
 
+/**
+ * The exit code of `demo`: with --exit-code, that of the verdict (as `watch`); otherwise 0 when the scenario
+ * ended with the verdict it scripts (the demo worked), else the verdict's code (1 at least).
+ */
+export function demoExitCode(verdict: Verdict, expected: Verdict, exitCode: boolean): number {
+  if (exitCode) return EXIT_CODES[verdict];
+  if (verdict === expected) return 0;
+  return EXIT_CODES[verdict] || 1;
+}
+
 const demo: Command = {
   name: 'demo',
   summary: 'Run the monitor against an embedded simulated cluster (no cluster needed)',
@@ -57,6 +67,8 @@ const demo: Command = {
       const kubeconfig = await cluster.sim.writeKubeconfig(join(dir, 'kubeconfig'), { context: 'flux-monitor-demo' });
       const sha = randomSha();
       const out = await createOutput(io, { json: bool(p, 'json'), verbosity, showDependencies: config.show_dependencies, mode: 'demo', onQuit: () => ac.abort('stopped') });
+      const expected = EXPECTED[name]!;
+      const exitCodeOf = (verdict: Verdict) => demoExitCode(verdict, expected, bool(p, 'exit-code'));
       let pushed = false;
       const final = await runMonitor({
         pushed: { sha, branch: scenario.repo.branch },
@@ -71,7 +83,8 @@ const demo: Command = {
         env: {},
         onState: (s) => out.onState(s),
         onEvent: (e) => {
-          out.onEvent(e);
+          // The summary's exitCode is the code this process exits with (that of the demo, see demoExitCode).
+          out.onEvent(e.type === 'summary' ? { ...e, exitCode: exitCodeOf(e.verdict) } : e);
           // "git push" once the monitor is watching, so the whole journey of the commit is on screen.
           if (e.type === 'session' && !pushed) {
             pushed = true;
@@ -81,11 +94,10 @@ const demo: Command = {
       });
       await out.finish(final);
       const verdict = final.verdict ?? 'error';
-      if (bool(p, 'exit-code')) return EXIT_CODES[verdict];
-      const expected = EXPECTED[name];
-      if (verdict === expected) return 0;
-      if (verdict !== 'stopped') io.stderr.write(`flux-monitor demo: expected verdict "${expected}" for scenario ${name}, got "${verdict}"\n`);
-      return EXIT_CODES[verdict] || 1;
+      if (!bool(p, 'exit-code') && verdict !== expected && verdict !== 'stopped') {
+        io.stderr.write(`flux-monitor demo: expected verdict "${expected}" for scenario ${name}, got "${verdict}"\n`);
+      }
+      return exitCodeOf(verdict);
     } finally {
       process.off('SIGINT', onSignal);
       await cluster.stop();

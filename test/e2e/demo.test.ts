@@ -23,7 +23,8 @@ describe('flux-monitor demo --json', () => {
     const summary = events.at(-1)!;
     if (summary.type !== 'summary') throw new Error(`last event is ${summary.type}`);
     expect(summary.verdict).toBe('failed');
-    expect(summary.exitCode).toBe(1);
+    // The summary's exitCode is the code the process exits with: the demo ended as scripted.
+    expect(summary.exitCode).toBe(0);
     const phase = Object.fromEntries(summary.objects.map((o) => [o.key, o.phase]));
     expect(phase['GitRepository/flux-system/flux-system']).toBe('Ready');
     expect(phase['HelmRelease/apps/podinfo']).toBe('Ready');
@@ -45,7 +46,15 @@ describe('flux-monitor demo --json', () => {
     const { status, events } = demo(['--scenario', 'happy', '--exit-code']);
     const summary = events.at(-1)!;
     expect(summary.type === 'summary' && summary.verdict).toBe('success');
+    expect(summary.type === 'summary' && summary.exitCode).toBe(0);
     expect(status).toBe(0);
+  });
+
+  it('--exit-code: the failed verdict exits 1, and the summary says 1', () => {
+    const { status, events } = demo(['--exit-code']);
+    const summary = events.at(-1)!;
+    expect(summary.type === 'summary' && [summary.verdict, summary.exitCode]).toEqual(['failed', 1]);
+    expect(status).toBe(1);
   });
 
   it('rejects an unknown scenario with a usage error', () => {
