@@ -3,7 +3,7 @@ import { bool, parseArgs, str, UsageError } from './args.js';
 import { EXIT_CODES, type Verbosity } from '../core/types.js';
 import { statePaths, type StatePaths } from '../session/paths.js';
 import { findSession, latestSessionFor, listSessions, liveness, type Liveness, type StoredSession } from '../session/store.js';
-import { displayState, followSession } from '../session/follow.js';
+import { displayState, followNewest, followSession } from '../session/follow.js';
 import { gitInfo } from '../git/repo.js';
 import { VERBOSITIES } from '../config/load.js';
 
@@ -14,7 +14,7 @@ export type StatusJson = StoredSession & { liveness: Liveness };
 
 const status: Command = {
   name: 'status',
-  summary: 'Show the running or most recent monitoring session of this repository (live while it runs)',
+  summary: "Show the monitoring session of this repository's newest push (live while it runs)",
   usage: USAGE,
   async run(argv, io) {
     const args = parseArgs(argv, {
@@ -38,6 +38,8 @@ const status: Command = {
       return picked.code;
     }
     const { id, session } = picked;
+    // Given no ID, a follower moves on to the newer push's session when the one it follows is superseded.
+    const follow = args.positionals[0] ? followSession : followNewest;
     const exitCode = bool(args, 'exit-code');
     const codeOf = (s: StoredSession, live: Liveness) => (exitCode ? (live === 'dead' ? EXIT_CODES.error : live === 'finished' ? EXIT_CODES[s.verdict ?? 'error'] : 0) : 0);
 
@@ -49,7 +51,7 @@ const status: Command = {
       }
       // NDJSON: one line per state written by the monitor, until it ends.
       let code = 0;
-      const f = followSession(paths, id, (s, live) => {
+      const f = follow(paths, id, (s, live) => {
         io.stdout.write(JSON.stringify({ ...s, liveness: live } satisfies StatusJson) + '\n');
         code = codeOf(s, live);
       }, (err) => {
@@ -59,7 +61,7 @@ const status: Command = {
       await f.done;
       return code;
     }
-    return showHuman(io, paths, id, session, (verbosity as Verbosity | undefined) ?? session.config?.verbosity ?? 'normal', codeOf);
+    return showHuman(io, paths, id, session, (verbosity as Verbosity | undefined) ?? session.config?.verbosity ?? 'normal', codeOf, follow);
   },
 };
 export default status;
@@ -72,8 +74,9 @@ export interface NoSessionJson {
 }
 
 /**
- * The session to show: the one given by ID, else the running session of the repository, else its most recent
- * one. When there is none, why (also printed on stderr) and the exit code. Corrupt files are reported on stderr.
+ * The session to show: the one given by ID, else the session of the repository's newest pushed commit
+ * (latestSessionFor). When there is none, why (also printed on stderr) and the exit code. Corrupt files are
+ * reported on stderr.
  */
 async function pickSession(
   io: CommandIO,
@@ -120,6 +123,7 @@ async function showHuman(
   initial: StoredSession,
   verbosity: Verbosity,
   codeOf: (s: StoredSession, live: Liveness) => number,
+  follow: typeof followSession,
 ): Promise<number> {
   const { colorEnabled, shouldUseInk } = await import('../ui/mode.js');
   let latest = initial;
@@ -144,7 +148,7 @@ async function showHuman(
       env: io.env,
       onQuit: () => follower.stop(), // detaches; the monitor keeps running
     });
-    const follower = followSession(paths, id, (s, live) => {
+    const follower = follow(paths, id, (s, live) => {
       latest = s;
       latestLive = live;
       const shown = displayState(s, live);
@@ -158,12 +162,16 @@ async function showHuman(
     follower.stop();
   } else {
     const { createPlainPrinter } = await import('../ui/plain.js');
-    const printer = createPlainPrinter(io.stdout, {
-      verbosity,
-      showDependencies: initial.config?.show_dependencies !== false,
-      color: io.stdout.isTTY === true && colorEnabled(io.env),
-    });
-    const follower = followSession(paths, id, (s, live) => {
+    const newPrinter = () =>
+      createPlainPrinter(io.stdout, {
+        verbosity,
+        showDependencies: initial.config?.show_dependencies !== false,
+        color: io.stdout.isTTY === true && colorEnabled(io.env),
+      });
+    let printer = newPrinter();
+    const follower = follow(paths, id, (s, live) => {
+      // Moved on to the session that superseded the one shown: it gets a header of its own.
+      if (s.id !== latest.id) printer = newPrinter();
       latest = s;
       latestLive = live;
       const shown = displayState(s, live);

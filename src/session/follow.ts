@@ -4,7 +4,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import type { Verdict } from '../core/types.js';
 import type { StatePaths } from './paths.js';
-import { liveness, readSessionFile, sessionFile, type Liveness, type StoredSession } from './store.js';
+import { listSessions, liveness, readSessionFile, sessionFile, supersedingSession, type Liveness, type StoredSession } from './store.js';
 
 export interface FollowOptions {
   /** Poll period (ms); the poll is the fallback where fs.watch reports nothing (network file systems...). */
@@ -78,6 +78,53 @@ export function followSession(
   }
   timer = setInterval(check, opts.pollMs ?? 500);
   check();
+  return { stop, done };
+}
+
+/**
+ * followSession(), moving on when the followed session ends superseded: to the session of the newer push that
+ * took over (supersedingSession), and so on until a session ends otherwise. `onUpdate` also gets the superseded
+ * final state, just before the first state of the next session (the `id` changes). Without a newer session
+ * (a commit pushed from elsewhere), the follow ends with the superseded state.
+ */
+export function followNewest(
+  paths: StatePaths,
+  id: string,
+  onUpdate: (s: StoredSession, live: Liveness) => void,
+  onError: (err: Error) => void,
+  opts: FollowOptions = {},
+): Follower {
+  let current: Follower | undefined;
+  let stopped = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  const follow = (sid: string) => {
+    let next: string | undefined;
+    const f = followSession(
+      paths,
+      sid,
+      (s, live) => {
+        onUpdate(s, live);
+        if (live === 'finished' && s.verdict === 'superseded') next = supersedingSession(s, listSessions(paths))?.id;
+      },
+      onError,
+      opts,
+    );
+    current = f;
+    void f.done.then(() => {
+      if (stopped || current !== f) return;
+      if (next) follow(next);
+      else stop();
+    });
+  };
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    current?.stop();
+    resolveDone();
+  };
+  follow(id);
   return { stop, done };
 }
 

@@ -314,8 +314,38 @@ export function findSession(paths: StatePaths, idOrPrefix: string): SessionEntry
   throw new Error(`"${idOrPrefix}" matches ${matches.length} sessions: ${matches.slice(0, 5).map((e) => e.id).join(', ')}…`);
 }
 
-/** The session `status`/`stop` act on by default: the newest running one of the repository, else its newest. */
+/** When the session's commit was pushed (ms): the push time, else (a session without one) its start. */
+export function pushTime(s: StoredSession): number {
+  return s.pushedAt ?? s.startedAt;
+}
+
+/** Newest push first; between sessions of one push, the later start first. */
+function byNewestPush(a: SessionEntry, b: SessionEntry): number {
+  return pushTime(b.session!) - pushTime(a.session!) || b.session!.startedAt - a.session!.startedAt || b.id.localeCompare(a.id);
+}
+
+/**
+ * The session of the newest pushed commit among `entries` (readable ones only): the running session of the
+ * newest push, else the newest push whose session was not superseded; a superseded session only when there is
+ * nothing else. Start times do not decide: the monitor of an older push may start after the newer one's, find
+ * it is older and end at once as superseded (issue 16).
+ */
+export function newestPushedSession(entries: SessionEntry[]): SessionEntry | undefined {
+  const all = entries.filter((e) => e.session).sort(byNewestPush);
+  return all.find((e) => liveness(e.session!) === 'running') ?? all.find((e) => e.session!.verdict !== 'superseded') ?? all[0];
+}
+
+/** The session `status`/`stop` act on when given no ID: newestPushedSession() of the repository (of all, without one). */
 export function latestSessionFor(paths: StatePaths, repoPath: string | undefined, entries = listSessions(paths)): SessionEntry | undefined {
-  const all = entries.filter((e) => e.session && (!repoPath || e.session.repo.path === repoPath));
-  return all.find((e) => liveness(e.session!) === 'running') ?? all[0];
+  return newestPushedSession(entries.filter((e) => e.session && (!repoPath || e.session.repo.path === repoPath)));
+}
+
+/**
+ * For a session that ended superseded: the session that took over, i.e. newestPushedSession() among the later
+ * pushes of the same repository and branch. Undefined when there is none (a newer commit pushed from elsewhere).
+ */
+export function supersedingSession(s: StoredSession, entries: SessionEntry[]): SessionEntry | undefined {
+  return newestPushedSession(
+    entries.filter((e) => e.session && e.id !== s.id && e.session.repo.path === s.repo.path && e.session.repo.branch === s.repo.branch && pushTime(e.session) > pushTime(s)),
+  );
 }

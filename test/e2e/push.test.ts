@@ -1,6 +1,6 @@
 // After `git push`: real git, the installed hooks, the detached monitor and the API simulator.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -176,6 +176,67 @@ describe('git push → session', () => {
     expect(live.map((s) => s.commit.sha)).toEqual([shas[2]]);
     for (const s of r.sessions().filter((x) => x.commit.sha !== shas[2])) expect(s.verdict).toBe('superseded');
   });
+
+  it('after three pushes in a row, status and stop choose the newest push, also when an older monitor starts last', async () => {
+    const r = newRepo();
+    const flux = fluxFor(r, r.ok(r.work, 'rev-parse', 'HEAD'));
+    // The remote holds the push of r2 in its post-receive hook until the test releases it: r2's `git push` ends
+    // (and its monitor starts) after r3 was pushed and monitored, the order issue 16 reported.
+    const hold = join(r.remote, 'hold-sha');
+    writeFileSync(
+      join(r.remote, 'hooks', 'post-receive'),
+      `#!/bin/sh\nwhile read old new ref; do\n  if [ "$new" = "$(cat "${hold}" 2>/dev/null)" ]; then\n    : > "${r.remote}/holding"; i=0\n    while [ ! -f "${r.remote}/release" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n  fi\ndone\n`,
+      { mode: 0o755 },
+    );
+    const session = (sha: string) => r.sessions().find((x) => x.commit.sha === sha);
+
+    const r1 = r.commit('change 1');
+    expect(r.git(['push', '-q', 'origin', 'main']).status).toBe(0);
+    await r.decided(r1);
+    const s1 = await eventually(() => r.live().find((x) => x.commit.sha === r1), 10_000, 'the monitor of r1');
+    // Someone follows the status from here (no ID): it must move on from r1 to r3 when r1 is superseded.
+    const follower = spawnCli(r, ['status', '--json', '--follow', '--exit-code']);
+    await eventually(() => follower.out().includes(s1.id), 10_000, 'the follower to attach to r1');
+
+    const r2 = r.commit('change 2');
+    writeFileSync(hold, r2);
+    const push2 = spawn('git', ['push', '-q', 'origin', 'main'], { cwd: r.work, env: r.env, stdio: 'ignore' });
+    const push2Exit = new Promise<number | null>((res) => push2.on('exit', (code) => res(code)));
+    await eventually(() => existsSync(join(r.remote, 'holding')), 15_000, 'the remote to hold the push of r2');
+    const r3 = r.commit('change 3');
+    expect(r.git(['push', '-q', 'origin', 'main']).status).toBe(0);
+    await r.decided(r3);
+    const s3 = await eventually(() => r.live().find((x) => x.commit.sha === r3), 10_000, 'the monitor of r3');
+    await eventually(() => session(r1)?.status === 'finished', 10_000, 'r1 to be superseded');
+
+    writeFileSync(join(r.remote, 'release'), '');
+    expect(await push2Exit).toBe(0);
+    await r.decided(r2);
+    const s2 = await eventually(() => (session(r2)?.status === 'finished' ? session(r2) : undefined), 10_000, 'the monitor of r2 to end');
+    expect(s2.verdict).toBe('superseded');
+    expect(s2.startedAt).toBeGreaterThan(s3.startedAt); // the older push's monitor started last
+    expect(session(r1)!.verdict).toBe('superseded');
+
+    // While r3 runs, and once its monitor has ended: status shows r3, never the superseded r2.
+    expect(JSON.parse(r.cli(['status', '--json']).stdout)).toMatchObject({ id: s3.id, liveness: 'running' });
+    await eventually(() => Object.keys(session(r3)?.nodes ?? {}).length > 0, 10_000, 'the monitor of r3 to see the Flux objects');
+    flux.deliver(r3);
+    await eventually(() => session(r3)?.status === 'finished', 15_000, 'the verdict of r3');
+    const json = r.cli(['status', '--json']);
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: s3.id, commit: { sha: r3 }, liveness: 'finished', verdict: 'success' });
+    expect(r.cli(['status']).stdout).toContain(`Succeeded`);
+    expect(r.cli(['stop']).stdout).toBe(`session ${s3.id} already finished: success\n`);
+    // A superseded session is still there when asked for by ID.
+    expect(JSON.parse(r.cli(['status', s2.id, '--json']).stdout)).toMatchObject({ id: s2.id, verdict: 'superseded' });
+
+    // The follower went from r1 (superseded) to r3 and ended with r3's verdict.
+    expect(await follower.exit).toBe(0);
+    const lines = follower.out().trim().split('\n').map((l) => JSON.parse(l) as { id: string; verdict?: string; liveness: string });
+    expect(lines[0]).toMatchObject({ id: s1.id, liveness: 'running' });
+    expect(lines.find((l) => l.id === s1.id && l.liveness === 'finished')).toMatchObject({ verdict: 'superseded' });
+    expect(lines.at(-1)).toMatchObject({ id: s3.id, liveness: 'finished', verdict: 'success' });
+  }, 90_000);
 
   it('a killed monitor is reported dead, not running', async () => {
     const r = newRepo();

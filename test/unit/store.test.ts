@@ -17,6 +17,7 @@ import {
   readSessionFile,
   sessionFile,
   SessionWriter,
+  supersedingSession,
   writeJsonAtomic,
   type StoredSession,
 } from '../../src/session/store.js';
@@ -159,6 +160,43 @@ describe('listSessions and corruption', () => {
     expect(latestSessionFor(p, '/repo/none')).toBeUndefined();
     writeJsonAtomic(sessionFile(p, 'running'), session('running', { startedAt: 1, status: 'finished', verdict: 'failed' }));
     expect(latestSessionFor(p, '/repo/a')!.id).toBe('finished');
+  });
+
+  it('latestSessionFor goes by push time and passes over superseded sessions (issue 16)', () => {
+    const p = tmpPaths();
+    const done = (verdict: StoredSession['verdict']) => ({ status: 'finished' as const, verdict });
+    // r2's monitor started after r3's, found it was older and ended at once as superseded.
+    writeJsonAtomic(sessionFile(p, 'r1'), session('r1', { pushedAt: 100, startedAt: 150, ...done('superseded') }));
+    writeJsonAtomic(sessionFile(p, 'r3'), session('r3', { pushedAt: 300, startedAt: 400, ...done('success') }));
+    writeJsonAtomic(sessionFile(p, 'r2'), session('r2', { pushedAt: 200, startedAt: 410, ...done('superseded') }));
+    expect(latestSessionFor(p, '/repo/a')!.id).toBe('r3');
+    // The session of the newest push wins over a later start even when nothing was superseded.
+    writeJsonAtomic(sessionFile(p, 'r3'), session('r3', { pushedAt: 300, startedAt: 400, ...done('failed') }));
+    writeJsonAtomic(sessionFile(p, 'r2'), session('r2', { pushedAt: 200, startedAt: 410, ...done('stopped') }));
+    expect(latestSessionFor(p, '/repo/a')!.id).toBe('r3');
+    // A superseded session of the newest push is passed over for an older one that was not superseded…
+    writeJsonAtomic(sessionFile(p, 'r3'), session('r3', { pushedAt: 300, startedAt: 400, ...done('superseded') }));
+    expect(latestSessionFor(p, '/repo/a')!.id).toBe('r2');
+    // …and shown when nothing else exists.
+    writeJsonAtomic(sessionFile(p, 'r2'), session('r2', { pushedAt: 200, startedAt: 410, ...done('superseded') }));
+    expect(latestSessionFor(p, '/repo/a')!.id).toBe('r3');
+    // A running session comes first.
+    writeJsonAtomic(sessionFile(p, 'r1'), session('r1', { pushedAt: 100, startedAt: 150, pid: process.pid, pidStart: processStartToken(process.pid) }));
+    expect(latestSessionFor(p, '/repo/a')!.id).toBe('r1');
+  });
+
+  it('supersedingSession is the session of a later push of the same repository and branch', () => {
+    const p = tmpPaths();
+    const me = { pid: process.pid, pidStart: processStartToken(process.pid) };
+    const r1 = session('r1', { pushedAt: 100, status: 'finished', verdict: 'superseded' });
+    writeJsonAtomic(sessionFile(p, 'r1'), r1);
+    writeJsonAtomic(sessionFile(p, 'r2'), session('r2', { pushedAt: 200, startedAt: 900, status: 'finished', verdict: 'superseded' }));
+    writeJsonAtomic(sessionFile(p, 'other-branch'), session('other-branch', { pushedAt: 500, repo: { path: '/repo/a', branch: 'dev' }, ...me }));
+    writeJsonAtomic(sessionFile(p, 'older'), session('older', { pushedAt: 50, ...me }));
+    expect(supersedingSession(r1, listSessions(p))!.id).toBe('r2'); // nothing better yet
+    writeJsonAtomic(sessionFile(p, 'r3'), session('r3', { pushedAt: 300, startedAt: 800, ...me }));
+    expect(supersedingSession(r1, listSessions(p))!.id).toBe('r3');
+    expect(supersedingSession(session('r3', { pushedAt: 300 }), listSessions(p))).toBeUndefined();
   });
 });
 
