@@ -2,6 +2,7 @@
 // repository; the set of objects affected by the push.
 import { isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from '../core/types.js';
 import { sameRepo } from '../core/giturl.js';
+import { satisfies } from '../core/semver.js';
 
 export interface Graph {
   objects: Map<string, KubeObject>;
@@ -158,32 +159,72 @@ export interface PushTarget {
   tag?: string;
 }
 
-/** The branch a GitRepository tracks (`spec.ref.branch`, `spec.ref.name: refs/heads/x`; Flux defaults to master). */
+/**
+ * What a GitRepository follows, by source-controller's precedence: `spec.ref.commit`, then `spec.ref.name`, then
+ * `spec.ref.semver`, then `spec.ref.tag`, then `spec.ref.branch`; without any of them, the branch `master`
+ * (Flux's default). A `name` is a branch when it is `refs/heads/<branch>`, a tag when it is `refs/tags/<tag>`,
+ * and any other ref (`refs/pull/1/head`) otherwise.
+ */
+export type GitRef =
+  | { type: 'commit'; commit: string }
+  | { type: 'ref'; name: string }
+  | { type: 'semver'; range: string }
+  | { type: 'tag'; tag: string }
+  | { type: 'branch'; branch: string };
+
+/** The ref a GitRepository follows (see GitRef for the precedence). */
+export function effectiveRef(o: KubeObject): GitRef {
+  const ref = o.spec?.ref;
+  const field = (name: string): string | undefined => {
+    const v = ref?.[name];
+    return typeof v === 'string' && v ? v : undefined;
+  };
+  const commit = field('commit');
+  if (commit) return { type: 'commit', commit };
+  const name = field('name');
+  if (name) {
+    if (name.startsWith('refs/heads/') && name.length > 'refs/heads/'.length) return { type: 'branch', branch: name.slice('refs/heads/'.length) };
+    if (name.startsWith('refs/tags/') && name.length > 'refs/tags/'.length) return { type: 'tag', tag: name.slice('refs/tags/'.length) };
+    return { type: 'ref', name };
+  }
+  const range = field('semver');
+  if (range) return { type: 'semver', range };
+  const tag = field('tag');
+  if (tag) return { type: 'tag', tag };
+  return { type: 'branch', branch: field('branch') ?? 'master' };
+}
+
+/** The branch a GitRepository follows, if it follows one (a pinned commit, a tag or a semver range: none). */
 export function trackedBranch(o: KubeObject): string | undefined {
-  const ref = o.spec?.ref;
-  if (!ref) return 'master';
-  if (typeof ref.commit === 'string' && ref.commit) return undefined; // pinned to a commit: a push does not move it
-  if (typeof ref.name === 'string' && ref.name.startsWith('refs/heads/')) return ref.name.slice('refs/heads/'.length);
-  if (typeof ref.branch === 'string' && ref.branch) return ref.branch;
-  if (ref.tag || ref.semver || ref.name) return undefined;
-  return 'master';
+  const r = effectiveRef(o);
+  return r.type === 'branch' ? r.branch : undefined;
 }
 
-function trackedTag(o: KubeObject): string | undefined {
-  const ref = o.spec?.ref;
-  if (typeof ref?.tag === 'string') return ref.tag;
-  if (typeof ref?.name === 'string' && ref.name.startsWith('refs/tags/')) return ref.name.slice('refs/tags/'.length);
-  return undefined;
+/** The tag a GitRepository follows by name (`spec.ref.tag`, `spec.ref.name: refs/tags/x`), if it follows one. */
+export function trackedTag(o: KubeObject): string | undefined {
+  const r = effectiveRef(o);
+  return r.type === 'tag' ? r.tag : undefined;
 }
 
-/** GitRepositories whose URL is the pushed repository and whose ref follows the pushed branch (or tag). */
+/** Whether a push of `tag` moves a GitRepository: it follows that very tag, or a semver range the tag satisfies. */
+export function followsTag(o: KubeObject, tag: string): boolean {
+  const r = effectiveRef(o);
+  if (r.type === 'tag') return r.tag === tag;
+  if (r.type === 'semver') return satisfies(tag, r.range);
+  return false;
+}
+
+/**
+ * GitRepositories whose URL is the pushed repository and whose effective ref follows the push: the pushed
+ * branch, or for a tag push, that tag or a semver range it satisfies.
+ */
 export function matchSources(objects: Map<string, KubeObject>, t: PushTarget): string[] {
   if (!t.repoUrl) return [];
   const out: string[] = [];
   for (const [key, o] of objects) {
     if (o.kind !== 'GitRepository' || typeof o.spec?.url !== 'string') continue;
     if (!sameRepo(o.spec.url, t.repoUrl)) continue;
-    if (t.tag ? trackedTag(o) === t.tag || Boolean(o.spec?.ref?.semver) : trackedBranch(o) === t.branch) out.push(key);
+    if (t.tag ? followsTag(o, t.tag) : t.branch !== undefined && trackedBranch(o) === t.branch) out.push(key);
   }
   return out.sort();
 }

@@ -1,6 +1,6 @@
 // The object graph, matching and the affected set (pure), and the settle/verdict rules of the engine.
 import { describe, expect, it } from 'vitest';
-import { affectedSet, buildGraph, correlatedSet, findCycles, inventoryKey, matchSources, objectKey, trackedBranch } from '../../src/engine/graph.js';
+import { affectedSet, buildGraph, correlatedSet, effectiveRef, findCycles, followsTag, inventoryKey, matchSources, objectKey, trackedBranch, trackedTag } from '../../src/engine/graph.js';
 import { computeSettled, decideVerdict } from '../../src/engine/monitor.js';
 import type { KubeObject, NodeState, SessionState } from '../../src/core/types.js';
 import { gitRepository, helmRelease, invId, kustomization } from '../helpers/flux.js';
@@ -85,6 +85,65 @@ describe('graph', () => {
     const semver = { ...gitRepository('semver', FLEET), spec: { url: FLEET, ref: { semver: '>=1.0.0' } } };
     const branch = gitRepository('branch', FLEET, 'main');
     expect(matchSources(objects(tag, semver, branch), { repoUrl: FLEET, tag: 'v1.2.0' })).toEqual(['GitRepository/flux-system/semver', 'GitRepository/flux-system/tag']);
+  });
+
+  it('a semver range matches a pushed tag only when the tag satisfies it (prereleases only when the range names one)', () => {
+    const caret = { ...gitRepository('caret', FLEET), spec: { url: FLEET, ref: { semver: '^1.2' } } };
+    const pre = { ...gitRepository('pre', FLEET), spec: { url: FLEET, ref: { semver: '>=2.0.0-0' } } };
+    const bad = { ...gitRepository('bad', FLEET), spec: { url: FLEET, ref: { semver: 'latest' } } };
+    const objs = objects(caret, pre, bad);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'v1.4.0' })).toEqual(['GitRepository/flux-system/caret']);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: '1.2.0' })).toEqual(['GitRepository/flux-system/caret']);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'v1.1.9' })).toEqual([]);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'v2.0.0-rc.1' })).toEqual(['GitRepository/flux-system/pre']);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'v2.1.0' })).toEqual(['GitRepository/flux-system/pre']);
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'latest' })).toEqual([]);
+    // A tag push never matches branch-following sources, and a branch push never matches tag-following ones.
+    expect(matchSources(objects(caret, gitRepository('main', FLEET, 'main')), { repoUrl: FLEET, branch: 'main' })).toEqual(['GitRepository/flux-system/main']);
+  });
+
+  describe('spec.ref precedence: commit > name > semver > tag > branch (source-controller), default branch master', () => {
+    const withRef = (name: string, ref: Record<string, string> | undefined): KubeObject => ({ ...gitRepository(name, FLEET), spec: ref ? { url: FLEET, ref } : { url: FLEET } });
+    const all = { commit: 'a'.repeat(40), name: 'refs/heads/dev', semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' };
+    const cases: Array<[string, Record<string, string> | undefined, ReturnType<typeof effectiveRef>]> = [
+      ['commit shadows everything', all, { type: 'commit', commit: 'a'.repeat(40) }],
+      ['name (refs/heads/) shadows semver, tag and branch', { ...all, commit: '' }, { type: 'branch', branch: 'dev' }],
+      ['name (refs/tags/) is a tag', { name: 'refs/tags/v9.9.9', semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' }, { type: 'tag', tag: 'v9.9.9' }],
+      ['another name follows no branch nor tag', { name: 'refs/pull/1/head', semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' }, { type: 'ref', name: 'refs/pull/1/head' }],
+      ['semver shadows tag and branch', { semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' }, { type: 'semver', range: '>=1.0.0' }],
+      ['tag shadows branch', { tag: 'v0.1.0', branch: 'main' }, { type: 'tag', tag: 'v0.1.0' }],
+      ['branch', { branch: 'main' }, { type: 'branch', branch: 'main' }],
+      ['empty fields count as absent', { commit: '', name: '', semver: '', tag: '', branch: 'dev' }, { type: 'branch', branch: 'dev' }],
+      ['an empty ref is the master branch', {}, { type: 'branch', branch: 'master' }],
+      ['no ref is the master branch', undefined, { type: 'branch', branch: 'master' }],
+    ];
+    it.each(cases)('%s', (_, ref, expected) => {
+      expect(effectiveRef(withRef('x', ref))).toEqual(expected);
+    });
+
+    it('decides which pushes each level follows', () => {
+      const commit = withRef('commit', all);
+      const name = withRef('name', { ...all, commit: '' });
+      const nameTag = withRef('nametag', { name: 'refs/tags/v9.9.9', semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' });
+      const pull = withRef('pull', { name: 'refs/pull/1/head', semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' });
+      const semver = withRef('semver', { semver: '>=1.0.0', tag: 'v0.1.0', branch: 'main' });
+      const tag = withRef('tag', { tag: 'v0.1.0', branch: 'main' });
+      const branch = withRef('branch', { branch: 'main' });
+      const objs = objects(commit, name, nameTag, pull, semver, tag, branch);
+      const key = (n: string) => `GitRepository/flux-system/${n}`;
+      expect(matchSources(objs, { repoUrl: FLEET, branch: 'main' })).toEqual([key('branch')]);
+      expect(matchSources(objs, { repoUrl: FLEET, branch: 'dev' })).toEqual([key('name')]);
+      expect(matchSources(objs, { repoUrl: FLEET, tag: 'v0.1.0' })).toEqual([key('tag')]); // semver >=1.0.0 shadows its tag v0.1.0
+      expect(matchSources(objs, { repoUrl: FLEET, tag: 'v1.5.0' })).toEqual([key('semver')]);
+      expect(matchSources(objs, { repoUrl: FLEET, tag: 'v9.9.9' })).toEqual([key('nametag'), key('semver')]);
+      expect(matchSources(objs, { repoUrl: FLEET, tag: 'v1.0.0' })).toEqual([key('semver')]);
+      expect(matchSources(objs, { repoUrl: FLEET })).toEqual([]); // neither branch nor tag: nothing
+      expect([trackedBranch(commit), trackedTag(commit), followsTag(commit, 'v1.0.0')]).toEqual([undefined, undefined, false]);
+      expect([trackedBranch(pull), trackedTag(pull), followsTag(pull, 'v1.0.0')]).toEqual([undefined, undefined, false]);
+      expect([trackedBranch(semver), trackedTag(semver), followsTag(semver, 'v0.1.0'), followsTag(semver, 'v1.0.0')]).toEqual([undefined, undefined, false, true]);
+      expect([trackedBranch(tag), trackedTag(tag)]).toEqual([undefined, 'v0.1.0']);
+      expect([trackedBranch(nameTag), trackedTag(nameTag)]).toEqual([undefined, 'v9.9.9']);
+    });
   });
 
   it('affected set: consumers, inventories and dependents, transitively; unrelated objects stay out', () => {
