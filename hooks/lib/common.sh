@@ -65,3 +65,18 @@ fm_exec_cli() {
   fi
   if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; else exec "$@"; fi
 }
+
+# fm_listed NAME FILE: whether FILE lists NAME (lines are shell patterns, e.g. release/* or v[0-9]*).
+fm_listed() {
+  while IFS= read -r fm_w || [ -n "$fm_w" ]; do
+    case $1 in $fm_w) return 0 ;; esac
+  done <"$2"
+  return 1
+}
+
+# fm_common_dir: sets fm_gd to the git common directory (where the hint caches live). git runs these hooks at the
+# top of the work tree, so a ./.git directory is it, without a fork; else (linked work tree, bare repository,
+# $GIT_DIR) git rev-parse says. Empty when unknown.
+fm_common_dir() {
+  if [ -z "${GIT_DIR:-}" ] && [ -d .git ]; then fm_gd=.git; else fm_gd=$(git rev-parse --git-common-dir 2>/dev/null) || fm_gd=; fi
+}

@@ -36,15 +36,19 @@ const install: Command = {
     for (const a of actions) out(`  ${describe(a)}`);
 
     let cache: string[] | undefined;
+    let tagCache: string[] | undefined;
     try {
       const cfg = loadConfig(root);
       out(cfg.path ? `config: ${cfg.path}${cfg.enabled ? '' : ' (enabled: false: pushes start no monitor)'}` : 'config: defaults (no .kiro/hooks/flux-reconciliation-monitor.yaml)');
       cache = !cfg.enabled ? [] : cfg.config.branches.length ? cfg.config.branches : undefined;
+      tagCache = !cfg.enabled ? [] : undefined;
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       io.stderr.write(`flux-monitor install: warning: the hook configuration is invalid; pushes will report it until fixed:\n${err.message}\n`);
     }
-    writeWatchedCache(await gitCommonDir(root), cache);
+    const commonDir = await gitCommonDir(root);
+    writeWatchedCache(commonDir, cache);
+    writeWatchedCache(commonDir, tagCache, 'watched-tags');
     out(`sessions: ${stateDir(io.env)}`);
     out('After your next push to a branch Flux follows, run `flux-monitor status` to watch it.');
     return actions.some((a) => a.action === 'skipped') ? 1 : 0;

@@ -1,4 +1,4 @@
-// Hidden: the detached monitor of one pushed branch (started by `flux-monitor hook push-done`).
+// Hidden: the detached monitor of one pushed branch or tag (started by `flux-monitor hook push-done`).
 import type { Command } from './types.js';
 import { parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
@@ -8,13 +8,14 @@ import { runDetachedSession } from '../session/monitor-process.js';
 const runSession: Command = {
   name: 'run-session',
   summary: 'Internal: the detached monitor of one push',
-  usage: 'flux-monitor run-session --id ID --repo PATH --branch B --sha SHA --pushed-at MS [--remote NAME] [--url URL] [--kubeconfig PATH] [--context NAME]',
+  usage: 'flux-monitor run-session --id ID --repo PATH (--branch B | --tag T) --sha SHA --pushed-at MS [--remote NAME] [--url URL] [--kubeconfig PATH] [--context NAME]',
   hidden: true,
   async run(argv, io) {
     const args = parseArgs(argv, {
       id: { value: true },
       repo: { value: true },
       branch: { value: true },
+      tag: { value: true },
       sha: { value: true },
       'pushed-at': { value: true },
       remote: { value: true },
@@ -31,12 +32,16 @@ const runSession: Command = {
     if (!isValidSessionId(id)) throw new UsageError(`invalid session id "${id}"`);
     const sha = need('sha').toLowerCase();
     if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha)) throw new UsageError('--sha must be a full commit sha');
+    const branch = str(args, 'branch');
+    const tag = str(args, 'tag');
+    if (Boolean(branch) === Boolean(tag)) throw new UsageError('one of --branch and --tag is required');
     const pushedAt = Number(need('pushed-at'));
     if (!Number.isFinite(pushedAt)) throw new UsageError('--pushed-at must be a time in ms');
     const code = await runDetachedSession({
       id,
       repoPath: need('repo'),
-      branch: need('branch'),
+      branch,
+      tag,
       sha,
       pushedAt,
       remote: str(args, 'remote'),

@@ -15,7 +15,9 @@ const uninstall: Command = {
     const root = await repoRoot(str(args, 'repo') ?? io.cwd);
     const dir = await hooksDir(root);
     const actions = uninstallHooks(dir);
-    writeWatchedCache(await gitCommonDir(root), undefined);
+    const commonDir = await gitCommonDir(root);
+    writeWatchedCache(commonDir, undefined);
+    writeWatchedCache(commonDir, undefined, 'watched-tags');
     io.stdout.write(`flux-monitor hooks in ${dir}:\n`);
     for (const a of actions) io.stdout.write(`  ${describe(a)}\n`);
     io.stdout.write('Past sessions are kept (see `flux-monitor history`).\n');

@@ -1,5 +1,5 @@
 // Push intents: what pre-push recorded, what reference-transaction confirmed, and the decision of which
-// branch updates really reached the remote (docs/hooks.md).
+// branch and tag updates really reached the remote (docs/hooks.md).
 
 export interface IntentRef {
   localRef: string;
@@ -64,7 +64,10 @@ export type PushedHow = 'tracking-ref' | 'ls-remote';
 
 export interface PushDecision {
   ref: IntentRef;
+  /** The pushed branch (`refs/heads/<branch>`); empty for a tag or another ref. */
   branch: string;
+  /** The pushed tag (`refs/tags/<tag>`), for a tag push. */
+  tag?: string;
   pushed: boolean;
   how?: PushedHow;
   /** Why it is not considered pushed (or how it was confirmed). */
@@ -80,28 +83,36 @@ export interface ConfirmDeps {
   lsRemote(remote: string, remoteRef: string): Promise<string | undefined>;
 }
 
+/** The branch or tag a remote ref names (`refs/heads/<branch>`, `refs/tags/<tag>`), else both empty. */
+export function refTarget(remoteRef: string): { branch: string; tag: string } {
+  const after = (prefix: string) => (remoteRef.startsWith(prefix) ? remoteRef.slice(prefix.length) : '');
+  return { branch: after('refs/heads/'), tag: after('refs/tags/') };
+}
+
 /**
- * Decides which branch updates of an intent reached the remote, once the pushing git process has exited:
- * - named remote whose fetch refspec maps the branch: pushed iff reference-transaction committed that
+ * Decides which branch and tag updates of an intent reached the remote, once the pushing git process has exited:
+ * - a branch of a named remote whose fetch refspec maps it: pushed iff reference-transaction committed that
  *   tracking ref to the pushed sha (a rejected push or `--dry-run` commits none);
- * - push to a URL, or a branch no refspec maps: pushed iff `git ls-remote` shows the pushed sha.
+ * - a push to a URL, a branch no refspec maps, and every tag (git updates no local ref for a pushed tag):
+ *   pushed iff `git ls-remote` shows the pushed sha (for an annotated tag, the tag object's sha).
  */
 export async function decidePushed(intent: PushIntent, confirmations: Confirmation[], deps: ConfirmDeps): Promise<PushDecision[]> {
   const named = intent.remote !== intent.url && (await deps.remoteUrl(intent.remote)) !== undefined;
   const out: PushDecision[] = [];
   for (const ref of intent.refs) {
-    const branch = ref.remoteRef.startsWith('refs/heads/') ? ref.remoteRef.slice('refs/heads/'.length) : '';
-    if (!branch || isZeroSha(ref.localSha)) {
-      out.push({ ref, branch, pushed: false, reason: 'not a branch update' });
+    const { branch, tag } = refTarget(ref.remoteRef);
+    const base = tag ? { ref, branch, tag } : { ref, branch };
+    if ((!branch && !tag) || isZeroSha(ref.localSha)) {
+      out.push({ ...base, pushed: false, reason: 'not a branch or tag update' });
       continue;
     }
-    const tracking = named ? await deps.trackingRef(intent.remote, ref.remoteRef) : undefined;
+    const tracking = named && branch ? await deps.trackingRef(intent.remote, ref.remoteRef) : undefined;
     if (tracking) {
       const ok = confirmations.some((c) => c.ref === tracking && c.new === ref.localSha);
       out.push(
         ok
-          ? { ref, branch, pushed: true, how: 'tracking-ref', reason: `${tracking} committed` }
-          : { ref, branch, pushed: false, reason: `${tracking} was not updated (push rejected, failed or --dry-run)` },
+          ? { ...base, pushed: true, how: 'tracking-ref', reason: `${tracking} committed` }
+          : { ...base, pushed: false, reason: `${tracking} was not updated (push rejected, failed or --dry-run)` },
       );
       continue;
     }
@@ -109,13 +120,13 @@ export async function decidePushed(intent: PushIntent, confirmations: Confirmati
     try {
       remoteSha = await deps.lsRemote(intent.remote, ref.remoteRef);
     } catch (err) {
-      out.push({ ref, branch, pushed: false, reason: `cannot confirm with ls-remote: ${(err as Error).message}` });
+      out.push({ ...base, pushed: false, reason: `cannot confirm with ls-remote: ${(err as Error).message}` });
       continue;
     }
     out.push(
       remoteSha === ref.localSha
-        ? { ref, branch, pushed: true, how: 'ls-remote', reason: `remote ${ref.remoteRef} is ${ref.localSha}` }
-        : { ref, branch, pushed: false, reason: `remote ${ref.remoteRef} is ${remoteSha ?? 'absent'}, not ${ref.localSha}` },
+        ? { ...base, pushed: true, how: 'ls-remote', reason: `remote ${ref.remoteRef} is ${ref.localSha}` }
+        : { ...base, pushed: false, reason: `remote ${ref.remoteRef} is ${remoteSha ?? 'absent'}, not ${ref.localSha}` },
     );
   }
   return out;

@@ -1,10 +1,11 @@
 // Which branches start a monitor after a push: `config.branches` if set; else the branches that GitRepositories
-// of the pushed repository track in the cluster; else main and master.
+// of the pushed repository track in the cluster; else main and master. Which tags do: those a GitRepository of
+// the pushed repository follows (by name, or by a semver range the tag satisfies).
 import { mkdirSync, rmdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeObject, MonitorConfig } from '../core/types.js';
 import { sameRepo } from '../core/giturl.js';
-import { trackedBranch } from '../engine/graph.js';
+import { effectiveRef, trackedBranch } from '../engine/graph.js';
 
 export interface WatchedBranches {
   /** Branch names or shell-style patterns (`release/*`). */
@@ -23,22 +24,45 @@ export interface ClusterLookup {
   timeoutMs?: number;
 }
 
-export async function resolveWatchedBranches(config: MonitorConfig, repoUrl: string | undefined, lookup: ClusterLookup = {}): Promise<WatchedBranches> {
+/** The GitRepositories of the cluster whose URL is the pushed repository's (rejects when they cannot be listed). */
+export type SourceLister = () => Promise<KubeObject[]>;
+
+/** Lists the GitRepositories whose URL is `repoUrl` on first call; later calls share that answer. */
+export function gitRepositoriesOf(config: MonitorConfig, repoUrl: string, lookup: ClusterLookup = {}): SourceLister {
+  let listed: Promise<KubeObject[]> | undefined;
+  return () => (listed ??= listGitRepositories(config, lookup).then((repos) => repos.filter((o) => typeof o.spec?.url === 'string' && sameRepo(o.spec.url, repoUrl))));
+}
+
+export async function resolveWatchedBranches(config: MonitorConfig, repoUrl: string | undefined, lookup: ClusterLookup = {}, sources?: SourceLister): Promise<WatchedBranches> {
   if (config.branches.length) return { patterns: config.branches, source: 'config', detail: 'config.branches' };
   if (!repoUrl) return { patterns: DEFAULT_BRANCHES, source: 'default', detail: 'no remote URL to match GitRepositories with' };
-  let repos: KubeObject[];
+  let matched: KubeObject[];
   try {
-    repos = await listGitRepositories(config, lookup);
+    matched = await (sources ?? gitRepositoriesOf(config, repoUrl, lookup))();
   } catch (err) {
     return { patterns: DEFAULT_BRANCHES, source: 'default', detail: `cannot list GitRepositories: ${(err as Error).message.split('\n')[0]}` };
   }
-  const matched = repos.filter((o) => typeof o.spec?.url === 'string' && sameRepo(o.spec.url, repoUrl));
   const branches = [...new Set(matched.map((o) => trackedBranch(o)).filter((b): b is string => Boolean(b)))];
   if (!branches.length) {
     return { patterns: DEFAULT_BRANCHES, source: 'default', detail: matched.length ? 'matching GitRepositories track no branch' : 'no GitRepository points at this repository' };
   }
   const names = matched.map((o) => `${o.metadata.namespace}/${o.metadata.name}`).join(', ');
   return { patterns: branches, source: 'cluster', detail: `tracked by ${names}` };
+}
+
+/** Shell patterns (for the pre-push hint) of the tags that may move these GitRepositories: a followed tag
+ * itself; for a semver range, any tag shaped like a version. */
+export function watchedTagPatterns(repos: KubeObject[]): string[] {
+  const out = new Set<string>();
+  for (const o of repos) {
+    const r = effectiveRef(o);
+    if (r.type === 'tag') out.add(r.tag);
+    if (r.type === 'semver') {
+      out.add('v[0-9]*.[0-9]*.[0-9]*');
+      out.add('[0-9]*.[0-9]*.[0-9]*');
+    }
+  }
+  return [...out];
 }
 
 /** GitRepositories cluster-wide, or in `config.namespaces` when listing cluster-wide is forbidden. */
@@ -65,12 +89,12 @@ async function listGitRepositories(config: MonitorConfig, lookup: ClusterLookup)
 }
 
 /**
- * The cache the reference-transaction hook reads to decide whether to print its "follow this push" line:
- * `<git-common-dir>/flux-monitor/watched-branches`, one pattern per line; empty when the hook is disabled.
- * `undefined` removes it (unknown: the hook then always prints).
+ * The caches the hooks read to decide whether to print their "follow this push" line, one pattern per line:
+ * `<git-common-dir>/flux-monitor/watched-branches` (reference-transaction) and `watched-tags` (pre-push); empty
+ * when the hook is disabled. `undefined` removes the file (unknown: the hook then always prints).
  */
-export function writeWatchedCache(gitCommonDir: string, patterns: string[] | undefined): void {
-  const file = join(gitCommonDir, 'flux-monitor', 'watched-branches');
+export function writeWatchedCache(gitCommonDir: string, patterns: string[] | undefined, name: 'watched-branches' | 'watched-tags' = 'watched-branches'): void {
+  const file = join(gitCommonDir, 'flux-monitor', name);
   if (patterns === undefined) {
     try {
       unlinkSync(file);

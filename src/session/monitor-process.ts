@@ -13,7 +13,10 @@ import { appendHistory, historyEntry, SessionWriter, sessionFile, sessionLogFile
 export interface DetachedSessionOptions {
   id: string;
   repoPath: string;
-  branch: string;
+  /** The pushed branch; for a tag push, `tag` instead. */
+  branch?: string;
+  /** The pushed tag (the monitor then follows the GitRepositories that follow it). */
+  tag?: string;
   sha: string;
   remote?: string;
   /** Remote URL as git had it (may hold credentials: it is redacted before it is stored). */
@@ -71,12 +74,13 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
   base.timeoutMs = config.timeout * 1000;
   writer.update({ ...base, ...extra, config });
 
-  // One live monitor per repository + branch; the newer push wins.
-  const key = lockKey(o.url ? normalizeGitUrl(o.url) : o.repoPath, o.branch);
+  // One live monitor per repository + branch (or tag); the newer push wins.
+  const pushedRef = o.tag ? `refs/tags/${o.tag}` : (o.branch ?? '');
+  const key = lockKey(o.url ? normalizeGitUrl(o.url) : o.repoPath, pushedRef);
   const me: LockHolder = { pid: process.pid, pidStart, sessionId: o.id, pushedAt: o.pushedAt, acquiredAt: Date.now() };
   const lock = await acquireMonitorLock(o.paths, key, me);
   if (!lock.acquired) {
-    log(`a newer push of ${o.branch} is monitored by session ${lock.holder.sessionId} (pid ${lock.holder.pid})`);
+    log(`a newer push of ${o.tag ? `tag ${o.tag}` : o.branch} is monitored by session ${lock.holder.sessionId} (pid ${lock.holder.pid})`);
     return end('superseded', `superseded by a newer push (session ${lock.holder.sessionId})`);
   }
   if (lock.previous && holderAlive(lock.previous)) {
@@ -99,7 +103,7 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
   try {
     const { runMonitor } = await import('../engine/run.js');
     const final = await runMonitor({
-      pushed: { sha: o.sha, branch: o.branch },
+      pushed: { sha: o.sha, branch: o.branch, tag: o.tag },
       repoUrl: o.url,
       branch: o.branch,
       remote: o.remote,
@@ -132,7 +136,7 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
 
 function initialState(o: DetachedSessionOptions, subject: string | undefined): SessionState {
   return newSessionState(
-    { id: o.id, sha: o.sha, subject, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.context, timeoutMs: 0, now: Date.now() },
+    { id: o.id, sha: o.sha, subject, tag: o.tag, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.context, timeoutMs: 0, now: Date.now() },
     redactUrl,
   );
 }

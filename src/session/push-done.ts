@@ -1,13 +1,16 @@
 // `flux-monitor hook push-done <intent>`: runs (detached, logging to hooks.log) once the `git push` that wrote
-// the intent has exited. It decides which branch updates reached the remote, applies the hook configuration
-// and the watched branches, and starts one detached monitor per pushed branch.
+// the intent has exited. It decides which branch and tag updates reached the remote, applies the hook
+// configuration, the watched branches and the tags GitRepositories follow, and starts one detached monitor per
+// pushed branch or followed tag.
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactUrl } from '../core/giturl.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
-import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, trackingRef } from '../git/repo.js';
-import { resolveWatchedBranches, writeWatchedCache } from './branches.js';
+import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
+import { matchSources, objectKey } from '../engine/graph.js';
+import type { KubeObject } from '../core/types.js';
+import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
 import type { StatePaths } from './paths.js';
 import { spawnDetached } from './spawn.js';
 import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
@@ -26,7 +29,11 @@ export interface PushDoneOptions {
 
 export interface StartedMonitor {
   sessionId: string;
+  /** The pushed branch; empty for a tag push. */
   branch: string;
+  /** The pushed tag, for a tag push. */
+  tag?: string;
+  /** The commit followed (for an annotated tag, the commit it points to). */
   sha: string;
   pid: number;
 }
@@ -88,6 +95,20 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
   }
   const remote = intent.remote === intent.url ? undefined : intent.remote;
 
+  // What each confirmed update asks to follow: a branch at the pushed commit, or a tag at the commit it names
+  // (an annotated tag's pushed object is the tag object: its commit is `<tag>^{commit}`).
+  const wanted: Array<{ d: PushDecision; sha: string }> = [];
+  for (const d of pushed) {
+    if (!d.tag) {
+      wanted.push({ d, sha: d.ref.localSha });
+      continue;
+    }
+    const sha = await resolveRef(root, d.ref.localSha, { env: o.env });
+    if (sha) wanted.push({ d, sha });
+    else log(`tag ${d.tag} does not point to a commit here; left alone`);
+  }
+  if (!wanted.length) return { decisions, started: [] };
+
   let loaded;
   try {
     loaded = loadConfig(root);
@@ -95,49 +116,75 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
     if (!(err instanceof ConfigError)) throw err;
     // Nobody sees this log: make the problem visible to `flux-monitor status` as a failed session.
     log(err.message);
-    recordConfigError(o.paths, pushed[0]!, { root, remote, url, pushedAt }, err, (await import('../engine/run.js')).newSessionId());
+    recordConfigError(o.paths, wanted[0]!, { root, remote, url, pushedAt }, err, (await import('../engine/run.js')).newSessionId());
     return { decisions, started: [] };
   }
   if (!loaded.enabled) {
     log(`${loaded.path}: enabled: false; no monitor started`);
-    if (commonDir) writeWatchedCache(commonDir, []);
+    if (commonDir) {
+      writeWatchedCache(commonDir, []);
+      writeWatchedCache(commonDir, [], 'watched-tags');
+    }
     return { decisions, started: [] };
   }
-  const watched = await resolveWatchedBranches(loaded.config, url, { env: o.env });
+  const sources = gitRepositoriesOf(loaded.config, url, { env: o.env });
+  const tags = wanted.some((w) => w.d.tag);
+  const watched = await resolveWatchedBranches(loaded.config, url, { env: o.env }, sources);
   log(`watched branches: ${watched.patterns.join(', ')} (${watched.source}: ${watched.detail})`);
   if (commonDir) writeWatchedCache(commonDir, watched.patterns);
+  // A tag starts a monitor only when a GitRepository of this repository is seen to follow it. The cluster is
+  // asked for tag pushes, or when it was asked already for the branches (then only the hint cache is updated).
+  let followed: Map<string, KubeObject> | undefined;
+  if (tags || watched.source !== 'config') {
+    try {
+      const list = await sources();
+      followed = new Map(list.flatMap((r) => (objectKey(r) ? [[objectKey(r)!, r] as const] : [])));
+      if (commonDir) writeWatchedCache(commonDir, watchedTagPatterns(list), 'watched-tags');
+    } catch (err) {
+      if (tags) log(`cannot tell which tags Flux follows: cannot list GitRepositories: ${(err as Error).message.split('\n')[0]}`);
+      if (commonDir) writeWatchedCache(commonDir, [], 'watched-tags');
+    }
+  }
 
   // Loaded only now: the engine brings the Kubernetes client, slow to load, and most pushes start nothing.
   const { newSessionId } = await import('../engine/run.js');
   const start = o.startMonitor ?? ((args, logFile, cwd) => spawnDetached(args, { logFile, cwd, env: o.env }));
   const started: StartedMonitor[] = [];
-  for (const d of pushed) {
-    if (!branchMatches(d.branch, watched.patterns)) {
+  for (const { d, sha } of wanted) {
+    if (d.tag) {
+      const followers = followed ? matchSources(followed, { repoUrl: url, tag: d.tag }) : [];
+      if (!followers.length) {
+        log(`tag ${d.tag} is ${followed ? 'followed by no GitRepository of this repository' : 'not known to be followed by Flux'}; left alone`);
+        continue;
+      }
+      log(`tag ${d.tag} is followed by ${followers.join(', ')}`);
+    } else if (!branchMatches(d.branch, watched.patterns)) {
       log(`branch ${d.branch} is not watched by Flux; left alone`);
       continue;
     }
+    const what = d.tag ? `tag ${d.tag}` : d.branch;
     const sessionId = newSessionId();
-    const args = ['run-session', '--id', sessionId, '--repo', root, '--branch', d.branch, '--sha', d.ref.localSha, '--pushed-at', String(Math.round(pushedAt))];
+    const args = ['run-session', '--id', sessionId, '--repo', root, ...(d.tag ? ['--tag', d.tag] : ['--branch', d.branch]), '--sha', sha, '--pushed-at', String(Math.round(pushedAt))];
     if (remote) args.push('--remote', remote);
     args.push('--url', redactUrl(url)); // never put credentials on a command line
     try {
       const pid = await start(args, sessionLogFile(o.paths, sessionId), root);
-      log(`started monitor ${sessionId} (pid ${pid}) for ${d.branch}@${d.ref.localSha.slice(0, 12)}`);
-      started.push({ sessionId, branch: d.branch, sha: d.ref.localSha, pid });
+      log(`started monitor ${sessionId} (pid ${pid}) for ${what}@${sha.slice(0, 12)}`);
+      started.push({ sessionId, branch: d.branch, ...(d.tag ? { tag: d.tag } : {}), sha, pid });
     } catch (err) {
-      log(`cannot start the monitor for ${d.branch}: ${(err as Error).message}`);
+      log(`cannot start the monitor for ${what}: ${(err as Error).message}`);
     }
   }
   return { decisions, started };
 }
 
-function recordConfigError(paths: StatePaths, d: PushDecision, ctx: { root: string; remote?: string; url: string; pushedAt: number }, err: ConfigError, id: string): void {
+function recordConfigError(paths: StatePaths, w: { d: PushDecision; sha: string }, ctx: { root: string; remote?: string; url: string; pushedAt: number }, err: ConfigError, id: string): void {
   const now = Date.now();
   const s: StoredSession = {
     schema: 1,
     id,
-    repo: { path: ctx.root, url: redactUrl(ctx.url), remote: ctx.remote, branch: d.branch },
-    commit: { sha: d.ref.localSha },
+    repo: { path: ctx.root, url: redactUrl(ctx.url), remote: ctx.remote, branch: w.d.branch || undefined },
+    commit: { sha: w.sha, tag: w.d.tag },
     cluster: {},
     startedAt: now,
     updatedAt: now,

@@ -155,6 +155,58 @@ describe('git push → session', () => {
     expect(s.repo.url).toBe(r.remote);
   });
 
+  it('pushing a tag a GitRepository follows starts a monitor for the tagged commit (annotated tag, semver range)', async () => {
+    const r = newRepo();
+    const name = `tags-${++seq}`;
+    const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
+    sim.apply({
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'GitRepository',
+      metadata: { name, namespace: 'flux-system' },
+      spec: { url: r.remote, ref: { semver: '>=1.0.0 <2.0.0', branch: 'main' }, interval: '1m' },
+    } as KubeObject);
+    sim.apply({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name, namespace: 'flux-system' },
+      spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
+    } as KubeObject);
+    const sha = r.commit('release 1.1.0');
+    r.ok(r.work, 'tag', '-a', '-m', 'release 1.1.0', 'v1.1.0');
+    const tagObject = r.ok(r.work, 'rev-parse', 'refs/tags/v1.1.0');
+    expect(tagObject).not.toBe(sha);
+    const push = r.git(['push', 'origin', 'v1.1.0']);
+    expect(push.status).toBe(0);
+    expect(push.stderr).toContain('flux-monitor: if this push succeeds, follow what Flux does with tag v1.1.0: flux-monitor status');
+    const log = await r.decided(tagObject);
+    expect(log).toContain(`push refs/tags/v1.1.0 ${tagObject.slice(0, 12)}: confirmed (remote refs/tags/v1.1.0 is ${tagObject})`);
+    expect(log).toContain(`tag v1.1.0 is followed by GitRepository/flux-system/${name}`);
+    const s = await eventually(() => r.sessions().find((x) => x.commit.tag === 'v1.1.0'), 10_000, 'the session of the tag');
+    expect(s.commit.sha).toBe(sha); // the tagged commit, not the tag object
+    expect(s.commit.subject).toBe('release 1.1.0');
+    expect(s.repo).toMatchObject({ path: r.work, remote: 'origin' });
+    expect(s.repo.branch).toBeUndefined();
+    // source-controller checks out the tag: the monitor sees the commit through Flux and ends with success.
+    await eventually(() => r.sessions().find((x) => x.id === s.id && Object.keys(x.nodes).length > 0), 10_000, 'the monitor to see the Flux objects');
+    const rev = `v1.1.0@sha1:${sha}`;
+    sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository'))!, rev));
+    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization'))!, rev, {}));
+    const done = await eventually(() => r.sessions().find((x) => x.id === s.id && x.status === 'finished'), 15_000, 'the verdict');
+    expect(done.verdict).toBe('success');
+    expect(done.matchedSources).toEqual([`GitRepository/flux-system/${name}`]);
+    expect(r.cli(['history']).stdout).toMatch(new RegExp(`v1\\.1\\.0\\s+${sha.slice(0, 7)}\\s+success`));
+
+    // A tag outside the range, and a lightweight tag nobody follows by name: nothing starts.
+    const other = r.commit('not a release');
+    r.ok(r.work, 'tag', 'v2.0.0');
+    r.ok(r.work, 'tag', 'nightly');
+    expect(r.git(['push', '-q', 'origin', 'v2.0.0', 'nightly']).status).toBe(0);
+    const log2 = await r.decided(other);
+    expect(log2).toContain('tag v2.0.0 is followed by no GitRepository of this repository; left alone');
+    expect(log2).toContain('tag nightly is followed by no GitRepository of this repository; left alone');
+    expect(r.sessions().map((x) => x.id)).toEqual([s.id]);
+  });
+
   it('rapid successive pushes leave exactly one live monitor, the others superseded', async () => {
     const r = newRepo();
     fluxFor(r, r.ok(r.work, 'rev-parse', 'HEAD'));
@@ -327,10 +379,14 @@ describe('pushes that start nothing', () => {
     expect(r.sessions()).toEqual([]);
   });
 
-  it('a tag push, a branch deletion and a fetch', async () => {
+  it('a tag push no GitRepository follows, a tag deletion, a branch deletion and a fetch', async () => {
     const r = newRepo();
+    fluxFor(r, r.ok(r.work, 'rev-parse', 'HEAD')); // follows the branch main, no tag
     r.ok(r.work, 'tag', 'v1.0.0');
+    const tagged = r.ok(r.work, 'rev-parse', 'HEAD');
     expect(r.git(['push', '-q', 'origin', 'v1.0.0']).status).toBe(0);
+    expect(await r.decided(tagged)).toContain('tag v1.0.0 is followed by no GitRepository of this repository; left alone');
+    expect(r.git(['push', '-q', 'origin', ':refs/tags/v1.0.0']).status).toBe(0);
     r.ok(r.work, 'push', '-q', '--no-verify', 'origin', 'main:refs/heads/old');
     expect(r.git(['push', '-q', 'origin', ':old']).status).toBe(0);
     // Someone else pushes; our fetch updates refs/remotes/origin/main (reference-transaction committed).

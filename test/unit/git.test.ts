@@ -115,10 +115,17 @@ describe('decidePushed', () => {
     expect(failing[0]!.reason).toMatch(/auth needed/);
   });
 
-  it('never counts deletions or non-branch refs', async () => {
-    const i: PushIntent = { ...named, refs: [{ localRef: '(delete)', localSha: Z, remoteRef: 'refs/heads/x', remoteSha: A }, { localRef: 'refs/tags/v1', localSha: A, remoteRef: 'refs/tags/v1', remoteSha: Z }] };
+  it('never counts deletions or refs that are neither branches nor tags (tags: see push-tags.test.ts)', async () => {
+    const i: PushIntent = {
+      ...named,
+      refs: [
+        { localRef: '(delete)', localSha: Z, remoteRef: 'refs/heads/x', remoteSha: A },
+        { localRef: '(delete)', localSha: Z, remoteRef: 'refs/tags/v0', remoteSha: A },
+        { localRef: 'refs/notes/commits', localSha: A, remoteRef: 'refs/notes/commits', remoteSha: Z },
+      ],
+    };
     const d = await decidePushed(i, [{ old: A, new: Z, ref: 'refs/remotes/origin/x' }], deps({ lsRemote: async () => A }));
-    expect(d.map((x) => x.pushed)).toEqual([false, false]);
+    expect(d.map((x) => x.pushed)).toEqual([false, false, false]);
   });
 });
 

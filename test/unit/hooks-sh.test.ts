@@ -34,9 +34,9 @@ function setup(): Env {
 }
 
 /** Runs a hook as git does: cwd = work tree, a parent process (standing for git) that exits right after. */
-function runHook(e: Env, hook: string, args: string[], input: string, before = '') {
+function runHook(e: Env, hook: string, args: string[], input: string, before = '', cwd = e.root) {
   const script = `${before}\n"$0" "$@"; rc=$?; echo "$$" > '${e.root}/parent-pid'; exit $rc`;
-  const r = spawnSync('sh', ['-c', script, join(e.hooks, hook), ...args], { cwd: e.root, env: e.env, input });
+  const r = spawnSync('sh', ['-c', script, join(e.hooks, hook), ...args], { cwd, env: e.env, input });
   return { status: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString(), parent: Number(readFileSync(join(e.root, 'parent-pid'), 'utf8')) };
 }
 
@@ -55,7 +55,7 @@ function chain(e: Env, hook: string, body: string, shebang = '#!/bin/sh') {
 }
 
 describe('pre-push', () => {
-  it('records branch updates only (no tags, no deletions, no other refs) and hands over once git has exited', async () => {
+  it('records branch and tag updates (no deletions, no other refs) and hands over once git has exited', async () => {
     const e = setup();
     const input = [
       `refs/heads/main ${A} refs/heads/main ${B}`,
@@ -66,24 +66,67 @@ describe('pre-push', () => {
     ].join('\n') + '\n';
     const r = runHook(e, 'pre-push', ['origin', 'git@example.com:org/repo.git'], input);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe(''); // a push to a named remote is announced by reference-transaction, not here
+    // A branch push to a named remote is announced by reference-transaction; a tag push, which updates no local
+    // ref, here (no watched-tags cache yet: Flux may follow it).
+    expect(r.stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with tag v1: flux-monitor status\n');
     const intent = join(e.state, 'flux-monitor', 'intents', String(r.parent));
     expect(readFileSync(intent, 'utf8')).toBe(
-      ['flux-monitor-intent 1', 'remote origin', 'url git@example.com:org/repo.git', `dir ${e.root}`, `refs/heads/main ${A} refs/heads/main ${B}`, `HEAD ${B} refs/heads/feature ${Z}`, ''].join('\n'),
+      [
+        'flux-monitor-intent 1',
+        'remote origin',
+        'url git@example.com:org/repo.git',
+        `dir ${e.root}`,
+        `refs/heads/main ${A} refs/heads/main ${B}`,
+        `refs/tags/v1 ${A} refs/tags/v1 ${Z}`,
+        `HEAD ${B} refs/heads/feature ${Z}`,
+        '',
+      ].join('\n'),
     );
     // The background helper waits for the parent (git) to be gone, then runs `flux-monitor hook push-done`.
     const calls = await eventually(() => (existsSync(e.calls) ? readFileSync(e.calls, 'utf8') : undefined));
     expect(calls).toBe([join(e.root, 'cli.js'), 'hook', 'push-done', intent, ''].join('\n'));
   });
 
-  it('records nothing and starts nothing for a tag-only push or an up-to-date push', async () => {
+  it('records nothing and starts nothing for deletions only (tag or branch) or an up-to-date push', async () => {
     const e = setup();
-    expect(runHook(e, 'pre-push', ['origin', 'u'], `refs/tags/v2 ${A} refs/tags/v2 ${Z}\n`).status).toBe(0);
+    const deletions = runHook(e, 'pre-push', ['origin', 'u'], `(delete) ${Z} refs/tags/v2 ${A}\n(delete) ${Z} refs/heads/old ${B}\n`);
+    expect(deletions.status).toBe(0);
+    expect(deletions.stderr).toBe('');
     expect(runHook(e, 'pre-push', ['origin', 'u'], '').status).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     const intents = join(e.state, 'flux-monitor', 'intents');
     expect(existsSync(intents) ? readdirSync(intents) : []).toEqual([]);
     expect(existsSync(e.calls)).toBe(false);
+  });
+
+  it('announces pushed tags the watched-tags cache lists, in one line, and only those', () => {
+    const e = setup();
+    const cache = join(e.root, '.git', 'flux-monitor', 'watched-tags');
+    mkdirSync(join(e.root, '.git', 'flux-monitor'));
+    writeFileSync(cache, 'v[0-9]*.[0-9]*.[0-9]*\nstable\n');
+    const tags = (...names: string[]) => names.map((n) => `refs/tags/${n} ${A} refs/tags/${n} ${Z}\n`).join('');
+    const one = runHook(e, 'pre-push', ['origin', 'u'], tags('v1.2.3', 'latest'));
+    expect(one.status).toBe(0);
+    expect(one.stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with tag v1.2.3: flux-monitor status\n');
+    const two = runHook(e, 'pre-push', ['origin', 'u'], tags('v1.2.3', 'stable', 'v1.2'));
+    expect(two.stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with tags v1.2.3, stable: flux-monitor status\n');
+    // Listed by none: silent, yet recorded (push-done asks the cluster again).
+    const none = runHook(e, 'pre-push', ['origin', 'u'], tags('latest'));
+    expect(none.stderr).toBe('');
+    expect(readFileSync(join(e.state, 'flux-monitor', 'intents', String(none.parent)), 'utf8')).toContain(`refs/tags/latest ${A} refs/tags/latest ${Z}\n`);
+    // An empty cache (the hook is disabled, or no GitRepository follows a tag): silent.
+    writeFileSync(cache, '');
+    expect(runHook(e, 'pre-push', ['origin', 'u'], tags('v1.2.3')).stderr).toBe('');
+    // In a linked work tree (.git is a file) the cache is found in the common directory all the same.
+    const wt = join(e.root, '..', `${e.root.split('/').pop()}-wt`);
+    spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'x'], { cwd: e.root });
+    spawnSync('git', ['worktree', 'add', '-q', wt], { cwd: e.root });
+    writeFileSync(cache, 'stable\n');
+    expect(runHook(e, 'pre-push', ['origin', 'u'], tags('stable', 'v1.2.3'), '', wt).stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with tag stable: flux-monitor status\n');
+    writeFileSync(cache, '');
+    // A branch push is announced by reference-transaction, not here; a push to a URL once, whatever it holds.
+    expect(runHook(e, 'pre-push', ['origin', 'u'], `refs/heads/main ${A} refs/heads/main ${B}\n`).stderr).toBe('');
+    expect(runHook(e, 'pre-push', ['../r.git', '../r.git'], tags('v1.2.3')).stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with it: flux-monitor status\n');
   });
 
   it('announces a push to a URL itself (no tracking ref will confirm it)', () => {
