@@ -19,6 +19,8 @@ export const MONITOR_TYPES = [
   'kustomizations',
   'helmreleases',
 ] as const;
+/** Values of `config.notify`: desktop notification when a detached monitor ends (src/session/notify.ts). */
+export const NOTIFY_MODES: readonly MonitorConfig['notify'][] = ['auto', 'always', 'never'];
 
 export interface ConfigProblem {
   line: number;
@@ -143,6 +145,7 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'auto_reconcile',
   'branches',
   'namespaces',
+  'notify',
 ];
 
 function readConfigBlock(
@@ -166,6 +169,12 @@ function readConfigBlock(
         const v = scalarOf(value);
         if (typeof v !== 'string' || !(VERBOSITIES as readonly string[]).includes(v)) atNode(where, `verbosity must be one of ${VERBOSITIES.join(', ')} (got ${describe(v)})`);
         else config.verbosity = v as Verbosity;
+        break;
+      }
+      case 'notify': {
+        const v = scalarOf(value);
+        if (typeof v !== 'string' || !(NOTIFY_MODES as readonly string[]).includes(v)) atNode(where, `notify must be one of ${NOTIFY_MODES.join(', ')} (got ${describe(v)})`);
+        else config.notify = v as MonitorConfig['notify'];
         break;
       }
       case 'show_dependencies':

@@ -345,6 +345,11 @@ export interface MonitorConfig {
   branches: string[];
   /** Namespaces to use when listing cluster-wide is forbidden. */
   namespaces: string[];
+  /**
+   * Desktop notification when a detached monitor ends: `auto` on a desktop (not in CI, not over SSH without a
+   * display), `always` wherever the platform has a notifier, `never`.
+   */
+  notify: 'auto' | 'always' | 'never';
 }
 
 export const DEFAULT_CONFIG: MonitorConfig = {
@@ -356,6 +361,7 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   auto_reconcile: false,
   branches: [],
   namespaces: [],
+  notify: 'auto',
 };
 
 /** What a new session starts from: who pushed what where. */

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { commitInfo, isAncestor } from '../git/repo.js';
 import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
 import type { StatePaths } from './paths.js';
+import { notifySessionEnd } from './notify.js';
 import { processStartToken } from './proc.js';
 import { appendHistory, historyEntry, SessionWriter, sessionFile, sessionLogFile, type StoredSession } from './store.js';
 
@@ -32,9 +33,23 @@ export interface DetachedSessionOptions {
   log?: (line: string) => void;
 }
 
-/** Runs the session to its end and returns the exit code of its verdict. */
+/**
+ * Runs the session to its end and returns the exit code of its verdict. Once the verdict is recorded and the lock
+ * released, sends a desktop notification where there is a desktop (`config.notify`, src/session/notify.ts);
+ * that takes at most about 2 s and never fails the session.
+ */
 export async function runDetachedSession(o: DetachedSessionOptions): Promise<number> {
   const log = o.log ?? ((l: string) => process.stdout.write(`${new Date().toISOString()} ${l}\n`));
+  const ended: { state?: StoredSession } = {};
+  const code = await monitorSession(o, log, ended);
+  if (ended.state) {
+    const n = await notifySessionEnd(ended.state, { mode: ended.state.config?.notify, env: o.env });
+    log(n.sent ? `desktop notification sent (${n.via})` : `no desktop notification: ${n.reason}`);
+  }
+  return code;
+}
+
+async function monitorSession(o: DetachedSessionOptions, log: (line: string) => void, ended: { state?: StoredSession }): Promise<number> {
   const file = sessionFile(o.paths, o.id);
   const writer = new SessionWriter(file, { minIntervalMs: o.writeIntervalMs ?? 250, onError: (e) => log(`cannot write ${file}: ${(e as Error).message}`) });
   const pidStart = processStartToken(process.pid);
@@ -58,6 +73,7 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
       log(`cannot append to history: ${(err as Error).message}`);
     }
     log(`session ${o.id} finished: ${final.verdict} ${final.verdictMessage ?? ''}`);
+    ended.state = final;
     return EXIT_CODES[final.verdict ?? 'error'];
   };
   const end = (verdict: Verdict, message: string, error?: SessionState['error']) =>
