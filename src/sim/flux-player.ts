@@ -3,13 +3,15 @@
 //
 // Every tick it lists the Flux objects, decides what a controller would do with each (new upstream commit,
 // new source revision, new generation, reconcile request, dependencies), and runs scheduled steps that write
-// real Flux status shapes through the /status subresource. A "git remote" model (setBranchHead) stands in for
-// pushes. Timing and outcomes come from the scenario, scaled by `speed`.
+// real Flux status shapes through the /status subresource, write by write as the controllers do (conditions
+// first, then the rest of the status). A "git remote" model (setBranchHead) stands in for pushes. Timing and
+// outcomes come from the scenario, scaled by `speed`. The sequences of statuses are calibrated against the
+// real controllers' transcripts (test/unit/sim-calibration.test.ts).
 import type { FluxKind, KubeObject } from '../core/types.js';
 import { FluxRest } from './flux-client.js';
 import {
-  fakeSha, getCondition, git, gitRevision, goDuration, goSeconds, helmChartReady, hr, inventoryId, isReady,
-  ks, requestedAt, shaOfRevision, simpleSourceReady, type InventoryEntry, type Status,
+  fakeSha, getCondition, git, gitRevision, goDuration, goSeconds, helmChartProgressing, helmChartReady, hr, inventoryId, isReady,
+  ks, requestedAt, shaOfRevision, simpleSourceReady, type InventoryEntry, type ReleaseAction, type Status,
 } from './flux-status.js';
 import type { RestClient } from './rest.js';
 import { atCommit, normalizeRepoUrl, type Behavior, type Scenario, type ScenarioObject } from './scenario-model.js';
@@ -126,8 +128,36 @@ async function pool<T>(items: T[], concurrency: number, fn: (t: T) => Promise<vo
 
 // ------------------------------------------------------------------------------------------------ shared writes
 
-/** Creates/updates the HelmChart helm-controller makes for a HelmRelease with chart.spec, Ready at `version`. */
-async function ensureHelmChart(flux: FluxRest, hrObj: KubeObject, version: string, sourceRevision: string | undefined): Promise<string | undefined> {
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}
+
+/**
+ * Writes a status as the Flux controllers do (fluxcd/pkg/runtime/patch): the conditions first, then the rest of
+ * the status. When both change, watchers see two versions: e.g. Ready=True "Applied revision: R" while
+ * lastAppliedRevision still names the previous revision, then lastAppliedRevision=R.
+ */
+export async function writeStatus(flux: FluxRest, kind: FluxKind, ns: string, name: string, fn: (cur: KubeObject) => Status | undefined): Promise<KubeObject | undefined> {
+  let next: Status | undefined;
+  let split = false;
+  const first = await flux.updateStatus(kind, ns, name, (cur) => {
+    next = fn(cur);
+    if (!next) return undefined;
+    const { conditions: before, ...restBefore } = cur.status ?? {};
+    const { conditions: after, ...restAfter } = next;
+    split = !sameJson(before, after) && !sameJson(restBefore, restAfter);
+    return split ? { ...(cur.status ?? {}), conditions: after ?? [] } : next;
+  });
+  if (!first || !split) return first;
+  return flux.updateStatus(kind, ns, name, (cur) => ({ ...next!, conditions: cur.status?.conditions ?? next!.conditions }));
+}
+
+/**
+ * Creates/updates the HelmChart helm-controller makes for a HelmRelease with chart.spec, Ready at `version`.
+ * `live`: source-controller's writes of a rebuild (Ready=Unknown "building artifact: …", then Ready=True, then
+ * the artifact); otherwise one write (the steady state of setupScenario).
+ */
+async function ensureHelmChart(flux: FluxRest, hrObj: KubeObject, version: string, sourceRevision: string | undefined, live = false): Promise<string | undefined> {
   const spec = hrObj.spec?.chart?.spec;
   if (!spec) return undefined;
   const srcNs = spec.sourceRef?.namespace ?? hrObj.metadata.namespace!;
@@ -146,7 +176,11 @@ async function ensureHelmChart(flux: FluxRest, hrObj: KubeObject, version: strin
     },
   });
   if (chart.status?.artifact?.revision !== version || chart.status?.observedGeneration !== chart.metadata.generation) {
-    await flux.updateStatus('HelmChart', srcNs, name, (o) => helmChartReady(o, version, sourceRevision));
+    if (!live) await flux.updateStatus('HelmChart', srcNs, name, (o) => helmChartReady(o, version, sourceRevision));
+    else {
+      if (chart.status?.artifact?.revision !== version) await writeStatus(flux, 'HelmChart', srcNs, name, (o) => helmChartProgressing(o, version));
+      await writeStatus(flux, 'HelmChart', srcNs, name, (o) => helmChartReady(o, version, sourceRevision));
+    }
   }
   return `${srcNs}/${name}`;
 }
@@ -244,6 +278,8 @@ interface Job {
   next: number;
   running: boolean;
   onDone: () => void;
+  /** The reconcile request (`reconcile.fluxcd.io/requestedAt`) this job handles, if any. */
+  req?: string;
 }
 
 export class FluxPlayer {
@@ -356,8 +392,17 @@ export class FluxPlayer {
     }
     const now = Date.now();
     for (const [key, obj] of snap) {
-      if (this.jobs.has(key) || obj.spec?.suspend === true || obj.metadata.deletionTimestamp) continue;
-      if ((this.retryAt.get(key) ?? 0) > now) continue;
+      if (obj.spec?.suspend === true || obj.metadata.deletionTimestamp) continue;
+      // A reconcile request makes a controller reconcile at once: it ends a dependency requeue wait, and a job
+      // that has not started yet (e.g. a GitRepository waiting for its next poll) is planned again.
+      const req = requestedAt(obj);
+      const newRequest = req !== undefined && req !== obj.status?.lastHandledReconcileAt;
+      const job = this.jobs.get(key);
+      if (job) {
+        if (!newRequest || job.req === req || job.running || job.next > 0) continue;
+        this.jobs.delete(key);
+      }
+      if ((this.retryAt.get(key) ?? 0) > now && !newRequest) continue;
       switch (obj.kind) {
         case 'GitRepository': this.planGit(key, obj, now); break;
         case 'Kustomization': this.planKs(key, obj, snap, now); break;
@@ -370,8 +415,8 @@ export class FluxPlayer {
     this.ticks++;
   }
 
-  private addJob(key: string, steps: Step[], onDone: () => void): void {
-    this.jobs.set(key, { key, steps, next: 0, running: false, onDone });
+  private addJob(key: string, steps: Step[], onDone: () => void, req?: string): void {
+    this.jobs.set(key, { key, steps, next: 0, running: false, onDone, req });
   }
 
   private async runDue(): Promise<void> {
@@ -397,7 +442,12 @@ export class FluxPlayer {
   }
 
   private status(kind: FluxKind, ns: string, name: string, fn: (cur: KubeObject) => Status | undefined): () => Promise<void | 'stop'> {
-    return async () => ((await this.flux.updateStatus(kind, ns, name, fn)) ? undefined : 'stop');
+    return async () => ((await this.write(kind, ns, name, fn)) ? undefined : 'stop');
+  }
+
+  /** A controller's status write, in Flux's two patches (see writeStatus). */
+  private write(kind: FluxKind, ns: string, name: string, fn: (cur: KubeObject) => Status | undefined): Promise<KubeObject | undefined> {
+    return writeStatus(this.flux, kind, ns, name, fn);
   }
 
   private event(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string, component: string, annotations?: Record<string, string>): Promise<void> {
@@ -414,11 +464,11 @@ export class FluxPlayer {
       at: Date.now(),
       run: async () => {
         if (unchanged) return; // (Flux re-emits the event on every retry; once per change keeps the store small)
-        const r = await this.flux.updateStatus(obj.kind as FluxKind, ns!, name, (o) => build(o, reason, message, handled));
+        const r = await this.write(obj.kind as FluxKind, ns!, name, (o) => build(o, reason, message, handled));
         if (!r) return 'stop';
         if (eventMsg) await this.event(r, 'Normal', reason, eventMsg, obj.kind === 'HelmRelease' ? 'helm-controller' : 'kustomize-controller');
       },
-    }], () => this.retryAt.set(key, Date.now() + this.ms(requeue)));
+    }], () => this.retryAt.set(key, Date.now() + this.ms(requeue)), handled);
   }
 
   // ---------------------------------------------------------------------------------------------- sources
@@ -441,21 +491,25 @@ export class FluxPlayer {
     const b = behaviorOf(this.resolved, key, 'GitRepository', commit);
     // A new generation or a reconcile request is handled at once; a new upstream commit when the controller polls.
     const t0 = now + (requested || genChanged ? 0 : this.ms(b.start));
+    const d = this.ms(b.duration);
     const { namespace: ns, name } = obj.metadata;
+    const fail = b.fail ? { reason: b.fail.reason, message: substitute(b.fail.message, { revision: rev, url, sha }) } : undefined;
     const steps: Step[] = [];
-    if (rev !== cur) steps.push({ at: t0, run: this.status('GitRepository', ns!, name, (o) => git.progressing(o, rev)) });
+    // source-controller persists the start of a reconciliation only for a new generation or a reconcile request.
+    if (requested || genChanged) steps.push({ at: t0, run: this.status('GitRepository', ns!, name, (o) => git.started(o, git.startMessage(o))) });
+    // A failed fetch never gets to "building artifact" (the revision is not known).
+    if (rev !== cur && !fail) steps.push({ at: t0 + 0.2 * d, run: this.status('GitRepository', ns!, name, (o) => git.progressing(o, rev)) });
     steps.push({
-      at: t0 + this.ms(b.duration),
+      at: t0 + d,
       run: async () => {
-        const fail = b.fail ? { reason: b.fail.reason, message: substitute(b.fail.message, { revision: rev, url, sha }) } : undefined;
-        const r = await this.flux.updateStatus('GitRepository', ns!, name, (o) =>
+        const r = await this.write('GitRepository', ns!, name, (o) =>
           fail ? git.failed(o, fail.reason, fail.message, Date.now(), req) : git.ready(o, rev, Date.now(), req));
         if (!r) return 'stop';
         if (fail) await this.event(r, 'Warning', fail.reason, fail.message, 'source-controller');
         else if (rev !== cur) await this.event(r, 'Normal', 'NewArtifact', `stored artifact for revision '${rev}'`, 'source-controller', { 'source.toolkit.fluxcd.io/revision': rev });
       },
     });
-    this.addJob(key, steps, () => this.done.set(key, token));
+    this.addJob(key, steps, () => this.done.set(key, token), req);
   }
 
   private planSimpleSource(key: string, obj: KubeObject, now: number): void {
@@ -467,7 +521,7 @@ export class FluxPlayer {
     const b = behaviorOf(this.resolved, key, obj.kind, 0);
     const { namespace: ns, name } = obj.metadata;
     this.addJob(key, [{ at: now + this.ms(b.start + b.duration), run: this.status(obj.kind as FluxKind, ns!, name, (o) => simpleSourceReady(o, Date.now(), req)) }],
-      () => this.done.set(key, token));
+      () => this.done.set(key, token), req);
   }
 
   // ---------------------------------------------------------------------------------------------- Kustomization
@@ -533,7 +587,7 @@ export class FluxPlayer {
       at,
       run: async () => {
         const message = stage === 'health' ? `health check failed after ${goSeconds(Date.now() - started.at)}: ${fail!.message}` : fail!.message;
-        const r = await this.flux.updateStatus('Kustomization', ns, name, (o) =>
+        const r = await this.write('Kustomization', ns, name, (o) =>
           ks.failed(o, fail!.reason, message, { ...opts, handled: req, inventory }));
         if (!r) return 'stop';
         await this.event(r, 'Warning', fail!.reason, message, 'kustomize-controller', { 'kustomize.toolkit.fluxcd.io/revision': rev });
@@ -568,7 +622,7 @@ export class FluxPlayer {
               at: t0 + d,
               run: async () => {
                 const elapsed = Date.now() - started.at;
-                const r = await this.flux.updateStatus('Kustomization', ns, name, (o) =>
+                const r = await this.write('Kustomization', ns, name, (o) =>
                   ks.ready(o, rev, { inventory, handled: req, durationMs: elapsed, healthMs: health ? elapsed * 0.4 : undefined }));
                 if (!r) return 'stop';
                 await this.event(r, 'Normal', 'ReconciliationSucceeded',
@@ -580,7 +634,7 @@ export class FluxPlayer {
         }
       }
     }
-    this.addJob(key, steps, () => this.done.set(key, token));
+    this.addJob(key, steps, () => this.done.set(key, token), req);
   }
 
   /** Applies the Kustomization's children at `commit` (and prunes removed ones); returns the new inventory. */
@@ -636,35 +690,94 @@ export class FluxPlayer {
       }
     }
     const t0 = now + this.ms(b.start);
+    const d = this.ms(b.duration);
     const name = obj.metadata.name;
+    const st = (fn: (o: KubeObject) => Status | undefined) => this.status('HelmRelease', ns, name, fn);
     let helmChart: string | undefined;
     // Without a new generation or chart, a reconcile request only re-checks: no new release.
     const release = gen !== obj.status?.lastAttemptedGeneration || version !== obj.status?.lastAttemptedRevision || !obj.status?.history?.length;
     const steps: Step[] = [{
       at: t0,
       run: async () => {
-        helmChart = await ensureHelmChart(this.flux, obj, version, sourceRevision);
-        if (release) return this.status('HelmRelease', ns, name, (o) => hr.progressing(o, version, helmChart))();
+        helmChart = await ensureHelmChart(this.flux, obj, version, sourceRevision, true);
+        return st((o) => hr.prerequisites(o))();
       },
     }];
-    steps.push({
-      at: t0 + this.ms(release ? b.duration : 100),
-      run: async () => {
-        const r = await this.flux.updateStatus('HelmRelease', ns, name, (o) => {
-          if (!release) return { ...o.status, lastHandledReconcileAt: req };
-          return hr.released(o, version, b.fail ? { ok: false, reason: b.fail.reason, message: b.fail.message } : { ok: true }, { helmChart, handled: req });
-        });
-        if (!r) return 'stop';
-        if (release) {
-          const ready = getCondition(r, 'Ready');
-          await this.event(r, ready?.status === 'True' ? 'Normal' : 'Warning', ready?.reason ?? 'Unknown', ready?.message ?? '', 'helm-controller', {
-            'helm.toolkit.fluxcd.io/revision': version,
-            'helm.toolkit.fluxcd.io/token': String(r.status?.lastAttemptedConfigDigest ?? ''),
+    if (!release) {
+      const before = obj.status?.conditions;
+      steps.push({
+        at: t0 + this.ms(100),
+        run: st((o) => (isReady(o) ? hr.inSync(o, req) : { ...o.status, conditions: before, lastHandledReconcileAt: req })),
+      });
+      this.addJob(key, steps, () => this.done.set(key, token), req);
+      return;
+    }
+    const fail = b.fail;
+    const small = Math.max(1, 0.05 * d);
+    const event = async (r: KubeObject) => {
+      const ready = getCondition(r, 'Ready');
+      await this.event(r, ready?.status === 'True' ? 'Normal' : 'Warning', ready?.reason ?? 'Unknown', ready?.message ?? '', 'helm-controller', {
+        'helm.toolkit.fluxcd.io/revision': version,
+        'helm.toolkit.fluxcd.io/token': String(r.status?.lastAttemptedConfigDigest ?? ''),
+      });
+    };
+    const inSync = (at: number) => {
+      steps.push({ at, run: st((o) => hr.inSync(o, req)) });
+    };
+    // One release attempt: "Running '<action>' action…", then the scripted outcome, then what helm-controller
+    // does next (in sync; or remediation, a retry, Stalled). Later steps are added as the outcome is known.
+    // (A retry repeats the action that failed: an install stays an install.)
+    const attempt = (at: number, retry?: ReleaseAction) => {
+      let action: ReleaseAction = retry ?? hr.action(obj);
+      if (retry) steps.push({ at, run: st((o) => hr.prerequisites(o)) });
+      steps.push({
+        at: at + small,
+        run: async () => {
+          const r = await this.write('HelmRelease', ns, name, (o) => {
+            action = retry ?? hr.action(o);
+            return hr.progressing(o, action, version, helmChart);
           });
-        }
-      },
-    });
-    this.addJob(key, steps, () => this.done.set(key, token));
+          return r ? undefined : 'stop';
+        },
+      });
+      steps.push({
+        at: at + d,
+        run: async () => {
+          const released = fail?.afterRelease === true;
+          const r = await this.write('HelmRelease', ns, name, (o) =>
+            fail ? hr.failed(o, action, version, fail.reason, fail.message, released) : hr.succeeded(o, action, version));
+          if (!r) return 'stop';
+          await event(r);
+          const next = Date.now();
+          if (!fail) return inSync(next + small);
+          // A failure before Helm made a release (template, values schema): helm-controller leaves
+          // Reconciling=True "Running '<action>' action…" and retries later with backoff (not played).
+          if (!released) return;
+          const rem = hr.remediation(r, action);
+          const exhausted = hr.failureCount(r, action) > rem.retries;
+          const rollbackTarget = (r.status?.history as Status[] | undefined)?.some((h, i) => i > 0 && h.status === 'deployed');
+          if (action === 'upgrade' && rem.strategy === 'rollback' && rollbackTarget && (!exhausted || rem.remediateLastFailure)) {
+            steps.push({ at: next + small, run: st((o) => hr.remediating(o)) });
+            steps.push({
+              at: next + 0.5 * d,
+              run: async () => {
+                const rb = await this.write('HelmRelease', ns, name, (o) => hr.rolledBack(o, exhausted));
+                if (!rb) return 'stop';
+                await event(rb);
+                if (!exhausted) attempt(Date.now() + this.ms(Math.max(b.start, 1000)), action);
+              },
+            });
+          } else if (exhausted) {
+            steps.push({ at: next + small, run: st((o) => hr.stalled(o, action)) });
+          } else {
+            // Retries left without a rollback (install remediation uninstalls; not played): the action again.
+            attempt(next + this.ms(Math.max(b.start, 1000)), action);
+          }
+        },
+      });
+    };
+    attempt(t0);
+    this.addJob(key, steps, () => this.done.set(key, token), req);
   }
 
   /** Commit last attempted by the Kustomization that applied `obj` (per its owner labels), else 0. */

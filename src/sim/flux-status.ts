@@ -42,6 +42,25 @@ export function goDuration(d: string | undefined, fallback = '5m'): string {
   return `${s}s`;
 }
 
+/** Seconds in a Flux duration string (`1h2m3.5s`), or undefined when it does not parse. */
+export function durationSeconds(d: string | undefined): number | undefined {
+  if (!d || !/^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$/.test(d)) return undefined;
+  const h = Number(d.match(/(\d+)h/)?.[1] ?? 0);
+  const m = Number(d.match(/(\d+)m(?!s)/)?.[1] ?? 0);
+  const sec = Number(d.match(/(\d+(?:\.\d+)?)s/)?.[1] ?? 0);
+  return h * 3600 + m * 60 + sec;
+}
+
+/** Go's time.Duration formatting of whole seconds: 30 → `30s`, 570 → `9m30s`, 3600 → `1h0m0s`. */
+export function goDurationOfSeconds(total: number): string {
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = Number((total % 60).toFixed(3));
+  if (h) return `${h}h${m}m${sec}s`;
+  if (m) return `${m}m${sec}s`;
+  return `${sec}s`;
+}
+
 /** Seconds as Go prints a duration, e.g. 2.31s. */
 export function goSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(2).replace(/\.?0+$/, '')}s`;
@@ -113,6 +132,27 @@ function artifact(kind: string, obj: KubeObject, file: string, revision: string,
 // ------------------------------------------------------------------------------------------------ sources
 
 export const git = {
+  /**
+   * source-controller persists the start of a reconciliation only for a new generation or a reconcile request
+   * ("processing object: new generation 1 -> 2" / "reconciliation in progress"): Reconciling=True, and Ready
+   * becomes Unknown only when it is missing or already Unknown (Ready=True stays True meanwhile).
+   */
+  started(obj: KubeObject, message: string, now = Date.now()): Status {
+    const ready = getCondition(obj, 'Ready');
+    const changes: Record<string, Cond | undefined> = {
+      Stalled: undefined,
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message },
+    };
+    if (!ready || ready.status === 'Unknown') changes.Ready = { type: 'Ready', status: 'Unknown', reason: 'Progressing', message };
+    return withConditions(obj.status, gen(obj), changes, now);
+  },
+  /** The message source-controller starts every reconciliation with (persisted or not). */
+  startMessage(obj: KubeObject): string {
+    const g = gen(obj);
+    const og = obj.status?.observedGeneration ?? -1;
+    return g !== og ? `processing object: new generation ${og} -> ${g}` : 'reconciliation in progress';
+  },
+  /** A new upstream revision: Ready=Unknown and Reconciling=True, both "building artifact: new upstream revision '<rev>'". */
   progressing(obj: KubeObject, revision: string, now = Date.now()): Status {
     const msg = `building artifact: new upstream revision '${revision}'`;
     return withConditions(obj.status, gen(obj), {
@@ -135,9 +175,15 @@ export const git = {
     if (handled !== undefined) s.lastHandledReconcileAt = handled;
     return s;
   },
+  /**
+   * A failed fetch: Ready=False and FetchFailed=True with the error; Reconciling=True turns ProgressingWithRetry
+   * and keeps the message the reconciliation started with ("reconciliation in progress"), as source-controller does.
+   */
   failed(obj: KubeObject, reason: string, message: string, now = Date.now(), handled?: string): Status {
+    const rec = getCondition(obj, 'Reconciling');
+    const recMessage = rec?.status === 'True' && rec.message ? rec.message : git.startMessage(obj);
     const s = withConditions(obj.status, gen(obj), {
-      Reconciling: { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message },
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: recMessage },
       Ready: { type: 'Ready', status: 'False', reason, message },
       FetchFailed: { type: 'FetchFailed', status: 'True', reason, message },
     }, now);
@@ -177,6 +223,17 @@ export function simpleSourceReady(obj: KubeObject, now = Date.now(), handled?: s
   s.observedGeneration = gen(obj);
   if (handled !== undefined) s.lastHandledReconcileAt = handled;
   return s;
+}
+
+/** HelmChart being rebuilt at `version`: Ready=Unknown and Reconciling=True "building artifact: packaged|pulled '<chart>' chart with version '<v>'". */
+export function helmChartProgressing(obj: KubeObject, version: string, now = Date.now()): Status {
+  const chart = String(obj.spec?.chart ?? 'chart').replace(/^.*\//, '');
+  const fromGit = obj.spec?.sourceRef?.kind === 'GitRepository' || obj.spec?.sourceRef?.kind === 'Bucket';
+  const msg = `building artifact: ${fromGit ? 'packaged' : 'pulled'} '${chart}' chart with version '${version}'`;
+  return withConditions(obj.status, gen(obj), {
+    Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: msg },
+    Ready: { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: msg },
+  }, now);
 }
 
 /** HelmChart made by helm-controller for a HelmRelease with chart.spec, after pulling/packaging `version`. */
@@ -223,8 +280,11 @@ function waitingStatus(obj: KubeObject, reason: string, message: string, handled
 }
 
 export const ks = {
+  /** Kustomization.GetTimeout(): spec.timeout, else the interval minus 30 s; never under 30 s. */
   timeout(obj: KubeObject): string {
-    return goDuration(obj.spec?.timeout ?? obj.spec?.interval);
+    const timeout = durationSeconds(obj.spec?.timeout);
+    const interval = durationSeconds(obj.spec?.interval) ?? 600;
+    return goDurationOfSeconds(Math.max(30, timeout ?? interval - 30));
   },
   progressing(obj: KubeObject, step: KsStep, revision: string, now = Date.now()): Status {
     const t = ks.timeout(obj);
@@ -258,7 +318,10 @@ export const ks = {
     s.history = ksHistory(obj.status?.history, revision, 'ReconciliationSucceeded', opts.durationMs ?? 1000, now);
     return s;
   },
-  /** Failure: Ready False; Reconciling kept with ProgressingWithRetry; observedGeneration not advanced. */
+  /**
+   * Failure: Ready False; Reconciling kept (message of the step that failed) with reason ProgressingWithRetry;
+   * observedGeneration not advanced. History records only failures after the build (apply, prune, health checks).
+   */
   failed(obj: KubeObject, reason: string, message: string, opts: { revision?: string; handled?: string; inventory?: InventoryEntry[]; health?: boolean }, now = Date.now()): Status {
     const cur = getCondition(obj, 'Reconciling');
     const changes: Record<string, Cond | undefined> = {
@@ -269,7 +332,7 @@ export const ks = {
     const s = withConditions(obj.status, gen(obj), changes, now);
     if (opts.revision) {
       s.lastAttemptedRevision = opts.revision;
-      s.history = ksHistory(obj.status?.history, opts.revision, reason, 1000, now);
+      if (KS_HISTORY_REASONS.has(reason)) s.history = ksHistory(obj.status?.history, opts.revision, reason, 1000, now);
     }
     if (opts.inventory) s.inventory = { entries: [...opts.inventory].sort((a, b) => a.id.localeCompare(b.id)) };
     if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
@@ -277,6 +340,9 @@ export const ks = {
   },
   waiting: waitingStatus,
 };
+
+/** Failures kustomize-controller records in status.history (those after the build). */
+const KS_HISTORY_REASONS = new Set(['ReconciliationFailed', 'PruneFailed', 'HealthCheckFailed']);
 
 function ksHistory(prev: Status[] | undefined, revision: string, status: string, durationMs: number, now: number): Status[] {
   const list = [...(prev ?? [])];
@@ -311,32 +377,191 @@ export function configDigest(hr: KubeObject): string {
   return `sha256:${sha256(JSON.stringify(hr.spec?.values ?? {}))}`;
 }
 
+export type ReleaseAction = 'install' | 'upgrade';
+
+/** `spec.<action>.remediation` as helm-controller reads it (Flux v2 API defaults). */
+export interface HrRemediation {
+  retries: number;
+  /** Remediate the last failure too once retries are exhausted (default: retries > 0). */
+  remediateLastFailure: boolean;
+  /** upgrade: rollback (default) or uninstall; install: always uninstall. */
+  strategy: 'rollback' | 'uninstall';
+}
+
+function historyOf(obj: KubeObject): Status[] {
+  return ((obj.status?.history as Status[] | undefined) ?? []).map((h) => ({ ...h }));
+}
+
+function releaseEntry(obj: KubeObject, version: number, chartVersion: string, status: string, at: string, appVersion?: string): Status {
+  const name = releaseName(obj);
+  const ns = releaseNamespace(obj);
+  const prev = historyOf(obj);
+  return {
+    appVersion: appVersion ?? chartVersion.replace(/\+.*$/, ''),
+    chartName: chartName(obj),
+    chartVersion,
+    configDigest: configDigest(obj),
+    digest: `sha256:${sha256(`${ns}/${name}.v${version}:${chartVersion}:${configDigest(obj)}`)}`,
+    firstDeployed: prev[prev.length - 1]?.firstDeployed ?? at,
+    lastDeployed: at,
+    name,
+    namespace: ns,
+    status,
+    version,
+  };
+}
+
+function nextReleaseVersion(obj: KubeObject): number {
+  return Math.max(0, ...historyOf(obj).map((h) => Number(h.version) || 0)) + 1;
+}
+
+/**
+ * helm-controller's HelmRelease status, write by write. One reconciliation: `prerequisites` ("Fulfilling
+ * prerequisites"), `progressing` ("Running 'upgrade' action…", Ready=Unknown), then the action's outcome:
+ * `succeeded` and `inSync`, or `failed` (Reconciling stays True "Running '<action>' action…", reason
+ * Progressing) and, when Helm made a failed release, remediation (`remediating`, `rolledBack`) or `stalled`.
+ */
 export const hr = {
-  action(obj: KubeObject): 'install' | 'upgrade' {
+  action(obj: KubeObject): ReleaseAction {
     return (obj.status?.history?.length ?? 0) > 0 ? 'upgrade' : 'install';
   },
   timeout(obj: KubeObject): string {
     return goDuration(obj.spec?.timeout, '5m');
   },
-  progressing(obj: KubeObject, chartVersion: string, helmChart: string | undefined, now = Date.now()): Status {
-    const action = hr.action(obj);
+  remediation(obj: KubeObject, action: ReleaseAction): HrRemediation {
+    const r = obj.spec?.[action]?.remediation ?? {};
+    const retries = typeof r.retries === 'number' ? r.retries : 0;
+    return {
+      retries,
+      remediateLastFailure: typeof r.remediateLastFailure === 'boolean' ? r.remediateLastFailure : retries > 0,
+      strategy: action === 'install' || r.strategy === 'uninstall' ? 'uninstall' : 'rollback',
+    };
+  },
+  /** Failures of `action` counted against its remediation retries. */
+  failureCount(obj: KubeObject, action: ReleaseAction): number {
+    return Number(obj.status?.[action === 'install' ? 'installFailures' : 'upgradeFailures'] ?? 0);
+  },
+  /** Every reconciliation starts with Reconciling=True "Fulfilling prerequisites" (Stalled goes, Ready stays). */
+  prerequisites(obj: KubeObject, now = Date.now()): Status {
+    return withConditions(obj.status, gen(obj), {
+      Stalled: undefined,
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Fulfilling prerequisites' },
+    }, now);
+  },
+  /** Before a release action: Ready=Unknown and Reconciling=True "Running '<action>' action with timeout of T"; last attempt fields. */
+  progressing(obj: KubeObject, action: ReleaseAction, chartVersion: string, helmChart: string | undefined, now = Date.now()): Status {
     const msg = `Running '${action}' action with timeout of ${hr.timeout(obj)}`;
     const s = withConditions(obj.status, gen(obj), {
+      Stalled: undefined,
       Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: msg },
       Ready: { type: 'Ready', status: 'Unknown', reason: 'Progressing', message: msg },
-      Stalled: undefined,
-      TestSuccess: undefined,
-      Remediated: undefined,
     }, now);
+    // A new chart or new values reset the failure counts.
+    if (obj.status?.lastAttemptedRevision !== chartVersion || obj.status?.lastAttemptedConfigDigest !== configDigest(obj)) {
+      delete s.failures;
+      delete s.installFailures;
+      delete s.upgradeFailures;
+    }
     s.lastAttemptedGeneration = gen(obj);
     s.lastAttemptedRevision = chartVersion;
     s.lastAttemptedConfigDigest = configDigest(obj);
-    s.lastAttemptedReleaseAction = action;
     if (helmChart) s.helmChart = helmChart;
     s.storageNamespace = obj.spec?.storageNamespace ?? obj.metadata.namespace;
     return s;
   },
-  /** One release attempt done: history gets the new release (newest first), conditions per outcome. */
+  /** The action made a deployed release: Ready and Released True; Reconciling stays until the release is found in sync. */
+  succeeded(obj: KubeObject, action: ReleaseAction, chartVersion: string, opts: { appVersion?: string } = {}, now = Date.now()): Status {
+    const version = nextReleaseVersion(obj);
+    const Verb = action === 'install' ? 'Install' : 'Upgrade';
+    const msg = `Helm ${action} succeeded for release ${releaseNamespace(obj)}/${releaseName(obj)}.v${version} with chart ${chartName(obj)}@${chartVersion}`;
+    const s = withConditions(obj.status, gen(obj), {
+      Remediated: undefined,
+      TestSuccess: undefined,
+      Ready: { type: 'Ready', status: 'True', reason: `${Verb}Succeeded`, message: msg },
+      Released: { type: 'Released', status: 'True', reason: `${Verb}Succeeded`, message: msg },
+    }, now);
+    const prev = historyOf(obj).map((h) => (h.status === 'deployed' ? { ...h, status: 'superseded' } : h));
+    s.history = [releaseEntry(obj, version, chartVersion, 'deployed', isoNow(now), opts.appVersion), ...prev].slice(0, 5);
+    s.lastAttemptedReleaseAction = action;
+    return s;
+  },
+  /** The release is in sync: Reconciling goes, history keeps the current and the previous release. */
+  inSync(obj: KubeObject, handled?: string, now = Date.now()): Status {
+    const s = withConditions(obj.status, gen(obj), { Reconciling: undefined }, now);
+    if (Array.isArray(s.history)) s.history = s.history.slice(0, 2);
+    s.observedGeneration = gen(obj);
+    if (handled !== undefined) s.lastHandledReconcileAt = handled;
+    return s;
+  },
+  /**
+   * The action failed: Ready and Released False "<Verb>Failed"; Reconciling is left as it was ("Running
+   * '<action>' action…", reason Progressing). `released`: Helm made a (failed) release, which history records.
+   */
+  failed(obj: KubeObject, action: ReleaseAction, chartVersion: string, reason: string | undefined, message: string, released: boolean, now = Date.now()): Status {
+    const Verb = action === 'install' ? 'Install' : 'Upgrade';
+    const r = reason ?? `${Verb}Failed`;
+    const msg = `Helm ${action} failed for release ${releaseNamespace(obj)}/${releaseName(obj)} with chart ${chartName(obj)}@${chartVersion}: ${message}`;
+    const s = withConditions(obj.status, gen(obj), {
+      Remediated: undefined,
+      Ready: { type: 'Ready', status: 'False', reason: r, message: msg },
+      Released: { type: 'Released', status: 'False', reason: r, message: msg },
+    }, now);
+    s.failures = Number(obj.status?.failures ?? 0) + 1;
+    if (released) {
+      s.history = [releaseEntry(obj, nextReleaseVersion(obj), chartVersion, 'failed', isoNow(now)), ...historyOf(obj)].slice(0, 5);
+      const field = action === 'install' ? 'installFailures' : 'upgradeFailures';
+      s[field] = Number(obj.status?.[field] ?? 0) + 1;
+    }
+    s.lastAttemptedReleaseAction = action;
+    return s;
+  },
+  /** Remediation starts: Reconciling "Running 'rollback' action…"; history is cut after the release rolled back to. */
+  remediating(obj: KubeObject, now = Date.now()): Status {
+    const s = withConditions(obj.status, gen(obj), {
+      Reconciling: { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `Running 'rollback' action with timeout of ${hr.timeout(obj)}` },
+    }, now);
+    const h = historyOf(obj);
+    const target = h.findIndex((x, i) => i > 0 && x.status === 'deployed');
+    if (target > 0) s.history = h.slice(0, target + 1);
+    return s;
+  },
+  /**
+   * Rolled back to the previous deployed release: Ready=False RollbackSucceeded, Remediated=True; then either
+   * Reconciling=True ProgressingWithRetry (helm-controller retries the upgrade) or, retries exhausted, Stalled.
+   */
+  rolledBack(obj: KubeObject, exhausted: boolean, now = Date.now()): Status {
+    const h = historyOf(obj);
+    const target = h.find((x, i) => i > 0 && x.status === 'deployed') ?? h[1];
+    const msg = `Helm rollback to previous release ${releaseNamespace(obj)}/${releaseName(obj)}.v${target?.version ?? 1} with chart ${chartName(obj)}@${target?.chartVersion ?? ''} succeeded`;
+    const changes: Record<string, Cond | undefined> = {
+      Ready: { type: 'Ready', status: 'False', reason: 'RollbackSucceeded', message: msg },
+      Remediated: { type: 'Remediated', status: 'True', reason: 'RollbackSucceeded', message: msg },
+    };
+    if (exhausted) {
+      changes.Reconciling = undefined;
+      changes.Stalled = { type: 'Stalled', status: 'True', reason: 'RetriesExceeded', message: `Failed to upgrade after ${hr.failureCount(obj, 'upgrade')} attempt(s)` };
+    } else {
+      changes.Reconciling = { type: 'Reconciling', status: 'True', reason: 'ProgressingWithRetry', message: msg };
+    }
+    const s = withConditions(obj.status, gen(obj), changes, now);
+    if (target) {
+      const at = isoNow(now);
+      const entry = { ...releaseEntry(obj, nextReleaseVersion(obj), String(target.chartVersion), 'deployed', at, target.appVersion), configDigest: target.configDigest };
+      s.history = [entry, ...h.map((x) => (x === target ? { ...x, status: 'superseded' } : x))].slice(0, 5);
+    }
+    if (exhausted) s.observedGeneration = gen(obj);
+    return s;
+  },
+  /** Retries exhausted without remediation: Stalled=True RetriesExceeded, Reconciling goes, Ready keeps the failure. */
+  stalled(obj: KubeObject, action: ReleaseAction, now = Date.now()): Status {
+    const s = withConditions(obj.status, gen(obj), {
+      Reconciling: undefined,
+      Stalled: { type: 'Stalled', status: 'True', reason: 'RetriesExceeded', message: `Failed to ${action} after ${Math.max(1, hr.failureCount(obj, action))} attempt(s)` },
+    }, now);
+    s.observedGeneration = gen(obj);
+    return s;
+  },
+  /** The steady state setupScenario writes: one install done (or failed and stalled), in a single write. */
   released(
     obj: KubeObject,
     chartVersion: string,
@@ -345,66 +570,18 @@ export const hr = {
     now = Date.now(),
   ): Status {
     const action = hr.action(obj);
-    const prev = (obj.status?.history as Status[] | undefined) ?? [];
-    const version = (prev[0]?.version ?? 0) + 1;
-    const name = releaseName(obj);
-    const ns = releaseNamespace(obj);
-    const chart = chartName(obj);
-    const at = isoNow(now);
-    const entry: Status = {
-      appVersion: opts.appVersion ?? chartVersion.replace(/\+.*$/, ''),
-      chartName: chart,
-      chartVersion,
-      configDigest: configDigest(obj),
-      digest: `sha256:${sha256(`${ns}/${name}.v${version}:${chartVersion}:${configDigest(obj)}`)}`,
-      firstDeployed: prev[prev.length - 1]?.firstDeployed ?? at,
-      lastDeployed: at,
-      name,
-      namespace: ns,
-      status: outcome.ok ? 'deployed' : 'failed',
-      version,
-    };
-    const history = [entry, ...prev.map((h) => (h.status === 'deployed' && outcome.ok ? { ...h, status: 'superseded' } : h))].slice(0, 5);
-    const full = `${ns}/${name}.v${version}`;
-    const verb = action === 'install' ? 'install' : 'upgrade';
-    const Verb = action === 'install' ? 'Install' : 'Upgrade';
-    let s: Status;
+    const at = (o: KubeObject, s: Status): KubeObject => ({ ...o, status: s });
+    let cur = at(obj, hr.progressing(obj, action, chartVersion, opts.helmChart, now));
     if (outcome.ok) {
-      const msg = `Helm ${verb} succeeded for release ${full} with chart ${chart}@${chartVersion}`;
-      s = withConditions(obj.status, gen(obj), {
-        Reconciling: undefined,
-        Stalled: undefined,
-        Ready: { type: 'Ready', status: 'True', reason: `${Verb}Succeeded`, message: msg },
-        Released: { type: 'Released', status: 'True', reason: `${Verb}Succeeded`, message: msg },
-      }, now);
-      delete s.failures;
-      delete s.installFailures;
-      delete s.upgradeFailures;
-      s.lastAppliedRevision = chartVersion;
+      cur = at(cur, hr.succeeded(cur, action, chartVersion, opts, now));
+      cur = at(cur, hr.inSync(cur, opts.handled, now));
     } else {
-      const reason = outcome.reason ?? `${Verb}Failed`;
-      const msg = `Helm ${verb} failed for release ${ns}/${name} with chart ${chart}@${chartVersion}: ${outcome.message}`;
-      const failures = (obj.status?.failures ?? 0) + 1;
-      s = withConditions(obj.status, gen(obj), {
-        Reconciling: undefined,
-        Ready: { type: 'Ready', status: 'False', reason, message: msg },
-        Released: { type: 'Released', status: 'False', reason, message: msg },
-        // Default remediation has no retries: the release is stalled after one failed attempt.
-        Stalled: { type: 'Stalled', status: 'True', reason: 'RetriesExceeded', message: `Failed to ${verb} after 1 attempt(s)` },
-      }, now);
-      s.failures = failures;
-      if (action === 'install') s.installFailures = (obj.status?.installFailures ?? 0) + 1;
-      else s.upgradeFailures = (obj.status?.upgradeFailures ?? 0) + 1;
+      cur = at(cur, hr.failed(cur, action, chartVersion, outcome.reason, outcome.message, true, now));
+      cur = at(cur, hr.stalled(cur, action, now));
+      if (opts.handled !== undefined) cur.status!.lastHandledReconcileAt = opts.handled;
     }
-    s.history = history;
-    s.observedGeneration = gen(obj);
-    s.lastAttemptedGeneration = gen(obj);
-    s.lastAttemptedRevision = chartVersion;
-    s.lastAttemptedConfigDigest = configDigest(obj);
+    const s = cur.status!;
     s.lastAttemptedReleaseAction = action;
-    s.storageNamespace = obj.spec?.storageNamespace ?? obj.metadata.namespace;
-    if (opts.helmChart) s.helmChart = opts.helmChart;
-    if (opts.handled !== undefined) s.lastHandledReconcileAt = opts.handled;
     return s;
   },
   waiting: waitingStatus,

@@ -14,10 +14,18 @@ export interface Behavior {
   /**
    * A scripted failure. `reason` is the Flux reason (GitOperationFailed, BuildFailed, HealthCheckFailed,
    * ReconciliationFailed, ArtifactFailed, UpgradeFailed, InstallFailed...), `message` the controller's message
-   * (`{revision}`, `{url}` and `{sha}` are substituted). For a HelmRelease the message is the Helm error that
-   * follows "Helm upgrade failed for release ns/name with chart c@v: ".
+   * (`{revision}`, `{url}` and `{sha}` are substituted). For a Kustomization the reason picks the step that fails
+   * (ArtifactFailed: fetch, e.g. the path is gone; BuildFailed: build; ReconciliationFailed: apply;
+   * HealthCheckFailed: health checks). For a HelmRelease the message is the Helm error that follows
+   * "Helm upgrade failed for release ns/name with chart c@v: ".
+   *
+   * HelmRelease `afterRelease`: the failure comes after Helm made the release (e.g. the apiserver rejects a
+   * manifest), so history gets a failed release and the HelmRelease's remediation runs
+   * (spec.upgrade.remediation: rollback and retry, then Stalled RetriesExceeded). Without it the failure comes
+   * before any release (a template or values schema error): Ready=False UpgradeFailed while Reconciling stays
+   * True "Running 'upgrade' action…", as helm-controller leaves it.
    */
-  fail?: { reason: string; message: string };
+  fail?: { reason: string; message: string; afterRelease?: boolean };
   /** HelmRelease: chart version (default: spec.chart.spec.version when exact, else 1.0.0; git charts 0.1.0). */
   chartVersion?: string;
 }

@@ -28,7 +28,9 @@ describe('flux-monitor demo --json', () => {
     const phase = Object.fromEntries(summary.objects.map((o) => [o.key, o.phase]));
     expect(phase['GitRepository/flux-system/flux-system']).toBe('Ready');
     expect(phase['HelmRelease/apps/podinfo']).toBe('Ready');
-    expect(phase['HelmRelease/apps/redis']).toBe('Stalled');
+    // The values schema error comes before Helm makes a release: helm-controller reports UpgradeFailed without
+    // stalling (Reconciling stays True), which flux-monitor reports as Failed.
+    expect(phase['HelmRelease/apps/redis']).toBe('Failed');
     expect(phase['Kustomization/flux-system/monitoring-crds']).toBe('Failed');
     expect(phase['Kustomization/flux-system/monitoring']).toBe('Waiting');
     // Another repository's objects are not part of this push.
