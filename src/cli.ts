@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   stop: () => import('./commands/stop.js'),
   history: () => import('./commands/history.js'),
   demo: () => import('./commands/demo.js'),
+  mcp: () => import('./commands/mcp.js'),
   install: () => import('./commands/install.js'),
   uninstall: () => import('./commands/uninstall.js'),
   hook: () => import('./commands/hook.js'),
@@ -20,7 +21,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
 };
 
 /** Commands that run a monitor or a live view for a long time. */
-const LONG_RUNNING = new Set(['watch', 'status', 'demo', 'run-session']);
+const LONG_RUNNING = new Set(['watch', 'status', 'demo', 'run-session', 'mcp']);
 
 async function usage(io: CommandIO): Promise<void> {
   const lines = ['flux-monitor: follow what Flux does with the commit you just pushed.', '', 'Usage: flux-monitor <command> [flags]', '', 'Commands:'];

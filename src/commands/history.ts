@@ -1,4 +1,4 @@
-import type { Command } from './types.js';
+import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
 import { listSessions, liveness, readHistory, type HistoryEntry, type Liveness } from '../session/store.js';
@@ -14,6 +14,33 @@ export type HistoryRow = Omit<HistoryEntry, 'endedAt' | 'durationMs' | 'verdict'
   liveness: Liveness;
 };
 
+/**
+ * The rows of `history --json`, newest first: finished sessions from history.jsonl, plus running and dead ones
+ * from the store; only those of `repo` (a repository root) when given. Unreadable lines and files are reported on
+ * stderr. Shared by `history` and the MCP tool list_history.
+ */
+export function historyRows(io: Pick<CommandIO, 'env' | 'stderr'>, o: { repo?: string; limit: number }): HistoryRow[] {
+  const paths = statePaths(io.env);
+  const { entries, errors } = readHistory(paths);
+  const rows: HistoryRow[] = [];
+  const finishedIds = new Set(entries.map((e) => e.id));
+  for (const e of listSessions(paths)) {
+    if (e.error) errors.push(e.error);
+    if (!e.session || finishedIds.has(e.id)) continue;
+    const live = liveness(e.session);
+    if (live === 'finished') continue; // finished but not in history (written by an older version): skip
+    const s = e.session;
+    rows.push({ id: s.id, repo: s.repo, commit: s.commit, startedAt: s.startedAt, durationMs: Math.max(0, s.updatedAt - s.startedAt), liveness: live });
+  }
+  for (const e of entries) rows.push({ ...e, liveness: 'finished' });
+  const shown = rows
+    .filter((r) => !o.repo || r.repo.path === o.repo)
+    .sort((a, b) => b.startedAt - a.startedAt)
+    .slice(0, o.limit);
+  for (const err of errors) io.stderr.write(`flux-monitor: warning: ${err}\n`);
+  return shown;
+}
+
 const history: Command = {
   name: 'history',
   summary: 'List past monitoring sessions of this repository with durations and verdicts',
@@ -24,26 +51,8 @@ const history: Command = {
     const limitText = str(args, 'limit') ?? '20';
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive integer (got "${limitText}")`);
-    const paths = statePaths(io.env);
     const repo = bool(args, 'all') ? undefined : (await gitInfo(str(args, 'repo') ?? io.cwd))?.root;
-
-    const { entries, errors } = readHistory(paths);
-    const rows: HistoryRow[] = [];
-    const finishedIds = new Set(entries.map((e) => e.id));
-    for (const e of listSessions(paths)) {
-      if (e.error) errors.push(e.error);
-      if (!e.session || finishedIds.has(e.id)) continue;
-      const live = liveness(e.session);
-      if (live === 'finished') continue; // finished but not in history (written by an older version): skip
-      const s = e.session;
-      rows.push({ id: s.id, repo: s.repo, commit: s.commit, startedAt: s.startedAt, durationMs: Math.max(0, s.updatedAt - s.startedAt), liveness: live });
-    }
-    for (const e of entries) rows.push({ ...e, liveness: 'finished' });
-    const shown = rows
-      .filter((r) => !repo || r.repo.path === repo)
-      .sort((a, b) => b.startedAt - a.startedAt)
-      .slice(0, limit);
-    for (const err of errors) io.stderr.write(`flux-monitor: warning: ${err}\n`);
+    const shown = historyRows(io, { repo, limit });
 
     if (bool(args, 'json')) {
       io.stdout.write(JSON.stringify(shown, null, 2) + '\n');

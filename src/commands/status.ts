@@ -76,9 +76,9 @@ export interface NoSessionJson {
 /**
  * The session to show: the one given by ID, else the session of the repository's newest pushed commit
  * (latestSessionFor). When there is none, why (also printed on stderr) and the exit code. Corrupt files are
- * reported on stderr.
+ * reported on stderr. Shared by `status` and the MCP tool get_session.
  */
-async function pickSession(
+export async function pickSession(
   io: CommandIO,
   paths: StatePaths,
   id: string | undefined,

@@ -1,12 +1,12 @@
 // `flux-monitor watch`: monitor a commit in the foreground, with CI-friendly exit codes.
 import { EXIT_CODES, type MonitorConfig, type Verbosity } from '../core/types.js';
-import { runMonitor, newSessionId } from '../engine/run.js';
-import { bool, duration, list, parseArgs, str, UsageError } from './args.js';
+import { runMonitor, newSessionId, type RunOptions } from '../engine/run.js';
+import { bool, duration, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { createOutput } from './output.js';
 import { resolveWatchTarget } from './target.js';
-import type { Command } from './types.js';
+import type { Command, CommandIO } from './types.js';
 
-const FLAGS = {
+export const WATCH_FLAGS = {
   revision: { value: true, short: 'r' },
   branch: { value: true, short: 'b' },
   'repo-url': { value: true },
@@ -24,7 +24,7 @@ const FLAGS = {
   poll: {},
 } as const;
 
-export function applyFlagOverrides(config: MonitorConfig, p: ReturnType<typeof parseArgs>): MonitorConfig {
+export function applyFlagOverrides(config: MonitorConfig, p: ParsedArgs): MonitorConfig {
   const c = { ...config };
   const timeout = duration(p, 'timeout');
   if (timeout !== undefined) c.timeout = Math.max(1, Math.round(timeout / 1000));
@@ -41,6 +41,33 @@ export function applyFlagOverrides(config: MonitorConfig, p: ReturnType<typeof p
   return c;
 }
 
+/** What `watch` runs, from its flags: the engine options, less the output callbacks and the abort signal. */
+export type WatchRun = Omit<RunOptions, 'signal' | 'onState' | 'onEvent'>;
+
+/**
+ * Resolves the flags of `watch` (parsed with WATCH_FLAGS) against the repository in `io.cwd`: the commit, branch,
+ * repository URL and hook configuration, with the flag overrides. Shared by `watch` and the MCP tool watch_commit.
+ */
+export async function prepareWatch(io: CommandIO, p: ParsedArgs): Promise<WatchRun> {
+  const target = await resolveWatchTarget(io, {
+    revision: str(p, 'revision'),
+    branch: str(p, 'branch'),
+    repoUrl: str(p, 'repo-url'),
+    remote: str(p, 'remote'),
+    all: bool(p, 'all'),
+  });
+  return {
+    ...target,
+    config: applyFlagOverrides(target.config, p),
+    all: bool(p, 'all'),
+    kubeconfig: str(p, 'kubeconfig'),
+    context: str(p, 'context'),
+    sessionId: newSessionId(),
+    env: io.env,
+    tuning: { pollOnly: bool(p, 'poll') },
+  };
+}
+
 const watch: Command = {
   name: 'watch',
   summary: 'Follow what Flux does with a commit, in the foreground (exit 0 ready, 1 failed, 2 timeout, 3 error)',
@@ -49,16 +76,10 @@ const watch: Command = {
     '                   [--timeout 5m] [--poll-interval 2s] [--json] [--verbosity minimal|normal|verbose] [--all]\n' +
     '                   [--auto-reconcile] [--namespace NS]... [--poll]',
   async run(argv, io) {
-    const p = parseArgs(argv, FLAGS);
+    const p = parseArgs(argv, WATCH_FLAGS);
     if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
-    const target = await resolveWatchTarget(io, {
-      revision: str(p, 'revision'),
-      branch: str(p, 'branch'),
-      repoUrl: str(p, 'repo-url'),
-      remote: str(p, 'remote'),
-      all: bool(p, 'all'),
-    });
-    const config = applyFlagOverrides(target.config, p);
+    const run = await prepareWatch(io, p);
+    const { config } = run;
     const ac = new AbortController();
     const out = await createOutput(io, { json: bool(p, 'json'), verbosity: config.verbosity, showDependencies: config.show_dependencies, mode: 'watch', onQuit: () => ac.abort('stopped') });
     const onSignal = () => ac.abort('stopped');
@@ -66,23 +87,10 @@ const watch: Command = {
     process.once('SIGTERM', onSignal);
     try {
       const final = await runMonitor({
-        pushed: target.pushed,
-        repoUrl: target.repoUrl,
-        branch: target.branch,
-        remote: target.remote,
-        repoPath: target.repoPath,
-        subject: target.subject,
-        config,
-        all: bool(p, 'all'),
-        kubeconfig: str(p, 'kubeconfig'),
-        context: str(p, 'context'),
-        sessionId: newSessionId(),
+        ...run,
         signal: ac.signal,
         onState: (s) => out.onState(s),
         onEvent: (e) => out.onEvent(e),
-        isNewerCommit: target.isNewerCommit,
-        env: io.env,
-        tuning: { pollOnly: bool(p, 'poll') },
       });
       await out.finish(final);
       // Errors also go to stderr, where scripts look for them (stdout may be JSON).
