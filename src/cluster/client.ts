@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, MonitorError } from './errors.js';
+import { ApiError, MonitorError, WatchStallError } from './errors.js';
 import { resolveKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
 import { redactUrl } from '../core/giturl.js';
 import { sanitizeText } from '../core/sanitize.js';
@@ -24,6 +24,8 @@ export interface RequestOptions {
   contentType?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Counted under this name in stats.byVerb instead of the HTTP verb (e.g. 'confirm' for the verdict's check). */
+  statsVerb?: string;
 }
 
 export interface WatchEvent {
@@ -212,7 +214,7 @@ export class ClusterClient {
   /** One request; resolves with the parsed JSON body or rejects with ApiError / a network error. */
   async request<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     const verb = method === 'GET' ? (path.includes('?') && /[?&]watch=/.test(path) ? 'watch' : 'get') : method.toLowerCase();
-    this.count(verb);
+    this.count(o.statsVerb ?? verb);
     const headers: Record<string, string> = {};
     let payload: string | undefined;
     if (o.body !== undefined) {
@@ -265,10 +267,12 @@ export class ClusterClient {
   }
 
   /**
-   * Opens a watch stream (`?watch=true`) and reports each event. Malformed frames and stalls (no bytes for
-   * `stallMs`, bookmarks keep a healthy stream busy) end the stream with an error so the caller resumes it.
+   * Opens a watch stream (`?watch=true`) and reports each event. Malformed frames end the stream with an error.
+   * A request the server does not answer within `openTimeoutMs` fails (ETIMEDOUT: the cluster cannot be reached).
+   * An accepted stream that stays silent for `stallMs` (bookmarks keep a healthy stream busy; without them a quiet
+   * kind sends nothing) ends with a WatchStallError: not a failure, the caller re-opens it.
    */
-  async watch(path: string, query: Record<string, string>, cb: WatchCallbacks, stallMs = 90_000): Promise<WatchHandle> {
+  async watch(path: string, query: Record<string, string>, cb: WatchCallbacks, stallMs = 90_000, openTimeoutMs = 30_000): Promise<WatchHandle> {
     this.count('watch');
     const qs = new URLSearchParams({ ...query, watch: 'true' }).toString();
     const req = await this.prepare('GET', `${path}?${qs}`, {});
@@ -288,9 +292,15 @@ export class ClusterClient {
     };
     const armStall = () => {
       if (stallTimer) clearTimeout(stallTimer);
-      stallTimer = setTimeout(() => finish(Object.assign(new Error(`watch stalled: no data for ${stallMs} ms`), { code: 'ETIMEDOUT' })), stallMs);
+      stallTimer = setTimeout(() => finish(new WatchStallError(stallMs)), stallMs);
       stallTimer.unref();
     };
+    // Until the server answers, silence is a failed request, not a quiet watch.
+    stallTimer = setTimeout(
+      () => finish(Object.assign(new Error(`no answer to a watch request within ${openTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      openTimeoutMs,
+    );
+    stallTimer.unref();
     const r = mod.request(req.url, req, (res) => {
       const status = res.statusCode ?? 0;
       if (status !== 200) {

@@ -1,5 +1,5 @@
 // Turns failures of the cluster access layer into categorised, actionable errors.
-import type { CategorizedError } from '../core/types.js';
+import type { CategorizedError, ErrorCategory } from '../core/types.js';
 import { sanitizeText } from '../core/sanitize.js';
 
 /** An HTTP error answered by the API server (non-2xx). */
@@ -18,6 +18,19 @@ export class ApiError extends Error {
   get reason(): string | undefined {
     const b = this.body as { reason?: unknown } | undefined;
     return typeof b?.reason === 'string' ? b.reason : undefined;
+  }
+}
+
+/**
+ * A watch the server accepted and then sent nothing on (not even a BOOKMARK) for a while. A quiet watch is normal
+ * (a kind nobody changes, a server that sends no bookmarks): the caller re-opens it silently, and only a failure
+ * of that re-open says something about the cluster.
+ */
+export class WatchStallError extends Error {
+  readonly code = 'EWATCHSTALL';
+  constructor(readonly stallMs: number) {
+    super(`watch quiet for ${stallMs} ms`);
+    this.name = 'WatchStallError';
   }
 }
 
@@ -60,10 +73,12 @@ const TLS_CODES = new Set([
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
 ]);
 
+/** Categories of failures that heal on their own (the cluster comes back, a watch is re-opened, a list is made again). */
+export const TRANSIENT_CATEGORIES: ReadonlySet<ErrorCategory> = new Set<ErrorCategory>(['unreachable', 'server-error', 'throttled', 'gone']);
+
 /** Whether a failure is worth retrying on its own (the cluster may come back, a watch may be re-opened). */
 export function isTransient(err: unknown): boolean {
-  const c = categorize(err);
-  return c.category === 'unreachable' || c.category === 'server-error' || c.category === 'throttled' || c.category === 'gone';
+  return TRANSIENT_CATEGORIES.has(categorize(err).category);
 }
 
 /** Maps any error to a category, a short message and one actionable hint. Never leaks credentials. */
@@ -122,6 +137,14 @@ export function categorize(err: unknown, what = 'the Kubernetes API'): Categoriz
   const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
   const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
   const message = sanitizeText(typeof e?.message === 'string' ? e.message : String(err), { maxLength: 400 });
+  if (err instanceof WatchStallError) {
+    // Not a failure (the reflector re-opens such watches silently); categorised for completeness only.
+    return {
+      category: 'server-error',
+      message: `a watch on ${what} sent nothing for ${Math.round(err.stallMs / 1000)}s`,
+      hint: 'flux-monitor re-opens quiet watches by itself.',
+    };
+  }
   if (code === 'EPROTO_FRAME') {
     return {
       category: 'server-error',

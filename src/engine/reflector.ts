@@ -1,20 +1,24 @@
 // LIST + WATCH of one kind in one scope (cluster-wide or one namespace), kept in sync like client-go's reflector:
 // resume from the last resourceVersion, relist on 410 Gone, fall back to polling when watch is refused.
 // Requests made grow with the number of kinds and scopes, never with the number of objects.
+//
+// What is an error: a request that fails (network, 5xx, 401...). What is not: a relist after 410 Gone, a watch the
+// server ends or that stays quiet (re-opened), a short 429 waited out as Retry-After asks (an apiserver that is
+// starting answers "storage is (re)initializing" for a moment). client-go's informers do all of these silently.
 import pRetry, { AbortError } from 'p-retry';
 import type { KubeObject, CategorizedError } from '../core/types.js';
 import { isKubeObject, type ClusterClient, type WatchHandle } from '../cluster/client.js';
 import type { ResourceType } from '../cluster/discovery.js';
-import { ApiError, categorize, isTransient } from '../cluster/errors.js';
+import { ApiError, categorize, isTransient, WatchStallError } from '../cluster/errors.js';
 
 export interface ReflectorEvents {
   /** The full set of objects in scope after a (re)list: the consumer replaces what it had for this scope. */
   onReplace(objects: KubeObject[]): void;
   onUpsert(obj: KubeObject): void;
   onDelete(obj: KubeObject): void;
-  /** A failure; `fatal` failures stop the reflector (e.g. 403/404 on the list itself). */
+  /** A failed request; `fatal` failures stop the reflector (e.g. 403/404 on the list itself). */
   onError(err: CategorizedError, fatal: boolean): void;
-  /** Communication works again after errors. */
+  /** Communication works again after errors (a list succeeded or a watch was accepted). Once per failure period. */
   onRecovered(): void;
   /** `reason` says why (e.g. the watch verb was refused with HTTP 403). */
   onModeChange?(mode: 'watch' | 'poll', reason?: string): void;
@@ -30,7 +34,7 @@ export interface ReflectorOptions {
   pollIntervalMs(): number;
   /** Force polling (no watch). */
   pollOnly?: boolean;
-  /** No bytes on a watch for this long means it is stalled and is reopened. */
+  /** No bytes on an open watch for this long: it is re-opened (silently; only a failing re-open is reported). */
   stallMs?: number;
   /** Page size of LIST requests (default: no paging, one request per list). */
   pageSize?: number;
@@ -50,6 +54,13 @@ interface KubeList {
   items?: KubeObject[];
 }
 
+/**
+ * 429 answers in a row that are waited out (as Retry-After asks) before throttling is reported: like client-go's
+ * REST client, which retries them 10 times before its caller hears of it. A starting apiserver answers 429
+ * "storage is (re)initializing" for a second or two; that is not news.
+ */
+export const QUIET_THROTTLES = 10;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -68,6 +79,10 @@ export class Reflector {
   private rv = '';
   private known = new Map<string, string>(); // uid or ns/name -> resourceVersion, for poll diffs
   private failing = false;
+  /** 429 answers in a row (reset by any success). */
+  private throttled = 0;
+  /** Delay before the next watch attempt asked by the server (Retry-After of a 429). */
+  private retryAfterMs?: number;
   private stopped = false;
   mode: 'watch' | 'poll';
   private pollReason?: string;
@@ -112,7 +127,14 @@ export class Reflector {
     this.o.events.onError(categorize(err), fatal);
   }
 
+  /** A failure that is reported, unless it is one of the first QUIET_THROTTLES 429s in a row. */
+  private failOrWait(err: unknown): void {
+    if (err instanceof ApiError && err.status === 429 && ++this.throttled <= QUIET_THROTTLES) return;
+    this.fail(err, false);
+  }
+
   private ok(): void {
+    this.throttled = 0;
     if (this.failing) {
       this.failing = false;
       this.o.events.onRecovered();
@@ -167,7 +189,7 @@ export class Reflector {
         shouldRetry: ({ error }) => !this.stopped && isTransient(error),
         onFailedAttempt: async ({ error }) => {
           if (this.stopped) return;
-          this.fail(error, false);
+          this.failOrWait(error);
           const ra = (error as ApiError).retryAfterMs;
           if (ra) await sleep(Math.min(ra, 60_000), this.ac.signal);
         },
@@ -225,7 +247,9 @@ export class Reflector {
         this.mode = 'poll';
         this.o.events.onModeChange?.('poll', this.pollReason);
       } else if (outcome === 'retry') {
-        await sleep(Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+        const ra = this.retryAfterMs;
+        this.retryAfterMs = undefined;
+        await sleep(ra !== undefined ? Math.min(Math.max(ra, backoff), 60_000) : Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
         backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
       } else backoff = this.o.backoffMs ?? 500;
     }
@@ -296,8 +320,7 @@ export class Reflector {
                 case 'ERROR': {
                   const code = (ev.object as { code?: number })?.code;
                   if (code === 410) {
-                    // Through fail(): the relist that follows then reports the recovery (clears state.error).
-                    this.fail(new ApiError(410, this.path, ev.object), false);
+                    // Expired resourceVersion (compaction, an apiserver restart): relisting is routine, not an error.
                     this.watchHandle?.abort();
                     settle('relist');
                   } else {
@@ -310,17 +333,20 @@ export class Reflector {
               }
             },
             onClose: (err) => {
-              if (!err) return settle('resume');
+              // Ended by the server (timeoutSeconds), or quiet for stallMs: re-open it; a failing re-open is reported.
+              if (!err || err instanceof WatchStallError) return settle('resume');
               if (err instanceof ApiError) {
-                if (err.status === 410) {
-                  this.fail(err, false);
-                  return settle('relist');
-                }
+                if (err.status === 410) return settle('relist');
                 // The server refuses the watch verb (RBAC without watch, proxies without streaming): poll instead.
                 // Not an error state: the monitor says so once, as a warning, when the mode changes.
                 if (err.status === 403 || err.status === 405 || err.status === 501) {
                   this.pollReason = `HTTP ${err.status}`;
                   return settle('poll');
+                }
+                if (err.status === 429) {
+                  this.failOrWait(err);
+                  this.retryAfterMs = err.retryAfterMs;
+                  return settle('retry');
                 }
               }
               this.fail(err, false);

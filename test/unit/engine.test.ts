@@ -143,7 +143,8 @@ describe('engine against the API simulator', () => {
   it('a build failure blocks the dependents, which settle as blocked instead of waiting for the timeout', async () => {
     await startSim();
     seedFleet();
-    const { p } = run();
+    // A session timeout far beyond the test's: if the dependents waited for it, the test itself would time out.
+    const { p } = run({ config: { ...DEFAULT_CONFIG, timeout: 3600 } });
     await new Promise((r) => setTimeout(r, 200));
     sim.setStatus(GIT, gitReady(SHA_NEW));
     sim.setStatus(ks('infra'), ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'kustomize build failed: accumulating resources: missing.yaml not found'));
@@ -156,7 +157,7 @@ describe('engine against the API simulator', () => {
     expect(final.nodes['Kustomization/flux-system/apps']!.settled).toBe(true);
     // The HelmRelease is never reached by the commit: pending, blocked by its parent.
     expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Pending');
-    expect(Date.now() - final.startedAt).toBeLessThan(20_000);
+    expect(final.nodes['HelmRelease/apps/podinfo']!.settled).toBe(true);
   });
 
   it('a source that cannot fetch fails the session with the controller message', async () => {
@@ -195,7 +196,7 @@ describe('engine against the API simulator', () => {
     expect(final.verdict).toBe('success');
   });
 
-  it('relists after 410 Gone and loses no update', async () => {
+  it('relists after 410 Gone, silently, and loses no update', async () => {
     await startSim({ historyLimit: 5 });
     seedFleet();
     const { p, events } = run();
@@ -210,7 +211,9 @@ describe('engine against the API simulator', () => {
     const final = await p;
     expect(final.verdict).toBe('success');
     expect(sim.stats().requestsByVerb.list ?? 0).toBeGreaterThan(listsBefore);
-    expect(events.some((e) => e.type === 'error' && e.category === 'gone')).toBe(true);
+    // A relist is routine (client-go's informers do it silently): no error event for it.
+    expect(events.some((e) => e.type === 'error' && e.category === 'gone')).toBe(false);
+    expect(final.error).toBeUndefined();
   });
 
   it('falls back to the namespaces it may read when cluster-wide list is forbidden', async () => {

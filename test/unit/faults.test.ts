@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { runMonitor, type RunOptions } from '../../src/engine/run.js';
 import { createJsonPrinter } from '../../src/ui/json.js';
+import { QUIET_THROTTLES } from '../../src/engine/reflector.js';
 import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksReady } from '../helpers/flux.js';
+import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady } from '../helpers/flux.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
 const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
@@ -40,6 +41,8 @@ afterEach(async () => {
 function run(over: Partial<RunOptions> = {}) {
   const events: MonitorEvent[] = [];
   let last: SessionState | undefined;
+  /** The session's error in every published state (the state object is updated in place). */
+  const errorTrail: Array<SessionState['error']> = [];
   const p = runMonitor({
     pushed: { sha: SHA_NEW, branch: 'main' },
     repoUrl: URL_,
@@ -48,10 +51,13 @@ function run(over: Partial<RunOptions> = {}) {
     kubeconfig,
     tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 200 },
     onEvent: (e) => events.push(e),
-    onState: (s) => (last = s),
+    onState: (s) => {
+      last = s;
+      errorTrail.push(s.error);
+    },
     ...over,
   });
-  return { p, events, state: () => last };
+  return { p, events, state: () => last, errorTrail };
 }
 
 const waitFor = async (pred: () => boolean, what: string, ms = 10_000) => {
@@ -129,31 +135,84 @@ describe('faults during a session', () => {
     expect(final.error).toBeUndefined();
   });
 
-  it('a 429 with Retry-After on a list is reported as throttled, and the list is made again', async () => {
-    sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'list', pathMatch: 'kustomizations', count: 1 });
+  it('a short 429 with Retry-After on a list and on a watch is waited out silently, and the request made again', async () => {
+    // What an apiserver that is starting answers for a moment ("storage is (re)initializing"): not news.
+    for (const [verb, pathMatch] of [['list', 'kustomizations'], ['watch', 'helmreleases']]) {
+      sim.failNext({ status: 429, retryAfterSeconds: 1, verb, pathMatch, count: 1 });
+      sim.failNext({ status: 429, retryAfterSeconds: 0, verb, pathMatch, count: QUIET_THROTTLES - 1 });
+    }
+    const { p, events } = run();
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session and every watch');
+    // Seven kinds, one of them listed again after each 429; the HelmRelease watch opened after its 429s.
+    expect(sim.stats().requestsByVerb.list).toBe(7 + QUIET_THROTTLES);
+    expect(sim.stats().requestsByVerb.watch).toBeGreaterThanOrEqual(7 + QUIET_THROTTLES);
+    for (const step of STEPS) step();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(errorsOf(events)).toEqual([]);
+    expect(final.error).toBeUndefined();
+  });
+
+  it('throttling that lasts is reported once as throttled, then recovered', async () => {
+    sim.failNext({ status: 429, retryAfterSeconds: 0, verb: 'list', pathMatch: 'kustomizations', count: QUIET_THROTTLES + 2 });
     const { p, events } = run();
     await waitFor(() => sessionStarted(events), 'the session');
-    const throttled = errorsOf(events).find((e) => e.category === 'throttled');
-    expect(throttled).toMatchObject({ status: 429, recovered: false });
-    expect(errorsOf(events).some((e) => e.category === 'throttled' && e.recovered)).toBe(true);
-    // Seven kinds, one of them listed twice.
-    expect(sim.stats().requestsByVerb.list).toBe(8);
+    expect(errorsOf(events)).toEqual([
+      expect.objectContaining({ category: 'throttled', status: 429, recovered: false, hint: expect.stringMatching(/backs off/) }),
+      expect.objectContaining({ category: 'throttled', recovered: true, outageMs: expect.any(Number) }),
+    ]);
+    expect(sim.stats().requestsByVerb.list).toBe(7 + QUIET_THROTTLES + 2);
     for (const step of STEPS) step();
     expect((await p).verdict).toBe('success');
   });
 
-  it('a stalled watch is detected, reported and reopened; changes made during the stall are not lost', async () => {
-    const { p, events } = run({ tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 300, settleDelayMs: 200 } });
+  it('a quiet (stalled) watch is re-opened without a word; changes made while every stream is silent are not lost', async () => {
+    const { p, events, state } = run({
+      config: { ...DEFAULT_CONFIG, timeout: 120 },
+      tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 300, settleDelayMs: 200 },
+    });
     await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
     const started = sim.stats().watchesStarted;
-    sim.stallWatches(1500);
+    // Every stream goes silent (events and bookmarks held back) until released below, however long that takes.
+    sim.stallWatches(600_000);
     for (const step of STEPS) step(); // written while every stream is silent
-    await waitFor(() => errorsOf(events).some((e) => !e.recovered && /unreachable/.test(e.category)), 'the stall to be reported');
+    // A silent watch is ended after stallMs and re-opened; the new one is silent too: wait for a few rounds.
+    await waitFor(() => sim.stats().watchesStarted >= started + 3 * 7, 'the quiet watches to be re-opened', 60_000);
+    expect(errorsOf(events)).toEqual([]);
+    expect(state()?.error).toBeUndefined();
+    sim.stallWatches(0);
     const final = await p;
     expect(final.verdict).toBe('success');
-    expect(sim.stats().watchesStarted).toBeGreaterThan(started);
     expect(final.nodes['HelmRelease/apps/podinfo']!.phase).toBe('Ready');
+    expect(errorsOf(events)).toEqual([]);
     expect(final.error).toBeUndefined();
+  });
+
+  it('the session carries an error while any watch still fails, and one recovery once the last one is back', async () => {
+    const { p, events, state, errorTrail } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    // Kustomization watches keep failing; every connection drops: the six other kinds come back at once.
+    sim.failNext({ status: 500, verb: 'watch', pathMatch: 'kustomizations', count: 1_000_000 });
+    sim.dropWatchesNow();
+    const from = errorTrail.length;
+    await waitFor(() => sim.stats().openWatches === 6 && errorsOf(events).length > 0, 'six watches back, one kind failing');
+    STEPS[0]!();
+    await waitFor(() => state()!.nodes['GitRepository/flux-system/flux-system']?.phase === 'Ready', 'a change seen by a working watch');
+    // From the first failure on, every published state names an open error: a recovered kind does not clear it.
+    const failing = errorTrail.slice(from).findIndex((e) => e !== undefined);
+    expect(failing).toBeGreaterThanOrEqual(0);
+    expect(errorTrail.slice(from + failing).map((e) => e?.category)).not.toContain(undefined);
+    expect(state()!.error?.category).toBe('server-error');
+    expect(errorsOf(events).filter((e) => e.recovered)).toEqual([]);
+    expect(errorsOf(events)).toHaveLength(1);
+    sim.clearFaults();
+    for (const step of STEPS.slice(1)) step();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.error).toBeUndefined();
+    const errors = errorsOf(events);
+    expect(errors).toHaveLength(2);
+    expect(errors[1]).toMatchObject({ recovered: true, category: errors[0]!.category, outageMs: expect.any(Number) });
   });
 
   it('malformed and nonsensical watch frames end the stream, which is reopened; the session is unharmed', async () => {
@@ -178,7 +237,8 @@ describe('faults during a session', () => {
     ];
     for (const frame of bad) {
       raw(frame);
-      sim.setStatus(ks('infra'), ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'still building')); // a real event after it
+      // A real event after it (a status that cannot end the session: no verdict may race the steps below).
+      sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
       await new Promise((r) => setTimeout(r, 30));
     }
     for (const step of STEPS) step();
@@ -239,17 +299,39 @@ describe('faults during a session', () => {
     expect(lines.some((l) => l.includes('"type":"summary"') && l.includes('build failed: red'))).toBe(true);
   });
 
-  it('an API server that goes away and comes back mid-session: reported as unreachable, then recovered', async () => {
-    const { p, events } = run();
+  it('an API server restart mid-session: one outage with its duration, one recovery, nothing for the relists', async () => {
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
     await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    const listsBefore = sim.stats().requestsByVerb.list ?? 0;
+    const beforeDown = Date.now();
     await sim.setUnavailable(true);
     await waitFor(() => errorsOf(events).some((e) => e.category === 'unreachable' && !e.recovered), 'the outage to be reported');
+    const reported = Date.now();
     STEPS[0]!(); // changes while the monitor cannot see them
+    // As after a real restart: the history is gone (every resumed watch gets 410 and relists), and each kind
+    // answers 429 "storage is (re)initializing" once to its watch and once to its list.
+    sim.compact();
+    for (const plural of ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'kustomizations', 'helmreleases']) {
+      sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'watch', pathMatch: plural });
+      sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'list', pathMatch: plural });
+    }
+    const backUp = Date.now();
     await sim.setUnavailable(false);
+    await waitFor(() => errorsOf(events).some((e) => e.recovered), 'the recovery');
+    const recoverySeen = Date.now();
+    // Every kind relists (its first list answered 429, the second one served), and none of it is reported.
+    await waitFor(() => sim.stats().requestsByVerb.list! - listsBefore >= 2 * 7, 'every kind to relist');
     for (const step of STEPS.slice(1)) step();
     const final = await p;
     expect(final.verdict).toBe('success');
-    expect(errorsOf(events).some((e) => e.category === 'unreachable' && e.recovered)).toBe(true);
+    const errors = errorsOf(events);
+    expect(errors).toEqual([
+      expect.objectContaining({ category: 'unreachable', recovered: false }),
+      expect.objectContaining({ category: 'unreachable', recovered: true, outageMs: expect.any(Number) }),
+    ]);
+    // The outage began before it was seen and ended after the server was back (causal bounds, not timings).
+    expect(errors[1]!.outageMs!).toBeGreaterThanOrEqual(backUp - reported);
+    expect(errors[1]!.outageMs!).toBeLessThanOrEqual(recoverySeen - beforeDown);
     expect(final.error).toBeUndefined();
   });
 });
