@@ -29,10 +29,16 @@ export interface StatusContext extends ComputeContext {
 /** Annotation key of an OCI artifact's git origin (source-controller copies it into artifact metadata). */
 export const OCI_REVISION_ANNOTATION = 'org.opencontainers.image.revision';
 
-const WAITING_REASONS = new Set(['DependencyNotReady', 'SourceNotReady']);
+/**
+ * Ready=False reasons that mean "an upstream object is not ready yet": DependencyNotReady, SourceNotReady, and
+ * every other `…NotReady` reason (older helm-controllers say HelmChartNotReady).
+ */
+const isWaitingReason = (reason: string | undefined) => !!reason && /NotReady$/.test(reason);
 const RETRY_REASON = 'ProgressingWithRetry';
 /** Ready=False reasons that mean "a newer reconciliation is about to start", not a failure. */
 const TRANSIENT_FAILURE_REASONS = new Set(['HealthCheckCanceled']);
+/** helm-controller's Ready reasons for a Helm action that failed (install, upgrade, test, rollback, uninstall). */
+const HELM_ACTION_FAILED = /^(Install|Upgrade|Test|Rollback|Uninstall)Failed$/;
 /** HelmRelease Ready reasons that report a remediation; the failure itself is on Released/TestSuccess. */
 const REMEDIATION_REASONS = new Set(['RollbackSucceeded', 'RollbackFailed', 'UninstallSucceeded', 'UninstallFailed']);
 
@@ -163,16 +169,29 @@ function judgeCurrent(obj: KubeObject, conds: Condition[]): StatusResult {
   const ready = cond(conds, 'Ready');
   const rec = cond(conds, 'Reconciling');
   const since = ready?.lastTransitionTime;
+  const stalled = cond(conds, 'Stalled');
+  if (isTrue(stalled) && condCurrent(obj, stalled)) {
+    // Flux's Stalled message is terse ("Failed to upgrade after 1 attempt(s)"): the cause is on Ready.
+    const cause = ready && ready.status === 'False' && ready.message && ready.message !== stalled!.message ? `: ${ready.message}` : '';
+    return result('Stalled', stalled!.reason || 'Stalled', `${stalled!.message ?? ''}${cause}`, { since: stalled!.lastTransitionTime });
+  }
 
-  if (isFalse(ready) && WAITING_REASONS.has(ready!.reason ?? '')) {
+  if (isFalse(ready) && isWaitingReason(ready!.reason)) {
     return result('Waiting', ready!.reason, ready!.message, { since, blockers: parseBlockers(ready!.message) });
   }
   if (isFalse(ready) && condCurrent(obj, ready)) {
     if (TRANSIENT_FAILURE_REASONS.has(ready!.reason ?? '')) return result('Progressing', ready!.reason, ready!.message, { since });
-    // Reconciling with a reason other than ProgressingWithRetry: the controller is still at work and the
-    // Ready=False is an intermediate step (e.g. a HelmRelease "Fulfilling prerequisites" while a values Secret
-    // is missing); kstatus says InProgress and so do we, keeping Ready's explanation.
-    if (isTrue(rec) && rec!.reason !== RETRY_REASON) return result('Progressing', ready!.reason, ready!.message, { since });
+    // Reconciling with a reason other than ProgressingWithRetry: for a Kustomization the controller is still at
+    // work and the Ready=False is an intermediate step; kstatus says InProgress and so do we. helm-controller is
+    // different: it marks Reconciling=True "Running 'upgrade' action…" (reason Progressing) before an action and
+    // leaves it there when the action fails, while Ready=False says how it failed (UpgradeFailed, InstallFailed,
+    // TestFailed…). Observed with helm-controller v1.6.2: status.failures grows on every retry and, without
+    // remediation, Stalled never comes. Ready=False from a Helm action is the outcome of that action: a failure.
+    // Before any action ("Fulfilling prerequisites": ValuesError while a values Secret is not there yet, which
+    // another Kustomization of the same push may be about to create) it stays Progressing, as kstatus says.
+    if (isTrue(rec) && rec!.reason !== RETRY_REASON && !(obj.kind === 'HelmRelease' && HELM_ACTION_FAILED.test(ready!.reason ?? ''))) {
+      return result('Progressing', ready!.reason, ready!.message, { since });
+    }
     const d = failureDetails(obj, conds, ready!);
     return result('Failed', d.reason, d.message, { since });
   }
@@ -221,7 +240,7 @@ function judgeSource(obj: KubeObject, conds: Condition[], pushed: PushedRevision
     return result('Ready', isTrue(ready) ? ready!.reason : 'ArtifactStored', message, { revision: shown, since: ready?.lastTransitionTime, matchesPushed: true });
   }
   const now = judgeCurrent(obj, conds);
-  if (now.phase === 'Failed' || now.phase === 'Progressing' || now.phase === 'Waiting') return withRevision(now, shown, match);
+  if (now.phase === 'Failed' || now.phase === 'Stalled' || now.phase === 'Progressing' || now.phase === 'Waiting') return withRevision(now, shown, match);
   const where = shown ? `; the artifact is at ${shown}` : '';
   return result('Pending', 'NotFetched', `waiting for source-controller to fetch ${shortSha(pushed.sha)}${where}`, { revision: shown, matchesPushed: match });
 }
@@ -268,12 +287,21 @@ function judgeDeployment(obj: KubeObject, conds: Condition[], pushed: PushedRevi
     });
   }
 
-  // The controller is on another commit. It may already be fetching ours (Reconciling names the revision).
+  // The controller is on another commit. It may already be working on ours: Reconciling names the revision.
   const rec = cond(conds, 'Reconciling');
   const ready = cond(conds, 'Ready');
   const other = attempted ?? applied;
-  if (isTrue(rec) && revisionMatches(revisionInMessage(rec!.message), pushed) === true) {
-    return result('Progressing', rec!.reason || 'Progressing', rec!.message, { revision: revisionInMessage(rec!.message), since: rec!.lastTransitionTime, matchesPushed: true });
+  const recRevision = isTrue(rec) ? revisionInMessage(rec!.message) : undefined;
+  if (recRevision && revisionMatches(recRevision, pushed) === true) {
+    // It failed before recording the attempt (artifact download, decryption, a missing path, an early build
+    // error): kustomize-controller then leaves lastAttemptedRevision on the previous commit and keeps
+    // Reconciling=True, reason ProgressingWithRetry, with the message of the attempt ("Fetching manifests for
+    // revision <pushed> …"), while Ready=False says why. Observed with kustomize-controller v1.9.6 (a commit
+    // that removes the Kustomization's path: Ready=False ArtifactFailed "kustomization path not found: …").
+    if (rec!.reason === RETRY_REASON && isFalse(ready) && condCurrent(obj, ready) && !isWaitingReason(ready!.reason)) {
+      return result('Failed', ready!.reason, ready!.message, { revision: recRevision, since: ready!.lastTransitionTime, matchesPushed: true });
+    }
+    return result('Progressing', rec!.reason || 'Progressing', rec!.message, { revision: recRevision, since: rec!.lastTransitionTime, matchesPushed: true });
   }
   // The source has the commit (engine says so) but fetching the artifact failed before the attempt was recorded.
   if (ctx.delivered === true && isFalse(ready) && ready!.reason === 'ArtifactFailed' && condCurrent(obj, ready) && now.phase === 'Failed') {
@@ -365,13 +393,6 @@ export function computeStatus(obj: KubeObject, pushed: PushedRevision, ctx: Stat
       return result('Ready', 'Static', 'OCI Helm repositories are static: nothing to reconcile');
     }
     return result('Pending', 'NotReconciled', 'waiting for the controller');
-  }
-  const stalled = cond(conds, 'Stalled');
-  if (isTrue(stalled) && condCurrent(obj, stalled)) {
-    // Flux's Stalled message is terse ("Failed to upgrade after 1 attempt(s)"): the cause is on Ready.
-    const ready = cond(conds, 'Ready');
-    const cause = ready && ready.status === 'False' && ready.message && ready.message !== stalled!.message ? `: ${ready.message}` : '';
-    return result('Stalled', stalled!.reason || 'Stalled', `${stalled!.message ?? ''}${cause}`, { since: stalled!.lastTransitionTime });
   }
 
   const correlate = ctx.correlate !== false;

@@ -167,9 +167,19 @@ export interface NodeState {
   firstSeen: number;
   /** Set when the object disappeared from the cluster during the session. */
   deleted?: boolean;
+  /** Failed with the same error it already had before the push: the commit did not cause (nor fix) it. */
+  preexisting?: boolean;
+  /** For a blocked (settled Pending/Waiting) node: the key of the settled upstream that blocks it. */
+  blockedBy?: string;
+  /** metadata.resourceVersion of the object version the phase was computed from. */
+  resourceVersion?: string;
 }
 
-export type Verdict = 'success' | 'failed' | 'timeout' | 'superseded' | 'stopped' | 'error';
+/**
+ * How a session ended. `blocked`: nothing failed, but the commit cannot be applied because an object it needs
+ * is suspended (`spec.suspend: true`); the message names the object and how to resume it.
+ */
+export type Verdict = 'success' | 'failed' | 'timeout' | 'superseded' | 'stopped' | 'error' | 'blocked';
 
 /** Exit codes of `watch` (and of `status --exit-code`). */
 export const EXIT_CODES: Record<Verdict, number> = {
@@ -179,6 +189,7 @@ export const EXIT_CODES: Record<Verdict, number> = {
   error: 3,
   superseded: 4,
   stopped: 5,
+  blocked: 6,
 };
 
 export type ErrorCategory =
@@ -192,6 +203,7 @@ export type ErrorCategory =
   | 'throttled'
   | 'config'
   | 'git'
+  | 'controller-down'
   | 'internal';
 
 /** An error explained for users: a category, what happened, and one actionable hint. */
@@ -214,6 +226,8 @@ export interface PhaseCounts {
   suspended: number;
   superseded: number;
   unknown: number;
+  /** Pending or Waiting objects that can no longer move: what they wait for failed or is suspended. */
+  blocked: number;
 }
 
 /** Whole state of a monitoring session: what the UI renders and the session store persists. */
@@ -247,6 +261,8 @@ export interface SessionState {
   verdict?: Verdict;
   /** One-line explanation of the verdict. */
   verdictMessage?: string;
+  /** The session ran into its timeout (the verdict may still be `failed` when something had failed by then). */
+  timedOut?: boolean;
   /** Monitored nodes by key. */
   nodes: Record<string, NodeState>;
   edges: GraphEdge[];
@@ -296,7 +312,14 @@ export type MonitorEvent =
       elapsedMs: number;
     }
   | { type: 'warning'; time: string; session: string; message: string }
-  | ({ type: 'error'; time: string; session: string; recovered: boolean } & CategorizedError)
+  | ({
+      type: 'error';
+      time: string;
+      session: string;
+      recovered: boolean;
+      /** With `recovered: true`: how long the outage lasted (ms), from its first failure to the recovery. */
+      outageMs?: number;
+    } & CategorizedError)
   | {
       type: 'summary';
       time: string;
@@ -305,14 +328,21 @@ export type MonitorEvent =
       exitCode: number;
       message: string;
       durationMs: number;
+      /** The session ran into its timeout. */
+      timedOut?: boolean;
       counts: PhaseCounts;
       objects: Array<{ key: string; phase: Phase; reason: string; message: string; revision?: string }>;
     };
 
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
-  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0 };
+  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0 };
   for (const n of nodes) {
     if (onlyAffected && !n.affected) continue;
+    // One vocabulary for the summary line and the verdict: a Pending/Waiting object that can no longer move is blocked.
+    if (n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')) {
+      c.blocked++;
+      continue;
+    }
     switch (n.phase) {
       case 'Ready': c.ready++; break;
       case 'Progressing': c.progressing++; break;

@@ -246,8 +246,10 @@ export function affectedSet(g: Graph, matched: string[]): Set<string> {
       if ((e.type === 'source' || e.type === 'dependsOn') && !affected.has(e.from)) queue.push(e.from);
     }
     for (const e of g.out.get(k) ?? []) {
-      // What an affected Kustomization applies.
+      // What an affected Kustomization applies; the chart source of an affected HelmRelease (its HelmChart,
+      // or the OCIRepository/HelmChart of chartRef): when the chart cannot be had, that is where the failure is.
       if (e.type === 'inventory' && !affected.has(e.to)) queue.push(e.to);
+      if (e.type === 'source' && k.startsWith('HelmRelease/') && !affected.has(e.to)) queue.push(e.to);
     }
   }
   return affected;

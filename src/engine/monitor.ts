@@ -26,7 +26,7 @@ import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
-import { ApiError, categorize, isTransient, MonitorError } from '../cluster/errors.js';
+import { ApiError, categorize, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import {
   affectedSet,
@@ -59,7 +59,45 @@ export interface MonitorOptions {
   /** Clock, for tests. */
   now?: () => number;
   /** Reflector tuning (tests and benches). */
-  tuning?: { stallMs?: number; backoffMs?: number; maxBackoffMs?: number; pollOnly?: boolean; pageSize?: number; settleDelayMs?: number };
+  tuning?: {
+    stallMs?: number;
+    backoffMs?: number;
+    maxBackoffMs?: number;
+    pollOnly?: boolean;
+    pageSize?: number;
+    /** Quiet period before a verdict, used only when the confirming LIST fails. */
+    settleDelayMs?: number;
+    /** How often the controllers-down diagnosis looks (default 2 s). */
+    diagnoseEveryMs?: number;
+    /** A reconcile request unhandled this long suspects its controller (default 10 s). */
+    notHandledMs?: number;
+    /** A consumer still this long while its source holds the commit suspects its controller (default 30 s). */
+    stillMs?: number;
+    /** false: auto_reconcile does not ask dependents to reconcile early (benches compare with Flux alone). */
+    nudgeDependents?: boolean;
+  };
+}
+
+const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
+/** A reconcile request not handled after this long points at a controller that does not act. */
+const NOT_HANDLED_MS = 10_000;
+/** A consumer whose source holds the pushed commit and that has not moved for this long: same. */
+const STILL_MS = 30_000;
+
+/** The Flux controller that reconciles each kind (its Deployment has the same name). */
+const CONTROLLER_OF: Partial<Record<FluxKind, string>> = {
+  GitRepository: 'source-controller',
+  OCIRepository: 'source-controller',
+  HelmRepository: 'source-controller',
+  HelmChart: 'source-controller',
+  Bucket: 'source-controller',
+  Kustomization: 'kustomize-controller',
+  HelmRelease: 'helm-controller',
+};
+
+/** Flux's namespace: FLUX_SYSTEM_NAMESPACE as the flux CLI reads it, else flux-system. */
+function fluxNamespace(): string {
+  return process.env.FLUX_SYSTEM_NAMESPACE || 'flux-system';
 }
 
 /** Kinds that have to be read whatever `monitor_types` says, because correlation goes through them. */
@@ -102,7 +140,14 @@ export class Monitor {
   private resolveDone?: (s: SessionState) => void;
   private timeoutTimer?: NodeJS.Timeout;
   private settleTimer?: NodeJS.Timeout;
+  /** Errors reported during the current outage (category:message), so that each is said once. */
   private readonly errorsReported = new Set<string>();
+  /** The failure (Ready=False reason and message) of each object when the session started, before the push acted. */
+  private baseline?: Map<string, string>;
+  /** The open error of each source (a reflector scope, or 'discovery'), latest report last; removed on recovery. */
+  private readonly openErrors = new Map<string, CategorizedError>();
+  /** From the first failure of any source until every source works again: one error event, one recovery. */
+  private outage?: { since: number; first: CategorizedError };
   private readonly warned = new Set<string>();
 
   constructor(private readonly o: MonitorOptions) {
@@ -162,22 +207,36 @@ export class Monitor {
     this.publish();
   }
 
-  private reportError(err: CategorizedError): void {
+  /**
+   * A failure of one source. The first failure opens an outage and is reported; while it lasts, other transient
+   * failures (more kinds losing their watch, 5xx or 429 while an apiserver restarts) are part of it and only
+   * update the session's error; a different non-transient one (401, 403) is reported too.
+   */
+  private reportError(err: CategorizedError, source = 'discovery'): void {
+    this.openErrors.delete(source);
+    this.openErrors.set(source, err);
     this.state.error = err;
+    this.outage ??= { since: this.now(), first: err };
     const id = `${err.category}:${err.message}`;
-    if (!this.errorsReported.has(id)) {
+    if (this.errorsReported.size === 0 || (!TRANSIENT_CATEGORIES.has(err.category) && !this.errorsReported.has(id))) {
       this.errorsReported.add(id);
       this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
     }
     this.publish();
   }
 
-  private recovered(): void {
-    if (!this.state.error) return;
-    const err = this.state.error;
-    this.state.error = undefined;
-    this.errorsReported.clear();
-    this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: true, ...err });
+  /** A source works again. When no source is failing any more, the outage is over: one recovery, with its duration. */
+  private recovered(source = 'discovery'): void {
+    if (!this.openErrors.delete(source)) return;
+    this.state.error = [...this.openErrors.values()].at(-1);
+    if (!this.state.error && this.outage) {
+      const { since, first } = this.outage;
+      this.outage = undefined;
+      this.errorsReported.clear();
+      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: true, ...first, outageMs: this.now() - since });
+      // A verdict held back during the outage may be due now.
+      this.schedule();
+    }
     this.publish();
   }
 
@@ -215,11 +274,26 @@ export class Monitor {
     return res.resources;
   }
 
+  /** The served resource of each Flux kind (from discovery). */
+  private resources = new Map<FluxKind, ResourceType>();
+  /** A verdict is being confirmed (see confirmVerdict). */
+  private confirming = false;
+  /** Dependents asked to reconcile (auto_reconcile), by key: each once per session. */
+  private readonly nudged = new Set<string>();
+  /** Reconcile requests sent (auto_reconcile): key → token and when. */
+  private readonly requests = new Map<string, { token: string; at: number }>();
+  /** When each monitored object's status last changed (ms), for the controllers-down diagnosis. */
+  private readonly lastMove = new Map<string, number>();
+  private diagnoseTimer?: NodeJS.Timeout;
+  /** Controllers found not running or not acting, so each is reported once. */
+  private readonly diagnosed = new Set<string>();
+
   /** Aborted when the session finishes: stops discovery retries. */
   private readonly stopAc = new AbortController();
 
   private async start(): Promise<void> {
     const resources = await this.discover();
+    this.resources = resources;
     if (this.finished) return;
     this.state.status = 'running';
     this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
@@ -286,6 +360,8 @@ export class Monitor {
     this.emitPhaseChanges(new Map());
     if (this.o.config.auto_reconcile) await this.requestReconcile();
     this.checkDone();
+    this.diagnoseTimer = setInterval(() => this.diagnose(), this.o.tuning?.diagnoseEveryMs ?? 2_000);
+    this.diagnoseTimer.unref?.();
   }
 
   private async namespacesToTry(): Promise<string[]> {
@@ -337,6 +413,7 @@ export class Monitor {
         onUpsert: (o) => {
           const k = objectKey(o);
           if (!k) return;
+          this.lastMove.set(k, this.now());
           this.scopes.get(scope)!.add(k);
           this.objects.set(k, slimObject(o));
           const sig = graphInputs(o);
@@ -358,10 +435,10 @@ export class Monitor {
           this.schedule();
         },
         onError: (err, fatal) => {
-          if (fatal && (err.status === 403 || err.status === 404) && !this.synced) return; // handled by the caller
-          this.reportError(err);
+          if (fatal && (err.status === 403 || err.status === 404) && !this.synced) return this.recovered(scope); // the caller drops this scope
+          this.reportError(err, scope);
         },
-        onRecovered: () => this.recovered(),
+        onRecovered: () => this.recovered(scope),
         onModeChange: (mode, reason) => {
           if (mode !== 'poll') return;
           this.warn(
@@ -461,7 +538,15 @@ export class Monitor {
       const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
       const prev = this.state.nodes[key];
       const affectedNow = isAffected(key);
-      if (prev && this.nodeRes.get(key) === res && prev.phase === res.phase && prev.reason === res.reason && prev.message === res.message && prev.affected === affectedNow) {
+      if (
+        prev &&
+        this.nodeRes.get(key) === res &&
+        prev.phase === res.phase &&
+        prev.reason === res.reason &&
+        prev.message === res.message &&
+        prev.affected === affectedNow &&
+        prev.resourceVersion === obj.metadata.resourceVersion
+      ) {
         // Built from the same status result and not rewritten by computeSettled: the node is unchanged.
         nodes[key] = prev;
         continue;
@@ -484,6 +569,7 @@ export class Monitor {
         settled: false,
         phaseSince,
         firstSeen: prev?.firstSeen ?? now,
+        resourceVersion: obj.metadata.resourceVersion,
       };
       this.checkNewer(res.revision);
     }
@@ -493,6 +579,7 @@ export class Monitor {
         nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
       }
     }
+    this.markPreexisting(nodes);
     computeSettled(nodes, g, matchedSet);
     this.state.nodes = nodes;
     // The monitored keys only change with the topology (additions and deletions rebuild it).
@@ -502,7 +589,28 @@ export class Monitor {
     this.state.cycles = g.cycles;
     for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
     this.state.matchedSources = matched;
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
     this.publish();
+  }
+
+  /**
+   * Marks Failed/Stalled nodes whose failure is the one they already had when the session started: the user
+   * then sees that the commit did not cause it. The first recompute after the initial list takes the baseline.
+   */
+  private markPreexisting(nodes: Record<string, NodeState>): void {
+    if (!this.baseline) {
+      this.baseline = new Map();
+      for (const [key, obj] of this.objects) {
+        const sig = failureSignature(obj);
+        if (sig) this.baseline.set(key, sig);
+      }
+    }
+    for (const n of Object.values(nodes)) {
+      const before = this.baseline.get(n.key);
+      const now = before && FAILURE_PHASES.has(n.phase) ? failureSignature(this.objects.get(n.key)) : undefined;
+      const pre = !!now && now === before;
+      if (pre !== !!n.preexisting) nodes[n.key] = pre ? { ...n, preexisting: true } : omitPreexisting(n);
+    }
   }
 
   /** Asks the git layer whether an unknown commit on a source is newer than the pushed one (→ Superseded). */
@@ -550,42 +658,201 @@ export class Monitor {
     if (this.finished || !this.synced || this.state.status !== 'running') return;
     const nodes = Object.values(this.state.nodes).filter((n) => n.affected);
     if (nodes.length === 0) return;
-    if (nodes.every((n) => n.settled)) {
-      // Let events that arrive together settle (e.g. a parent and its children updated at once).
-      // Watches of different kinds are not ordered with each other: a parent's "applied" may arrive before the
-      // child's generation bump. A short quiet period lets such stragglers land before the verdict.
-      const delay = this.o.tuning?.settleDelayMs ?? 750;
-      if (this.settleTimer) return;
+    if (nodes.every((n) => n.settled)) void this.confirmVerdict();
+  }
+
+  /**
+   * Everything is settled. Watches of different kinds are not ordered with each other: a Kustomization's
+   * "Applied revision" may arrive before the generation bump of a HelmRelease it applied, which would then still
+   * look Ready with its previous generation. Such objects (judged from their own conditions because their
+   * status names no commit, and delivered by an inventory parent) are read once more with one LIST per kind; if
+   * anything moved, the verdict waits for it. Without such objects the verdict is final at once. A failing
+   * confirmation falls back to a short quiet period.
+   */
+  private async confirmVerdict(): Promise<void> {
+    // While a watch or discovery is failing for a passing reason (unreachable, 5xx, throttled), what is known of
+    // Flux's state may be stale: decide once it is back (recovered() schedules a recompute). The timeout still runs.
+    if (this.confirming || this.finished || [...this.openErrors.values()].some((e) => TRANSIENT_CATEGORIES.has(e.category))) return;
+    const t = this.topology;
+    const kinds = new Set<FluxKind>();
+    for (const n of Object.values(this.state.nodes)) {
+      if (n.affected && !n.deleted && t?.parents.get(n.key)?.length && !t.correlated.has(n.key)) kinds.add(n.kind);
+    }
+    const settledNow = () => {
+      const now = Object.values(this.state.nodes).filter((n) => n.affected);
+      return now.length > 0 && now.every((n) => n.settled);
+    };
+    if (kinds.size === 0) {
+      this.finish(decideVerdict(this.state));
+      return;
+    }
+    this.confirming = true;
+    let moved = false;
+    try {
+      await Promise.all(
+        [...kinds].map(async (kind) => {
+          const rt = this.resources.get(kind);
+          if (!rt) return;
+          const list = await this.o.client.request<{ items?: KubeObject[] }>('GET', `/apis/${rt.group}/${rt.version}/${rt.plural}`, { statsVerb: 'confirm' });
+          // Objects of this kind that are gone from the API although no watch has said so yet (a watch may be
+          // relisting after 410 Gone): deleted.
+          const listed = new Set((list.items ?? []).map((i) => objectKey({ ...i, kind })));
+          for (const key of [...this.objects.keys()]) {
+            if (this.objects.get(key)!.kind !== kind || listed.has(key)) continue;
+            this.objects.delete(key);
+            this.graphSigs.delete(key);
+            this.statusMemo.delete(key);
+            this.nodeRes.delete(key);
+            for (const keys of this.scopes.values()) keys.delete(key);
+            this.topology = undefined;
+            moved = true;
+          }
+          for (const item of list.items ?? []) {
+            const key = objectKey({ ...item, kind });
+            const known = key ? this.objects.get(key) : undefined;
+            if (!key || !known || known.metadata.resourceVersion === item.metadata.resourceVersion) continue;
+            // A newer version than the watch has delivered so far: take it (the watch brings the same later).
+            const obj = slimObject({ ...item, kind, apiVersion: rt.apiVersion });
+            this.objects.set(key, obj);
+            const sig = graphInputs(obj);
+            if (this.graphSigs.get(key) !== sig) {
+              this.graphSigs.set(key, sig);
+              this.topology = undefined;
+            }
+            moved = true;
+          }
+        }),
+      );
+    } catch {
+      // No list permission cluster-wide, or the API failed: a short quiet period instead.
+      this.confirming = false;
+      if (this.settleTimer || this.finished) return;
       this.settleTimer = setTimeout(() => {
         this.settleTimer = undefined;
-        const now = Object.values(this.state.nodes).filter((n) => n.affected);
-        if (now.length > 0 && now.every((n) => n.settled)) this.finish(decideVerdict(this.state));
-      }, delay);
+        if (settledNow()) this.finish(decideVerdict(this.state));
+      }, this.o.tuning?.settleDelayMs ?? 750);
+      return;
     }
+    this.confirming = false;
+    if (this.finished) return;
+    if (moved) this.schedule();
+    else if (settledNow()) this.finish(decideVerdict(this.state));
   }
 
   private async requestReconcile(): Promise<void> {
-    const token = new Date(this.now()).toISOString();
     for (const key of this.state.matchedSources) {
       const n = this.state.nodes[key];
       if (!n || n.phase === 'Ready' || n.phase === 'Superseded') continue;
-      const obj = this.objects.get(key)!;
-      const [group, version] = obj.apiVersion.split('/');
-      const path = `/apis/${group}/${version}/namespaces/${encodeURIComponent(n.namespace)}/gitrepositories/${encodeURIComponent(n.name)}`;
-      try {
-        await this.o.client.request('PATCH', path, {
-          body: { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } } },
-          contentType: 'application/merge-patch+json',
-        });
-      } catch (err) {
-        const c = categorize(err);
-        this.warn(`auto_reconcile: could not annotate ${key}: ${c.message}. ${c.hint}`);
+      await this.annotate(key);
+    }
+  }
+
+  /** Asks Flux to reconcile an object now, as `flux reconcile` does: a new `reconcile.fluxcd.io/requestedAt` token. */
+  private async annotate(key: string): Promise<void> {
+    const obj = this.objects.get(key);
+    const rt = obj && this.resources.get(obj.kind as FluxKind);
+    if (!obj || !rt) return;
+    const token = new Date(this.now()).toISOString();
+    const path = `/apis/${rt.group}/${rt.version}/namespaces/${encodeURIComponent(obj.metadata.namespace ?? '')}/${rt.plural}/${encodeURIComponent(obj.metadata.name)}`;
+    try {
+      await this.o.client.request('PATCH', path, {
+        body: { metadata: { annotations: { [REQUESTED_AT]: token } } },
+        contentType: 'application/merge-patch+json',
+      });
+      this.requests.set(key, { token, at: this.now() });
+    } catch (err) {
+      const c = categorize(err);
+      this.warn(`auto_reconcile: could not annotate ${key}: ${c.message}. ${c.hint}`);
+    }
+  }
+
+  /**
+   * auto_reconcile: Flux re-checks a dependent whose dependency was not ready only after its dependency requeue
+   * interval (30 s by default), a delay per level of a dependsOn chain. As soon as every dependency of a waiting
+   * object is Ready with the pushed commit, ask for its reconciliation (once).
+   */
+  private nudgeDependents(g: Graph): void {
+    for (const n of Object.values(this.state.nodes)) {
+      if (!n.affected || n.phase !== 'Waiting' || this.nudged.has(n.key)) continue;
+      const deps = (g.out.get(n.key) ?? []).filter((e) => e.type === 'dependsOn');
+      if (deps.length === 0 || !deps.every((e) => this.state.nodes[e.to]?.phase === 'Ready')) continue;
+      this.nudged.add(n.key);
+      void this.annotate(n.key);
+    }
+  }
+
+  /**
+   * Controllers down: a reconcile request (ours or anyone's `flux reconcile`) not handled within
+   * NOT_HANDLED_MS, or a consumer that has not moved for STILL_MS while its source already holds the pushed
+   * commit, points at the controller that should act. Its Deployment in the Flux namespace says whether it
+   * runs (where RBAC allows): not running ends the session with a diagnosis; running, or not visible, gives a
+   * warning that names the controller. Requests grow with the controllers, never with the objects.
+   */
+  private diagnose(): void {
+    if (this.finished || !this.synced) return;
+    const now = this.now();
+    const suspects = new Map<string, string>();
+    const topo = this.topology;
+    for (const n of Object.values(this.state.nodes)) {
+      if (!n.affected || n.settled || n.deleted) continue;
+      const controller = CONTROLLER_OF[n.kind];
+      const obj = this.objects.get(n.key);
+      if (!controller || !obj || suspects.has(controller) || this.diagnosed.has(controller)) continue;
+      const requested = obj.metadata.annotations?.[REQUESTED_AT];
+      const handled = obj.status?.lastHandledReconcileAt;
+      const since = this.requests.get(n.key)?.at ?? this.lastMove.get(n.key) ?? this.state.startedAt;
+      if (requested && requested !== handled && now - since >= (this.o.tuning?.notHandledMs ?? NOT_HANDLED_MS)) {
+        suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not handled the reconcile request of ${Math.round((now - since) / 1000)}s ago`);
+        continue;
       }
+      const still = now - (this.lastMove.get(n.key) ?? this.state.startedAt);
+      const sourceHasCommit = (topo?.g.out.get(n.key) ?? []).some((e) => e.type === 'source' && this.state.nodes[e.to]?.phase === 'Ready');
+      if (n.phase === 'Pending' && (n.kind === 'Kustomization' || n.kind === 'HelmRelease') && sourceHasCommit && still >= (this.o.tuning?.stillMs ?? STILL_MS)) {
+        suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not moved for ${Math.round(still / 1000)}s although its source holds the pushed commit`);
+      }
+    }
+    for (const [controller, why] of suspects) {
+      this.diagnosed.add(controller);
+      void this.checkController(controller, why);
+    }
+  }
+
+  private async checkController(name: string, why: string): Promise<void> {
+    const ns = fluxNamespace();
+    try {
+      const d = await this.o.client.request<{ spec?: { replicas?: number }; status?: { availableReplicas?: number } }>(
+        'GET',
+        `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments/${encodeURIComponent(name)}`,
+      );
+      if (this.finished) return;
+      const want = d.spec?.replicas ?? 1;
+      const available = d.status?.availableReplicas ?? 0;
+      if (available > 0) {
+        this.warn(`${name} is running (${available}/${want} available) but does not act: ${why}; see \`kubectl -n ${ns} logs deploy/${name}\``);
+        // Look again later (it may be busy, or go down).
+        setTimeout(() => this.diagnosed.delete(name), this.o.tuning?.stillMs ?? STILL_MS).unref?.();
+        return;
+      }
+      const message = `${name} is not running: Deployment ${ns}/${name} has ${available}/${want} replicas available (${why})`;
+      const hint = want === 0
+        ? `It is scaled to zero: \`kubectl -n ${ns} scale deployment ${name} --replicas=1\`. Nothing is applied until it runs.`
+        : `See \`kubectl -n ${ns} describe deployment ${name}\` and \`flux check\`. Nothing is applied until it runs.`;
+      const err: CategorizedError = { category: 'controller-down', message: sanitizeText(message, { maxLength: 500 }), hint };
+      this.state.error = err;
+      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
+      this.finish('error', `${err.message}. ${err.hint}`);
+    } catch (e) {
+      if (this.finished) return;
+      const status = e instanceof ApiError ? e.status : undefined;
+      if (status === 404) this.warn(`${why}; there is no Deployment ${ns}/${name}: is ${name} installed and running? (\`flux check\`)`);
+      else if (status === 403) this.warn(`${why}; is ${name} running? (RBAC does not allow reading Deployments in ${ns}; \`flux check\` tells)`);
+      else this.warn(`${why}; is ${name} running? (\`flux check\`)`);
     }
   }
 
   private finish(verdict: Verdict, message?: string): void {
     if (this.finished) return;
+    if (verdict === 'timeout') this.state.timedOut = true;
     if (verdict === 'timeout' && this.state.error && !this.synced) {
       // Never got through to the cluster: that is a cluster error, not a slow Flux.
       verdict = 'error';
@@ -595,6 +862,7 @@ export class Monitor {
     this.finished = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.settleTimer);
+    clearInterval(this.diagnoseTimer);
     this.stopAc.abort();
     for (const r of this.reflectors) r.stop();
     const end = this.now();
@@ -612,6 +880,7 @@ export class Monitor {
       exitCode: EXIT_CODES[verdict],
       message: this.state.verdictMessage,
       durationMs: end - this.state.startedAt,
+      ...(this.state.timedOut ? { timedOut: true } : {}),
       counts: countPhases(affected),
       objects: affected.map((n) => ({ key: n.key, phase: n.phase, reason: n.reason, message: n.message, revision: n.revision })),
     });
@@ -671,6 +940,27 @@ function graphInputs(o: KubeObject): string {
   return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${git}`;
 }
 
+/**
+ * Ready=False reason and message, with what differs between two attempts of the same failure removed
+ * (revisions, commit ids, the controllers' temporary directories).
+ */
+function failureSignature(o: KubeObject | undefined): string | undefined {
+  const conds: unknown = o?.status?.conditions;
+  if (!Array.isArray(conds)) return undefined;
+  const ready = conds.find((c) => c?.type === 'Ready');
+  if (ready?.status !== 'False' || typeof ready.message !== 'string') return undefined;
+  const msg = ready.message
+    .replace(/@sha[0-9]+:[0-9a-f]+/gi, '@…')
+    .replace(/\b[0-9a-f]{40,64}\b/gi, '…')
+    .replace(/\/tmp\/[A-Za-z_-]+[0-9]+/g, '/tmp/…');
+  return `${ready.reason ?? ''}|${msg}`;
+}
+
+function omitPreexisting(n: NodeState): NodeState {
+  const { preexisting: _, ...rest } = n;
+  return rest;
+}
+
 function sinceOr(since: string | undefined, now: number, startedAt: number): number {
   const t = since ? Date.parse(since) : NaN;
   // Conditions older than the session only tell us the phase began before we started watching.
@@ -728,7 +1018,10 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
     }
     return byNsName.get(nn) ?? [];
   };
-  for (const n of Object.values(nodes)) n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
+  for (const n of Object.values(nodes)) {
+    n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
+    if (n.blockedBy) delete n.blockedBy;
+  }
   /** The first settled upstream that blocks `n`, preferring a failure over a superseded upstream. */
   const blockedUpstream = (n: NodeState): NodeState | undefined => {
     let superseded: NodeState | undefined;
@@ -761,6 +1054,7 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
       const blocker = blockedUpstream(n);
       if (blocker) {
         n.settled = true;
+        n.blockedBy = blocker.key;
         changed = true;
         if (blocker.phase === 'Superseded') {
           // What feeds it moved on to a newer commit: this object will get that one, not ours.
@@ -773,10 +1067,29 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
   }
 }
 
+/** The settled upstream at the end of a node's chain of blockers (a Failed, Stalled, Suspended… object). */
+export function rootBlocker(s: SessionState, n: NodeState): NodeState | undefined {
+  let cur: NodeState | undefined = n;
+  const seen = new Set<string>();
+  while (cur?.blockedBy && !seen.has(cur.key)) {
+    seen.add(cur.key);
+    const next: NodeState | undefined = s.nodes[cur.blockedBy];
+    if (!next) break;
+    cur = next;
+  }
+  return cur === n ? undefined : cur;
+}
+
+const isBlocked = (n: NodeState) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting');
+
 export function decideVerdict(s: SessionState): Verdict {
   const nodes = Object.values(s.nodes).filter((n) => n.affected && !n.deleted);
   if (nodes.some((n) => FAILURE_PHASES.has(n.phase))) return 'failed';
-  if (nodes.some((n) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting'))) return 'failed';
+  const blocked = nodes.filter(isBlocked);
+  // Nothing failed, and everything that cannot move waits on a suspended object: the commit is held back on
+  // purpose (or by mistake), which is not a failure of the commit.
+  if (blocked.length && blocked.every((n) => rootBlocker(s, n)?.phase === 'Suspended')) return 'blocked';
+  if (blocked.length) return 'failed';
   const relevant = nodes.filter((n) => n.phase !== 'Suspended');
   if (relevant.length > 0 && relevant.every((n) => n.phase === 'Superseded' || n.phase === 'Ready') && relevant.some((n) => n.phase === 'Superseded'))
     return relevant.every((n) => n.phase === 'Superseded') || s.matchedSources.every((k) => s.nodes[k]?.phase === 'Superseded') ? 'superseded' : 'success';
@@ -787,14 +1100,20 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
   const nodes = Object.values(s.nodes).filter((n) => n.affected);
   const c = countPhases(nodes);
   const short = s.commit.sha.slice(0, 7);
-  const blocked = nodes.filter((n) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')).length;
+  const blocked = c.blocked;
   switch (v) {
     case 'success':
       return `commit ${short} is applied: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
     case 'failed': {
-      const first = nodes.find((n) => FAILURE_PHASES.has(n.phase));
+      const first = nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
       const head = `commit ${short} failed: ${c.failed} failed${blocked ? `, ${blocked} blocked` : ''}, ${c.ready} ready`;
-      return first ? `${head} (${first.kind} ${first.namespace}/${first.name}: ${first.reason})` : head;
+      const before = first?.preexisting ? ', already failing before this push' : '';
+      return first ? `${head} (${first.kind} ${first.namespace}/${first.name}: ${first.reason}${before})` : head;
+    }
+    case 'blocked': {
+      const holders = [...new Set(nodes.filter(isBlocked).map((n) => rootBlocker(s, n)).filter((n): n is NodeState => !!n))];
+      const names = holders.map((h) => `${h.kind} ${h.namespace}/${h.name} is suspended (resume: ${resumeCommand(h)})`).join('; ');
+      return `commit ${short} cannot be applied: ${names}; ${blocked} blocked, ${c.ready} ready`;
     }
     case 'timeout':
       return `timed out after ${Math.round(s.timeoutMs / 1000)}s: ${c.ready} ready, ${c.progressing} progressing, ${c.waiting} waiting, ${c.pending} pending`;
@@ -805,4 +1124,19 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
     case 'error':
       return s.error ? `${s.error.message}. ${s.error.hint}` : 'the monitor failed';
   }
+}
+
+const RESUME_KIND: Record<string, string> = {
+  Kustomization: 'kustomization',
+  HelmRelease: 'helmrelease',
+  GitRepository: 'source git',
+  OCIRepository: 'source oci',
+  HelmRepository: 'source helm',
+  HelmChart: 'source chart',
+  Bucket: 'source bucket',
+};
+
+/** The flux CLI command that resumes a suspended object. */
+export function resumeCommand(n: Pick<NodeState, 'kind' | 'name' | 'namespace'>): string {
+  return `flux resume ${RESUME_KIND[n.kind] ?? n.kind.toLowerCase()} ${n.name} -n ${n.namespace}`;
 }

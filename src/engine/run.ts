@@ -89,7 +89,7 @@ function failedBeforeStart(id: string, opts: RunOptions, err: unknown): SessionS
     exitCode: 3,
     message: state.verdictMessage!,
     durationMs: 0,
-    counts: { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0 },
+    counts: { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0 },
     objects: [],
   });
   return state;

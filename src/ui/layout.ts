@@ -374,6 +374,8 @@ export interface Summary {
 export function formatCounts(c: PhaseCounts): string {
   const parts = [`${c.ready} ready`, `${c.progressing} progressing`, `${c.waiting} waiting`, `${c.failed} failed`, `${c.pending} pending`];
   if (c.suspended) parts.push(`${c.suspended} suspended`);
+  // The verdict's word for a Pending/Waiting object that can no longer move.
+  if (c.blocked) parts.push(`${c.blocked} blocked`);
   if (c.superseded) parts.push(`${c.superseded} superseded`);
   if (c.unknown) parts.push(`${c.unknown} unknown`);
   return parts.join(', ');

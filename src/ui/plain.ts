@@ -31,6 +31,7 @@ const VERDICT_TAG: Record<Verdict, string> = {
   superseded: '[SUPR]',
   stopped: '[STOP]',
   error: '[ERR ]',
+  blocked: '[BLKD]',
 };
 
 /** Offset from the session start, right-aligned: `   +12s`. */

@@ -50,6 +50,7 @@ export const VERDICT_ICON: Record<Verdict, string> = {
   superseded: '↷',
   stopped: '■',
   error: '✖',
+  blocked: '⏸',
 };
 
 export const VERDICT_COLOR: Record<Verdict, ColorName> = {
@@ -59,6 +60,7 @@ export const VERDICT_COLOR: Record<Verdict, ColorName> = {
   superseded: 'yellow',
   stopped: 'yellow',
   error: 'red',
+  blocked: 'magenta',
 };
 
 export const VERDICT_TITLE: Record<Verdict, string> = {
@@ -68,6 +70,7 @@ export const VERDICT_TITLE: Record<Verdict, string> = {
   superseded: 'Superseded',
   stopped: 'Stopped',
   error: 'Error',
+  blocked: 'Blocked',
 };
 
 /** Braille spinner frames for Progressing rows. */

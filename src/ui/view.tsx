@@ -174,6 +174,7 @@ function summaryLine(state: SessionState): Line {
     [counts.pending, 'pending', 'gray'],
   ];
   if (counts.suspended) parts.push([counts.suspended, 'suspended', 'magenta']);
+  if (counts.blocked) parts.push([counts.blocked, 'blocked', 'yellow']);
   if (counts.superseded) parts.push([counts.superseded, 'superseded', 'gray']);
   if (counts.unknown) parts.push([counts.unknown, 'unknown', 'gray']);
   const line: Line = [];

@@ -101,12 +101,33 @@ export function helmRelease(name: string, ns = 'apps', repo = 'podinfo'): KubeOb
   };
 }
 
+/**
+ * A Helm release history entry with every field helm-controller's CRD requires (status.history[] of
+ * helm.toolkit.fluxcd.io/v2: name, namespace, version, status, chartName, chartVersion, configDigest, digest,
+ * firstDeployed, lastDeployed), as helm-controller v1.6 writes it.
+ */
+export function releaseEntry(chartVersion: string, status: string, version: number, name = 'podinfo', namespace = 'apps') {
+  return {
+    name,
+    namespace,
+    version,
+    status,
+    chartName: 'podinfo',
+    chartVersion,
+    appVersion: chartVersion.replace(/\+.*$/, ''),
+    configDigest: 'sha256:' + 'c'.repeat(64),
+    digest: 'sha256:' + 'd'.repeat(64),
+    firstDeployed: T0,
+    lastDeployed: T0,
+  };
+}
+
 export function hrReady(gen: number, version = '6.5.0') {
   return {
     observedGeneration: gen,
     lastAttemptedGeneration: gen,
     lastAttemptedRevision: version,
-    history: [{ chartName: 'podinfo', chartVersion: version, status: 'deployed', version: gen }],
+    history: [releaseEntry(version, 'deployed', gen)],
     conditions: [cond('Ready', 'True', 'UpgradeSucceeded', `Helm upgrade succeeded for release apps/podinfo.v${gen} with chart podinfo@${version}`, gen), cond('Released', 'True', 'UpgradeSucceeded', 'ok', gen)],
   };
 }
@@ -117,7 +138,7 @@ export function hrFailed(gen: number, message: string, version = '6.5.0') {
     lastAttemptedGeneration: gen,
     lastAttemptedRevision: version,
     failures: 1,
-    history: [{ chartName: 'podinfo', chartVersion: version, status: 'failed', version: gen }],
+    history: [releaseEntry(version, 'failed', gen)],
     conditions: [cond('Ready', 'False', 'UpgradeFailed', message, gen), cond('Released', 'False', 'UpgradeFailed', message, gen)],
   };
 }

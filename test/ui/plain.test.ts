@@ -61,7 +61,7 @@ describe('plain printer', () => {
       '        hint: Check that the cluster is running.',
       '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo',
       '   +20s ✔ cluster reachable again',
-      'summary: 2 ready, 0 progressing, 1 waiting, 1 failed, 0 pending',
+      'summary: 2 ready, 0 progressing, 0 waiting, 1 failed, 0 pending, 1 blocked',
       '✖ Failed after 21s: Kustomization flux-system/apps failed',
     ]);
   });

@@ -146,7 +146,7 @@ describe('graph', () => {
     });
   });
 
-  it('affected set: consumers, inventories and dependents, transitively; unrelated objects stay out', () => {
+  it('affected set: consumers, inventories, dependents and the chart sources of HelmReleases, transitively; unrelated objects stay out', () => {
     const src = gitRepository('flux-system', FLEET);
     const infra = kustomization('infra');
     const apps = withInventory(kustomization('apps', { dependsOn: ['infra'] }), [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]);
@@ -160,6 +160,8 @@ describe('graph', () => {
       'GitRepository/flux-system/flux-system',
       'HelmRelease/apps/podinfo',
       'HelmRelease/apps/web',
+      // Where an affected HelmRelease gets its chart: when the chart cannot be had, the failure is there.
+      'HelmRepository/apps/podinfo',
       'Kustomization/flux-system/apps',
       'Kustomization/flux-system/infra',
     ]);

@@ -885,3 +885,72 @@ describe('parseBlockers', () => {
     expect(parseBlockers(msg)).toEqual(['a/b']);
   });
 });
+
+// Shapes observed with the real controllers (test/fixtures/transcripts, source-controller v1.9.6,
+// kustomize-controller v1.9.6, helm-controller v1.6.2): each case here failed before the fix it names.
+describe('computeStatus: verdicts that match real Flux', () => {
+  it('Kustomization whose path the commit removed: Failed at once, though lastAttemptedRevision stays on the previous commit', () => {
+    const o = ks({
+      observedGeneration: 1,
+      lastAttemptedRevision: gitRev(OLD),
+      lastAppliedRevision: gitRev(OLD),
+      conditions: [
+        reconciling('ProgressingWithRetry', `Fetching manifests for revision ${gitRev(PUSHED)} with a timeout of 30s`),
+        ready('False', 'ArtifactFailed', 'kustomization path not found: stat /tmp/kustomization-1234/apps: no such file or directory'),
+      ],
+    });
+    expect(computeStatus(o, pushed)).toMatchObject({ phase: 'Failed', reason: 'ArtifactFailed', matchesPushed: true });
+  });
+
+  it('…while the attempt at the pushed commit is still running (reason Progressing), it is Progressing', () => {
+    const o = ks({
+      observedGeneration: 1,
+      lastAttemptedRevision: gitRev(OLD),
+      lastAppliedRevision: gitRev(OLD),
+      conditions: [reconciling('Progressing', `Fetching manifests for revision ${gitRev(PUSHED)} with a timeout of 30s`), ready('Unknown', 'Progressing', 'Reconciliation in progress')],
+    });
+    expect(computeStatus(o, pushed).phase).toBe('Progressing');
+  });
+
+  it('…and a retry of an older commit\'s failure is not blamed on the pushed commit', () => {
+    const o = ks({
+      observedGeneration: 1,
+      lastAttemptedRevision: gitRev(OLD),
+      lastAppliedRevision: gitRev(OLD),
+      conditions: [reconciling('ProgressingWithRetry', `Fetching manifests for revision ${gitRev(OLD)} with a timeout of 30s`), ready('False', 'BuildFailed', 'kustomize build failed')],
+    });
+    expect(computeStatus(o, pushed)).toMatchObject({ phase: 'Pending', reason: 'NotApplied' });
+  });
+
+  it('HelmRelease upgrade failed: Failed at once, although helm-controller leaves Reconciling=True reason Progressing', () => {
+    const o = hr({
+      observedGeneration: 1,
+      lastAttemptedGeneration: 1,
+      lastAttemptedRevision: chartRev(PUSHED),
+      failures: 1,
+      history: [historyEntry(chartRev(OLD), 'deployed', 1)],
+      conditions: [
+        reconciling('Progressing', "Running 'upgrade' action with timeout of 5m0s"),
+        ready('False', 'UpgradeFailed', 'Helm upgrade failed for release apps/web with chart web@0.1.0: execution error'),
+        cond('Released', 'False', 'UpgradeFailed', 'Helm upgrade failed'),
+      ],
+    });
+    expect(computeStatus(o, pushed)).toMatchObject({ phase: 'Failed', reason: 'UpgradeFailed' });
+  });
+
+  it('HelmRelease Stalled (RetriesExceeded) on an older chart when the fix is pushed: Pending, never Stalled', () => {
+    const o = hr({
+      observedGeneration: 1,
+      lastAttemptedGeneration: 1,
+      lastAttemptedRevision: chartRev(OLD),
+      history: [historyEntry(chartRev(OLD), 'failed', 2)],
+      conditions: [stalled('RetriesExceeded', 'Failed to upgrade after 1 attempt(s)'), ready('False', 'UpgradeFailed', 'Helm upgrade failed')],
+    });
+    expect(computeStatus(o, pushed)).toMatchObject({ phase: 'Pending' });
+  });
+
+  it('any "…NotReady" reason (HelmChartNotReady of older helm-controllers) is Waiting, not Failed', () => {
+    const o = hr({ observedGeneration: 1, conditions: [ready('False', 'HelmChartNotReady', "HelmChart 'flux-system/apps-web' is not ready")] }, {}, repoChartSpec);
+    expect(computeStatus(o, pushed, { delivered: true })).toMatchObject({ phase: 'Waiting', blockers: ['flux-system/apps-web'] });
+  });
+});
