@@ -65,6 +65,11 @@ const CORE: ResourceType[] = [
     group: '', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true,
     shortNames: ['ev'], categories: [], statusSubresource: false, generation: false,
   },
+  // The Flux controllers' Deployments: the engine reads them to tell a controller that is down.
+  {
+    group: 'apps', versions: ['v1'], plural: 'deployments', singular: 'deployment', kind: 'Deployment', namespaced: true,
+    shortNames: ['deploy'], categories: [], statusSubresource: true, generation: true,
+  },
 ];
 
 /** All resource types a simulator in `mode` knows (Flux types are stored even in mode 'none', just not served). */

@@ -1,5 +1,6 @@
 // In-memory object store of the API simulator: etcd-like global resourceVersion, a bounded window of change
 // events for watch resumption, and the write semantics of the API server for custom resources.
+import { applyCrdDefaults } from './defaults.js';
 import { randomUUID } from 'node:crypto';
 import type { KubeObject } from '../core/types.js';
 import { ApiError } from './errors.js';
@@ -228,6 +229,7 @@ export class Store {
     } else if (status !== undefined && (opts.withStatus || !type.statusSubresource)) {
       obj.status = status;
     }
+    applyCrdDefaults(obj, { created: true });
     return this.commit(type, obj, 'ADDED');
   }
 
@@ -284,6 +286,7 @@ export class Store {
         ...rest,
       };
       if (type.kind === 'Namespace') next.metadata.labels = { ...(next.metadata.labels ?? {}), 'kubernetes.io/metadata.name': name };
+      applyCrdDefaults(next, { created: false });
       const keepOldStatus = type.statusSubresource && !opts.withStatus;
       const status = keepOldStatus ? prev.status : bs;
       if (status !== undefined) next.status = status;

@@ -110,7 +110,8 @@ describe('discovery', () => {
 
     const none = await startSim({ fluxApi: 'none' });
     const apis = await getJson(none, '/apis');
-    expect(apis.body.groups).toEqual([]);
+    // Only the built-in apps group (the Flux controllers' Deployments) is left.
+    expect(apis.body.groups.map((g: { name: string }) => g.name)).toEqual(['apps']);
     const missing = await getJson(none, '/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 });
@@ -144,7 +145,7 @@ describe('CRUD through client-node', () => {
     expect(bySelector.items.map((i: any) => i.metadata.name)).toEqual(['fleet']);
   });
 
-  it('creates (status dropped, generation 1), rejects duplicates with 409 AlreadyExists and unknown namespaces with 404', async () => {
+  it('creates (status dropped but for the CRD default, generation 1), rejects duplicates with 409 AlreadyExists and unknown namespaces with 404', async () => {
     const sim = await startSim();
     sim.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'apps' } });
     const { api } = clientFor(sim);
@@ -154,7 +155,8 @@ describe('CRUD through client-node', () => {
     expect(created.metadata).toMatchObject({ generation: 1, namespace: 'apps' });
     expect(created.metadata.uid).toMatch(/^[0-9a-f-]{36}$/);
     expect(created.metadata.creationTimestamp).toMatch(/Z$/);
-    expect(created.status).toBeUndefined();
+    // The status given is dropped; what remains is the default every real Flux CRD declares for status.
+    expect(created.status).toEqual({ observedGeneration: -1 });
     const dup = await api.createNamespacedCustomObject({ ...SRC, namespace: 'apps', body: gitRepo('apps', 'podinfo') }).catch((e) => e);
     expect(dup.code).toBe(409);
     expect(JSON.parse(dup.body)).toMatchObject({ reason: 'AlreadyExists', message: 'gitrepositories.source.toolkit.fluxcd.io "podinfo" already exists' });
@@ -191,7 +193,7 @@ describe('CRUD through client-node', () => {
     expect(specChanged.spec.url).toBe('https://github.com/acme/fleet.git');
 
     const statusViaMain: any = await api.patchNamespacedCustomObject({ ...ref, body: { status: { observedGeneration: 2 } } }, merge);
-    expect(statusViaMain.status).toBeUndefined();
+    expect(statusViaMain.status).toEqual({ observedGeneration: -1 });
     expect(statusViaMain.metadata.resourceVersion).toBe(specChanged.metadata.resourceVersion); // no-op: not written
 
     const withStatus: any = await api.patchNamespacedCustomObjectStatus(
