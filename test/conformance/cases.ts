@@ -111,7 +111,7 @@ export function helmRelease(ns: string, name: string, o: HrOptions = {}) {
       timeout: '30s',
       chart: {
         spec: {
-          chart: o.chartPath ?? './charts/web',
+          chart: o.chartPath ?? (fromGit ? './charts/web' : 'web'),
           ...(o.version ? { version: o.version } : {}),
           sourceRef: o.source ?? { kind: 'GitRepository', name: 'repo' },
           ...(fromGit ? { reconcileStrategy: 'Revision' } : {}),

@@ -17,7 +17,7 @@ export interface FluxEnv {
   stop(): Promise<void>;
 }
 
-export async function startFluxEnv(): Promise<FluxEnv> {
+export async function startFluxEnv(opts: { requeueDependency?: string } = {}): Promise<FluxEnv> {
   const log = (s: string) => {
     if (process.env.FLUX_MONITOR_KUBE_LOG === '1') console.log(s);
   };
@@ -26,7 +26,7 @@ export async function startFluxEnv(): Promise<FluxEnv> {
   let gitServer: GitServer | undefined;
   try {
     cluster = await startKubeCluster({ log });
-    flux = await startFluxControllers({ kubeconfigPath: cluster.adminKubeconfigPath, log });
+    flux = await startFluxControllers({ kubeconfigPath: cluster.adminKubeconfigPath, log, requeueDependency: opts.requeueDependency });
     gitServer = await startGitServer();
   } catch (err) {
     await flux?.stopAll();
@@ -42,6 +42,7 @@ export async function startFluxEnv(): Promise<FluxEnv> {
   const c = cluster;
   const f = flux;
   const g = gitServer;
+  for (const name of ['source-controller', 'kustomize-controller', 'helm-controller']) await setControllerDeployment(c, name, true);
   return {
     cluster: c,
     flux: f,
@@ -100,6 +101,37 @@ export async function getObject(cluster: KubeCluster, apiVersion: string, kind: 
 export async function mergePatch(cluster: KubeCluster, apiVersion: string, kind: string, namespace: string, name: string, patch: unknown): Promise<void> {
   const r = await cluster.request('PATCH', `${collectionPath(apiVersion, kind, namespace)}/${name}`, patch, { contentType: 'application/merge-patch+json' });
   if (r.status >= 300) throw new Error(`patch ${kind} ${namespace}/${name}: ${r.status} ${r.text}`);
+}
+
+/**
+ * The controllers run as processes here, not as Pods, so no Deployment reports them. Each gets a Deployment in
+ * flux-system whose status is written by hand with the shape kube-controller-manager's deployment controller
+ * writes (k8s.io/kubernetes pkg/controller/deployment, calculateStatus and the Available/Progressing
+ * conditions): 1/1 available while the process runs, 0/1 with Available=False MinimumReplicasUnavailable
+ * once it is stopped. flux-monitor's controllers-down diagnosis reads exactly this.
+ */
+export async function setControllerDeployment(cluster: KubeCluster, name: string, running: boolean): Promise<void> {
+  const path = `/apis/apps/v1/namespaces/flux-system/deployments`;
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'flux-system', labels: { 'app.kubernetes.io/part-of': 'flux', app: name } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'manager', image: `ghcr.io/fluxcd/${name}` }] } },
+    },
+  };
+  const created = await cluster.request('POST', path, deployment);
+  if (created.status >= 300 && created.status !== 409) throw new Error(`create Deployment ${name}: ${created.status} ${created.text}`);
+  const cur = await cluster.request('GET', `${path}/${name}`);
+  const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const progressing = { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}-7d9c5b8f4" has successfully progressed.`, lastUpdateTime: t, lastTransitionTime: t };
+  const status = running
+    ? { observedGeneration: cur.body.metadata.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.', lastUpdateTime: t, lastTransitionTime: t }, progressing] }
+    : { observedGeneration: cur.body.metadata.generation, replicas: 1, updatedReplicas: 1, unavailableReplicas: 1, conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.', lastUpdateTime: t, lastTransitionTime: t }, progressing] };
+  const r = await cluster.request('PUT', `${path}/${name}/status`, { ...cur.body, status });
+  if (r.status >= 300) throw new Error(`write Deployment ${name} status: ${r.status} ${r.text}`);
 }
 
 // ------------------------------------------------------------------------------------------------ repositories

@@ -39,7 +39,7 @@ async function withCase<T>(name: string, description: string, body: (c: Case) =>
   try {
     return await body(c);
   } catch (err) {
-    (err as Error).message += `\n--- controller logs\n${env.flux.logs(25)}`;
+    (err as Error).message += `\n--- objects as the controllers left them\n${c.describe()}\n--- controller logs\n${env.flux.logs(12)}`;
     throw err;
   } finally {
     await c.finish();

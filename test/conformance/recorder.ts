@@ -34,7 +34,10 @@ export interface Transcript {
   /** Pushes in order: the commit id and what the commit does. */
   pushes: Array<{ sha: string; subject: string; t: number }>;
   /** What flux-monitor concluded for the last push (verdict, exit code, per-object phases). */
-  expected: { verdict: string; exitCode: number; phases: Record<string, { phase: string; reason: string }> };
+  /** Per object: its phase and reason, and the resourceVersion of the version flux-monitor judged last. */
+  expected: { verdict: string; exitCode: number; phases: Record<string, { phase: string; reason: string; resourceVersion?: string }> };
+  /** Recorder time (ms) when flux-monitor returned that verdict; later entries show what Flux did afterwards. */
+  decidedAt?: number;
   entries: TranscriptEntry[];
 }
 
@@ -47,13 +50,17 @@ export function normalizeText(s: string, ports: { git: string; storage: string }
     .replace(/\/tmp\/(kustomization|helm|source)-[0-9]+/g, '/tmp/$1-…');
 }
 
-/** What the recorder keeps of an object: identity, the spec fields the monitor reads, and the whole status. */
+/** What the recorder keeps of an object: identity, reconcile annotations, the whole spec and the whole status. */
 function slim(o: any): KubeObject {
   const md = o.metadata ?? {};
+  if (o.kind === 'Deployment') {
+    // Only what the diagnosis reads.
+    return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: md.name, namespace: md.namespace, generation: md.generation, resourceVersion: md.resourceVersion }, spec: { replicas: o.spec?.replicas, selector: o.spec?.selector, template: o.spec?.template }, status: structuredClone(o.status ?? {}) } as KubeObject;
+  }
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(md.annotations ?? {})) if (k.startsWith('reconcile.fluxcd.io/')) annotations[k] = v as string;
-  const spec = { ...(o.spec ?? {}) };
-  for (const f of ['values', 'valuesFrom', 'postRenderers', 'patches', 'images', 'postBuild', 'commonMetadata']) delete spec[f];
+  // The whole spec: a replay must see every spec change, or the generations it derives would lag behind.
+  const spec = structuredClone(o.spec ?? {});
   const status = structuredClone(o.status ?? {});
   return {
     apiVersion: o.apiVersion,
@@ -88,20 +95,35 @@ export class Recorder {
     const kc = new KubeConfig();
     kc.loadFromFile(this.kubeconfigPath);
     const w = new Watch(kc);
+    // The case's Flux objects, and the Flux controllers' Deployments (the controllers-down diagnosis reads them).
+    const watched = [
+      ...FLUX_RESOURCES.map((r) => `/apis/${r.apiVersion}/namespaces/${this.namespace}/${r.plural}`),
+      '/apis/apps/v1/namespaces/flux-system/deployments',
+    ];
     await Promise.all(
-      FLUX_RESOURCES.map(async (r) => {
-        const path = `/apis/${r.apiVersion}/namespaces/${this.namespace}/${r.plural}`;
+      watched.map(async (path) => {
         const open = async (): Promise<void> => {
           const ac = await w.watch(
             path,
             { allowWatchBookmarks: false },
             (type, obj) => this.record(type, obj),
             () => {
-              // Watches end (server timeout); reopen while the recorder runs.
-              if (this.aborts.length && !this.stopped) void open().catch(() => undefined);
+              // Watches end (server timeout, apiserver restart): reopen while the recorder runs, retrying
+              // while the apiserver is away. A reopened watch replays the current objects as ADDED.
+              if (!this.stopped) void reopen();
             },
           );
           this.aborts.push(ac);
+        };
+        const reopen = async (): Promise<void> => {
+          while (!this.stopped) {
+            try {
+              await open();
+              return;
+            } catch {
+              await new Promise((r) => setTimeout(r, 250));
+            }
+          }
         };
         await open();
       }),
@@ -113,7 +135,7 @@ export class Recorder {
   private record(type: string, obj: any): void {
     if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') return;
     const object = JSON.parse(normalizeText(JSON.stringify(slim(obj)), this.ports)) as KubeObject;
-    const key = `${object.kind}/${object.metadata.name}`;
+    const key = `${object.kind}/${object.metadata.namespace}/${object.metadata.name}`;
     // A reopened watch replays ADDED for objects already seen: keep only real changes.
     const sig = `${type === 'DELETED' ? 'D' : ''}${object.metadata.resourceVersion}`;
     if (this.last.get(key) === sig) return;
@@ -133,6 +155,17 @@ export class Recorder {
       if (o.kind === kind && o.metadata.name === name) return o;
     }
     return undefined;
+  }
+
+  /** Waits until every object the API holds now has been recorded at its current resourceVersion. */
+  async catchUp(list: (path: string) => Promise<any[]>, ms = 15_000): Promise<void> {
+    const paths = FLUX_RESOURCES.map((r) => `/apis/${r.apiVersion}/namespaces/${this.namespace}/${r.plural}`);
+    const items = (await Promise.all(paths.map(list))).flat();
+    const end = Date.now() + ms;
+    for (const item of items) {
+      const key = `${item.kind}/${item.metadata.namespace}/${item.metadata.name}`;
+      while (this.last.get(key) !== item.metadata.resourceVersion && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   stop(): void {

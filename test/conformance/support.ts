@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runMonitor } from '../../src/engine/run.js';
-import { DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { countPhases, DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { apply, WorkRepo, type FluxEnv } from './env.js';
 import { Recorder, type Transcript } from './recorder.js';
 import { CONTROLLER_VERSIONS, namespace } from './cases.js';
@@ -40,6 +40,10 @@ export class Case {
   recorder!: Recorder;
   readonly pushes: Transcript['pushes'] = [];
   private last?: MonitorRun;
+  /** Recorder time when the last monitored session ended: the transcript stops there (what follows is clean-up). */
+  private endedAt?: number;
+  /** Recorder time when the last monitored session returned its verdict. */
+  private decidedAt?: number;
 
   constructor(
     readonly env: FluxEnv,
@@ -59,6 +63,20 @@ export class Case {
     await this.recorder.start();
     await apply(this.env.cluster, objects(this.ns, this.repo.url));
     return sha;
+  }
+
+  /** The latest status of every object of the case, for a failing test's message. */
+  describe(): string {
+    const seen = new Map<string, any>();
+    for (const e of this.recorder?.entries ?? []) seen.set(`${e.object.kind}/${e.object.metadata.name}`, e.object);
+    return [...seen.entries()]
+      .map(([k, o]) => {
+        const st = o.status ?? {};
+        const conds = (st.conditions ?? []).map((c: any) => `    ${c.type}=${c.status} ${c.reason}: ${String(c.message).slice(0, 300)}`).join('\n');
+        const revs = ['lastAttemptedRevision', 'lastAppliedRevision'].filter((f) => st[f]).map((f) => `${f}=${st[f]}`).join(' ');
+        return `  ${k} gen=${o.metadata.generation} observed=${st.observedGeneration} ${revs} artifact=${st.artifact?.revision ?? ''}\n${conds}`;
+      })
+      .join('\n');
   }
 
   latest(kind: string, name: string): any {
@@ -87,7 +105,8 @@ export class Case {
   }
 
   /** Runs flux-monitor's engine on the pushed commit, as `flux-monitor watch` does, to its verdict. */
-  async monitor(sha: string, config: Partial<MonitorConfig> = {}, signal?: AbortSignal): Promise<MonitorRun> {
+  async monitor(sha: string, config: Partial<MonitorConfig> = {}, opts: { signal?: AbortSignal; onEvent?: (e: MonitorEvent) => void } = {}): Promise<MonitorRun> {
+    const { signal } = opts;
     const events: MonitorEvent[] = [];
     const state = await runMonitor({
       pushed: { sha, branch: 'main' },
@@ -95,13 +114,19 @@ export class Case {
       branch: 'main',
       kubeconfig: this.env.kubeconfig,
       config: { ...DEFAULT_CONFIG, timeout: 180, auto_reconcile: true, ...config },
-      onEvent: (e) => events.push(e),
+      onEvent: (e) => {
+        events.push(e);
+        opts.onEvent?.(e);
+      },
       isNewerCommit: (other) => isAncestor(this.repo.dir, sha, other),
       signal,
     });
     const summary = events.at(-1);
     if (summary?.type !== 'summary') throw new Error(`the monitor ended without a summary: ${JSON.stringify(summary)}`);
     this.last = { state, events, summary };
+    this.decidedAt = this.recorder.now();
+    await this.sync();
+    this.endedAt = this.recorder.now();
     return this.last;
   }
 
@@ -112,14 +137,42 @@ export class Case {
     return n;
   }
 
+  /** Takes a session that ran elsewhere (the detached monitor) as this case's result. */
+  async adopt(state: SessionState): Promise<void> {
+    this.decidedAt = this.recorder.now();
+    await this.sync();
+    this.endedAt = this.recorder.now();
+    const affected = Object.values(state.nodes).filter((n) => n.affected);
+    const verdict = state.verdict ?? 'timeout';
+    this.last = {
+      state,
+      events: [],
+      summary: {
+        type: 'summary', time: new Date(state.endedAt ?? Date.now()).toISOString(), session: state.id, verdict,
+        exitCode: EXIT_CODES[verdict], message: state.verdictMessage ?? '', durationMs: (state.endedAt ?? state.updatedAt) - state.startedAt,
+        counts: countPhases(affected), objects: [],
+      },
+    };
+  }
+
   /** Saves the transcript (FLUX_MONITOR_RECORD=1) and stops recording. */
+  /** Waits until the recorder has everything the controllers have written so far. */
+  async sync(): Promise<void> {
+    await this.recorder?.catchUp(async (p) => {
+      const r = await this.env.cluster.request('GET', p);
+      const kind = r.body?.kind?.replace(/List$/, '');
+      return (r.body?.items ?? []).map((i: any) => ({ ...i, kind }));
+    });
+  }
+
   async finish(): Promise<Transcript | undefined> {
+    if (this.endedAt === undefined) await this.sync();
     this.recorder?.stop();
     await this.repo?.remove();
     if (!this.last) return undefined;
     const { state, summary } = this.last;
     const phases: Transcript['expected']['phases'] = {};
-    for (const n of Object.values(state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = { phase: n.phase, reason: n.reason };
+    for (const n of Object.values(state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = { phase: n.phase, reason: n.reason, resourceVersion: n.resourceVersion };
     const t: Transcript = {
       case: this.name,
       description: this.description,
@@ -130,7 +183,8 @@ export class Case {
       branch: 'main',
       pushes: this.pushes,
       expected: { verdict: summary.verdict, exitCode: summary.exitCode, phases },
-      entries: this.recorder.entries,
+      decidedAt: this.decidedAt,
+      entries: this.recorder.entries.filter((e) => this.endedAt === undefined || e.t <= this.endedAt),
     };
     if (process.env.FLUX_MONITOR_RECORD === '1') {
       await mkdir(TRANSCRIPT_DIR, { recursive: true });

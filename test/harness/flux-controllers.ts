@@ -157,7 +157,8 @@ export async function startFluxControllers(opts: StartFluxOptions): Promise<Flux
       await startOne(name);
     },
     logs(lines = 60) {
-      return [...procs.entries()].map(([n, p]) => `----- ${n} (${p.logFile})\n${logTail(p.logFile, lines)}`).join('\n');
+      const cut = (s: string) => s.split('\n').map((l) => (l.length > 600 ? `${l.slice(0, 600)}…` : l)).join('\n');
+      return [...procs.entries()].map(([n, p]) => `----- ${n} (${p.logFile})\n${cut(logTail(p.logFile, lines))}`).join('\n');
     },
     async stopAll() {
       await Promise.all([...procs.values()].map((p) => p.stop(5_000)));

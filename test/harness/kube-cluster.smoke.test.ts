@@ -39,12 +39,13 @@ describe('real kube-apiserver harness', () => {
     await cluster?.stop();
   });
 
-  it('serves the Flux CRDs to the admin kubeconfig', async () => {
+  it('serves the real Flux CRDs to the admin kubeconfig', async () => {
     const r = await getWithKubeconfig(cluster.adminKubeconfigPath, '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
     expect(r.status).toBe(200);
     const names = r.body.items.map((i: any) => i.metadata.name).sort();
     expect(names).toEqual([
       'buckets.source.toolkit.fluxcd.io',
+      'externalartifacts.source.toolkit.fluxcd.io',
       'gitrepositories.source.toolkit.fluxcd.io',
       'helmcharts.source.toolkit.fluxcd.io',
       'helmreleases.helm.toolkit.fluxcd.io',
@@ -82,25 +83,34 @@ describe('real kube-apiserver harness', () => {
     await expect(api(cluster.badCredsKubeconfigPath).listClusterCustomObject(hr)).rejects.toMatchObject({ code: 401 });
   });
 
-  it('stores arbitrary Flux status through the status subresource', async () => {
+  it('stores a Flux status of the real shape through the status subresource, and rejects one that is not', async () => {
     const base = '/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/team-a/kustomizations';
     const created = await cluster.request('POST', base, {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
       kind: 'Kustomization',
       metadata: { name: 'apps' },
-      spec: { interval: '1m', path: './apps', sourceRef: { kind: 'GitRepository', name: 'repo' } },
+      spec: { interval: '1m', path: './apps', prune: true, sourceRef: { kind: 'GitRepository', name: 'repo' } },
     });
     expect(created.status).toBe(201);
-    const status = { observedGeneration: 1, lastAppliedRevision: 'main@sha1:' + 'a'.repeat(40), conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded' }] };
+    // The real CRD's schema defaults spec fields, as the apiserver does for kustomize-controller's own CRD.
+    expect(created.body.spec.force).toBe(false);
+    const status = {
+      observedGeneration: 1,
+      lastAppliedRevision: 'main@sha1:' + 'a'.repeat(40),
+      conditions: [{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', message: 'Applied revision: main@sha1:' + 'a'.repeat(40), observedGeneration: 1, lastTransitionTime: '2026-11-27T10:00:00Z' }],
+    };
     const patched = await cluster.request('PATCH', `${base}/apps/status`, { status }, { contentType: 'application/merge-patch+json' });
     expect(patched.status).toBe(200);
     const limited = await cluster.request('GET', `${base}/apps`, undefined, { as: 'limited' });
     expect(limited.body.status).toEqual(status);
+    // A condition without the fields metav1.Condition requires is refused by the real schema.
+    const bad = await cluster.request('PATCH', `${base}/apps/status`, { status: { conditions: [{ type: 'Ready', status: 'True' }] } }, { contentType: 'application/merge-patch+json' });
+    expect(bad.status).toBe(422);
   });
 
   it('survives an apiserver restart; the restarted watch cache answers 410 for older versions', async () => {
     const base = '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories';
-    const created = await cluster.request('POST', base, { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'repo' }, spec: {} });
+    const created = await cluster.request('POST', base, { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name: 'repo' }, spec: { interval: '1m', url: 'https://example.invalid/repo.git' } });
     expect(created.status).toBe(201);
     await cluster.request('PATCH', `${base}/repo`, { metadata: { labels: { a: 'b' } } }, { contentType: 'application/merge-patch+json' });
 
@@ -127,7 +137,13 @@ describe('etcd compaction without the watch cache', () => {
 
   it('gives 410 Gone for compacted resourceVersions', async () => {
     const base = '/apis/helm.toolkit.fluxcd.io/v2/namespaces/team-b/helmreleases';
-    const created = await cluster.request('POST', base, { apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'podinfo' }, spec: {} });
+    const created = await cluster.request('POST', base, {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2',
+      kind: 'HelmRelease',
+      metadata: { name: 'podinfo' },
+      spec: { interval: '5m', chart: { spec: { chart: 'podinfo', sourceRef: { kind: 'HelmRepository', name: 'podinfo' } } } },
+    });
+    expect(created.status).toBe(201);
     const rv = created.body.metadata.resourceVersion;
     const patched = await cluster.request('PATCH', `${base}/podinfo`, { metadata: { labels: { a: 'b' } } }, { contentType: 'application/merge-patch+json' });
     expect((await cluster.request('GET', `${base}?resourceVersion=${rv}&resourceVersionMatch=Exact`)).status).toBe(200);

@@ -1,0 +1,108 @@
+// Replays a transcript recorded against the real Flux controllers (test/fixtures/transcripts/, written by the
+// conformance suite with FLUX_MONITOR_RECORD=1) through flux-monitor's engine: the objects as they were before
+// the push go into the API simulator, the engine starts as it did after the push, and every later version of
+// every object is written in the recorded order. Gaps are shortened (never reordered) so the fast suite stays
+// fast; the verdict must still be the one the real run reached.
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runMonitor } from '../../src/engine/run.js';
+import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { ApiSimulator } from '../../src/sim/server.js';
+import type { Transcript } from '../conformance/recorder.js';
+
+export type { Transcript };
+
+export const TRANSCRIPT_DIR = fileURLToPath(new URL('../fixtures/transcripts/', import.meta.url));
+
+export function loadTranscripts(): Transcript[] {
+  return readdirSync(TRANSCRIPT_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(TRANSCRIPT_DIR, f), 'utf8')) as Transcript);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The entries before the last push (the state the monitor started from) and after it, each in the order the
+ * apiserver wrote them (resourceVersion). The recorder received them over one watch per kind, and watches of
+ * different kinds are not ordered with each other; the engine meets that disorder in the live conformance run.
+ */
+export function splitAtPush(t: Transcript): { before: Transcript['entries']; after: Transcript['entries'] } {
+  const push = t.pushes.at(-1)!;
+  const byRv = (a: Transcript['entries'][number], b: Transcript['entries'][number]) => Number(a.object.metadata.resourceVersion) - Number(b.object.metadata.resourceVersion);
+  return { before: t.entries.filter((e) => e.t < push.t).sort(byRv), after: t.entries.filter((e) => e.t >= push.t).sort(byRv) };
+}
+
+function write(sim: ApiSimulator, e: Transcript['entries'][number]): void {
+  const o = structuredClone(e.object) as KubeObject;
+  const ref = { kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name };
+  if (e.type === 'DELETED') {
+    sim.delete(ref);
+    return;
+  }
+  delete (o.metadata as { resourceVersion?: string }).resourceVersion;
+  delete (o.metadata as { uid?: string }).uid;
+  const stored = sim.apply(o);
+  // The simulator derives generations from spec changes as the apiserver does; the recorded ones must agree.
+  const want = e.object.metadata.generation;
+  if (want !== undefined && stored.metadata.generation !== want) {
+    throw new Error(`replay: ${ref.kind} ${ref.name} has generation ${stored.metadata.generation} in the simulator, ${want} in the transcript`);
+  }
+}
+
+export interface ReplayResult {
+  state: SessionState;
+  events: MonitorEvent[];
+  summary: Extract<MonitorEvent, { type: 'summary' }>;
+}
+
+/**
+ * Replays `t` and runs the engine on its last push to the verdict. `maxGapMs` caps the pause between two
+ * writes; `timeoutSec` is the engine's timeout (the recorded run's, scaled, for a case that ended by timeout).
+ */
+export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSec?: number } = {}): Promise<ReplayResult> {
+  const sim = new ApiSimulator();
+  await sim.start();
+  try {
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-replay-')), 'kubeconfig');
+    await sim.writeKubeconfig(kubeconfig);
+    const { before, after } = splitAtPush(t);
+    for (const e of before) write(sim, e);
+    const push = t.pushes.at(-1)!;
+    const order = t.pushes.map((p) => p.sha);
+    const events: MonitorEvent[] = [];
+    let sessionSeen!: () => void;
+    const started = new Promise<void>((r) => (sessionSeen = r));
+    const run = runMonitor({
+      pushed: { sha: push.sha, branch: t.branch },
+      repoUrl: t.repoUrl,
+      branch: t.branch,
+      kubeconfig,
+      config: { ...DEFAULT_CONFIG, timeout: opts.timeoutSec ?? 120 },
+      // Time is compressed here: so are the controllers-down thresholds (10 s and 30 s in a real session).
+      tuning: { diagnoseEveryMs: 100, notHandledMs: 1_000, stillMs: 3_000 },
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'session' || e.type === 'summary') sessionSeen();
+      },
+      // A commit is newer than the pushed one when it was pushed after it in the recorded run.
+      isNewerCommit: async (sha) => order.findIndex((s) => s.startsWith(sha)) > order.indexOf(push.sha),
+    });
+    await started;
+    let last = push.t;
+    for (const e of after) {
+      await sleep(Math.min(opts.maxGapMs ?? 60, Math.max(0, e.t - last)));
+      last = e.t;
+      write(sim, e);
+    }
+    const state = await run;
+    const summary = events.at(-1);
+    if (summary?.type !== 'summary') throw new Error('the replayed session ended without a summary');
+    return { state, events, summary };
+  } finally {
+    await sim.stop();
+  }
+}

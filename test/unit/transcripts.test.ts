@@ -1,0 +1,58 @@
+// Real-Flux transcripts replayed without Go: every status the real source-, kustomize- and helm-controller
+// wrote in a conformance case (test/conformance/, recorded with FLUX_MONITOR_RECORD=1) goes through the status
+// model and through the engine, which must reach the verdict and the phases the real run reached.
+import { describe, expect, it } from 'vitest';
+import { computeStatus } from '../../src/core/status.js';
+import { EXIT_CODES, type KubeObject } from '../../src/core/types.js';
+import { loadTranscripts, replay, splitAtPush } from '../helpers/replay.js';
+
+const transcripts = loadTranscripts();
+
+describe('real-Flux transcripts', () => {
+  it('there is a transcript for every conformance case, each naming the controller versions', () => {
+    expect(transcripts.length).toBeGreaterThanOrEqual(10);
+    for (const t of transcripts) {
+      expect(Object.keys(t.controllers).sort(), t.case).toEqual(['helm-controller', 'kustomize-controller', 'source-controller']);
+      expect(t.entries.length, t.case).toBeGreaterThan(0);
+      expect(t.pushes.length, t.case).toBeGreaterThan(0);
+    }
+  });
+
+  describe.concurrent.each(transcripts.map((t) => [t.case, t] as const))('%s', (_name, t) => {
+    it(`the engine reaches the recorded verdict (${t.expected.verdict}) and phases`, async () => {
+      const { after } = splitAtPush(t);
+      const replayMs = after.reduce((acc, e, i) => acc + Math.min(60, Math.max(0, e.t - (i ? after[i - 1]!.t : t.pushes.at(-1)!.t))), 0);
+      // A case that ended by its timeout is replayed with a timeout a little past the replay itself.
+      const timeoutSec = t.expected.verdict === 'timeout' ? Math.ceil(replayMs / 1000) + 3 : 120;
+      const r = await replay(t, { timeoutSec });
+      expect(r.summary.verdict).toBe(t.expected.verdict);
+      expect(r.summary.exitCode).toBe(EXIT_CODES[t.expected.verdict as keyof typeof EXIT_CODES]);
+      // A node that waits on a failed or suspended upstream is blocked, whether the engine saw it Pending or
+      // already Waiting (DependencyNotReady) when it decided: that depends on how fast each watch delivered.
+      const settled = t.expected.verdict !== 'timeout';
+      const norm = (p: { phase: string; reason: string }) => (settled && (p.phase === 'Pending' || p.phase === 'Waiting') ? { phase: 'blocked', reason: '' } : { phase: p.phase, reason: p.reason });
+      const phases: Record<string, { phase: string; reason: string }> = {};
+      for (const n of Object.values(r.state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = norm({ phase: n.phase, reason: n.reason });
+      const want = Object.fromEntries(Object.entries(t.expected.phases).map(([k, p]) => [k, norm(p)]));
+      expect(phases).toEqual(want);
+    });
+
+    it('the status model gives each object its recorded phase from the last status the controllers wrote', () => {
+      const pushed = { sha: t.pushes.at(-1)!.sha, branch: t.branch };
+      // The version of each object flux-monitor judged last (Flux may reconcile again right after a verdict).
+      const judged = new Map<string, KubeObject>();
+      for (const e of t.entries) {
+        const key = `${e.object.kind}/${e.object.metadata.name}`;
+        const rv = t.expected.phases[key]?.resourceVersion;
+        if (rv === undefined || e.object.metadata.resourceVersion === rv) judged.set(key, e.object);
+      }
+      for (const [key, want] of Object.entries(t.expected.phases)) {
+        // Blocked and superseded-upstream nodes are the engine's conclusion across objects, not one object's.
+        if (want.reason === 'UpstreamSuperseded' || want.phase === 'Waiting' || want.phase === 'Pending') continue;
+        const obj = judged.get(key);
+        expect(obj, key).toBeDefined();
+        expect(computeStatus(obj!, pushed).phase, key).toBe(want.phase);
+      }
+    });
+  });
+});
