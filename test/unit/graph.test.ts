@@ -170,6 +170,25 @@ describe('graph', () => {
   });
 });
 
+describe('affected set: where a HelmRelease gets its chart (issue 17)', () => {
+  const apps = withInventory(kustomization('apps'), [invId('apps', 'web', 'helm.toolkit.fluxcd.io', 'HelmRelease')]);
+  const affected = (hr: KubeObject, ...more: KubeObject[]) => {
+    const g = buildGraph(objects(gitRepository('flux-system', FLEET), apps, hr, ...more));
+    return [...affectedSet(g, matchSources(g.objects, { repoUrl: FLEET, branch: 'main' }))].sort();
+  };
+
+  it('the HelmChart helm-controller made for chart.spec (status.helmChart) is in the tree under the HelmRelease', () => {
+    const hr = { ...helmRelease('web', 'apps'), status: { helmChart: 'apps/apps-web' } };
+    expect(affected(hr)).toContain('HelmChart/apps/apps-web');
+  });
+
+  it('a chartRef to an OCIRepository is in the tree: when it cannot be pulled, the failure is there', () => {
+    const hr = { ...helmRelease('web', 'apps'), spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'web-chart' } } };
+    const oci = { apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'web-chart', namespace: 'apps' }, spec: { url: 'oci://registry.example/charts/web', interval: '5m' } } as KubeObject;
+    expect(affected(hr, oci)).toContain('OCIRepository/apps/web-chart');
+  });
+});
+
 function node(key: string, phase: NodeState['phase'], extra: Partial<NodeState> = {}): NodeState {
   const [kind, namespace, name] = key.split('/') as [NodeState['kind'], string, string];
   return { key, kind, namespace, name, apiVersion: 'v1', phase, reason: '', message: '', affected: true, settled: false, phaseSince: 0, firstSeen: 0, ...extra };
