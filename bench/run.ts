@@ -7,7 +7,8 @@
 //   --churn PER_SECOND status writes per second during churn windows (default 20)
 //   --pushes N         pushes per side in (a) (default 30)
 //   --samples N        status changes timed in (d) (default 200)
-//   --only a,b,...     run only these benchmarks
+//   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh)
+//   --flux-runs N      pushes per mode in (g) (default 3)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { benchRequests, type RequestsResult } from './requests.js';
 import { benchLatency, type LatencyResult } from './latency.js';
 import { benchResources, type ResourcesResult } from './resources.js';
 import { benchRender, type RenderResult } from './render.js';
+import { benchFlux, type FluxBenchResult } from './flux.js';
 import { formatTable, ms, round, ROOT, type Row } from './lib.js';
 
 interface Options {
@@ -28,10 +30,11 @@ interface Options {
   runs: number;
   frames: number;
   only: Set<string>;
+  fluxRuns: number;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdef') };
+  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefg'), fluxRuns: 3 };
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -46,6 +49,7 @@ function parse(argv: string[]): Options {
     else if (a === '--churn') o.churn = num();
     else if (a === '--pushes') o.pushes = Math.round(num());
     else if (a === '--samples') o.samples = Math.round(num());
+    else if (a === '--flux-runs') o.fluxRuns = Math.round(num());
     else if (a === '--only') o.only = new Set((argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
     else throw new Error(`unknown flag ${a} (see bench/run.ts)`);
   }
@@ -55,6 +59,7 @@ function parse(argv: string[]): Options {
     if (!given.has('--samples')) o.samples = 30;
     o.runs = 1;
     o.frames = 10;
+    if (!given.has('--flux-runs')) o.fluxRuns = 1;
   }
   return o;
 }
@@ -167,6 +172,53 @@ function renderRows(r: RenderResult): Row[] {
   ];
 }
 
+function fluxRows(r: FluxBenchResult): Row[] {
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+  const of = (mode: string) => r.runs.filter((x) => x.mode === mode);
+  const nudge = of('nudge');
+  const alone = of('flux-alone');
+  const kubectlOf = (runs: typeof r.runs) => runs.filter((x) => x.kubectlMs !== undefined).map((x) => x.kubectlMs!);
+  const rows: Row[] = [
+    {
+      bench: '(g) real Flux',
+      case: `3-level dependsOn chain, push → verdict, auto_reconcile with dependents nudged (${nudge.length} runs)`,
+      value: `median ${ms(med(nudge.map((x) => x.pushToVerdictMs)))} (${nudge.map((x) => x.verdict).join(', ')})`,
+    },
+    {
+      bench: '(g) real Flux',
+      case: `same, dependents left to Flux's 30 s dependency requeue (${alone.length} runs)`,
+      value: `median ${ms(med(alone.map((x) => x.pushToVerdictMs)))}`,
+    },
+    {
+      bench: '(g) real Flux',
+      case: 'nudged / Flux alone',
+      value: `×${round(med(nudge.map((x) => x.pushToVerdictMs)) / med(alone.map((x) => x.pushToVerdictMs)), 2)}`,
+      target: '< 1',
+      pass: med(nudge.map((x) => x.pushToVerdictMs)) < med(alone.map((x) => x.pushToVerdictMs)),
+    },
+    {
+      bench: '(g) real Flux',
+      case: "controllers' last status write → verdict",
+      value: `median ${ms(med(r.runs.map((x) => x.decisionMs)))}, max ${ms(Math.max(...r.runs.map((x) => x.decisionMs)))}`,
+      target: '≤ 50 ms',
+      pass: med(r.runs.map((x) => x.decisionMs)) <= 50,
+    },
+  ];
+  for (const [mode, runs] of [['nudged', nudge], ['Flux alone', alone]] as const) {
+    const k = kubectlOf(runs);
+    rows.push(
+      k.length
+        ? {
+            bench: '(g) real Flux',
+            case: `kubectl wait for the last level to apply the commit, same pushes (${mode})`,
+            value: `median ${ms(med(k))}; flux-monitor's verdict / kubectl: ×${round(med(runs.map((x) => x.pushToVerdictMs)) / med(k), 3)}`,
+          }
+        : { bench: '(g) real Flux', case: 'kubectl wait', value: `not measured: ${r.kubectlProblem}` },
+    );
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   if (process.platform !== 'linux') throw new Error('the benchmarks read /proc: run them on Linux');
@@ -202,6 +254,7 @@ async function main(): Promise<void> {
   await step('d', 'latency', () => benchLatency([1_000, 10_000], o.samples), latencyRows);
   await step('e', 'footprint', () => benchResources(10_000, o.window, o.churn, ['watch --json', 'run-session', 'watch --json, node --optimize-for-size']), resourceRows);
   await step('f', 'render', () => benchRender(1_000, o.frames), renderRows);
+  await step('g', 'real Flux', () => benchFlux(o.fluxRuns), fluxRows);
 
   const table = formatTable(rows);
   const header = `flux-monitor bench, ${machine.date}: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}${o.quick ? ' — QUICK RUN' : ''}`;
