@@ -4,29 +4,11 @@
 // helm-controller says so, and an old failure must never be blamed on a new commit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/core/types.js';
-import { startFluxEnv, type FluxEnv } from './env.js';
 import { chartFiles, gitRepository, helmRelease, helmReleaseYaml, helmRepository, kustomization, kustomizationYaml } from './cases.js';
-import { Case, decidedByFlux, publishCharts, waitUntil } from './support.js';
+import { decidedByFlux, fluxSuite, publishCharts, waitUntil, type Case } from './support.js';
 
-let env: FluxEnv;
-beforeAll(async () => {
-  env = await startFluxEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
-
-async function withCase<T>(name: string, description: string, body: (c: Case) => Promise<T>): Promise<T> {
-  const c = new Case(env, name, description);
-  try {
-    return await body(c);
-  } catch (err) {
-    (err as Error).message += `\n--- objects as the controllers left them\n${c.describe()}\n--- controller logs\n${env.flux.logs(12)}`;
-    throw err;
-  } finally {
-    await c.finish();
-  }
-}
+const suite = fluxSuite({ beforeAll, afterAll });
+const withCase = suite.withCase;
 
 const BAD_TEMPLATE = '{{ fail "the chart refuses these values" }}\n';
 /** A ConfigMap whose name the apiserver rejects: Helm makes a release, then the apply fails. */
@@ -72,7 +54,7 @@ describe('real Flux: HelmReleases', () => {
       const first = await c.setup(chartFiles('charts/web'), (ns, url) => [gitRepository(ns, url), helmRelease(ns, 'web', { retries: 1 })]);
       await c.waitReady([['HelmRelease', 'web']], first);
       await c.push('add a ConfigMap the apiserver rejects', chartFiles('charts/web', { template: REJECTED_TEMPLATE }));
-      await waitUntil(env, 'the HelmRelease to stall (RetriesExceeded)', () => hrCondition(c, 'Stalled')?.status === 'True', 180_000);
+      await waitUntil(suite.env(), 'the HelmRelease to stall (RetriesExceeded)', () => hrCondition(c, 'Stalled')?.status === 'True', 180_000);
       const fix = await c.push('fix the chart', chartFiles('charts/web', { values: 'message: fixed\n' }));
       const run = await c.monitor(fix);
       decidedByFlux(run);
@@ -85,7 +67,7 @@ describe('real Flux: HelmReleases', () => {
 
   it('a HelmRepository chart applied by a Kustomization: values, a new version, and a version that does not exist', () =>
     withCase('helm-repository', 'a HelmRelease in the pushed repository with its chart from a HelmRepository on loopback', async (c) => {
-      const url = await publishCharts(env, 'charts-helm-repository', [
+      const url = await publishCharts(suite.env(), 'charts-helm-repository', [
         { version: '1.0.0', files: chartFiles('web', { version: '1.0.0' }) },
         { version: '1.1.0', files: chartFiles('web', { version: '1.1.0' }) },
       ]);
@@ -107,7 +89,7 @@ describe('real Flux: HelmReleases', () => {
       const r2 = await c.monitor(bump);
       decidedByFlux(r2);
       expect(r2.summary.verdict).toBe('success');
-      await waitUntil(env, 'the release at 1.1.0', () => c.latest('HelmRelease', 'web')?.status?.history?.[0]?.chartVersion === '1.1.0');
+      await waitUntil(suite.env(), 'the release at 1.1.0', () => c.latest('HelmRelease', 'web')?.status?.history?.[0]?.chartVersion === '1.1.0');
 
       const missing = await c.push('chart 9.9.9', files('9.9.9', 'two'));
       const r3 = await c.monitor(missing);

@@ -4,17 +4,12 @@
 // wrote (recorded independently). Each asserts that the verdict came from Flux's state, not from the timeout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/core/types.js';
-import { startFluxEnv, type FluxEnv } from './env.js';
 import { configMap, deployment, gitRepository, kustomization, kustomizationYaml } from './cases.js';
-import { Case, decidedByFlux } from './support.js';
+import { mergePatch } from './env.js';
+import { decidedByFlux, fluxSuite } from './support.js';
 
-let env: FluxEnv;
-beforeAll(async () => {
-  env = await startFluxEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
+const suite = fluxSuite({ beforeAll, afterAll });
+const withCase = suite.withCase;
 
 /** infra (a ConfigMap) ← apps (a ConfigMap), apps dependsOn infra. */
 function twoLevelFiles(message: string): Record<string, string> {
@@ -32,18 +27,6 @@ function twoLevel(opts: { infraSuspended?: boolean; wait?: boolean; timeout?: st
     kustomization(ns, 'infra', './infra', { suspend: opts.infraSuspended, wait: opts.wait, timeout: opts.timeout }),
     kustomization(ns, 'apps', './apps', { dependsOn: ['infra'], wait: opts.wait, timeout: opts.timeout }),
   ];
-}
-
-async function withCase<T>(name: string, description: string, body: (c: Case) => Promise<T>): Promise<T> {
-  const c = new Case(env, name, description);
-  try {
-    return await body(c);
-  } catch (err) {
-    (err as Error).message += `\n--- objects as the controllers left them\n${c.describe()}\n--- controller logs\n${env.flux.logs(12)}`;
-    throw err;
-  } finally {
-    await c.finish();
-  }
 }
 
 describe('real Flux: Kustomizations', () => {
@@ -160,8 +143,7 @@ describe('real Flux: Kustomizations', () => {
       const first = await c.setup(twoLevelFiles('one'), twoLevel());
       await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
       // Suspend the upstream, as `flux suspend kustomization infra` does.
-      const { mergePatch } = await import('./env.js');
-      await mergePatch(env.cluster, 'kustomize.toolkit.fluxcd.io/v1', 'Kustomization', c.ns, 'infra', { spec: { suspend: true } });
+      await mergePatch(suite.env().cluster, 'kustomize.toolkit.fluxcd.io/v1', 'Kustomization', c.ns, 'infra', { spec: { suspend: true } });
       const sha = await c.push('change both levels', { 'infra/config.yaml': configMap('infra-config', { message: 'two' }), 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       const run = await c.monitor(sha);
       decidedByFlux(run);
@@ -177,7 +159,7 @@ describe('real Flux: Kustomizations', () => {
       const first = await c.setup(twoLevelFiles('one'), twoLevel());
       await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'apps']], first);
       const sha = await c.push('change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
-      env.gitServer.failing = true;
+      suite.env().gitServer.failing = true;
       try {
         const run = await c.monitor(sha);
         decidedByFlux(run);
@@ -188,7 +170,7 @@ describe('real Flux: Kustomizations', () => {
         expect(repo.message).toMatch(/503|unavailable/i);
         expect(c.node(run, 'Kustomization', 'apps').settled).toBe(true);
       } finally {
-        env.gitServer.failing = false;
+        suite.env().gitServer.failing = false;
       }
     }));
 

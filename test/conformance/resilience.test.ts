@@ -8,31 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES, type MonitorEvent } from '../../src/core/types.js';
-import { setControllerDeployment, startFluxEnv, type FluxEnv } from './env.js';
+import { setControllerDeployment } from './env.js';
 import { configMap, gitRepository, kustomization, kustomizationYaml } from './cases.js';
-import { Case, decidedByFlux, waitUntil } from './support.js';
+import { decidedByFlux, fluxSuite, waitUntil } from './support.js';
 import { CLI, requireBuild } from '../e2e/helpers.js';
+import { git } from '../harness/git-server.js';
 
 const execFileP = promisify(execFile);
-let env: FluxEnv;
-beforeAll(async () => {
-  env = await startFluxEnv();
-});
-afterAll(async () => {
-  await env?.stop();
-});
-
-async function withCase<T>(name: string, description: string, body: (c: Case) => Promise<T>): Promise<T> {
-  const c = new Case(env, name, description);
-  try {
-    return await body(c);
-  } catch (err) {
-    (err as Error).message += `\n--- objects as the controllers left them\n${c.describe()}\n--- controller logs\n${env.flux.logs(12)}`;
-    throw err;
-  } finally {
-    await c.finish();
-  }
-}
+const suite = fluxSuite({ beforeAll, afterAll });
+const withCase = suite.withCase;
 
 function files(message: string): Record<string, string> {
   return {
@@ -49,8 +33,8 @@ describe('real Flux: real conditions', () => {
     withCase('controllers-down', 'a push while source-controller is stopped (its Deployment reports 0/1 available)', async (c) => {
       const first = await c.setup(files('one'), objects);
       await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'apps']], first);
-      await env.flux.stop('source-controller');
-      await setControllerDeployment(env.cluster, 'source-controller', false);
+      await suite.env().flux.stop('source-controller');
+      await setControllerDeployment(suite.env().cluster, 'source-controller', false);
       try {
         const sha = await c.push('change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
         const run = await c.monitor(sha, { timeout: 180 });
@@ -61,8 +45,8 @@ describe('real Flux: real conditions', () => {
         expect(run.summary.message).toContain('source-controller is not running');
         expect(run.summary.message).toContain(`GitRepository ${c.ns}/repo`);
       } finally {
-        await env.flux.start('source-controller');
-        await setControllerDeployment(env.cluster, 'source-controller', true);
+        await suite.env().flux.start('source-controller');
+        await setControllerDeployment(suite.env().cluster, 'source-controller', true);
       }
     }));
 
@@ -73,10 +57,10 @@ describe('real Flux: real conditions', () => {
       const sha = await c.push('change both', { 'infra/config.yaml': configMap('infra-config', { message: 'two' }), 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       let sessionSeen = false;
       const running = c.monitor(sha, {}, { onEvent: (e: MonitorEvent) => (sessionSeen ||= e.type === 'session') });
-      await waitUntil(env, 'the monitor to start', () => sessionSeen);
-      await env.cluster.stopApiserver();
+      await waitUntil(suite.env(), 'the monitor to start', () => sessionSeen);
+      await suite.env().cluster.stopApiserver();
       await new Promise((r) => setTimeout(r, 4000));
-      await env.cluster.startApiserver();
+      await suite.env().cluster.startApiserver();
       const run = await running;
       decidedByFlux(run);
       expect(run.summary.verdict).toBe('success');
@@ -90,7 +74,7 @@ describe('real Flux: real conditions', () => {
     withCase('already-failing', 'a push that changes apps while infra keeps failing with the same error', async (c) => {
       const broken = { ...files('one'), 'infra/kustomization.yaml': kustomizationYaml(['config.yaml', 'missing.yaml']) };
       await c.setup(broken, objects);
-      await waitUntil(env, 'infra to fail', () => c.latest('Kustomization', 'infra')?.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'False' && x.reason === 'BuildFailed'));
+      await waitUntil(suite.env(), 'infra to fail', () => c.latest('Kustomization', 'infra')?.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'False' && x.reason === 'BuildFailed'));
       const sha = await c.push('change apps only', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       const run = await c.monitor(sha);
       decidedByFlux(run);
@@ -107,7 +91,7 @@ describe('real Flux: real conditions', () => {
       const first = await c.setup(files('one'), objects);
       await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
       const home = mkdtempSync(path.join(os.tmpdir(), 'fm-conf-home-'));
-      const cliEnv: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_STATE_HOME: path.join(home, 'state'), KUBECONFIG: env.kubeconfig, TERM: 'dumb', NO_COLOR: '1', CI: '' };
+      const cliEnv: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_STATE_HOME: path.join(home, 'state'), KUBECONFIG: suite.env().kubeconfig, TERM: 'dumb', NO_COLOR: '1', CI: '' };
       mkdirSync(path.join(c.repo.dir, '.kiro', 'hooks'), { recursive: true });
       writeFileSync(path.join(c.repo.dir, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'config:\n  timeout: 180\n  auto_reconcile: true\n');
       // Asynchronous: the recorder's watches keep running meanwhile.
@@ -124,11 +108,10 @@ describe('real Flux: real conditions', () => {
       expect(install.status, install.stderr).toBe(0);
       const sha = await c.repo.commit('change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       // The user's own push: `git push` with the hooks, to the branch's upstream.
-      const { git } = await import('../harness/git-server.js');
       await git(c.repo.dir, ['push', '-q', 'origin', 'HEAD:refs/heads/main'], cliEnv);
       c.pushes.push({ sha, subject: 'change apps', t: c.recorder.now() });
       let last: any;
-      await waitUntil(env, 'the detached monitor to finish', async () => {
+      await waitUntil(suite.env(), 'the detached monitor to finish', async () => {
         const r = await cli(['status', '--json']);
         last = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
         return last?.status === 'finished';

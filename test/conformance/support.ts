@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runMonitor } from '../../src/engine/run.js';
 import { countPhases, DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import { apply, WorkRepo, type FluxEnv } from './env.js';
+import { apply, startFluxEnv, WorkRepo, type FluxEnv } from './env.js';
 import { Recorder, type Transcript } from './recorder.js';
 import { CONTROLLER_VERSIONS, namespace } from './cases.js';
 
@@ -211,6 +211,38 @@ export function decidedByFlux(run: MonitorRun): void {
 }
 
 export { EXIT_CODES };
+
+/**
+ * One real-Flux environment for a test file (started in beforeAll, stopped in afterAll), and `withCase`, which
+ * runs a case and, when it fails, adds the objects as the controllers left them and the controllers' logs.
+ */
+export function fluxSuite(hooks: { beforeAll: typeof import('vitest').beforeAll; afterAll: typeof import('vitest').afterAll }) {
+  let env: FluxEnv | undefined;
+  hooks.beforeAll(async () => {
+    env = await startFluxEnv();
+  });
+  hooks.afterAll(async () => {
+    await env?.stop();
+  });
+  const current = (): FluxEnv => {
+    if (!env) throw new Error('the real-Flux environment is not started');
+    return env;
+  };
+  return {
+    env: current,
+    async withCase<T>(name: string, description: string, body: (c: Case) => Promise<T>): Promise<T> {
+      const c = new Case(current(), name, description);
+      try {
+        return await body(c);
+      } catch (err) {
+        (err as Error).message += `\n--- objects as the controllers left them\n${c.describe()}\n--- controller logs\n${current().flux.logs(12)}`;
+        throw err;
+      } finally {
+        await c.finish();
+      }
+    },
+  };
+}
 
 // ------------------------------------------------------------------------------------------------ charts
 

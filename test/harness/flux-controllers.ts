@@ -3,13 +3,12 @@
 // every namespace watched, metrics/health/artifact storage on loopback ports, logs kept in one file each and
 // handed to the test on failure. No kube-controller-manager and no kubelet run, so Deployments never become
 // ready: a Kustomization that waits for one fails its health check for real.
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, installExitHook, liveClusters, logTail, Proc, startWatchdog, waitFor } from './kube-cluster.js';
+import { freePort, installExitHook, liveClusters, logTail, Proc, runBuildScript, startWatchdog, waitFor } from './kube-cluster.js';
 
 export const CONTROLLERS = ['source-controller', 'kustomize-controller', 'helm-controller'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
@@ -55,22 +54,8 @@ let buildPromise: Promise<void> | undefined;
 /** Runs test/flux/build.sh (a no-op when bin/ and crds/ are up to date). `crdsOnly` fetches only the CRDs. */
 export function ensureFluxBuilt(opts: { log?: (s: string) => void; crdsOnly?: boolean } = {}): Promise<void> {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
-  const run = () =>
-    new Promise<void>((resolve, reject) => {
-      const dir = findFluxDir();
-      const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` };
-      const child = spawn('bash', [path.join(dir, opts.crdsOnly ? 'crds.sh' : 'build.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let tail = '';
-      const onData = (chunk: Buffer) => {
-        const s = chunk.toString();
-        tail = (tail + s).slice(-4000);
-        for (const line of s.split('\n')) if (line.trim()) log(line);
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`test/flux/${opts.crdsOnly ? 'crds' : 'build'}.sh failed (exit ${code}):\n${tail}`))));
-    });
+  const script = opts.crdsOnly ? 'crds.sh' : 'build.sh';
+  const run = () => runBuildScript(path.join(findFluxDir(), script), log, `test/flux/${script}`);
   if (opts.crdsOnly) return run();
   buildPromise ??= run().catch((err) => {
     buildPromise = undefined;

@@ -100,11 +100,11 @@ export function ensureKubeBinaries(opts: { log?: (s: string) => void } = {}): Pr
   return binariesPromise;
 }
 
-async function buildBinaries(log: (s: string) => void): Promise<{ apiserver: string; etcd: string }> {
-  const kubeDir = findKubeDir();
+/** Runs a build script with bash (Go on PATH or in /usr/local/go/bin), logging its lines; rejects with its tail. */
+export function runBuildScript(script: string, log: (s: string) => void, what: string): Promise<void> {
   const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` };
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', [path.join(kubeDir, 'build.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn('bash', [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
     const onData = (chunk: Buffer) => {
       const s = chunk.toString();
@@ -114,10 +114,13 @@ async function buildBinaries(log: (s: string) => void): Promise<{ apiserver: str
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
-    child.on('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`test/kube/build.sh failed (exit ${code}); needs Go ≥1.24 and the Go module proxy:\n${tail}`)),
-    );
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}); needs Go ≥1.24 and the Go module proxy:\n${tail}`))));
   });
+}
+
+async function buildBinaries(log: (s: string) => void): Promise<{ apiserver: string; etcd: string }> {
+  const kubeDir = findKubeDir();
+  await runBuildScript(path.join(kubeDir, 'build.sh'), log, 'test/kube/build.sh');
   return { apiserver: path.join(kubeDir, 'bin', 'kube-apiserver'), etcd: path.join(kubeDir, 'bin', 'etcd') };
 }
 
