@@ -213,6 +213,7 @@ export class Monitor {
    * update the session's error; a different non-transient one (401, 403) is reported too.
    */
   private reportError(err: CategorizedError, source = 'discovery'): void {
+    this.sinceError = true;
     this.openErrors.delete(source);
     this.openErrors.set(source, err);
     this.state.error = err;
@@ -278,6 +279,8 @@ export class Monitor {
   private resources = new Map<FluxKind, ResourceType>();
   /** A verdict is being confirmed (see confirmVerdict). */
   private confirming = false;
+  /** A watch or discovery failed since the last full confirmation: the next one reads every kind. */
+  private sinceError = false;
   /** Dependents asked to reconcile (auto_reconcile), by key: each once per session. */
   private readonly nudged = new Set<string>();
   /** Reconcile requests sent (auto_reconcile): key → token and when. */
@@ -675,8 +678,12 @@ export class Monitor {
     if (this.confirming || this.finished || [...this.openErrors.values()].some((e) => TRANSIENT_CATEGORIES.has(e.category))) return;
     const t = this.topology;
     const kinds = new Set<FluxKind>();
+    // After a failure of any watch, every kind is read again: a watch that has just been accepted may still be
+    // about to say 410 Gone and relist, and what it would bring (a deletion, say) must not miss the verdict.
+    const everything = this.sinceError;
     for (const n of Object.values(this.state.nodes)) {
-      if (n.affected && !n.deleted && t?.parents.get(n.key)?.length && !t.correlated.has(n.key)) kinds.add(n.kind);
+      if (n.deleted) continue;
+      if (everything || (n.affected && t?.parents.get(n.key)?.length && !t.correlated.has(n.key))) kinds.add(n.kind);
     }
     const settledNow = () => {
       const now = Object.values(this.state.nodes).filter((n) => n.affected);
@@ -735,6 +742,7 @@ export class Monitor {
     }
     this.confirming = false;
     if (this.finished) return;
+    if (everything && !moved) this.sinceError = false;
     if (moved) this.schedule();
     else if (settledNow()) this.finish(decideVerdict(this.state));
   }
@@ -806,7 +814,11 @@ export class Monitor {
         continue;
       }
       const still = now - (this.lastMove.get(n.key) ?? this.state.startedAt);
-      const sourceHasCommit = (topo?.g.out.get(n.key) ?? []).some((e) => e.type === 'source' && this.state.nodes[e.to]?.phase === 'Ready');
+      // What delivers the commit to it: a Kustomization's sourceRef; a HelmRelease's chart (its HelmChart or
+      // chartRef), not the HelmRepository or GitRepository the chart is built from.
+      const sourceHasCommit = (topo?.g.out.get(n.key) ?? []).some(
+        (e) => e.type === 'source' && this.state.nodes[e.to]?.phase === 'Ready' && (n.kind !== 'HelmRelease' || /^(HelmChart|OCIRepository)\//.test(e.to)),
+      );
       if (n.phase === 'Pending' && (n.kind === 'Kustomization' || n.kind === 'HelmRelease') && sourceHasCommit && still >= (this.o.tuning?.stillMs ?? STILL_MS)) {
         suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not moved for ${Math.round(still / 1000)}s although its source holds the pushed commit`);
       }
