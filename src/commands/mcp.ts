@@ -15,6 +15,7 @@ import { RootsListChangedNotificationSchema, type CallToolResult, type ServerNot
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import type { MonitorEvent, SessionState } from '../core/types.js';
+import { diagnosisHeadline } from '../core/workloads.js';
 import { runMonitor } from '../engine/run.js';
 import { statePaths } from '../session/paths.js';
 import { liveness, type Liveness, type StoredSession } from '../session/store.js';
@@ -391,6 +392,10 @@ class Progress {
 function eventLine(e: MonitorEvent): string | undefined {
   if (e.type === 'phase') return `${nodeLabel(e)}: ${e.phase}${e.reason ? ` (${e.reason})` : ''}`;
   if (e.type === 'error') return `${e.recovered ? 'recovered' : 'error'} (${e.category}): ${e.message}`;
+  if (e.type === 'diagnosis') {
+    const why = diagnosisHeadline(e.diagnosis);
+    return why ? `${nodeLabel(e)}: diagnosis: ${why}` : undefined;
+  }
   return undefined;
 }
 

@@ -173,6 +173,107 @@ export interface NodeState {
   blockedBy?: string;
   /** metadata.resourceVersion of the object version the phase was computed from. */
   resourceVersion?: string;
+  /**
+   * What is behind a failing (or slow) health check, install or upgrade: the workloads that are not ready and
+   * their pods, and the object's own Events of the pushed revision (src/engine/diagnose.ts). All text sanitised.
+   */
+  diagnosis?: Diagnosis;
+}
+
+/** The workload kinds a diagnosis reads (what kstatus health checks wait for). */
+export const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** Why one pod does not run or is not ready, as the kubelet or the scheduler says it. */
+export interface PodProblem {
+  /**
+   * The kubelet's or scheduler's reason: `ImagePullBackOff`, `ErrImagePull`, `CrashLoopBackOff`, `OOMKilled`,
+   * `Unschedulable`, `CreateContainerConfigError`, … ; ours: `Unready` (running, readiness probe failing),
+   * `Terminated` (exited with an error and not restarted).
+   */
+  reason: string;
+  container?: string;
+  /** The image, for image pull problems. */
+  image?: string;
+  /** The kubelet's or scheduler's message (sanitised, cut). */
+  message?: string;
+  /** How the container's last run ended (CrashLoopBackOff, OOMKilled). */
+  lastTermination?: { reason?: string; exitCode?: number; message?: string };
+  restarts?: number;
+}
+
+export interface PodDiagnosis {
+  name: string;
+  phase?: string;
+  problems: PodProblem[];
+}
+
+/** The rollout state of one workload against its desired count. */
+export interface RolloutState {
+  desired?: number;
+  updated?: number;
+  ready?: number;
+  available?: number;
+  /** Job: pods running, succeeded and failed. */
+  active?: number;
+  succeeded?: number;
+  failed?: number;
+  generation?: number;
+  /** status.observedGeneration; absent when no controller has acted on the object. */
+  observedGeneration?: number;
+}
+
+export interface WorkloadDiagnosis {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  ready: boolean;
+  /** Not found: named by the inventory or the health check, but absent from the cluster. */
+  missing?: boolean;
+  rollout: RolloutState;
+  /** One line: `0/1 ready, 0 updated, 0 available; generation 1 not observed yet`. */
+  summary: string;
+  /** What the workload's own conditions say (ProgressDeadlineExceeded, ReplicaFailure, BackoffLimitExceeded, paused). */
+  problems: string[];
+  /** Its pods with a problem (at most a few). */
+  pods: PodDiagnosis[];
+  /** Pods with a problem beyond those listed. */
+  morePods?: number;
+  /** A word about its pods when none is listed (`no pods: …`, `2 pods, all running`). */
+  podsNote?: string;
+}
+
+/** A Kubernetes Event of the failing Flux object. */
+export interface FluxEventInfo {
+  type: string;
+  reason: string;
+  message: string;
+  /** How many times it was seen (the event recorder aggregates repeats). */
+  count?: number;
+  /** RFC 3339, last seen. */
+  time?: string;
+  /** The revision the controller annotated it with (`<group>/revision`). */
+  revision?: string;
+}
+
+/** What the diagnosis of one failing or slow Flux object found. */
+export interface Diagnosis {
+  /** ms since epoch. */
+  at: number;
+  /** The revision of the attempt it diagnoses (the node's revision then). */
+  revision?: string;
+  /** Workloads that are not ready, most telling first (bounded). */
+  workloads: WorkloadDiagnosis[];
+  /** Not-ready workloads beyond those listed. */
+  moreWorkloads?: number;
+  /** Workloads of the object that were found ready. */
+  readyWorkloads: number;
+  /** The object's Events of the pushed revision, newest first (bounded). */
+  events: FluxEventInfo[];
+  /** What could not be read or looked at (`cannot read pods in team-a (forbidden)`). */
+  notes: string[];
+  /** API requests it made. */
+  requests: number;
 }
 
 /**
@@ -312,6 +413,18 @@ export type MonitorEvent =
       elapsedMs: number;
     }
   | { type: 'warning'; time: string; session: string; message: string }
+  | {
+      /** What is behind a failing or slow object: its workloads, their pods, its Events (docs/json-events.md). */
+      type: 'diagnosis';
+      time: string;
+      session: string;
+      key: string;
+      kind: FluxKind;
+      namespace: string;
+      name: string;
+      phase: Phase;
+      diagnosis: Diagnosis;
+    }
   | ({
       type: 'error';
       time: string;
@@ -331,7 +444,7 @@ export type MonitorEvent =
       /** The session ran into its timeout. */
       timedOut?: boolean;
       counts: PhaseCounts;
-      objects: Array<{ key: string; phase: Phase; reason: string; message: string; revision?: string }>;
+      objects: Array<{ key: string; phase: Phase; reason: string; message: string; revision?: string; diagnosis?: Diagnosis }>;
     };
 
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {

@@ -9,6 +9,7 @@ import {
   newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
+  type Diagnosis,
   type FluxKind,
   type GraphEdge,
   type KubeObject,
@@ -28,6 +29,7 @@ import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
+import { diagnoseObject } from './diagnose.js';
 import {
   affectedSet,
   buildGraph,
@@ -75,6 +77,14 @@ export interface MonitorOptions {
     stillMs?: number;
     /** false: auto_reconcile does not ask dependents to reconcile early (benches compare with Flux alone). */
     nudgeDependents?: boolean;
+    /** false: no diagnosis of failing health checks (workloads, pods, events). */
+    diagnosis?: boolean;
+    /** A Kustomization running its health checks this long is diagnosed (default 5 s). */
+    healthSlowMs?: number;
+    /** At the verdict, diagnoses older than this are made again (default 3 s). */
+    diagnosisRefreshMs?: number;
+    /** How long the verdict waits for the diagnoses at most (default 5 s). */
+    diagnosisWaitMs?: number;
   };
 }
 
@@ -83,6 +93,38 @@ const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 const NOT_HANDLED_MS = 10_000;
 /** A consumer whose source holds the pushed commit and that has not moved for this long: same. */
 const STILL_MS = 30_000;
+
+/** A Kustomization running its health checks for this long is diagnosed before it fails. */
+const HEALTH_SLOW_MS = 5_000;
+/** At the verdict, a diagnosis older than this is made again (the state it shows may have moved). */
+const DIAGNOSIS_REFRESH_MS = 3_000;
+/** The verdict waits at most this long for diagnoses. */
+const DIAGNOSIS_WAIT_MS = 5_000;
+/** Objects diagnosed again at the verdict, at most. */
+const DIAGNOSIS_FINAL_NODES = 5;
+
+/** Failure reasons of a Helm action (install, upgrade, its remediation or retries): diagnosed when the message points at workloads. */
+const HELM_FAILURE = /^(InstallFailed|UpgradeFailed|RollbackFailed|RetriesExceeded|TestFailed)$/;
+/** Messages about workloads not becoming ready (helm's wait, kstatus, timeouts). */
+const WORKLOAD_MESSAGE = /health check|timeout|timed out|deadline exceeded|not ready|InProgress|readiness|rollout|replicas|available|CrashLoop|ImagePull|OOMKilled|Unschedulable|\b(Deployment|StatefulSet|DaemonSet|Job)\b/i;
+const RUNNING_HEALTH_CHECKS = /Running health checks/i;
+
+/**
+ * Whether a node's state calls for a diagnosis of the workloads behind it: `failed` (HealthCheckFailed, a Helm
+ * install/upgrade that failed or timed out, Ready=False about workloads), `health` (a Kustomization running its
+ * health checks), or undefined.
+ */
+export function diagnosisTrigger(n: Pick<NodeState, 'kind' | 'phase' | 'reason' | 'message'>): 'failed' | 'health' | undefined {
+  if (n.kind !== 'Kustomization' && n.kind !== 'HelmRelease') return undefined;
+  if (FAILURE_PHASES.has(n.phase)) {
+    if (n.reason === 'HealthCheckFailed') return 'failed';
+    if (n.kind === 'HelmRelease' && HELM_FAILURE.test(n.reason) && WORKLOAD_MESSAGE.test(n.message)) return 'failed';
+    if (n.kind === 'Kustomization' && n.reason !== 'BuildFailed' && n.reason !== 'ArtifactFailed' && /health check|timeout waiting for|\bstatus: '(InProgress|Failed)'/i.test(n.message)) return 'failed';
+    return undefined;
+  }
+  if (n.phase === 'Progressing' && n.kind === 'Kustomization' && RUNNING_HEALTH_CHECKS.test(n.message)) return 'health';
+  return undefined;
+}
 
 /** The Flux controller that reconciles each kind (its Deployment has the same name). */
 const CONTROLLER_OF: Partial<Record<FluxKind, string>> = {
@@ -177,7 +219,7 @@ export class Monitor {
   /** Runs the session to its end and resolves with the final state. Never rejects. */
   run(): Promise<SessionState> {
     const done = new Promise<SessionState>((resolve) => (this.resolveDone = resolve));
-    this.timeoutTimer = setTimeout(() => this.finish('timeout'), this.state.timeoutMs);
+    this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), this.state.timeoutMs);
     const onAbort = () => this.finish(this.o.signal?.reason === 'superseded' ? 'superseded' : 'stopped');
     if (this.o.signal?.aborted) onAbort();
     else this.o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -290,6 +332,16 @@ export class Monitor {
   private diagnoseTimer?: NodeJS.Timeout;
   /** Controllers found not running or not acting, so each is reported once. */
   private readonly diagnosed = new Set<string>();
+  /** The latest diagnosis of each node (workloads behind a failing health check), kept while the node is not Ready. */
+  private readonly diagnoses = new Map<string, Diagnosis>();
+  /** The attempt each node was last diagnosed for (`trigger|reason|revision`): once per node per attempt. */
+  private readonly diagnosedAttempt = new Map<string, string>();
+  /** Diagnoses under way, by key. */
+  private readonly diagnosing = new Map<string, Promise<void>>();
+  /** Since when each Kustomization has been running health checks for a revision (ms). */
+  private readonly healthSince = new Map<string, { revision?: string; since: number }>();
+  /** The verdict is decided and waits for the last diagnoses: the state is frozen. */
+  private concluding = false;
 
   /** Aborted when the session finishes: stops discovery retries. */
   private readonly stopAc = new AbortController();
@@ -361,9 +413,13 @@ export class Monitor {
       cycles: this.state.cycles,
     });
     this.emitPhaseChanges(new Map());
+    this.triggerDiagnoses();
     if (this.o.config.auto_reconcile) await this.requestReconcile();
     this.checkDone();
-    this.diagnoseTimer = setInterval(() => this.diagnose(), this.o.tuning?.diagnoseEveryMs ?? 2_000);
+    this.diagnoseTimer = setInterval(() => {
+      this.diagnose();
+      this.triggerDiagnoses();
+    }, this.o.tuning?.diagnoseEveryMs ?? 2_000);
     this.diagnoseTimer.unref?.();
   }
 
@@ -471,15 +527,16 @@ export class Monitor {
   }
 
   private schedule(): void {
-    if (this.recomputeScheduled || !this.synced || this.finished) return;
+    if (this.recomputeScheduled || !this.synced || this.finished || this.concluding) return;
     this.recomputeScheduled = true;
     const run = () => {
       this.recomputeScheduled = false;
-      if (this.finished) return;
+      if (this.finished || this.concluding) return;
       const started = performance.now();
       const prev = new Map(Object.values(this.state.nodes).map((n) => [n.key, n.phase]));
       this.recompute();
       this.emitPhaseChanges(prev);
+      this.triggerDiagnoses();
       this.checkDone();
       this.lastRecompute = { end: performance.now(), took: performance.now() - started };
     };
@@ -574,6 +631,12 @@ export class Monitor {
         firstSeen: prev?.firstSeen ?? now,
         resourceVersion: obj.metadata.resourceVersion,
       };
+      const diagnosis = this.diagnoses.get(key);
+      if (diagnosis) {
+        // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
+        if (res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended') this.diagnoses.delete(key);
+        else nodes[key]!.diagnosis = diagnosis;
+      }
       this.checkNewer(res.revision);
     }
     // Objects deleted during the session stay visible, marked as deleted.
@@ -658,7 +721,7 @@ export class Monitor {
   }
 
   private checkDone(): void {
-    if (this.finished || !this.synced || this.state.status !== 'running') return;
+    if (this.finished || this.concluding || !this.synced || this.state.status !== 'running') return;
     const nodes = Object.values(this.state.nodes).filter((n) => n.affected);
     if (nodes.length === 0) return;
     if (nodes.every((n) => n.settled)) void this.confirmVerdict();
@@ -690,7 +753,7 @@ export class Monitor {
       return now.length > 0 && now.every((n) => n.settled);
     };
     if (kinds.size === 0) {
-      this.finish(decideVerdict(this.state));
+      void this.conclude(decideVerdict(this.state));
       return;
     }
     this.confirming = true;
@@ -736,7 +799,7 @@ export class Monitor {
       if (this.settleTimer || this.finished) return;
       this.settleTimer = setTimeout(() => {
         this.settleTimer = undefined;
-        if (settledNow()) this.finish(decideVerdict(this.state));
+        if (settledNow()) void this.conclude(decideVerdict(this.state));
       }, this.o.tuning?.settleDelayMs ?? 750);
       return;
     }
@@ -744,7 +807,7 @@ export class Monitor {
     if (this.finished) return;
     if (everything && !moved) this.sinceError = false;
     if (moved) this.schedule();
-    else if (settledNow()) this.finish(decideVerdict(this.state));
+    else if (settledNow()) void this.conclude(decideVerdict(this.state));
   }
 
   private async requestReconcile(): Promise<void> {
@@ -862,6 +925,110 @@ export class Monitor {
     }
   }
 
+  /**
+   * Starts the diagnosis of the affected nodes whose state calls for one (diagnosisTrigger), once per node per
+   * attempt: a failure at once, a Kustomization that has been running its health checks for HEALTH_SLOW_MS.
+   */
+  private triggerDiagnoses(): void {
+    if (this.finished || !this.synced || this.o.tuning?.diagnosis === false) return;
+    const now = this.now();
+    for (const n of Object.values(this.state.nodes)) {
+      if (!n.affected || n.deleted) continue;
+      const trigger = diagnosisTrigger(n);
+      if (trigger !== 'health' && this.healthSince.size) this.healthSince.delete(n.key);
+      if (!trigger) continue;
+      if (trigger === 'health') {
+        const h = this.healthSince.get(n.key);
+        if (!h || h.revision !== n.revision) {
+          this.healthSince.set(n.key, { revision: n.revision, since: now });
+          continue;
+        }
+        if (now - h.since < (this.o.tuning?.healthSlowMs ?? HEALTH_SLOW_MS)) continue;
+      }
+      const attempt = `${trigger}|${n.reason}|${n.revision ?? ''}`;
+      if (this.diagnosedAttempt.get(n.key) === attempt || this.diagnosing.has(n.key)) continue;
+      this.diagnosedAttempt.set(n.key, attempt);
+      this.startDiagnosis(n);
+    }
+  }
+
+  private startDiagnosis(n: NodeState): Promise<void> {
+    const running = this.diagnosing.get(n.key);
+    if (running) return running;
+    const rt = this.resources.get(n.kind);
+    if (!rt) return Promise.resolve();
+    const p = diagnoseObject({
+      client: this.o.client,
+      rt,
+      node: n,
+      pushed: this.pushed,
+      since: this.state.startedAt,
+      now: this.now,
+      signal: this.stopAc.signal,
+    })
+      .then((d) => {
+        if (this.finished) return;
+        const cur = this.state.nodes[n.key];
+        if (!cur || cur.phase === 'Ready' || cur.phase === 'Superseded' || cur.phase === 'Suspended') return;
+        this.diagnoses.set(n.key, d);
+        this.state.nodes = { ...this.state.nodes, [n.key]: { ...cur, diagnosis: d } };
+        this.emit({
+          type: 'diagnosis',
+          time: this.time(),
+          session: this.state.id,
+          key: cur.key,
+          kind: cur.kind,
+          namespace: cur.namespace,
+          name: cur.name,
+          phase: cur.phase,
+          diagnosis: d,
+        });
+        this.publish();
+      })
+      .catch(() => undefined)
+      .finally(() => this.diagnosing.delete(n.key));
+    this.diagnosing.set(n.key, p);
+    return p;
+  }
+
+  /**
+   * Ends the session with `verdict`, after the last diagnoses for a failed or timed-out one: those under way,
+   * and a refresh of those older than DIAGNOSIS_REFRESH_MS (and of slow health checks not diagnosed yet), so the
+   * session ends with what the workloads look like then. The state is frozen meanwhile; at most DIAGNOSIS_WAIT_MS.
+   */
+  private async conclude(verdict: Verdict): Promise<void> {
+    if (this.finished || this.concluding) return;
+    if ((verdict === 'failed' || verdict === 'timeout') && this.synced && this.o.tuning?.diagnosis !== false) {
+      this.concluding = true;
+      clearTimeout(this.timeoutTimer);
+      const deadline = this.now() + (this.o.tuning?.diagnosisWaitMs ?? DIAGNOSIS_WAIT_MS);
+      const wait = async (work: Promise<void>[]) => {
+        const left = deadline - this.now();
+        if (!work.length || left <= 0) return;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(work), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
+      };
+      // The diagnoses under way first, then those to make again.
+      await wait([...this.diagnosing.values()]);
+      const now = this.now();
+      const refreshAfter = this.o.tuning?.diagnosisRefreshMs ?? DIAGNOSIS_REFRESH_MS;
+      const work: Promise<void>[] = [];
+      for (const n of Object.values(this.state.nodes)) {
+        if (work.length >= DIAGNOSIS_FINAL_NODES || this.finished) break;
+        if (!n.affected || n.deleted || this.diagnosing.has(n.key) || !diagnosisTrigger(n)) continue;
+        const d = this.diagnoses.get(n.key);
+        // A failure's own Warning Event is recorded by the controller's event broadcaster, a moment after the
+        // status that made us look: read once more when it was not there yet.
+        const eventMissing = !!d && FAILURE_PHASES.has(n.phase) && !d.events.some((e) => e.type === 'Warning');
+        if (d && now - d.at < refreshAfter && !eventMissing) continue;
+        work.push(this.startDiagnosis(n));
+      }
+      await wait(work);
+    }
+    this.finish(verdict);
+  }
+
   private finish(verdict: Verdict, message?: string): void {
     if (this.finished) return;
     if (verdict === 'timeout') this.state.timedOut = true;
@@ -894,7 +1061,7 @@ export class Monitor {
       durationMs: end - this.state.startedAt,
       ...(this.state.timedOut ? { timedOut: true } : {}),
       counts: countPhases(affected),
-      objects: affected.map((n) => ({ key: n.key, phase: n.phase, reason: n.reason, message: n.message, revision: n.revision })),
+      objects: affected.map((n) => ({ key: n.key, phase: n.phase, reason: n.reason, message: n.message, revision: n.revision, ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}) })),
     });
     this.resolveDone?.(this.state);
   }

@@ -4,7 +4,8 @@
 import { appendFileSync, closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { countPhases, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
+import { countPhases, FAILURE_PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
+import { diagnosisHeadline } from '../core/workloads.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
 
@@ -196,10 +197,24 @@ export interface HistoryEntry {
   verdict: Verdict;
   verdictMessage?: string;
   counts: PhaseCounts;
+  /** The first workload problem of the session's diagnoses (`Deployment team/web: ImagePullBackOff (…)`), sanitised. */
+  diagnosis?: string;
+}
+
+/** The first workload problem behind a failure of the session, in one line (failed objects first). */
+export function sessionDiagnosis(s: Pick<SessionState, 'nodes'>): string | undefined {
+  const nodes = Object.values(s.nodes ?? {}).filter((n) => n.affected && n.diagnosis && n.phase !== 'Ready');
+  nodes.sort((a, b) => Number(FAILURE_PHASES.has(b.phase)) - Number(FAILURE_PHASES.has(a.phase)) || a.key.localeCompare(b.key));
+  for (const n of nodes) {
+    const h = diagnosisHeadline(n.diagnosis);
+    if (h) return h;
+  }
+  return undefined;
 }
 
 export function historyEntry(s: SessionState): HistoryEntry {
   const endedAt = s.endedAt ?? s.updatedAt;
+  const diagnosis = sessionDiagnosis(s);
   return {
     id: s.id,
     repo: s.repo,
@@ -210,6 +225,7 @@ export function historyEntry(s: SessionState): HistoryEntry {
     verdict: s.verdict ?? 'error',
     verdictMessage: s.verdictMessage,
     counts: countPhases(Object.values(s.nodes ?? {})),
+    ...(diagnosis ? { diagnosis } : {}),
   };
 }
 

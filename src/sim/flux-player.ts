@@ -14,7 +14,8 @@ import {
   ks, requestedAt, shaOfRevision, simpleSourceReady, type InventoryEntry, type ReleaseAction, type Status,
 } from './flux-status.js';
 import type { RestClient } from './rest.js';
-import { atCommit, normalizeRepoUrl, type Behavior, type Scenario, type ScenarioObject } from './scenario-model.js';
+import { atCommit, normalizeRepoUrl, type Behavior, type Scenario, type ScenarioObject, type SimWorkload } from './scenario-model.js';
+import { RestError } from './rest.js';
 import { mergePatch } from './patch.js';
 
 export interface FluxPlayerOptions {
@@ -230,6 +231,7 @@ export async function setupScenario(client: RestClient, scenario: Scenario, init
     const src = sources.get(`${sref.kind}/${sref.namespace ?? o.metadata.namespace}/${sref.name}`);
     const rev = src?.status?.artifact?.revision as string | undefined;
     if (!rev) return;
+    await applyWorkloads(client, flux, r.index.get(keyOf(o)), o, 0);
     const inventory = childInventory(flux, r, o, 0);
     const b = behaviorOf(r, keyOf(o), 'Kustomization', 0);
     await status(o, (cur) =>
@@ -261,7 +263,62 @@ function childInventory(flux: FluxRest, r: ResolvedScenario, ksObj: KubeObject, 
     if (m) entries.push(inventoryId({ apiVersion: flux.apiVersion(m.kind as FluxKind), kind: m.kind, name: m.metadata.name, namespace: m.metadata.namespace }));
   }
   for (const extra of r.index.get(keyOf(ksObj))?.inventory ?? []) entries.push(inventoryId(extra));
+  for (const w of atCommit(r.index.get(keyOf(ksObj))?.workloads, commit) ?? []) {
+    entries.push(inventoryId({ apiVersion: w.manifest.apiVersion, kind: w.manifest.kind, name: w.manifest.metadata.name, namespace: w.manifest.metadata.namespace }));
+  }
   return entries;
+}
+
+/** `/apis/apps/v1/namespaces/ns/deployments` (or `/api/v1/…/pods`) of a workload or pod. */
+function workloadCollection(o: KubeObject): string {
+  const plural = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets', Job: 'jobs', Pod: 'pods' }[o.kind];
+  if (!plural) throw new Error(`the player cannot apply a ${o.kind}`);
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  return `${base}/namespaces/${encodeURIComponent(o.metadata.namespace!)}/${plural}`;
+}
+
+/** Creates or replaces `m` (spec, labels), then writes `status` through /status. */
+async function upsertWithStatus(client: RestClient, m: KubeObject, status: (applied: KubeObject) => Record<string, unknown>): Promise<void> {
+  const coll = workloadCollection(m);
+  const path = `${coll}/${encodeURIComponent(m.metadata.name)}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      let applied: KubeObject;
+      try {
+        const cur = await client.get<KubeObject>(path);
+        applied = m.kind === 'Pod' ? cur : await client.replace<KubeObject>(path, { ...cur, metadata: { ...cur.metadata, labels: m.metadata.labels }, spec: m.spec });
+      } catch (e) {
+        if (!(e instanceof RestError && e.status === 404)) throw e;
+        applied = await client.create<KubeObject>(coll, { ...m, status: undefined });
+      }
+      await client.replaceStatus(path, { ...applied, status: status(applied) });
+      return;
+    } catch (e) {
+      if (e instanceof RestError && e.status === 409 && attempt < 5) continue;
+      throw e;
+    }
+  }
+}
+
+/**
+ * Applies a Kustomization's workloads at `commit` as kustomize-controller would (owner labels), and writes the
+ * statuses the Deployment controller and the kubelet would write (no controller-manager or kubelet runs).
+ */
+async function applyWorkloads(client: RestClient, flux: FluxRest, so: ScenarioObject | undefined, ksObj: KubeObject, commit: number): Promise<void> {
+  const list: SimWorkload[] = atCommit(so?.workloads, commit) ?? [];
+  for (const w of list) {
+    const ns = w.manifest.metadata.namespace!;
+    await flux.ensureNamespace(ns);
+    const labels = { ...(w.manifest.metadata.labels ?? {}), [KS_OWNER_NAME]: ksObj.metadata.name, [KS_OWNER_NS]: ksObj.metadata.namespace! };
+    await upsertWithStatus(client, { ...w.manifest, metadata: { ...w.manifest.metadata, labels } }, (applied) => ({ ...w.status, observedGeneration: applied.metadata.generation }));
+    // The apiserver sets status.qosClass when a pod is created and keeps it immutable.
+    for (const p of w.pods ?? []) {
+      await upsertWithStatus(client, { ...p.manifest, metadata: { ...p.manifest.metadata, namespace: ns } }, (applied) => ({
+        ...(applied.status?.qosClass ? { qosClass: applied.status.qosClass } : {}),
+        ...p.status,
+      }));
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ the player
@@ -650,6 +707,7 @@ export class FluxPlayer {
       wanted.add(k);
       this.delivered.set(k, commit);
     }
+    await applyWorkloads(this.flux.client, this.flux, this.resolved.index.get(keyOf(obj)), obj, commit);
     const inventory = childInventory(this.flux, this.resolved, obj, commit);
     if (obj.spec?.prune) {
       for (const e of (obj.status?.inventory?.entries ?? []) as InventoryEntry[]) {

@@ -65,10 +65,27 @@ const CORE: ResourceType[] = [
     group: '', versions: ['v1'], plural: 'events', singular: 'event', kind: 'Event', namespaced: true,
     shortNames: ['ev'], categories: [], statusSubresource: false, generation: false,
   },
-  // The Flux controllers' Deployments: the engine reads them to tell a controller that is down.
+  // The Flux controllers' Deployments: the engine reads them to tell a controller that is down. Workloads and
+  // their pods: the diagnosis of a failing health check reads them (statuses are written through /status).
   {
     group: 'apps', versions: ['v1'], plural: 'deployments', singular: 'deployment', kind: 'Deployment', namespaced: true,
     shortNames: ['deploy'], categories: [], statusSubresource: true, generation: true,
+  },
+  {
+    group: 'apps', versions: ['v1'], plural: 'statefulsets', singular: 'statefulset', kind: 'StatefulSet', namespaced: true,
+    shortNames: ['sts'], categories: [], statusSubresource: true, generation: true,
+  },
+  {
+    group: 'apps', versions: ['v1'], plural: 'daemonsets', singular: 'daemonset', kind: 'DaemonSet', namespaced: true,
+    shortNames: ['ds'], categories: [], statusSubresource: true, generation: true,
+  },
+  {
+    group: 'batch', versions: ['v1'], plural: 'jobs', singular: 'job', kind: 'Job', namespaced: true,
+    shortNames: [], categories: [], statusSubresource: true, generation: true,
+  },
+  {
+    group: '', versions: ['v1'], plural: 'pods', singular: 'pod', kind: 'Pod', namespaced: true,
+    shortNames: ['po'], categories: [], statusSubresource: true, generation: false,
   },
 ];
 

@@ -45,6 +45,23 @@ export interface ScenarioObject {
   behavior?: Record<string, Behavior>;
   /** Kustomization: non-Flux objects it also applies, recorded in its inventory only (never created). */
   inventory?: Array<{ apiVersion: string; kind: string; name: string; namespace?: string }>;
+  /**
+   * Kustomization: workloads it applies that do exist in the cluster, by commit ('0', '*'), each with the status
+   * the Kubernetes controllers would write and its pods with the status the kubelet would write (no controller
+   * or kubelet runs here). Applied with the Kustomization's owner labels when it applies that commit (before its
+   * health checks), listed in its inventory; statuses go through /status. What the diagnosis of a failing
+   * health check reads.
+   */
+  workloads?: Record<string, SimWorkload[]>;
+}
+
+/** A workload of a scenario with its status (observedGeneration is filled in) and its pods. */
+export interface SimWorkload {
+  /** apps/v1 Deployment, StatefulSet, DaemonSet or batch/v1 Job, with its namespace. */
+  manifest: KubeObject;
+  status: Record<string, unknown>;
+  /** Pods (name, labels, containers) and their kubelet status; created or replaced in the workload's namespace. */
+  pods?: Array<{ manifest: KubeObject; status: Record<string, unknown> }>;
 }
 
 export interface Scenario {

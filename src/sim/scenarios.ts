@@ -2,7 +2,7 @@
 // and a generated large one for benchmarks.
 import type { KubeObject } from '../core/types.js';
 import { setupScenario, type FluxPlayer } from './flux-player.js';
-import type { Behavior, Scenario, ScenarioObject } from './scenario-model.js';
+import type { Behavior, Scenario, ScenarioObject, SimWorkload } from './scenario-model.js';
 
 export { setupScenario };
 export type { Behavior, Scenario, ScenarioObject } from './scenario-model.js';
@@ -64,6 +64,101 @@ function helmRelease(ns: string, name: string, chart: string, version: string, r
 
 const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', name });
 
+const INGRESS_IMAGE = 'registry.k8s.io/ingress-nginx/controller:v1.12.1';
+/** A tag that does not exist: the new pods cannot pull it. */
+const INGRESS_IMAGE_MISSING = 'registry.k8s.io/ingress-nginx/controller:v1.12.99';
+const INGRESS_LABELS = { 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/component': 'controller' };
+const T0 = '2025-06-02T09:00:00Z';
+
+function ingressDeployment(image: string): KubeObject {
+  return {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'ingress-nginx-controller', namespace: 'ingress-nginx', labels: INGRESS_LABELS },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: INGRESS_LABELS },
+      template: { metadata: { labels: INGRESS_LABELS }, spec: { containers: [{ name: 'controller', image, readinessProbe: { httpGet: { path: '/healthz', port: 10254 } } }] } },
+    },
+  };
+}
+
+/** A controller pod of ReplicaSet `ingress-nginx-controller-<hash>`, as the kubelet reports it. */
+function ingressPod(hash: string, suffix: string, image: string, state: 'running' | 'imagePullBackOff'): { manifest: KubeObject; status: Record<string, unknown> } {
+  const name = `ingress-nginx-controller-${hash}-${suffix}`;
+  const manifest: KubeObject = {
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { ...INGRESS_LABELS, 'pod-template-hash': hash } },
+    spec: { containers: [{ name: 'controller', image, readinessProbe: { httpGet: { path: '/healthz', port: 10254 } } }] },
+  };
+  if (state === 'running') {
+    return {
+      manifest,
+      status: {
+        phase: 'Running',
+        conditions: [
+          { type: 'PodReadyToStartContainers', status: 'True', lastTransitionTime: T0 },
+          { type: 'Initialized', status: 'True', lastTransitionTime: T0 },
+          { type: 'Ready', status: 'True', lastTransitionTime: T0 },
+          { type: 'ContainersReady', status: 'True', lastTransitionTime: T0 },
+          { type: 'PodScheduled', status: 'True', lastTransitionTime: T0 },
+        ],
+        startTime: T0,
+        containerStatuses: [{ name: 'controller', image, imageID: `${image}@sha256:${'e'.repeat(64)}`, ready: true, started: true, restartCount: 0, state: { running: { startedAt: T0 } } }],
+      },
+    };
+  }
+  // pkg/kubelet/images/image_manager.go: the back-off message wraps the last pull error.
+  const pullError = `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": failed to resolve reference "${image}": ${image}: not found`;
+  return {
+    manifest,
+    status: {
+      phase: 'Pending',
+      conditions: [
+        { type: 'PodReadyToStartContainers', status: 'True', lastTransitionTime: T0 },
+        { type: 'Initialized', status: 'True', lastTransitionTime: T0 },
+        { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [controller]', lastTransitionTime: T0 },
+        { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: 'containers with unready status: [controller]', lastTransitionTime: T0 },
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: T0 },
+      ],
+      startTime: T0,
+      containerStatuses: [{
+        name: 'controller', image, imageID: '', ready: false, started: false, restartCount: 0,
+        state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}": ErrImagePull: ${pullError}` } },
+      }],
+    },
+  };
+}
+
+/**
+ * ingress-nginx's controller Deployment: rolled out at the initial commit; a pushed commit moves it to an image
+ * tag that does not exist, so the rollout hangs with one new pod in ImagePullBackOff (the Deployment
+ * controller's status of a rolling update: one updated replica, two old ones still available).
+ */
+function ingressWorkloads(): Record<string, SimWorkload[]> {
+  return {
+    '0': [{
+      manifest: ingressDeployment(INGRESS_IMAGE),
+      status: {
+        replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2,
+        conditions: [
+          { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.', lastUpdateTime: T0, lastTransitionTime: T0 },
+          { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: 'ReplicaSet "ingress-nginx-controller-7d9f8b6c5" has successfully progressed.', lastUpdateTime: T0, lastTransitionTime: T0 },
+        ],
+      },
+      pods: [ingressPod('7d9f8b6c5', 'q4wz8', INGRESS_IMAGE, 'running'), ingressPod('7d9f8b6c5', 'vx2lm', INGRESS_IMAGE, 'running')],
+    }],
+    '*': [{
+      manifest: ingressDeployment(INGRESS_IMAGE_MISSING),
+      status: {
+        replicas: 3, updatedReplicas: 1, readyReplicas: 2, availableReplicas: 2, unavailableReplicas: 1,
+        conditions: [
+          { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.', lastUpdateTime: T0, lastTransitionTime: T0 },
+          { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated', message: 'ReplicaSet "ingress-nginx-controller-5c8d7f9b4" is progressing.', lastUpdateTime: T0, lastTransitionTime: T0 },
+        ],
+      },
+      pods: [ingressPod('5c8d7f9b4', 'x2x8k', INGRESS_IMAGE_MISSING, 'imagePullBackOff')],
+    }],
+  };
+}
+
 export interface FleetOptions {
   name: string;
   description: string;
@@ -108,6 +203,8 @@ export function fleetScenario(o: FleetOptions): Scenario {
           : { startDelayMs: 300, durationMs: 2500 },
       },
       inventory: [ns('ingress-nginx')],
+      // The Deployment the failing health check waits for, with its pods.
+      ...(o.healthCheckFails ? { workloads: ingressWorkloads() } : {}),
     },
     {
       manifest: kustomization('flux-system', 'infra-configs', './infrastructure/configs', { dependsOn: ['infra-controllers'] }),

@@ -12,6 +12,7 @@ import {
   type SessionState,
   type Verbosity,
 } from '../core/types.js';
+import { diagnosisLines } from '../core/workloads.js';
 import { cleanText, firstLine, oneLine, truncate, VERDICT_TITLE, wrapLine } from './theme.js';
 
 export interface TreeOptions {
@@ -40,6 +41,8 @@ export type TreeRow =
 interface Detail {
   text: string;
   tone: 'error' | 'info';
+  /** A line of the node's diagnosis (workloads, pods, events), not of its own message. */
+  diag?: boolean;
 }
 interface NodeItem {
   t: 'node';
@@ -92,16 +95,40 @@ export function hasProgress(state: SessionState, showAll: boolean): boolean {
   return visibleNodes(state, showAll).some((n) => n.phase === 'Progressing');
 }
 
-/** Detail lines under a node: the failure reason and message; in verbose mode also blockers and other messages. */
+/** Marker of a workload line of a diagnosis, and the indent of the lines under it. */
+export const DIAGNOSIS_MARK = '▸ ';
+const DIAGNOSIS_INDENT = '    ';
+
+/**
+ * The diagnosis of a node as detail lines (workloads, their pods, notes; events when verbose): one line each,
+ * cut to the width, or wrapped when verbose. Problems are red under a failed node, gray under a slow one.
+ */
+function diagnosisDetails(n: NodeState, verbose: boolean, avail: number | undefined): Detail[] {
+  if (!n.diagnosis || n.phase === 'Ready') return [];
+  const failing = FAILURE_PHASES.has(n.phase);
+  const out: Detail[] = [];
+  for (const l of diagnosisLines(n.diagnosis, { verbose })) {
+    const lead = l.indent === 0 ? DIAGNOSIS_MARK : DIAGNOSIS_INDENT;
+    const text = lead + oneLine(l.text);
+    const tone: Detail['tone'] = l.tone === 'problem' && failing ? 'error' : 'info';
+    if (avail === undefined) out.push({ text, tone, diag: true });
+    else if (!verbose) out.push({ text: truncate(text, avail), tone, diag: true });
+    else wrapLine(text, avail).forEach((part, i) => out.push({ text: i === 0 ? part : DIAGNOSIS_INDENT + '  ' + part.trimStart(), tone, diag: true }));
+  }
+  return out;
+}
+
+/** Detail lines under a node: the failure reason and message, its diagnosis; in verbose mode also blockers and other messages. */
 function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
   const failing = FAILURE_PHASES.has(n.phase);
   const reason = oneLine(n.reason);
   if (verbosity !== 'verbose') {
-    if (!failing) return [];
+    const diag = verbosity === 'normal' ? diagnosisDetails(n, false, avail) : [];
+    if (!failing) return diag;
     const first = firstLine(n.message);
     const text = reason && first ? `${reason}: ${first}` : reason || first;
-    if (!text) return [];
-    return [{ text: avail === undefined ? text : truncate(text, avail), tone: 'error' }];
+    if (!text) return diag;
+    return [{ text: avail === undefined ? text : truncate(text, avail), tone: 'error' }, ...diag];
   }
   if (n.phase === 'Ready') return [];
   const tone: Detail['tone'] = failing ? 'error' : 'info';
@@ -116,6 +143,7 @@ function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined
   lines.push(...msg);
   const out: Detail[] = [];
   for (const l of lines) for (const part of avail === undefined ? [l] : wrapLine(l, avail)) out.push({ text: part, tone });
+  out.push(...diagnosisDetails(n, true, avail));
   return out;
 }
 
@@ -315,9 +343,15 @@ export function buildTree(state: SessionState, opts: TreeOptions): TreeRow[] {
       const trim = (list: Item[]) => {
         for (const it of list) {
           if (it.t !== 'node') continue;
-          if (it.details.length > 1) {
-            total -= it.details.length - 1;
-            it.details = [{ ...it.details[0]!, text: it.details[0]!.text + (it.details[0]!.text.endsWith('…') ? '' : ' …') }];
+          // The first line of the message and the first line of the diagnosis (the workload that is not ready) stay.
+          const own = it.details.filter((d) => !d.diag);
+          const diag = it.details.filter((d) => d.diag);
+          const kept = [...own.slice(0, 1), ...diag.slice(0, 1)].map((d, i, all) =>
+            i === all.length - 1 && it.details.length > all.length && !d.text.endsWith('…') ? { ...d, text: d.text + ' …' } : d,
+          );
+          if (kept.length < it.details.length) {
+            total -= it.details.length - kept.length;
+            it.details = kept;
           }
           trim(it.children);
         }

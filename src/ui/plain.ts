@@ -2,6 +2,7 @@
 // summary and verdict at the end. It receives full states and diffs them itself. Deterministic: all times come
 // from the states (offsets from state.startedAt), never from the clock.
 import { FAILURE_PHASES, type NodeState, type Phase, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
+import { diagnosisLines } from '../core/workloads.js';
 import { compareNodes, formatDuration, nodeLabel, shortSha, summarize } from './layout.js';
 import { ansi, cleanText, firstLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON } from './theme.js';
 
@@ -45,6 +46,8 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
   const verbose = opts.verbosity === 'verbose';
   /** Last printed phase (and reason, for failures) per key. */
   const seen = new Map<string, string>();
+  /** Last printed diagnosis per key (its lines). */
+  const diagnosed = new Map<string, string>();
   const warned = new Set<string>();
   let headerDone = false;
   let lastError: string | undefined;
@@ -96,6 +99,25 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
     if (n.revision) line(`${pad}revision: ${oneLine(n.revision)}`);
   }
 
+  /**
+   * The diagnosis of a node, when it is new or changed: the workloads behind a failing health check, their pods'
+   * problems, notes; verbose adds the object's Events. Under the phase line, or with its own time when it comes
+   * later.
+   */
+  function diagnosisBlock(state: SessionState, n: NodeState, withHeader: boolean): void {
+    if (minimal || !n.diagnosis || n.phase === 'Ready') return;
+    const lines = diagnosisLines(n.diagnosis, { verbose });
+    const sig = lines.map((l) => l.text).join('\n');
+    if (!lines.length || diagnosed.get(n.key) === sig) return;
+    diagnosed.set(n.key, sig);
+    const failing = FAILURE_PHASES.has(n.phase);
+    if (withHeader) line(`${offset(Math.max(0, n.diagnosis.at - state.startedAt))}   diagnosis of ${nodeLabel(n)}:`);
+    for (const l of lines) {
+      const text = `${' '.repeat(8)}${l.indent === 0 ? (opts.ascii ? '> ' : '▸ ') : '    '}${oneLine(l.text)}`;
+      line(l.tone === 'problem' && failing ? ansi(text, 'red', color) : text);
+    }
+  }
+
   function onState(state: SessionState): void {
     if (finished) return;
     // The header comes first, also when a cluster error comes before discovery is done.
@@ -111,7 +133,12 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
         return !minimal || FAILURE_PHASES.has(n.phase);
       })
       .sort((a, b) => a.phaseSince - b.phaseSince || compareNodes(a, b));
-    for (const n of changed) nodeLines(state, n);
+    for (const n of changed) {
+      nodeLines(state, n);
+      diagnosisBlock(state, n, false);
+    }
+    // Diagnoses that came (or changed) after their object's phase line.
+    for (const n of Object.values(state.nodes)) if (n.diagnosis && (opts.showAll || n.affected)) diagnosisBlock(state, n, true);
 
     const at = offset(Math.max(0, state.updatedAt - state.startedAt));
     if (!minimal) {

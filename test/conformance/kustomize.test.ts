@@ -118,6 +118,24 @@ describe('real Flux: Kustomizations', () => {
       expect(apps.phase).toBe('Failed');
       expect(apps.reason).toBe('HealthCheckFailed');
       expect(apps.message).toContain('Deployment');
+      // The diagnosis names what the health check waits for: Deployment web, which nothing rolls out (no
+      // kube-controller-manager runs, so it never gets a status, a ReplicaSet or pods), and says so.
+      const d = apps.diagnosis;
+      expect(d, 'a diagnosis of the failing health check').toBeDefined();
+      expect(run.events.some((e) => e.type === 'diagnosis' && e.key === apps.key)).toBe(true);
+      const web = d!.workloads.find((w) => w.kind === 'Deployment' && w.name === 'web');
+      expect(web, `Deployment web in ${JSON.stringify(d)}`).toBeDefined();
+      expect(web!.namespace).toBe(c.ns);
+      expect(web!.ready).toBe(false);
+      expect(web!.rollout).toEqual({ desired: 1, updated: 0, ready: 0, available: 0, generation: 1 });
+      expect(web!.summary).toBe('0/1 updated, 0/1 ready, 0/1 available; generation 1 not observed: no Deployment controller has acted on it (is kube-controller-manager running?)');
+      expect(web!.pods).toEqual([]);
+      expect(web!.podsNote).toBe('no pods: nothing has created them (no controller acts on the workload)');
+      expect(d!.notes).toEqual([]);
+      // kustomize-controller's own Events of the pushed revision (annotated kustomize.toolkit.fluxcd.io/revision).
+      expect(d!.events.length).toBeGreaterThan(0);
+      for (const e of d!.events) if (e.revision) expect(e.revision).toContain(sha);
+      expect(d!.events.some((e) => e.type === 'Warning' && e.reason === 'HealthCheckFailed' && e.revision?.includes(sha))).toBe(true);
     }));
 
   it('a failing dependency blocks its dependent: failed, not timed out', () =>

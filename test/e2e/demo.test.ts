@@ -52,6 +52,22 @@ describe('flux-monitor demo --json', () => {
     expect(status).toBe(0);
   });
 
+  it('health-check-failure: a diagnosis event names the Deployment behind the failing health check and its pod', () => {
+    const { status, events } = demo(['--scenario', 'health-check-failure']);
+    expect(status).toBe(0);
+    const d = events.filter((e): e is Extract<MonitorEvent, { type: 'diagnosis' }> => e.type === 'diagnosis').at(-1);
+    expect(d?.key).toBe('Kustomization/flux-system/infra-controllers');
+    const w = d!.diagnosis.workloads[0]!;
+    expect(`${w.kind} ${w.namespace}/${w.name}`).toBe('Deployment ingress-nginx/ingress-nginx-controller');
+    expect(w.rollout).toMatchObject({ desired: 2, updated: 1, ready: 2, available: 2 });
+    expect(w.pods[0]!.problems[0]).toMatchObject({ reason: 'ImagePullBackOff', image: 'registry.k8s.io/ingress-nginx/controller:v1.12.99' });
+    expect(d!.diagnosis.events.map((e) => e.reason)).toContain('HealthCheckFailed');
+    // Before the summary, which carries it too.
+    const summary = events.at(-1)!;
+    if (summary.type !== 'summary') throw new Error(`last event is ${summary.type}`);
+    expect(summary.objects.find((o) => o.key === d!.key)!.diagnosis).toEqual(d!.diagnosis);
+  });
+
   it('--exit-code: the failed verdict exits 1, and the summary says 1', () => {
     const { status, events } = demo(['--exit-code']);
     const summary = events.at(-1)!;

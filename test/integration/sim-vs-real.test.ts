@@ -21,11 +21,14 @@ afterAll(async () => {
 });
 
 describe('the same scenario against the simulator and a real kube-apiserver', () => {
-  for (const { title, run, verdict } of COMPARED_RUNS) {
+  for (const { title, run, verdict, diagnoses } of COMPARED_RUNS) {
     it(title, async () => {
       const onSim = await runScenarioAgainst(sim, run);
       const onKube = await runScenarioAgainst(kube, run);
       expect(onSim.result.verdict, onSim.final.verdictMessage).toBe(verdict);
+      // The workloads and pods the player writes (kubelet-shaped statuses) are accepted by the real apiserver
+      // and diagnosed the same way on both.
+      expect(Object.fromEntries(Object.entries(onSim.result.diagnoses).map(([k, d]) => [k, d.workloads]))).toEqual(diagnoses ?? {});
       expect(onKube.result).toEqual(onSim.result);
       expect(onKube.stored).toEqual(onSim.stored);
       expect(onKube.playerErrors).toEqual([]);

@@ -41,6 +41,11 @@ export interface NormalisedResult {
   nodes: Array<{ key: string; apiVersion: string; phase: string; reason: string; revision?: string; affected: boolean; settled: boolean; deleted?: boolean }>;
   edges: string[];
   warnings: string[];
+  /**
+   * The diagnoses the session ended with, by key: each not-ready workload with its rollout summary and its
+   * pods' reasons, the notes, and the reasons of the object's Events (their messages carry times).
+   */
+  diagnoses: Record<string, { workloads: string[]; readyWorkloads: number; notes: string[]; events: string[] }>;
 }
 
 /** A Flux object as the target stores it after the run, without server-assigned or time-dependent fields. */
@@ -149,6 +154,19 @@ export function normalise(final: SessionState, events: MonitorEvent[]): Normalis
       .sort((a, b) => a.key.localeCompare(b.key)),
     edges: final.edges.map((e) => `${e.from} -${e.type}-> ${e.to}`).sort(),
     warnings: [...final.warnings].sort(),
+    diagnoses: Object.fromEntries(
+      Object.values(final.nodes)
+        .filter((n) => n.diagnosis)
+        .map((n) => [
+          n.key,
+          {
+            workloads: n.diagnosis!.workloads.map((w) => `${w.kind} ${w.namespace}/${w.name}: ${w.summary} | ${w.pods.map((p) => `${p.name} ${p.problems.map((x) => x.reason).join('+')}`).join(', ')}${w.podsNote ? ` | ${w.podsNote}` : ''}`),
+            readyWorkloads: n.diagnosis!.readyWorkloads,
+            notes: n.diagnosis!.notes,
+            events: [...new Set(n.diagnosis!.events.map((e) => `${e.type} ${e.reason}`))].sort(),
+          },
+        ]),
+    ),
   };
 }
 

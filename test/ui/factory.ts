@@ -1,5 +1,5 @@
 // Small builders of SessionState for the UI tests (and the docs sample).
-import type { EdgeType, FluxKind, GraphEdge, NodeState, Phase, SessionState } from '../../src/core/types.js';
+import type { Diagnosis, EdgeType, FluxKind, GraphEdge, NodeState, Phase, SessionState } from '../../src/core/types.js';
 
 /** Fixed clock: the session starts at T0. */
 export const T0 = Date.UTC(2026, 10, 3, 9, 0, 0);
@@ -114,4 +114,38 @@ export function sampleSession(): SessionState {
     updatedAt: at(65),
     warnings: ['cannot watch Buckets (forbidden): polling them every 2s'],
   });
+}
+
+/**
+ * A diagnosis as the engine makes it for a failing health check: Deployment monitoring/kube-state-metrics with
+ * one pod that cannot pull its image, notes, and the Kustomization's Event of the pushed revision.
+ */
+export function sampleDiagnosis(over: Partial<Diagnosis> = {}): Diagnosis {
+  return {
+    at: T0 + 48_000,
+    revision: 'main@sha1:3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b',
+    workloads: [
+      {
+        kind: 'Deployment',
+        namespace: 'monitoring',
+        name: 'kube-state-metrics',
+        ready: false,
+        rollout: { desired: 1, updated: 1, ready: 0, available: 0, generation: 2, observedGeneration: 2 },
+        summary: '1/1 updated, 0/1 ready, 0/1 available, 1 old replica; generation 2 observed',
+        problems: [],
+        pods: [
+          {
+            name: 'kube-state-metrics-6f7c9d8b5-x2x8k',
+            phase: 'Pending',
+            problems: [{ reason: 'ImagePullBackOff', container: 'kube-state-metrics', image: 'registry.k8s.io/kube-state-metrics/kube-state-metrics:v9.9.9', message: 'Back-off pulling image "registry.k8s.io/kube-state-metrics/kube-state-metrics:v9.9.9": ErrImagePull: not found' }],
+          },
+        ],
+      },
+    ],
+    readyWorkloads: 3,
+    events: [{ type: 'Warning', reason: 'HealthCheckFailed', message: "health check failed after 30s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']", count: 2, revision: 'main@sha1:3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b' }],
+    notes: ['cannot read pods in monitoring-extra (forbidden)'],
+    requests: 4,
+    ...over,
+  };
 }

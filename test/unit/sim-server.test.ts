@@ -110,8 +110,8 @@ describe('discovery', () => {
 
     const none = await startSim({ fluxApi: 'none' });
     const apis = await getJson(none, '/apis');
-    // Only the built-in apps group (the Flux controllers' Deployments) is left.
-    expect(apis.body.groups.map((g: { name: string }) => g.name)).toEqual(['apps']);
+    // Only the built-in groups are left: apps (the Flux controllers' Deployments, workloads) and batch (Jobs).
+    expect(apis.body.groups.map((g: { name: string }) => g.name)).toEqual(['apps', 'batch']);
     const missing = await getJson(none, '/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404 });
