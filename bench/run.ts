@@ -19,6 +19,7 @@ import { benchLatency, type LatencyResult } from './latency.js';
 import { benchResources, type ResourcesResult } from './resources.js';
 import { benchRender, type RenderResult } from './render.js';
 import { benchFlux, type FluxBenchResult } from './flux.js';
+import { benchDiagnosis, diagnosisRows } from './diagnosis.js';
 import { formatTable, ms, round, ROOT, type Row } from './lib.js';
 
 interface Options {
@@ -34,7 +35,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefg'), fluxRuns: 3 };
+  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefgh'), fluxRuns: 3 };
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -255,6 +256,19 @@ async function main(): Promise<void> {
   await step('e', 'footprint', () => benchResources(10_000, o.window, o.churn, ['watch --json', 'run-session', 'watch --json, node --optimize-for-size']), resourceRows);
   await step('f', 'render', () => benchRender(1_000, o.frames), renderRows);
   await step('g', 'real Flux', () => benchFlux(o.fluxRuns), fluxRows);
+  await step(
+    'h',
+    'diagnosis requests',
+    () =>
+      benchDiagnosis(
+        [10, 1000].flatMap((healthy) => [
+          { healthy, failing: 1, mode: 'failed' as const },
+          { healthy, failing: 20, mode: 'failed' as const },
+          { healthy, failing: 1, mode: 'slow' as const },
+        ]),
+      ),
+    diagnosisRows,
+  );
 
   const table = formatTable(rows);
   const header = `flux-monitor bench, ${machine.date}: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}${o.quick ? ' — QUICK RUN' : ''}`;
