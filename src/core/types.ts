@@ -283,6 +283,17 @@ export interface Diagnosis {
 export type Verdict = 'success' | 'failed' | 'timeout' | 'superseded' | 'stopped' | 'error' | 'blocked';
 
 /** Exit codes of `watch` (and of `status --exit-code`). */
+/** How a verdict is named to people: the live view's verdict line, desktop notifications. */
+export const VERDICT_TITLE: Record<Verdict, string> = {
+  success: 'Succeeded',
+  failed: 'Failed',
+  timeout: 'Timed out',
+  superseded: 'Superseded',
+  stopped: 'Stopped',
+  error: 'Error',
+  blocked: 'Blocked',
+};
+
 export const EXIT_CODES: Record<Verdict, number> = {
   success: 0,
   failed: 1,

@@ -8,7 +8,7 @@
 // Everything the decision depends on (environment, platform, the command runner) is a parameter, so that tests
 // can assert which command and argv would run without a desktop.
 import { spawn } from 'node:child_process';
-import { FAILURE_PHASES, type MonitorConfig, type NodeState, type SessionState } from '../core/types.js';
+import { FAILURE_PHASES, VERDICT_TITLE, type MonitorConfig, type NodeState, type SessionState } from '../core/types.js';
 import { firstLine, truncate } from '../core/sanitize.js';
 
 export type NotifyMode = MonitorConfig['notify'];
@@ -50,17 +50,8 @@ export const LINE_MAX = 240;
 
 const FREEDESKTOP: ReadonlySet<string> = new Set(['linux', 'freebsd', 'openbsd', 'netbsd', 'sunos']);
 
-// Kept here rather than imported from src/ui/theme.ts (the session layer does not import the ui layer); the same
-// words as the verdict line of the live view. A string map, so that a verdict added later falls back to its name.
-const TITLES: Record<string, string> = {
-  success: 'Succeeded',
-  failed: 'Failed',
-  timeout: 'Timed out',
-  superseded: 'Superseded',
-  stopped: 'Stopped',
-  error: 'Error',
-  blocked: 'Blocked',
-};
+// The same words as the verdict line of the live view; an unknown verdict falls back to its name.
+const TITLES: Record<string, string> = VERDICT_TITLE;
 const CRITICAL: ReadonlySet<string> = new Set(['failed', 'error', 'blocked']);
 /** Verdicts that need no notification: a newer push's monitor takes over (and notifies), or the user stopped it. */
 const QUIET: ReadonlySet<string> = new Set(['superseded', 'stopped']);

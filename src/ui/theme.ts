@@ -63,15 +63,7 @@ export const VERDICT_COLOR: Record<Verdict, ColorName> = {
   blocked: 'magenta',
 };
 
-export const VERDICT_TITLE: Record<Verdict, string> = {
-  success: 'Succeeded',
-  failed: 'Failed',
-  timeout: 'Timed out',
-  superseded: 'Superseded',
-  stopped: 'Stopped',
-  error: 'Error',
-  blocked: 'Blocked',
-};
+export { VERDICT_TITLE } from '../core/types.js';
 
 /** Braille spinner frames for Progressing rows. */
 export const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
