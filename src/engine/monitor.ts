@@ -474,23 +474,14 @@ export class Monitor {
           if (!k) return;
           this.lastMove.set(k, this.now());
           this.scopes.get(scope)!.add(k);
-          this.objects.set(k, slimObject(o));
-          const sig = graphInputs(o);
-          if (this.graphSigs.get(k) !== sig) {
-            this.graphSigs.set(k, sig);
-            this.topology = undefined;
-          }
+          this.storeObject(k, o);
           this.schedule();
         },
         onDelete: (o) => {
           const k = objectKey(o);
           if (!k) return;
           this.scopes.get(scope)!.delete(k);
-          this.objects.delete(k);
-          this.graphSigs.delete(k);
-          this.statusMemo.delete(k);
-          this.nodeRes.delete(k);
-          this.topology = undefined;
+          this.forgetObject(k);
           this.schedule();
         },
         onError: (err, fatal) => {
@@ -517,6 +508,25 @@ export class Monitor {
       this.scopes.delete(scope);
       throw err;
     });
+  }
+
+  /** Keeps a new version of an object (slimmed); the graph is rebuilt only when its graph inputs changed. */
+  private storeObject(key: string, o: KubeObject): void {
+    this.objects.set(key, slimObject(o));
+    const sig = graphInputs(o);
+    if (this.graphSigs.get(key) !== sig) {
+      this.graphSigs.set(key, sig);
+      this.topology = undefined;
+    }
+  }
+
+  /** Forgets a deleted object and what was derived from it. */
+  private forgetObject(key: string): void {
+    this.objects.delete(key);
+    this.graphSigs.delete(key);
+    this.statusMemo.delete(key);
+    this.nodeRes.delete(key);
+    this.topology = undefined;
   }
 
   /** Adaptive polling: fast while anything moves, slower when everything waits or is settled. */
@@ -769,12 +779,8 @@ export class Monitor {
           const listed = new Set((list.items ?? []).map((i) => objectKey({ ...i, kind })));
           for (const key of [...this.objects.keys()]) {
             if (this.objects.get(key)!.kind !== kind || listed.has(key)) continue;
-            this.objects.delete(key);
-            this.graphSigs.delete(key);
-            this.statusMemo.delete(key);
-            this.nodeRes.delete(key);
             for (const keys of this.scopes.values()) keys.delete(key);
-            this.topology = undefined;
+            this.forgetObject(key);
             moved = true;
           }
           for (const item of list.items ?? []) {
@@ -782,13 +788,7 @@ export class Monitor {
             const known = key ? this.objects.get(key) : undefined;
             if (!key || !known || known.metadata.resourceVersion === item.metadata.resourceVersion) continue;
             // A newer version than the watch has delivered so far: take it (the watch brings the same later).
-            const obj = slimObject({ ...item, kind, apiVersion: rt.apiVersion });
-            this.objects.set(key, obj);
-            const sig = graphInputs(obj);
-            if (this.graphSigs.get(key) !== sig) {
-              this.graphSigs.set(key, sig);
-              this.topology = undefined;
-            }
+            this.storeObject(key, { ...item, kind, apiVersion: rt.apiVersion });
             moved = true;
           }
         }),
