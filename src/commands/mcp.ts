@@ -66,7 +66,11 @@ export const WATCH_COMMIT_ARGS = {
   repo: repoArg.optional(),
   repoUrl: z.string().min(1).optional().describe("The repository URL the GitRepositories use (default: the URL of the branch's upstream remote)."),
   remote: z.string().min(1).optional().describe('The git remote whose URL to match (default: the upstream of the branch, else origin).'),
-  context: z.string().min(1).optional().describe('Kubeconfig context (default: the current context).'),
+  context: z.string().min(1).optional().describe('Kubeconfig context (default: the contexts of the hook configuration, else the current context).'),
+  contexts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Several kubeconfig contexts: the commit is followed on each cluster; events then carry `cluster`, and the last summary has the overall verdict (the worst) and `clusters`.'),
   kubeconfig: z.string().min(1).optional().describe('Path of the kubeconfig, absolute or relative to the repository (default: $KUBECONFIG of the server, then ~/.kube/config).'),
   timeout: duration.optional().describe('Give up with verdict "timeout" after this long: "90s", "5m", or seconds (default: the repository\'s hook configuration, 300 s).'),
   pollInterval: duration.optional().describe('Polling period when the API server refuses watches: "2s", or seconds (default 2 s).'),
@@ -109,7 +113,7 @@ export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   set('branch', a.branch);
   set('repo-url', a.repoUrl);
   set('remote', a.remote);
-  set('context', a.context);
+  set('context', a.contexts?.length ? a.contexts : a.context);
   set('kubeconfig', a.kubeconfig);
   set('timeout', a.timeout);
   set('poll-interval', a.pollInterval);
@@ -151,7 +155,8 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
     call.signal.removeEventListener('abort', stop);
     await progress.close();
   }
-  const shown = a.output === 'summary' ? lines.filter((l) => l.type === 'summary') : lines;
+  // With several clusters, each cluster's summary has `cluster`; the overall one (last) does not.
+  const shown = a.output === 'summary' ? lines.filter((l) => l.type === 'summary' && !l.cluster) : lines;
   return text(`[${shown.map((l) => l.json).join(',')}]`);
 }
 

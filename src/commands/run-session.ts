@@ -1,6 +1,6 @@
 // Hidden: the detached monitor of one pushed branch or tag (started by `flux-monitor hook push-done`).
 import type { Command } from './types.js';
-import { parseArgs, str, UsageError } from './args.js';
+import { list, parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
 import { isValidSessionId } from '../session/store.js';
 import { runDetachedSession } from '../session/monitor-process.js';
@@ -8,7 +8,7 @@ import { runDetachedSession } from '../session/monitor-process.js';
 const runSession: Command = {
   name: 'run-session',
   summary: 'Internal: the detached monitor of one push',
-  usage: 'flux-monitor run-session --id ID --repo PATH (--branch B | --tag T) --sha SHA --pushed-at MS [--remote NAME] [--url URL] [--kubeconfig PATH] [--context NAME]',
+  usage: 'flux-monitor run-session --id ID --repo PATH (--branch B | --tag T) --sha SHA --pushed-at MS [--remote NAME] [--url URL] [--kubeconfig PATH] [--context NAME]...',
   hidden: true,
   async run(argv, io) {
     const args = parseArgs(argv, {
@@ -21,7 +21,7 @@ const runSession: Command = {
       remote: { value: true },
       url: { value: true },
       kubeconfig: { value: true },
-      context: { value: true },
+      context: { value: true, multiple: true },
     });
     const need = (n: string): string => {
       const v = str(args, n);
@@ -47,7 +47,7 @@ const runSession: Command = {
       remote: str(args, 'remote'),
       url: str(args, 'url'),
       kubeconfig: str(args, 'kubeconfig'),
-      context: str(args, 'context'),
+      contexts: list(args, 'context'),
       paths: statePaths(io.env),
       env: io.env,
       log: (l) => io.stdout.write(`${new Date().toISOString()} ${l}\n`),

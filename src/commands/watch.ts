@@ -11,7 +11,7 @@ export const WATCH_FLAGS = {
   branch: { value: true, short: 'b' },
   'repo-url': { value: true },
   remote: { value: true },
-  context: { value: true },
+  context: { value: true, multiple: true },
   kubeconfig: { value: true },
   timeout: { value: true, short: 't' },
   'poll-interval': { value: true },
@@ -61,7 +61,8 @@ export async function prepareWatch(io: CommandIO, p: ParsedArgs): Promise<WatchR
     config: applyFlagOverrides(target.config, p),
     all: bool(p, 'all'),
     kubeconfig: str(p, 'kubeconfig'),
-    context: str(p, 'context'),
+    // --context may be given more than once (or as a comma-separated list): one subtree per cluster.
+    contexts: list(p, 'context'),
     sessionId: newSessionId(),
     env: io.env,
     tuning: { pollOnly: bool(p, 'poll') },
@@ -72,7 +73,7 @@ const watch: Command = {
   name: 'watch',
   summary: 'Follow what Flux does with a commit, in the foreground (exit 0 ready, 1 failed, 2 timeout, 3 error)',
   usage:
-    'flux-monitor watch [--revision SHA] [--branch B] [--repo-url URL] [--remote NAME] [--context CTX] [--kubeconfig PATH]\n' +
+    'flux-monitor watch [--revision SHA] [--branch B] [--repo-url URL] [--remote NAME] [--context CTX]... [--kubeconfig PATH]\n' +
     '                   [--timeout 5m] [--poll-interval 2s] [--json] [--verbosity minimal|normal|verbose] [--all]\n' +
     '                   [--auto-reconcile] [--namespace NS]... [--poll]',
   async run(argv, io) {

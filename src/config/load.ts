@@ -146,6 +146,7 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'branches',
   'namespaces',
   'notify',
+  'contexts',
 ];
 
 function readConfigBlock(
@@ -186,7 +187,8 @@ function readConfigBlock(
       }
       case 'monitor_types':
       case 'branches':
-      case 'namespaces': {
+      case 'namespaces':
+      case 'contexts': {
         const items = stringList(value, key, atNode);
         if (!items) break;
         if (key === 'monitor_types') {
@@ -199,7 +201,8 @@ function readConfigBlock(
           });
           if (ok && items.length === 0) atNode(where, 'monitor_types must list at least one type');
           else if (ok) config.monitor_types = [...new Set(items.map((i) => i.v))];
-        } else config[key as 'branches' | 'namespaces'] = items.map((i) => i.v);
+        } else if (key === 'contexts') config.contexts = [...new Set(items.map((i) => i.v))];
+        else config[key as 'branches' | 'namespaces'] = items.map((i) => i.v);
         break;
       }
       default:

@@ -171,6 +171,11 @@ export interface NodeState {
   preexisting?: boolean;
   /** For a blocked (settled Pending/Waiting) node: the key of the settled upstream that blocks it. */
   blockedBy?: string;
+  /**
+   * The kubeconfig context of the cluster the object is on, only when a session follows several clusters
+   * (then `key` and `blockedBy` are prefixed with it: `<context>/<Kind>/<namespace>/<name>`; src/core/clusters.ts).
+   */
+  cluster?: string;
   /** metadata.resourceVersion of the object version the phase was computed from. */
   resourceVersion?: string;
   /**
@@ -282,7 +287,6 @@ export interface Diagnosis {
  */
 export type Verdict = 'success' | 'failed' | 'timeout' | 'superseded' | 'stopped' | 'error' | 'blocked';
 
-/** Exit codes of `watch` (and of `status --exit-code`). */
 /** How a verdict is named to people: the live view's verdict line, desktop notifications. */
 export const VERDICT_TITLE: Record<Verdict, string> = {
   success: 'Succeeded',
@@ -294,6 +298,7 @@ export const VERDICT_TITLE: Record<Verdict, string> = {
   blocked: 'Blocked',
 };
 
+/** Exit codes of `watch` (and of `status --exit-code`). */
 export const EXIT_CODES: Record<Verdict, number> = {
   success: 0,
   failed: 1,
@@ -303,6 +308,24 @@ export const EXIT_CODES: Record<Verdict, number> = {
   stopped: 5,
   blocked: 6,
 };
+
+/**
+ * How bad each verdict is, worst first: the verdict of a session that follows several clusters is the worst of
+ * theirs (docs/config.md). `failed` (the commit broke something somewhere) beats everything; `error` (a cluster
+ * could not be followed: its outcome is unknown) beats `timeout` (Flux did not finish in time), as in a single
+ * session where a timeout that never reached the cluster is an error and one with a failure is failed; then
+ * `stopped` (the monitor did not see the end), `blocked` (held back by a suspended object, nothing failed),
+ * `superseded` (a newer commit replaced it before it was seen applied), and `success` only when every cluster
+ * applied the commit.
+ */
+export const VERDICT_SEVERITY: readonly Verdict[] = ['failed', 'error', 'timeout', 'stopped', 'blocked', 'superseded', 'success'];
+
+/** The worst of some verdicts (VERDICT_SEVERITY); undefined for none. */
+export function worstVerdict(verdicts: Iterable<Verdict>): Verdict | undefined {
+  let worst: Verdict | undefined;
+  for (const v of verdicts) if (worst === undefined || VERDICT_SEVERITY.indexOf(v) < VERDICT_SEVERITY.indexOf(worst)) worst = v;
+  return worst;
+}
 
 export type ErrorCategory =
   | 'unreachable'
@@ -389,10 +412,56 @@ export interface SessionState {
   pid?: number;
   /** How the monitor is currently receiving updates. */
   mode?: 'watch' | 'poll';
+  /**
+   * Only when the session follows several clusters (several contexts): one entry per cluster, in the order the
+   * contexts were given. `nodes`, `edges`, `cycles` and `matchedSources` then hold every cluster's, keyed
+   * `<context>/<Kind>/<namespace>/<name>`; `verdict` is the worst of the clusters' (VERDICT_SEVERITY).
+   */
+  clusters?: ClusterState[];
 }
 
-/** Newline-delimited JSON events of `--json` (schema documented in docs/json-events.md). */
-export type MonitorEvent =
+/** What one cluster of a several-cluster session says about itself (its objects are in SessionState.nodes). */
+export interface ClusterState {
+  /** The kubeconfig context. */
+  context: string;
+  /** API server URL (credentials removed). */
+  server?: string;
+  status: SessionStatus;
+  startedAt: number;
+  updatedAt: number;
+  endedAt?: number;
+  verdict?: Verdict;
+  verdictMessage?: string;
+  timedOut?: boolean;
+  /** The last error of this cluster (unreachable, forbidden, unknown context…), if it is failing now or ended on it. */
+  error?: CategorizedError;
+  mode?: 'watch' | 'poll';
+  /** Keys (not prefixed) of the sources that matched the pushed repository on this cluster. */
+  matchedSources: string[];
+  /** This cluster's warnings (SessionState.warnings has them too, prefixed with `<context>: `). */
+  warnings: string[];
+  /** dependsOn cycles on this cluster (keys not prefixed). */
+  cycles: string[][];
+}
+
+/**
+ * Newline-delimited JSON events of `--json` (schema documented in docs/json-events.md). When a session follows
+ * several clusters, each cluster's events carry `cluster` (its context; keys are then not prefixed), and the
+ * last event is the overall summary, without `cluster`, with `clusters`.
+ */
+export type MonitorEvent = MonitorEventBody & { cluster?: string };
+
+/** The verdict of one cluster, in the overall summary of a several-cluster session. */
+export interface ClusterVerdict {
+  context: string;
+  verdict: Verdict;
+  exitCode: number;
+  message: string;
+  timedOut?: boolean;
+  counts: PhaseCounts;
+}
+
+export type MonitorEventBody =
   | {
       type: 'session';
       schema: 1;
@@ -455,7 +524,10 @@ export type MonitorEvent =
       /** The session ran into its timeout. */
       timedOut?: boolean;
       counts: PhaseCounts;
-      objects: Array<{ key: string; phase: Phase; reason: string; message: string; revision?: string; diagnosis?: Diagnosis }>;
+      /** `cluster`: the object's context, in the overall summary of a several-cluster session. */
+      objects: Array<{ key: string; cluster?: string; phase: Phase; reason: string; message: string; revision?: string; diagnosis?: Diagnosis }>;
+      /** Overall summary of a several-cluster session: each cluster's verdict, in the order of the contexts. */
+      clusters?: ClusterVerdict[];
     };
 
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
@@ -504,6 +576,11 @@ export interface MonitorConfig {
    * display), `always` wherever the platform has a notifier, `never`.
    */
   notify: 'auto' | 'always' | 'never';
+  /**
+   * Kubeconfig contexts to follow the commit on (several clusters). Empty = the current context. `--context`
+   * flags win over it.
+   */
+  contexts: string[];
 }
 
 export const DEFAULT_CONFIG: MonitorConfig = {
@@ -516,6 +593,7 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   branches: [],
   namespaces: [],
   notify: 'auto',
+  contexts: [],
 };
 
 /** What a new session starts from: who pushed what where. */

@@ -1,6 +1,7 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { randomUUID } from 'node:crypto';
-import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
+import { clusterVerdicts, mergeClusters } from '../core/clusters.js';
+import { countPhases, EXIT_CODES, newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import { categorize } from '../cluster/errors.js';
 import { redactUrl } from '../core/giturl.js';
@@ -18,7 +19,13 @@ export interface RunOptions {
   all?: boolean;
   /** Path of the kubeconfig (default $KUBECONFIG, then ~/.kube/config). */
   kubeconfig?: string;
+  /** The kubeconfig context (default: config.contexts, else the current context). */
   context?: string;
+  /**
+   * Several contexts: the commit is followed on each cluster (one Monitor per context) and the session merges
+   * them (src/core/clusters.ts). Wins over `context` and config.contexts. One context is the same as `context`.
+   */
+  contexts?: string[];
   sessionId?: string;
   /** Abort with reason 'superseded' → verdict superseded; any other reason → stopped. */
   signal?: AbortSignal;
@@ -36,8 +43,86 @@ export function newSessionId(now = new Date()): string {
   return `${stamp}-${randomUUID().slice(0, 8)}`;
 }
 
-/** Runs one monitoring session to its end. Never rejects: configuration and cluster errors end as verdict `error`. */
+/** The contexts a session follows: `contexts`, else `context`, else config.contexts; empty = the current context. */
+export function followedContexts(opts: Pick<RunOptions, 'contexts' | 'context' | 'config'>): string[] {
+  const list = opts.contexts?.length ? opts.contexts : opts.context ? [opts.context] : opts.config.contexts;
+  return [...new Set(list)];
+}
+
+/**
+ * Runs one monitoring session to its end. Never rejects: configuration and cluster errors end as verdict
+ * `error`. With several contexts, runs one monitor per cluster (runClusters).
+ */
 export async function runMonitor(opts: RunOptions): Promise<SessionState> {
+  const contexts = followedContexts(opts);
+  if (contexts.length > 1) return runClusters(opts, contexts);
+  return runOne({ ...opts, context: contexts[0] });
+}
+
+/**
+ * The session of several clusters: one Monitor per context, each with its own client, run side by side. An
+ * error of one (a kubeconfig without the context, an unreachable or forbidden cluster) ends that cluster with
+ * verdict `error` and leaves the others running. Each cluster's events go out with `cluster` set; every state
+ * change publishes the merged state; the session ends when every cluster has a verdict, with the worst of them
+ * and one overall summary event (with `clusters`).
+ */
+export async function runClusters(opts: RunOptions, contexts: string[]): Promise<SessionState> {
+  const id = opts.sessionId ?? newSessionId();
+  const now = Date.now();
+  const base = newSessionState(
+    { id, sha: opts.pushed.sha.toLowerCase(), subject: opts.subject, tag: opts.pushed.tag, repoPath: opts.repoPath, repoUrl: opts.repoUrl, remote: opts.remote, branch: opts.branch, timeoutMs: opts.config.timeout * 1000, now },
+    redactUrl,
+  );
+  const latest = new Map<string, SessionState>();
+  const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })));
+  await Promise.all(
+    contexts.map((context) =>
+      runOne({
+        ...opts,
+        context,
+        contexts: undefined,
+        sessionId: id,
+        onState: (s) => {
+          latest.set(context, s);
+          opts.onState?.(merged());
+        },
+        onEvent: (e) => opts.onEvent?.({ ...e, cluster: context }),
+      }).then((s) => {
+        latest.set(context, s);
+        return s;
+      }),
+    ),
+  );
+  const final = merged();
+  opts.onState?.(final);
+  const all = Object.values(final.nodes).filter((n) => n.affected);
+  const verdict = final.verdict ?? 'error';
+  opts.onEvent?.({
+    type: 'summary',
+    time: new Date(final.endedAt ?? Date.now()).toISOString(),
+    session: id,
+    verdict,
+    exitCode: EXIT_CODES[verdict],
+    message: final.verdictMessage ?? '',
+    durationMs: Math.max(0, (final.endedAt ?? Date.now()) - final.startedAt),
+    ...(final.timedOut ? { timedOut: true } : {}),
+    counts: countPhases(all),
+    objects: all.map((n) => ({
+      key: n.key.slice(n.cluster!.length + 1),
+      cluster: n.cluster,
+      phase: n.phase,
+      reason: n.reason,
+      message: n.message,
+      revision: n.revision,
+      ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}),
+    })),
+    clusters: clusterVerdicts(final),
+  });
+  return final;
+}
+
+/** One monitor on one cluster. */
+async function runOne(opts: RunOptions): Promise<SessionState> {
   const id = opts.sessionId ?? newSessionId();
   let client: ClusterClient;
   try {

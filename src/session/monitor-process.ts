@@ -27,7 +27,8 @@ export interface DetachedSessionOptions {
   paths: StatePaths;
   env: NodeJS.ProcessEnv;
   kubeconfig?: string;
-  context?: string;
+  /** Contexts to follow (default: config.contexts of the repository, else the current context). */
+  contexts?: string[];
   /** Minimum time between two writes of the session file. */
   writeIntervalMs?: number;
   log?: (line: string) => void;
@@ -127,7 +128,7 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
       subject,
       config,
       kubeconfig: o.kubeconfig,
-      context: o.context,
+      contexts: o.contexts,
       sessionId: o.id,
       env: o.env,
       signal: ac.signal,
@@ -152,7 +153,7 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
 
 function initialState(o: DetachedSessionOptions, subject: string | undefined): SessionState {
   return newSessionState(
-    { id: o.id, sha: o.sha, subject, tag: o.tag, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.context, timeoutMs: 0, now: Date.now() },
+    { id: o.id, sha: o.sha, subject, tag: o.tag, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.contexts?.join(', '), timeoutMs: 0, now: Date.now() },
     redactUrl,
   );
 }

@@ -1,0 +1,193 @@
+// Several clusters in one session (issue 13 item 2): the states of one monitor per kubeconfig context merged into
+// one SessionState, and split back into one state per cluster for the views. Pure: no I/O, no clock.
+//
+// In the merged state, every node, edge, cycle and matched source is keyed `<context>/<Kind>/<namespace>/<name>`
+// and nodes carry `cluster`; `clusters` says, per context, its status, verdict, error and warnings; the verdict
+// is the worst of the clusters' (VERDICT_SEVERITY), given once every cluster has one.
+import {
+  countPhases,
+  EXIT_CODES,
+  refKey,
+  worstVerdict,
+  type ClusterState,
+  type ClusterVerdict,
+  type NodeState,
+  type SessionState,
+  type Verdict,
+} from './types.js';
+
+/** The key of an object of cluster `context` in a several-cluster session. */
+export function clusterKey(context: string, key: string): string {
+  return `${context}/${key}`;
+}
+
+/** `key` without the `<context>/` prefix (unchanged when it does not have it). */
+export function unprefixKey(context: string, key: string): string {
+  const p = `${context}/`;
+  return key.startsWith(p) ? key.slice(p.length) : key;
+}
+
+/** One cluster's part of a merged session: its context and its monitor's latest state (none before it published). */
+export interface ClusterPart {
+  context: string;
+  state?: SessionState;
+}
+
+function clusterOf(p: ClusterPart, base: SessionState): ClusterState {
+  const s = p.state;
+  if (!s) return { context: p.context, status: 'starting', startedAt: base.startedAt, updatedAt: base.startedAt, matchedSources: [], warnings: [], cycles: [] };
+  return {
+    context: p.context,
+    ...(s.cluster.server ? { server: s.cluster.server } : {}),
+    status: s.status,
+    startedAt: s.startedAt,
+    updatedAt: s.updatedAt,
+    ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+    ...(s.verdict ? { verdict: s.verdict } : {}),
+    ...(s.verdictMessage !== undefined ? { verdictMessage: s.verdictMessage } : {}),
+    ...(s.timedOut ? { timedOut: true } : {}),
+    ...(s.error ? { error: s.error } : {}),
+    ...(s.mode ? { mode: s.mode } : {}),
+    matchedSources: [...s.matchedSources],
+    warnings: [...s.warnings],
+    cycles: s.cycles.map((c) => [...c]),
+  };
+}
+
+/**
+ * The session of several clusters from each one's latest state. `base` gives what is the same on every cluster
+ * (id, repository, commit, timeout, pid). Finished, with the worst verdict, once every cluster is finished.
+ */
+export function mergeClusters(base: SessionState, parts: ClusterPart[]): SessionState {
+  const clusters = parts.map((p) => clusterOf(p, base));
+  const nodes: Record<string, NodeState> = {};
+  const merged: SessionState = {
+    ...base,
+    cluster: { context: parts.map((p) => p.context).join(', ') },
+    nodes,
+    edges: [],
+    cycles: [],
+    matchedSources: [],
+    warnings: [],
+    clusters,
+  };
+  delete merged.error;
+  delete merged.verdict;
+  delete merged.verdictMessage;
+  delete merged.timedOut;
+  delete merged.endedAt;
+  delete merged.mode;
+  for (const p of parts) {
+    const s = p.state;
+    if (!s) continue;
+    const ctx = p.context;
+    for (const [key, n] of Object.entries(s.nodes)) {
+      const k = clusterKey(ctx, key);
+      nodes[k] = { ...n, key: k, cluster: ctx, ...(n.blockedBy ? { blockedBy: clusterKey(ctx, n.blockedBy) } : {}) };
+    }
+    for (const e of s.edges) merged.edges.push({ ...e, from: clusterKey(ctx, e.from), to: clusterKey(ctx, e.to) });
+    for (const c of s.cycles) merged.cycles.push(c.map((k) => clusterKey(ctx, k)));
+    for (const k of s.matchedSources) merged.matchedSources.push(clusterKey(ctx, k));
+    for (const w of s.warnings) merged.warnings.push(`${ctx}: ${w}`);
+  }
+  merged.startedAt = Math.min(base.startedAt, ...clusters.map((c) => c.startedAt));
+  merged.updatedAt = Math.max(base.updatedAt, ...clusters.map((c) => c.updatedAt));
+  const modes = new Set(clusters.map((c) => c.mode).filter(Boolean));
+  if (modes.size) merged.mode = modes.has('poll') ? 'poll' : 'watch';
+  merged.status = clusters.every((c) => c.status === 'finished') ? 'finished' : clusters.some((c) => c.status !== 'starting') ? 'running' : 'starting';
+  if (clusters.some((c) => c.timedOut)) merged.timedOut = true;
+  if (merged.status === 'finished') {
+    merged.verdict = worstVerdict(clusters.map((c) => c.verdict ?? 'error'))!;
+    merged.verdictMessage = clustersVerdictMessage(clusters);
+    merged.endedAt = Math.max(...clusters.map((c) => c.endedAt ?? c.updatedAt));
+  }
+  return merged;
+}
+
+/**
+ * The overall verdict message: the clusters with the worst verdict, each with its own message, then the others'
+ * verdicts: `prod: commit abc1234 failed: … ; staging: success`.
+ */
+export function clustersVerdictMessage(clusters: ClusterState[]): string {
+  const worst = worstVerdict(clusters.map((c) => c.verdict ?? 'error'));
+  const bad = clusters.filter((c) => (c.verdict ?? 'error') === worst);
+  const rest = clusters.filter((c) => (c.verdict ?? 'error') !== worst);
+  const head = bad.map((c) => `${c.context}: ${c.verdictMessage ?? c.verdict ?? 'no verdict'}`).join('; ');
+  const tail = rest.map((c) => `${c.context}: ${c.verdict ?? 'no verdict'}`).join(', ');
+  const of = clusters.length > 1 ? `${verdictWord(worst!)} on ${bad.length} of ${clusters.length} clusters — ` : '';
+  return `${of}${head}${tail ? `; ${tail}` : ''}`;
+}
+
+function verdictWord(v: Verdict): string {
+  switch (v) {
+    case 'success':
+      return 'applied';
+    case 'failed':
+      return 'failed';
+    case 'timeout':
+      return 'timed out';
+    case 'error':
+      return 'error';
+    case 'superseded':
+      return 'superseded';
+    case 'stopped':
+      return 'stopped';
+    case 'blocked':
+      return 'blocked';
+  }
+}
+
+/** Each cluster's verdict, for the overall summary event (finished clusters only). */
+export function clusterVerdicts(s: SessionState): ClusterVerdict[] {
+  return splitClusters(s).map(({ cluster: c, state }) => ({
+    context: c.context,
+    verdict: c.verdict ?? 'error',
+    exitCode: EXIT_CODES[c.verdict ?? 'error'],
+    message: c.verdictMessage ?? '',
+    ...(c.timedOut ? { timedOut: true } : {}),
+    counts: countPhases(Object.values(state.nodes)),
+  }));
+}
+
+/**
+ * One single-cluster state per cluster of a merged session (keys without the prefix, no `clusters`), for views
+ * that draw one subtree per cluster. Empty for a single-cluster state.
+ */
+export function splitClusters(s: SessionState): Array<{ cluster: ClusterState; state: SessionState }> {
+  if (!s.clusters?.length) return [];
+  const byCluster = new Map<string, Record<string, NodeState>>(s.clusters.map((c) => [c.context, {}]));
+  for (const n of Object.values(s.nodes)) {
+    const into = n.cluster !== undefined ? byCluster.get(n.cluster) : undefined;
+    if (!into) continue;
+    const { cluster: ctx, ...rest } = n;
+    const key = refKey(n);
+    into[key] = { ...rest, key, ...(n.blockedBy ? { blockedBy: unprefixKey(ctx!, n.blockedBy) } : {}) };
+  }
+  return s.clusters.map((c) => {
+    const p = `${c.context}/`;
+    const state: SessionState = {
+      schema: 1,
+      id: s.id,
+      repo: s.repo,
+      commit: s.commit,
+      cluster: { context: c.context, ...(c.server ? { server: c.server } : {}) },
+      startedAt: c.startedAt,
+      updatedAt: c.updatedAt,
+      ...(c.endedAt !== undefined ? { endedAt: c.endedAt } : {}),
+      timeoutMs: s.timeoutMs,
+      status: c.status,
+      ...(c.verdict ? { verdict: c.verdict } : {}),
+      ...(c.verdictMessage !== undefined ? { verdictMessage: c.verdictMessage } : {}),
+      ...(c.timedOut ? { timedOut: true } : {}),
+      nodes: byCluster.get(c.context)!,
+      edges: s.edges.filter((e) => e.from.startsWith(p)).map((e) => ({ ...e, from: e.from.slice(p.length), to: unprefixKey(c.context, e.to) })),
+      cycles: c.cycles,
+      matchedSources: c.matchedSources,
+      warnings: c.warnings,
+      ...(c.error ? { error: c.error } : {}),
+      ...(s.pid !== undefined ? { pid: s.pid } : {}),
+      ...(c.mode ? { mode: c.mode } : {}),
+    };
+    return { cluster: c, state };
+  });
+}
