@@ -132,7 +132,7 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
   const io = { ...ctx.io, cwd: a.repo ? resolve(base, a.repo) : base };
   // A relative kubeconfig is relative to the repository, as for `watch` run there.
   const run = await prepareWatch(io, watchFlags({ ...a, kubeconfig: a.kubeconfig && resolve(io.cwd, a.kubeconfig) }));
-  const lines: Array<{ type: MonitorEvent['type']; json: string }> = [];
+  const lines: Array<{ type: MonitorEvent['type']; cluster?: string; json: string }> = [];
   let latest: SessionState | undefined;
   const progress = new Progress(call, ctx.heartbeatMs, () => latest && stateLine(latest));
   const ac = new AbortController();
@@ -145,7 +145,7 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
       signal: ac.signal,
       onState: (s) => (latest = s),
       onEvent: (e) => {
-        lines.push({ type: e.type, json: JSON.stringify(e) });
+        lines.push({ type: e.type, cluster: e.cluster, json: JSON.stringify(e) });
         const line = eventLine(e);
         if (line) progress.send(line);
       },
@@ -395,6 +395,12 @@ class Progress {
 
 /** One line per phase change and cluster error: `Kustomization flux-system/apps: Ready (ReconciliationSucceeded)`. */
 function eventLine(e: MonitorEvent): string | undefined {
+  const line = eventLineOf(e);
+  // Several clusters: say which one.
+  return line && e.cluster !== undefined ? `${e.cluster}: ${line}` : line;
+}
+
+function eventLineOf(e: MonitorEvent): string | undefined {
   if (e.type === 'phase') return `${nodeLabel(e)}: ${e.phase}${e.reason ? ` (${e.reason})` : ''}`;
   if (e.type === 'error') return `${e.recovered ? 'recovered' : 'error'} (${e.category}): ${e.message}`;
   if (e.type === 'diagnosis') {
