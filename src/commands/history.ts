@@ -1,7 +1,7 @@
 import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
-import { listSessions, liveness, readHistory, sessionDiagnosis, type HistoryEntry, type Liveness } from '../session/store.js';
+import { historyClusters, listSessions, liveness, readHistory, sessionDiagnosis, type HistoryEntry, type Liveness } from '../session/store.js';
 import { gitInfo } from '../git/repo.js';
 import { formatDuration } from '../ui/layout.js';
 import { sanitizeText } from '../core/sanitize.js';
@@ -31,7 +31,8 @@ export function historyRows(io: Pick<CommandIO, 'env' | 'stderr'>, o: { repo?: s
     if (live === 'finished') continue; // finished but not in history (written by an older version): skip
     const s = e.session;
     const diagnosis = sessionDiagnosis(s);
-    rows.push({ id: s.id, repo: s.repo, commit: s.commit, startedAt: s.startedAt, durationMs: Math.max(0, s.updatedAt - s.startedAt), liveness: live, ...(diagnosis ? { diagnosis } : {}) });
+    const clusters = historyClusters(s);
+    rows.push({ id: s.id, repo: s.repo, commit: s.commit, startedAt: s.startedAt, durationMs: Math.max(0, s.updatedAt - s.startedAt), liveness: live, ...(diagnosis ? { diagnosis } : {}), ...(clusters ? { clusters } : {}) });
   }
   for (const e of entries) rows.push({ ...e, liveness: 'finished' });
   const shown = rows
@@ -78,6 +79,9 @@ const history: Command = {
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
     table.forEach((row, i) => {
       io.stdout.write(row.map((c, j) => (j === row.length - 1 ? c : c.padEnd(widths[j]!))).join('  ') + '\n');
+      // Several clusters: each one's verdict (the RESULT is the worst of them).
+      const clusters = i > 0 ? shown[i - 1]!.clusters : undefined;
+      if (clusters?.length) io.stdout.write(`  ↳ clusters: ${clusters.map((c) => `${clean(c.context)} ${c.verdict ?? 'running'}`).join(', ')}\n`);
       // The first workload problem behind a failure; `flux-monitor status ID` shows the whole diagnosis.
       const why = i > 0 ? shown[i - 1]!.diagnosis : undefined;
       if (why) io.stdout.write(`  ↳ ${sanitizeText(why, { maxLength: 160 }).replace(/\s+/g, ' ')}\n`);

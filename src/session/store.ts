@@ -199,6 +199,13 @@ export interface HistoryEntry {
   counts: PhaseCounts;
   /** The first workload problem of the session's diagnoses (`Deployment team/web: ImagePullBackOff (…)`), sanitised. */
   diagnosis?: string;
+  /** A session of several clusters: each cluster's context and verdict (none while it runs). */
+  clusters?: Array<{ context: string; verdict?: Verdict }>;
+}
+
+/** The clusters of a several-cluster session, for history (undefined for a single cluster). */
+export function historyClusters(s: Pick<SessionState, 'clusters'>): HistoryEntry['clusters'] {
+  return s.clusters?.length ? s.clusters.map((c) => ({ context: c.context, ...(c.verdict ? { verdict: c.verdict } : {}) })) : undefined;
 }
 
 /** The first workload problem behind a failure of the session, in one line (failed objects first). */
@@ -226,6 +233,7 @@ export function historyEntry(s: SessionState): HistoryEntry {
     verdictMessage: s.verdictMessage,
     counts: countPhases(Object.values(s.nodes ?? {})),
     ...(diagnosis ? { diagnosis } : {}),
+    ...(s.clusters?.length ? { clusters: historyClusters(s) } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
 // from the states (offsets from state.startedAt), never from the clock.
 import { FAILURE_PHASES, type NodeState, type Phase, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
 import { diagnosisLines } from '../core/workloads.js';
+import { splitClusters } from '../core/clusters.js';
 import { compareNodes, formatDuration, nodeLabel, shortSha, summarize } from './layout.js';
 import { ansi, cleanText, firstLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON } from './theme.js';
 
@@ -40,7 +41,73 @@ function offset(ms: number): string {
   return `+${formatDuration(ms)}`.padStart(7);
 }
 
+/**
+ * The printer. A session of several clusters (state.clusters) gets one header, then each cluster's lines prefixed
+ * with `[context] ` (its own header line, objects, warnings, errors, summary and verdict line), and at the end the
+ * overall summary and verdict (the worst of the clusters'). A single-cluster session prints as it always did.
+ */
 export function createPlainPrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions): PlainPrinter {
+  let single: PlainPrinter | undefined;
+  let multi: PlainPrinter | undefined;
+  const pick = (state: SessionState): PlainPrinter =>
+    single ?? multi ?? (state.clusters?.length ? (multi = createClustersPrinter(out, opts)) : (single = createSinglePrinter(out, opts)));
+  return {
+    onState: (state) => pick(state).onState(state),
+    finish: (state) => pick(state).finish(state),
+  };
+}
+
+function createClustersPrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions): PlainPrinter {
+  const color = opts.color ?? false;
+  const minimal = opts.verbosity === 'minimal';
+  const subs = new Map<string, PlainPrinter>();
+  let headerDone = false;
+  let finished = false;
+  const line = (s: string) => out.write(s + '\n');
+  const sub = (context: string) => {
+    let p = subs.get(context);
+    if (!p) subs.set(context, (p = createSinglePrinter(out, opts, `[${oneLine(context)}] `)));
+    return p;
+  };
+  function header(state: SessionState): void {
+    headerDone = true;
+    if (minimal) return;
+    const subject = oneLine(state.commit.subject);
+    const tag = state.commit.tag ? ` (tag ${oneLine(state.commit.tag)})` : '';
+    line(`flux-monitor: following ${shortSha(state.commit.sha) || 'unknown commit'}${tag}${subject ? ` "${subject}"` : ''}`);
+    const where = state.repo.url ? shortUrl(state.repo.url) : oneLine(state.repo.remote ?? state.repo.path);
+    const branch = oneLine(state.repo.branch);
+    const repo = branch && where ? `${branch} → ${where}` : branch || where;
+    const n = state.clusters?.length ?? 0;
+    const parts = [`${repo ? `${repo} on ` : ''}${n} clusters: ${(state.clusters ?? []).map((c) => oneLine(c.context)).join(', ')}`];
+    if (state.status === 'finished') parts.push(`finished after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
+    else parts.push(`timeout ${formatDuration(state.timeoutMs)}`);
+    line(`  ${parts.join(' · ')}`);
+  }
+  function onState(state: SessionState): void {
+    if (finished) return;
+    if (!headerDone) header(state);
+    for (const { cluster, state: s } of splitClusters(state)) sub(cluster.context).onState(s);
+  }
+  function finish(state: SessionState): void {
+    if (finished) return;
+    if (!headerDone) header(state);
+    for (const { cluster, state: s } of splitClusters(state)) sub(cluster.context).finish(s);
+    finished = true;
+    const s = summarize(state);
+    if (!minimal) line(`summary: ${s.countsLine} on ${state.clusters?.length ?? 0} clusters`);
+    if (state.verdict && s.verdictLine) {
+      const v = state.verdict;
+      line(`${ansi(opts.ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(s.verdictLine, VERDICT_COLOR[v], color)}`);
+    } else {
+      line(`session ended without a verdict after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
+    }
+  }
+  return { onState, finish };
+}
+
+/** The printer of one cluster's state; `prefix` (`[context] `) before each line when it is one of several. */
+function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions, prefix = ''): PlainPrinter {
   const color = opts.color ?? false;
   const minimal = opts.verbosity === 'minimal';
   const verbose = opts.verbosity === 'verbose';
@@ -53,12 +120,19 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
   let lastError: string | undefined;
   let finished = false;
 
-  const line = (s: string) => out.write(s + '\n');
+  const line = (s: string) => out.write(prefix + s + '\n');
   const icon = (p: Phase) => (opts.ascii ? PHASE_TAG[p] : PHASE_ICON[p]);
 
   function header(state: SessionState): void {
     headerDone = true;
     if (minimal) return;
+    if (prefix) {
+      // One of several clusters: the session's header is above; this says which cluster and how many objects.
+      const n = Object.values(state.nodes).filter((x) => x.affected).length;
+      const server = state.cluster.server ? ` (${oneLine(state.cluster.server)})` : '';
+      line(`cluster ${oneLine(state.cluster.context)}${server} · ${n} object${n === 1 ? '' : 's'}`);
+      return;
+    }
     const subject = oneLine(state.commit.subject);
     const tag = state.commit.tag ? ` (tag ${oneLine(state.commit.tag)})` : '';
     line(`flux-monitor: following ${shortSha(state.commit.sha) || 'unknown commit'}${tag}${subject ? ` "${subject}"` : ''}`);

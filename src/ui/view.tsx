@@ -2,7 +2,8 @@
 // Pure React/Ink components: everything comes from props (the state, the clock, the terminal size).
 import { useRef } from 'react';
 import { Box, Text } from 'ink';
-import type { SessionState, Verbosity } from '../core/types.js';
+import type { ClusterState, SessionState, Verbosity } from '../core/types.js';
+import { splitClusters } from '../core/clusters.js';
 import { buildTree, formatDuration, nodeLabel, shortSha, summarize, type TreeRow } from './layout.js';
 import { colorEnabled } from './mode.js';
 import {
@@ -213,8 +214,78 @@ function wrapped(text: string, width: number, maxLines: number, style: Omit<Seg,
   return kept.map((l) => [{ ...style, text: l }]);
 }
 
+/**
+ * The part of one cluster in a session of several: a title line (its verdict icon or ⟳, its context, server and
+ * mode), its object tree indented under it, its counts, its error and its verdict line, in `budget` lines.
+ */
+function clusterBlock(
+  cluster: ClusterState,
+  sub: SessionState,
+  p: SessionViewProps,
+  o: { width: number; budget: number; now: number; spinner: string; layoutTree: typeof buildTree },
+): Line[] {
+  const finished = sub.status === 'finished';
+  const info: string[] = [];
+  if (cluster.server) info.push(shortUrl(cluster.server));
+  const affected = Object.values(sub.nodes).filter((n) => n.affected).length;
+  info.push(`${affected} object${affected === 1 ? '' : 's'}`);
+  if (!finished && sub.mode) info.push(sub.mode === 'watch' ? 'watching' : 'polling');
+  else if (!finished && sub.status === 'starting') info.push('connecting');
+  const title: Line = [
+    finished && sub.verdict ? { text: VERDICT_ICON[sub.verdict], color: VERDICT_COLOR[sub.verdict], bold: true } : { text: '⟳', color: 'cyan', bold: true },
+    { text: ` ${oneLine(cluster.context)}`, bold: true },
+    { text: `  ${info.join(' · ')}`, color: 'gray' },
+  ];
+  const indent = (l: Line): Line => [{ text: '  ' }, ...l];
+  const error: Line[] = sub.error
+    ? [
+        ...wrapped(`✖ ${sub.error.category}: ${oneLine(sub.error.message)}`, o.width - 2, 2, { color: 'red', bold: true }),
+        ...(p.verbosity === 'minimal' ? [] : wrapped(`  hint: ${oneLine(sub.error.hint)}`, o.width - 2, 1, { color: 'yellow' })),
+      ].map(indent)
+    : [];
+  const s = summarize(sub);
+  const verdict: Line[] = finished && sub.verdict ? wrapped(`${VERDICT_ICON[sub.verdict]} ${s.verdictLine}`, o.width - 2, 2, { color: VERDICT_COLOR[sub.verdict] }).map(indent) : [];
+  const counts = p.verbosity === 'minimal' ? [] : [indent(summaryLine(sub))];
+  const fixed = 1 + error.length + verdict.length + counts.length;
+  const rows = o.layoutTree(sub, { showAll: p.showAll, showDependencies: p.showDependencies, verbosity: p.verbosity, maxRows: Math.max(1, o.budget - fixed), width: o.width - 2 });
+  const tree = rows.length
+    ? treeLines(rows, o.width - 2, { now: o.now, spinner: o.spinner, finished })
+    : Object.keys(sub.nodes).length || !sub.error
+      ? [emptyTreeLine(sub, p.showAll)]
+      : [];
+  return [title, ...tree.map(indent), ...counts, ...error, ...verdict];
+}
+
+/** The view of a session of several clusters: the header, one block per cluster, the overall counts and verdict. */
+function clustersLines(p: SessionViewProps, layoutTree: typeof buildTree): Line[] {
+  const { state } = p;
+  const finished = state.status === 'finished';
+  const now = finished && state.endedAt !== undefined ? Math.min(p.now, state.endedAt) : p.now;
+  const width = Math.max(20, Math.floor(p.width));
+  const header = headerLines(state, p, now);
+  const summary = summaryLine(state);
+  const s = summarize(state);
+  const verdict: Line[] =
+    finished && state.verdict
+      ? wrapped(`${VERDICT_ICON[state.verdict]} ${s.verdictLine}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true })
+      : finished
+        ? [[{ text: 'Finished.', bold: true }]]
+        : [];
+  const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
+  // Each cluster's warnings, prefixed with its context.
+  const warnings = warningLines(state, p.verbosity);
+  const parts = splitClusters(state);
+  const fixed = header.length + 1 + warnings.length + verdict.length + footer.length;
+  const budget = Math.max(parts.length * 2, Math.floor(p.height) - fixed);
+  const each = Math.max(2, Math.floor(budget / Math.max(1, parts.length)));
+  const spinner = spinnerGlyph(p.spinnerFrame);
+  const blocks = parts.flatMap(({ cluster, state: sub }) => clusterBlock(cluster, sub, p, { width, budget: each, now, spinner, layoutTree }).slice(0, each));
+  return [...header, ...blocks, summary, ...warnings, ...verdict, ...footer].map((l) => fitLine(l, width));
+}
+
 /** All lines of the view, already fitted to the width and the height. Exported for tests and text captures. */
 export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree = buildTree): Line[] {
+  if (p.state.clusters?.length) return clustersLines(p, layoutTree);
   const { state } = p;
   const finished = state.status === 'finished';
   const now = finished && state.endedAt !== undefined ? Math.min(p.now, state.endedAt) : p.now;
