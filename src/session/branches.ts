@@ -65,8 +65,21 @@ export function watchedTagPatterns(repos: KubeObject[]): string[] {
   return [...out];
 }
 
-/** GitRepositories cluster-wide, or in `config.namespaces` when listing cluster-wide is forbidden. */
+/**
+ * GitRepositories cluster-wide, or in `config.namespaces` when listing cluster-wide is forbidden; on every
+ * cluster of `config.contexts` (all that answer; rejects only when none does), else on `lookup.context` or the
+ * current context.
+ */
 async function listGitRepositories(config: MonitorConfig, lookup: ClusterLookup): Promise<KubeObject[]> {
+  const contexts: Array<string | undefined> = lookup.context ? [lookup.context] : config.contexts.length ? config.contexts : [undefined];
+  const results = await Promise.allSettled(contexts.map((context) => listGitRepositoriesOn(config, { ...lookup, context })));
+  const ok = results.filter((r): r is PromiseFulfilledResult<KubeObject[]> => r.status === 'fulfilled');
+  if (!ok.length) throw (results[0] as PromiseRejectedResult).reason;
+  return ok.flatMap((r) => r.value);
+}
+
+
+async function listGitRepositoriesOn(config: MonitorConfig, lookup: ClusterLookup): Promise<KubeObject[]> {
   // Loaded lazily: the cluster client is heavy and most hook runs never get here.
   const [{ ClusterClient, loadKubeConfig }, { discoverFlux }, { ApiError }] = await Promise.all([
     import('../cluster/client.js'),
