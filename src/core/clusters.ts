@@ -112,7 +112,9 @@ export function clustersVerdictMessage(clusters: ClusterState[]): string {
   const worst = worstVerdict(clusters.map((c) => c.verdict ?? 'error'));
   const bad = clusters.filter((c) => (c.verdict ?? 'error') === worst);
   const rest = clusters.filter((c) => (c.verdict ?? 'error') !== worst);
-  const head = bad.map((c) => `${c.context}: ${c.verdictMessage ?? c.verdict ?? 'no verdict'}`).join('; ');
+  // A cluster that ended while failing to reach its apiserver says so (its verdict message may not).
+  const error = (c: ClusterState) => (c.error && c.verdict !== 'error' ? ` (${c.error.category}: ${c.error.message})` : '');
+  const head = bad.map((c) => `${c.context}: ${c.verdictMessage ?? c.verdict ?? 'no verdict'}${error(c)}`).join('; ');
   const tail = rest.map((c) => `${c.context}: ${c.verdict ?? 'no verdict'}`).join(', ');
   const of = clusters.length > 1 ? `${verdictWord(worst!)} on ${bad.length} of ${clusters.length} clusters — ` : '';
   return `${of}${head}${tail ? `; ${tail}` : ''}`;
