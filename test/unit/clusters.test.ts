@@ -12,6 +12,10 @@ import { ApiSimulator } from '../../src/sim/server.js';
 import { followedContexts, runMonitor, type RunOptions } from '../../src/engine/run.js';
 import { SHA_NEW, SHA_OLD, gitReady, gitRepository, helmRelease, hrFailed, hrReady, invId, kustomization, ksProgressing, ksReady } from '../helpers/flux.js';
 import { mergeKubeconfigs } from '../helpers/kubeconfig.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { runDetachedSession } from '../../src/session/monitor-process.js';
+import { statePaths } from '../../src/session/paths.js';
+import { readHistory, readSessionFile, sessionFile } from '../../src/session/store.js';
 
 const SHA = SHA_NEW;
 
@@ -337,5 +341,44 @@ describe('the engine on several clusters', () => {
     expect(final.verdict).toBe('stopped');
     expect(final.clusters!.map((c) => c.verdict)).toEqual(['stopped', 'stopped']);
     expect(clusterKey('prod', 'HelmRelease/apps/podinfo') in final.nodes).toBe(true);
+  });
+});
+
+describe('the detached monitor after a push', () => {
+  it('follows every context of the hook configuration and records each cluster in the session file and history', async () => {
+    const prod = await fleetSim('prod');
+    const staging = await fleetSim('staging');
+    const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'staging', file: staging.kubeconfig }], join(dir, 'two.kubeconfig'));
+    const repo = join(dir, 'repo');
+    mkdirSync(join(repo, '.kiro', 'hooks'), { recursive: true });
+    writeFileSync(join(repo, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'config:\n  timeout: 30s\n  notify: never\n  contexts: [prod, staging]\n');
+    // KUBECONFIG as the hook's environment has it; no --context: the configuration says which clusters.
+    const env = { PATH: process.env.PATH, KUBECONFIG: kubeconfig, XDG_STATE_HOME: join(dir, 'state') };
+    const paths = statePaths(env);
+    const done = runDetachedSession({ id: '20261127-120000-abcdef01', repoPath: repo, branch: 'main', sha: SHA_NEW, url: URL_, pushedAt: Date.now(), paths, env, writeIntervalMs: 20, log: () => {} });
+    const file = sessionFile(paths, '20261127-120000-abcdef01');
+    await waitFor('both clusters listed in the session file', () => {
+      try {
+        return readSessionFile(file).clusters?.every((c) => c.status === 'running') ?? false;
+      } catch {
+        return false;
+      }
+    });
+    applyNew(prod.sim, 'ok');
+    applyNew(staging.sim, 'fail');
+    expect(await done).toBe(1);
+    const stored = readSessionFile(file);
+    expect(stored.verdict).toBe('failed');
+    expect(stored.clusters!.map((c) => [c.context, c.verdict])).toEqual([
+      ['prod', 'success'],
+      ['staging', 'failed'],
+    ]);
+    expect(stored.nodes['staging/HelmRelease/apps/podinfo']!.phase).toBe('Failed');
+    const h = readHistory(paths).entries.at(-1)!;
+    expect(h.verdict).toBe('failed');
+    expect(h.clusters).toEqual([
+      { context: 'prod', verdict: 'success' },
+      { context: 'staging', verdict: 'failed' },
+    ]);
   });
 });

@@ -47,6 +47,7 @@ describe('parseConfig', () => {
         '  auto_reconcile: true',
         '  branches: [main, "release/*"]',
         '  namespaces: flux-system',
+        '  contexts: [prod-eu, prod-us, prod-eu]',
       ].join('\n'),
       'f',
     );
@@ -58,6 +59,13 @@ describe('parseConfig', () => {
     expect(r.config.auto_reconcile).toBe(true);
     expect(r.config.branches).toEqual(['main', 'release/*']);
     expect(r.config.namespaces).toEqual(['flux-system']);
+    expect(r.config.contexts).toEqual(['prod-eu', 'prod-us']);
+  });
+
+  it('contexts must be a list of non-empty strings', () => {
+    expect(errorOf('config:\n  contexts: 3\n').message).toMatch(/contexts must be a list of strings/);
+    expect(errorOf('config:\n  contexts: [a, ""]\n').message).toMatch(/contexts items must be non-empty strings/);
+    expect(parseConfig('config:\n  contexts: staging\n', 'f').config.contexts).toEqual(['staging']);
   });
 
   it('an empty file gives the defaults, enabled', () => {
