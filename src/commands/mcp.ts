@@ -113,7 +113,7 @@ export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   set('branch', a.branch);
   set('repo-url', a.repoUrl);
   set('remote', a.remote);
-  set('context', a.contexts?.length ? a.contexts : a.context);
+  set('context', a.contexts?.length ? a.contexts : a.context ? [a.context] : undefined);
   set('kubeconfig', a.kubeconfig);
   set('timeout', a.timeout);
   set('poll-interval', a.pollInterval);

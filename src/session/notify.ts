@@ -103,7 +103,9 @@ export function notificationFor(s: SessionState): DesktopNotification {
   const f = firstFailure(s);
   if (f) {
     const detail = clean(f.message, LINE_MAX);
-    lines.push(clean(`${f.kind} ${f.namespace}/${f.name}: ${f.reason || f.phase}${detail ? ` — ${detail}` : ''}`, LINE_MAX));
+    // Several clusters: say on which one.
+    const on = f.cluster !== undefined ? `${f.cluster}: ` : '';
+    lines.push(clean(`${on}${f.kind} ${f.namespace}/${f.name}: ${f.reason || f.phase}${detail ? ` — ${detail}` : ''}`, LINE_MAX));
   }
   return { title, body: lines.join('\n'), urgency: CRITICAL.has(verdict) ? 'critical' : 'normal' };
 }

@@ -7,6 +7,7 @@ import type { SessionState } from '../../src/core/types.js';
 import { sessionLines } from '../../src/ui/view.js';
 import { createPlainPrinter } from '../../src/ui/plain.js';
 import { historyEntry } from '../../src/session/store.js';
+import { notificationFor } from '../../src/session/notify.js';
 import { fleet, T0 } from './factory.js';
 
 /** prod applied the commit; staging failed on apps; dr never answered. */
@@ -101,5 +102,13 @@ describe('history of several clusters', () => {
       { context: 'dr', verdict: 'error' },
     ]);
     expect(historyEntry(fleet().state).clusters).toBeUndefined();
+  });
+});
+
+describe('desktop notification of several clusters', () => {
+  it('names the overall verdict and the cluster of the first failure', () => {
+    const n = notificationFor(threeClusters(true));
+    expect(n.title).toBe('flux-monitor: Failed 3f2a9c1');
+    expect(n.body.split('\n')[1]).toBe('staging: Kustomization flux-system/apps: BuildFailed — kustomize build failed: missing podinfo.yaml');
   });
 });
