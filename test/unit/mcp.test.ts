@@ -160,6 +160,8 @@ describe('mcp tools', () => {
     });
     expect(fromTool).toEqual(parseArgs(argv, WATCH_FLAGS));
     expect(watchFlags({ all: false, namespaces: [] })).toEqual({ flags: {}, positionals: [] });
+    // Several clusters: `contexts` is --context given once per context.
+    expect(watchFlags({ contexts: ['east', 'west'], context: 'ignored' })).toEqual(parseArgs(['--context', 'east', '--context', 'west'], WATCH_FLAGS));
   });
 
   it('get_session without a session answers {"session": null, message} as `status --json` does', async () => {
