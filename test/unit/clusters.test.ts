@@ -16,6 +16,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { runDetachedSession } from '../../src/session/monitor-process.js';
 import { statePaths } from '../../src/session/paths.js';
 import { readHistory, readSessionFile, sessionFile } from '../../src/session/store.js';
+import { resolveWatchedBranches } from '../../src/session/branches.js';
 
 const SHA = SHA_NEW;
 
@@ -380,5 +381,27 @@ describe('the detached monitor after a push', () => {
       { context: 'prod', verdict: 'success' },
       { context: 'staging', verdict: 'failed' },
     ]);
+  });
+});
+
+describe('which branches the hooks watch, with several clusters', () => {
+  it('asks every configured context (those that answer) which branches their GitRepositories track', async () => {
+    const prod = await fleetSim('prod');
+    const staging = await fleetSim('staging');
+    staging.sim.apply({ ...gitRepository('release', URL_, 'release/1.x'), status: gitReady(SHA_OLD, 'release/1.x') });
+    const port = await closedPort();
+    const kubeconfig = await mergeKubeconfigs(
+      [{ context: 'prod', file: prod.kubeconfig }, { context: 'staging', file: staging.kubeconfig }, { context: 'dr', server: `https://127.0.0.1:${port}` }],
+      join(dir, 'three.kubeconfig'),
+    );
+    const config = { ...DEFAULT_CONFIG, contexts: ['prod', 'staging', 'dr'] };
+    const w = await resolveWatchedBranches(config, URL_, { kubeconfig });
+    expect(w.source).toBe('cluster');
+    expect([...w.patterns].sort()).toEqual(['main', 'release/1.x']);
+    // Without contexts, only the current context (prod) is asked.
+    expect((await resolveWatchedBranches(DEFAULT_CONFIG, URL_, { kubeconfig })).patterns).toEqual(['main']);
+    // None answers: the default, saying why.
+    const down = await resolveWatchedBranches({ ...DEFAULT_CONFIG, contexts: ['dr'] }, URL_, { kubeconfig });
+    expect(down.source).toBe('default');
   });
 });
