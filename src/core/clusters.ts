@@ -11,6 +11,7 @@ import {
   worstVerdict,
   type ClusterState,
   type ClusterVerdict,
+  type GraphEdge,
   type NodeState,
   type SessionState,
   type Verdict,
@@ -55,10 +56,36 @@ function clusterOf(p: ClusterPart, base: SessionState): ClusterState {
 }
 
 /**
+ * What the last merge made of each cluster's nodes and edges, reused while the cluster's monitor publishes the
+ * same `nodes` record and `edges` array (it replaces them when they change, and changes node objects only while
+ * building a new record): a state change of one cluster, or an error or warning, then costs no copy of the
+ * others' objects.
+ */
+export type MergeMemo = Map<string, { nodes: Record<string, NodeState>; nodesOut: Record<string, NodeState>; edges: GraphEdge[]; edgesOut: GraphEdge[] }> & {
+  /** The merged nodes and edges of the last merge, reused when no cluster's changed. */
+  last?: { parts: string; nodes: Record<string, NodeState>; edges: GraphEdge[] };
+};
+
+function prefixedNodes(ctx: string, src: Record<string, NodeState>): Record<string, NodeState> {
+  const out: Record<string, NodeState> = {};
+  for (const key in src) {
+    const n = src[key]!;
+    const k = clusterKey(ctx, key);
+    const o: NodeState = Object.assign({}, n);
+    o.key = k;
+    o.cluster = ctx;
+    if (n.blockedBy) o.blockedBy = clusterKey(ctx, n.blockedBy);
+    out[k] = o;
+  }
+  return out;
+}
+
+/**
  * The session of several clusters from each one's latest state. `base` gives what is the same on every cluster
  * (id, repository, commit, timeout, pid). Finished, with the worst verdict, once every cluster is finished.
+ * `memo` (optional) carries what one merge made to the next (MergeMemo).
  */
-export function mergeClusters(base: SessionState, parts: ClusterPart[]): SessionState {
+export function mergeClusters(base: SessionState, parts: ClusterPart[], memo?: MergeMemo): SessionState {
   const clusters = parts.map((p) => clusterOf(p, base));
   const nodes: Record<string, NodeState> = {};
   const merged: SessionState = {
@@ -77,15 +104,41 @@ export function mergeClusters(base: SessionState, parts: ClusterPart[]): Session
   delete merged.timedOut;
   delete merged.endedAt;
   delete merged.mode;
+  // Each cluster's prefixed nodes and edges: reused from the memo while its monitor publishes the same ones.
+  let changed = !memo?.last;
+  const made = parts.map((p) => {
+    const s = p.state;
+    if (!s) return undefined;
+    const ctx = p.context;
+    let m = memo?.get(ctx);
+    if (!m || m.nodes !== s.nodes || m.edges !== s.edges) {
+      changed = true;
+      m = {
+        nodes: s.nodes,
+        nodesOut: m?.nodes === s.nodes ? m.nodesOut : prefixedNodes(ctx, s.nodes),
+        edges: s.edges,
+        edgesOut: m?.edges === s.edges ? m.edgesOut : s.edges.map((e) => ({ from: clusterKey(ctx, e.from), to: clusterKey(ctx, e.to), type: e.type })),
+      };
+      memo?.set(ctx, m);
+    }
+    return m;
+  });
+  const shape = parts.map((p) => `${p.state ? '+' : '-'}${p.context}`).join('\n');
+  if (!changed && memo?.last?.parts === shape) {
+    merged.nodes = memo.last.nodes;
+    merged.edges = memo.last.edges;
+  } else {
+    for (const m of made) {
+      if (!m) continue;
+      Object.assign(nodes, m.nodesOut);
+      for (const e of m.edgesOut) merged.edges.push(e);
+    }
+    if (memo) memo.last = { parts: shape, nodes, edges: merged.edges };
+  }
   for (const p of parts) {
     const s = p.state;
     if (!s) continue;
     const ctx = p.context;
-    for (const [key, n] of Object.entries(s.nodes)) {
-      const k = clusterKey(ctx, key);
-      nodes[k] = { ...n, key: k, cluster: ctx, ...(n.blockedBy ? { blockedBy: clusterKey(ctx, n.blockedBy) } : {}) };
-    }
-    for (const e of s.edges) merged.edges.push({ ...e, from: clusterKey(ctx, e.from), to: clusterKey(ctx, e.to) });
     for (const c of s.cycles) merged.cycles.push(c.map((k) => clusterKey(ctx, k)));
     for (const k of s.matchedSources) merged.matchedSources.push(clusterKey(ctx, k));
     for (const w of s.warnings) merged.warnings.push(`${ctx}: ${w}`);

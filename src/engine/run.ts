@@ -1,6 +1,6 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { randomUUID } from 'node:crypto';
-import { clusterVerdicts, mergeClusters } from '../core/clusters.js';
+import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
 import { countPhases, EXIT_CODES, newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import { categorize } from '../cluster/errors.js';
@@ -74,7 +74,8 @@ export async function runClusters(opts: RunOptions, contexts: string[]): Promise
     redactUrl,
   );
   const latest = new Map<string, SessionState>();
-  const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })));
+  const memo: MergeMemo = new Map();
+  const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
   await Promise.all(
     contexts.map((context) =>
       runOne({

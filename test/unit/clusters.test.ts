@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { clusterKey, mergeClusters, splitClusters } from '../../src/core/clusters.js';
+import { clusterKey, mergeClusters, splitClusters, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
 import { DEFAULT_CONFIG, EXIT_CODES, newSessionState, VERDICT_SEVERITY, worstVerdict, type MonitorEvent, type NodeState, type SessionState, type Verdict } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { followedContexts, runMonitor, type RunOptions } from '../../src/engine/run.js';
@@ -111,6 +111,23 @@ describe('merging the clusters of a session', () => {
     expect(done.verdict).toBe('failed');
     expect(done.endedAt).toBe(9000);
     expect(done.verdictMessage).toBe('failed on 1 of 2 clusters — staging: commit abcdef0 failed: 1 failed; prod: success');
+  });
+
+  it('with a memo, gives what it gives without one, as the clusters’ states move', () => {
+    const memo: MergeMemo = new Map();
+    const a1 = clusterState('prod', { nodes: { 'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps', { phase: 'Pending', settled: false }) } });
+    const b1 = clusterState('staging', { nodes: { 'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps') } });
+    const a2 = { ...a1, nodes: { 'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps') } }; // a new record, as the monitor makes
+    const a3 = { ...a2, warnings: ['something'] }; // the same record, with a warning
+    const steps: ClusterPart[][] = [
+      [{ context: 'prod', state: a1 }, { context: 'staging' }],
+      [{ context: 'prod', state: a1 }, { context: 'staging', state: b1 }],
+      [{ context: 'prod', state: a2 }, { context: 'staging', state: b1 }],
+      [{ context: 'prod', state: a3 }, { context: 'staging', state: b1 }],
+      [{ context: 'prod', state: a3 }, { context: 'staging', state: b1 }],
+    ];
+    for (const parts of steps) expect(mergeClusters(base, parts, memo)).toEqual(mergeClusters(base, parts));
+    expect(mergeClusters(base, steps[4]!, memo).nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
   });
 
   it('a cluster that never published (still connecting) is starting, and holds the verdict back', () => {
