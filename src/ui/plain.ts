@@ -49,8 +49,10 @@ function offset(ms: number): string {
 export function createPlainPrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions): PlainPrinter {
   let single: PlainPrinter | undefined;
   let multi: PlainPrinter | undefined;
+  // Decided per state: a detached monitor's file holds a state without clusters (starting, nothing printed for
+  // it) before its first merged one.
   const pick = (state: SessionState): PlainPrinter =>
-    single ?? multi ?? (state.clusters?.length ? (multi = createClustersPrinter(out, opts)) : (single = createSinglePrinter(out, opts)));
+    state.clusters?.length ? (multi ??= createClustersPrinter(out, opts)) : (single ??= createSinglePrinter(out, opts));
   return {
     onState: (state) => pick(state).onState(state),
     finish: (state) => pick(state).finish(state),

@@ -66,6 +66,8 @@ describe('plain printer of several clusters', () => {
   it('prefixes each cluster’s lines with its context and ends with each verdict line and the overall one', () => {
     let out = '';
     const printer = createPlainPrinter({ write: (s: string) => (out += s) }, { verbosity: 'normal', ascii: true });
+    // What a detached monitor's file holds before its first merged state: starting, no clusters yet.
+    printer.onState({ ...fleet().state, status: 'starting', nodes: {}, edges: [], cluster: {} });
     printer.onState(threeClusters(false));
     printer.finish(threeClusters(true));
     const lines = out.split('\n');
