@@ -131,4 +131,30 @@ describe('one push on two real clusters', () => {
 
     await west.startApiserver();
   });
+
+  it('west is down from the start: east’s success comes through; west ends in error, unreachable; overall error', async () => {
+    const fe = await seedFleet(eastObjs, 'multi-c');
+    await west.stopApiserver();
+    try {
+      const run = startEngine({ kubeconfig, repoUrl: fe.url, contexts: ['east', 'west'], config: { ...DEFAULT_CONFIG, timeout: 10 } });
+      await waitFor('east listed', () => sessionOn(run.events, 'east'));
+      await fetchNew(eastObjs, fe);
+      await applyNew(eastObjs, fe, 'ok');
+      await waitFor('east’s summary', () => run.events.some((e) => e.type === 'summary' && e.cluster === 'east'), 60_000);
+      expect(run.events.find((e) => e.type === 'summary' && e.cluster === 'east')).toMatchObject({ verdict: 'success' });
+      expect(run.events.some((e) => e.type === 'error' && e.cluster === 'west' && e.category === 'unreachable')).toBe(true);
+      expect(run.events.some((e) => e.type === 'session' && e.cluster === 'west')).toBe(false);
+
+      const final = await run.p;
+      expect(final.clusters!.map((c) => [c.context, c.verdict, c.error?.category])).toEqual([
+        ['east', 'success', undefined],
+        ['west', 'error', 'unreachable'],
+      ]);
+      expect(final.verdict).toBe('error');
+      expect((run.events.at(-1) as Summary).exitCode).toBe(3);
+      expect(final.verdictMessage).toMatch(/^error on 1 of 2 clusters — west: .*; east: success$/);
+    } finally {
+      await west.startApiserver();
+    }
+  });
 });
