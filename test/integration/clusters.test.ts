@@ -136,7 +136,7 @@ describe('one push on two real clusters', () => {
     const fe = await seedFleet(eastObjs, 'multi-c');
     await west.stopApiserver();
     try {
-      const run = startEngine({ kubeconfig, repoUrl: fe.url, contexts: ['east', 'west'], config: { ...DEFAULT_CONFIG, timeout: 10 } });
+      const run = startEngine({ kubeconfig, repoUrl: fe.url, contexts: ['east', 'west'], config: { ...DEFAULT_CONFIG, timeout: 15 } });
       await waitFor('east listed', () => sessionOn(run.events, 'east'));
       await fetchNew(eastObjs, fe);
       await applyNew(eastObjs, fe, 'ok');

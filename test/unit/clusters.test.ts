@@ -295,10 +295,10 @@ describe('the engine on several clusters', () => {
     const prod = await fleetSim('prod');
     const port = await closedPort();
     const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'dr', server: `https://127.0.0.1:${port}` }], join(dir, 'two.kubeconfig'));
-    const r = run({ kubeconfig, contexts: ['prod', 'dr'], config: { ...DEFAULT_CONFIG, timeout: 6 } });
+    const r = run({ kubeconfig, contexts: ['prod', 'dr'], config: { ...DEFAULT_CONFIG, timeout: 12 } });
     await waitFor('prod session', () => sessionOf(r.events, 'prod'));
     applyNew(prod.sim, 'ok');
-    // prod's verdict comes while dr is still being retried.
+    // prod's verdict comes while dr is still being retried (its timeout, 12 s, leaves prod ample time).
     await waitFor('prod summary', () => r.events.some((e) => e.type === 'summary' && e.cluster === 'prod'));
     expect(r.events.find((e) => e.type === 'summary' && e.cluster === 'prod')).toMatchObject({ verdict: 'success' });
     const mid = r.states.at(-1)!;
