@@ -6,6 +6,7 @@ import {
   EXIT_CODES,
   FAILURE_PHASES,
   FLUX_KINDS,
+  isFluxKind,
   newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
@@ -756,6 +757,7 @@ export class Monitor {
     const everything = this.sinceError;
     for (const n of Object.values(this.state.nodes)) {
       if (n.deleted) continue;
+      if (!isFluxKind(n.kind)) continue; // custom kinds have no inventory parent; their watches are their own
       if (everything || (n.affected && t?.parents.get(n.key)?.length && !t.correlated.has(n.key))) kinds.add(n.kind);
     }
     const settledNow = () => {
@@ -866,7 +868,7 @@ export class Monitor {
     const topo = this.topology;
     for (const n of Object.values(this.state.nodes)) {
       if (!n.affected || n.settled || n.deleted) continue;
-      const controller = CONTROLLER_OF[n.kind];
+      const controller = isFluxKind(n.kind) ? CONTROLLER_OF[n.kind] : undefined;
       const obj = this.objects.get(n.key);
       if (!controller || !obj || suspects.has(controller) || this.diagnosed.has(controller)) continue;
       const requested = obj.metadata.annotations?.[REQUESTED_AT];
@@ -955,12 +957,13 @@ export class Monitor {
   private startDiagnosis(n: NodeState): Promise<void> {
     const running = this.diagnosing.get(n.key);
     if (running) return running;
-    const rt = this.resources.get(n.kind);
-    if (!rt) return Promise.resolve();
+    const kind = n.kind;
+    const rt = isFluxKind(kind) ? this.resources.get(kind) : undefined;
+    if (!rt || !isFluxKind(kind)) return Promise.resolve();
     const p = diagnoseObject({
       client: this.o.client,
       rt,
-      node: n,
+      node: { ...n, kind },
       pushed: this.pushed,
       since: this.state.startedAt,
       now: this.now,
