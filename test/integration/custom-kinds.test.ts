@@ -196,6 +196,22 @@ describe('custom kinds against a real kube-apiserver with Tekton’s PipelineRun
     expect(final.warnings).toContain(`no PipelineRun of ${SHA_NEW.slice(0, 7)} appeared within 2s (label pipelinesascode.tekton.dev/sha={sha}): the verdict does not include PipelineRuns`);
   });
 
+  it('wait: true holds the verdict until the session timeout, which then says what never came', async () => {
+    const f = await seedFleet(objs, 'ci-required');
+    const run = startEngine({
+      kubeconfig: cluster.adminKubeconfigPath,
+      repoUrl: f.url,
+      config: { ...config({ ...TEKTON, namespaces: ['ci-required'], wait: Infinity }), timeout: 3 },
+    });
+    await run.session();
+    await fetchNew(objs, f);
+    await applyNew(objs, f);
+    const final = await run.p;
+    expect(final.verdict).toBe('timeout');
+    expect(final.verdictMessage).toMatch(new RegExp(`^timed out after 3s: 4 ready, .*; no PipelineRun of ${SHA_NEW.slice(0, 7)} appeared$`));
+    expect(warningsOf(run)).toContain(`waiting until the session timeout for a PipelineRun of ${SHA_NEW.slice(0, 7)} (label pipelinesascode.tekton.dev/sha={sha}) before the verdict`);
+  });
+
   it('a kind RBAC does not let the user list is reported once; Flux is followed as usual', async () => {
     const f = await seedFleet(objs, 'team-a', 'ci-rbac');
     const run = startEngine({ kubeconfig: cluster.limitedKubeconfigPath, repoUrl: f.url, config: config(TEKTON) });
