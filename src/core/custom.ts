@@ -71,6 +71,27 @@ export function customKey(obj: KubeObject): string {
   return `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
 
+/**
+ * What is kept of a custom object: what identifies it and what the status rules read (its conditions and the
+ * scalar fields of its status, such as observedGeneration and startTime). A PipelineRun's status carries its
+ * whole pipeline spec and task list: dropped, so memory grows with the objects followed, not their size.
+ */
+export function slimCustomObject(o: KubeObject): KubeObject {
+  const m = o.metadata ?? { name: '' };
+  const metadata: KubeObject['metadata'] = { name: m.name };
+  for (const f of ['namespace', 'uid', 'generation', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'labels', 'annotations'] as const) {
+    if (m[f] !== undefined) (metadata as Record<string, unknown>)[f] = m[f];
+  }
+  const out: KubeObject = { apiVersion: o.apiVersion, kind: o.kind, metadata };
+  const st = o.status;
+  if (st && typeof st === 'object') {
+    const status: Record<string, unknown> = {};
+    for (const [f, v] of Object.entries(st as Record<string, unknown>)) if (f === 'conditions' || v === null || typeof v !== 'object') status[f] = v;
+    out.status = status;
+  }
+  return out;
+}
+
 /** Custom kind names that would clash with the keys of Flux objects. */
 export function isReservedKind(kind: string): boolean {
   return (FLUX_KINDS as readonly string[]).includes(kind);

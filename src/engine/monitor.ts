@@ -24,7 +24,7 @@ import {
   type Verdict,
 } from '../core/types.js';
 import { computeStatus } from '../core/status.js';
-import { computeCustomStatus, customKey, customSelector, matchesCustom } from '../core/custom.js';
+import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
@@ -498,21 +498,21 @@ export class Monitor {
     const keys = new Set<string>();
     const sha = this.pushed.sha;
     let started = false;
+    const forget = (k: string) => {
+      if (!keys.delete(k)) return;
+      this.customObjects.delete(k);
+      this.customMemo.delete(k);
+      this.nodeRes.delete(k);
+    };
     const keep = (o: KubeObject) => {
       const k = customKey(o);
-      if (matchesCustom(ck.c, o, sha)) {
-        keys.add(k);
-        ck.seen = true;
-        this.customObjects.set(k, { obj: slimObject(o), ck });
-      } else if (keys.delete(k)) this.customObjects.delete(k);
+      if (!matchesCustom(ck.c, o, sha)) return forget(k);
+      keys.add(k);
+      ck.seen = true;
+      this.customObjects.set(k, { obj: slimCustomObject(o), ck });
     };
     const drop = () => {
-      for (const k of keys) {
-        this.customObjects.delete(k);
-        this.customMemo.delete(k);
-        this.nodeRes.delete(k);
-      }
-      keys.clear();
+      for (const k of [...keys]) forget(k);
     };
     const r = new Reflector({
       client: this.o.client,
@@ -536,17 +536,15 @@ export class Monitor {
           this.schedule();
         },
         onDelete: (o) => {
-          const k = customKey(o);
-          if (keys.delete(k)) this.customObjects.delete(k);
+          forget(customKey(o));
           this.schedule();
         },
         onError: (err, fatal) => {
           // Refused at the start: startCustomKinds() says so once. Refused later (the CRD was deleted, RBAC
           // revoked): said once, and the kind is no longer followed.
-          if (err.status === 400 || err.status === 403 || err.status === 404) {
-            if (!started) return;
-          }
-          if (fatal && (err.status === 400 || err.status === 403 || err.status === 404)) {
+          const refused = err.status === 400 || err.status === 403 || err.status === 404;
+          if (refused && !started) return;
+          if (refused && fatal) {
             this.recovered(scope);
             drop();
             ck.status = 'unavailable';
@@ -1145,8 +1143,9 @@ export class Monitor {
     const running = this.diagnosing.get(n.key);
     if (running) return running;
     const kind = n.kind;
-    const rt = isFluxKind(kind) ? this.resources.get(kind) : undefined;
-    if (!rt || !isFluxKind(kind)) return Promise.resolve();
+    if (!isFluxKind(kind)) return Promise.resolve();
+    const rt = this.resources.get(kind);
+    if (!rt) return Promise.resolve();
     const p = diagnoseObject({
       client: this.o.client,
       rt,

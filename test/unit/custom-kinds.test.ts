@@ -2,7 +2,7 @@
 // to the pushed commit, and the generic status rules (kstatus plus Tekton's Succeeded condition).
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
-import { computeCustomStatus, customSelector, fillTemplate, matchesCustom, CUSTOM_KIND_PRESETS } from '../../src/core/custom.js';
+import { computeCustomStatus, customSelector, fillTemplate, matchesCustom, slimCustomObject, CUSTOM_KIND_PRESETS } from '../../src/core/custom.js';
 import type { CustomKindConfig, KubeObject } from '../../src/core/types.js';
 
 const SHA = 'ABCDEF0123456789abcdef0123456789abcdef01';
@@ -185,5 +185,34 @@ describe('computeCustomStatus', () => {
     expect(computeCustomStatus(release('True', 'Succeeded'), rule)).toMatchObject({ phase: 'Ready' });
     const noReleased: KubeObject = { ...release('True', 'x'), status: { conditions: [{ type: 'Validated', status: 'True' }] } };
     expect(computeCustomStatus(noReleased, rule)).toMatchObject({ phase: 'Progressing', message: 'waiting for condition Released' });
+  });
+});
+
+describe('slimCustomObject', () => {
+  it('keeps what identifies the object and what the rules read, not the pipeline spec and task list', () => {
+    const full: KubeObject = {
+      apiVersion: 'tekton.dev/v1',
+      kind: 'PipelineRun',
+      metadata: { name: 'b', namespace: 'ci', generation: 1, resourceVersion: '42', labels: { a: 'b' }, annotations: { c: 'd' } },
+      spec: { pipelineRef: { name: 'build' }, params: [{ name: 'x', value: 'y' }] },
+      status: {
+        observedGeneration: 1,
+        startTime: '2026-11-27T10:00:00Z',
+        conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
+        pipelineSpec: { tasks: [{ name: 'build' }] },
+        childReferences: [{ name: 'b-build' }],
+      },
+    };
+    const slim = slimCustomObject(full);
+    expect(slim).toEqual({
+      apiVersion: 'tekton.dev/v1',
+      kind: 'PipelineRun',
+      metadata: { name: 'b', namespace: 'ci', generation: 1, resourceVersion: '42', labels: { a: 'b' }, annotations: { c: 'd' } },
+      status: { observedGeneration: 1, startTime: '2026-11-27T10:00:00Z', conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }] },
+    });
+    expect(computeCustomStatus(slim)).toEqual(computeCustomStatus(full));
+    // A status without conditions stays a status (kstatus: current), not "no status".
+    const phaseOnly: KubeObject = { ...full, status: { phase: 'Done', nodes: {} } };
+    expect(computeCustomStatus(slimCustomObject(phaseOnly))).toEqual(computeCustomStatus(phaseOnly));
   });
 });
