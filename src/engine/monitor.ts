@@ -199,7 +199,7 @@ export class Monitor {
     this.now = o.now ?? Date.now;
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])] };
     this.displayed = displayedKinds(o.config);
-    this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', seen: false }));
+    this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', scopes: 0, seen: false }));
     const t = this.now();
     this.state = newSessionState(
       {
@@ -486,7 +486,7 @@ export class Monitor {
           const where = scopes[i] ? `in namespace ${scopes[i]}` : 'cluster-wide';
           refused.push(`${where}: ${c.category === 'forbidden' ? `RBAC forbids listing ${ck.rt!.plural}.${ck.rt!.group} (grant get, list and watch)` : c.message}`);
         });
-        ck.status = refused.length < scopes.length ? 'watching' : 'unavailable';
+        ck.status = ck.scopes > 0 ? 'watching' : 'unavailable';
         if (refused.length) this.warn(`${what} is not followed ${refused.join('; ')}`);
       }),
     );
@@ -544,10 +544,12 @@ export class Monitor {
           // revoked): said once, and the kind is no longer followed.
           const refused = err.status === 400 || err.status === 403 || err.status === 404;
           if (refused && !started) return;
-          if (refused && fatal) {
+          if (refused) {
+            // The list or the watch (404 on a resource that is gone) is refused: stop asking.
+            r.stop();
             this.recovered(scope);
             drop();
-            ck.status = 'unavailable';
+            if (--ck.scopes === 0) ck.status = 'unavailable';
             this.warn(`${ck.c.kind} (${ck.c.apiVersion}) is no longer followed${namespace ? ` in ${namespace}` : ''}: ${err.message}`);
             this.schedule();
             return;
@@ -565,6 +567,7 @@ export class Monitor {
     return r.start().then(
       () => {
         started = true;
+        ck.scopes++;
       },
       (err) => {
         r.stop();
@@ -1273,6 +1276,8 @@ interface CustomKindState {
   rt?: ResourceType;
   /** `watching`: at least one LIST+WATCH runs; `unavailable`: not served, refused, or gone (said once). */
   status: 'starting' | 'watching' | 'unavailable';
+  /** LIST+WATCHes running (one per namespace, or one cluster-wide). */
+  scopes: number;
   /** An object of the pushed commit has been seen. */
   seen: boolean;
   /** The verdict's wait for a first object is over without one (said once). */

@@ -226,4 +226,27 @@ describe('custom kinds against a real kube-apiserver with Tekton’s PipelineRun
     // A warning, not an error event (the Flux kinds' own 403s before their per-namespace fallback are another story).
     expect(errorsOf(run.events).filter((e) => e.message.includes('tekton'))).toEqual([]);
   });
+
+  // Last: it removes the CRD the other tests use.
+  it('a CRD deleted during the session: said once, its objects gone, the session goes on to the Flux verdict', async () => {
+    const f = await seedFleet(objs, 'ci-gone');
+    await createRun('ci-gone', 'build-new', SHA_NEW);
+    await running('ci-gone', 'build-new');
+    const run = startEngine({ kubeconfig: cluster.adminKubeconfigPath, repoUrl: f.url, config: config({ ...TEKTON, namespaces: ['ci-gone'] }) });
+    await run.session();
+    const pr = 'PipelineRun/ci-gone/build-new';
+    await run.phase(pr, 'Progressing');
+
+    const del = await cluster.request('DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/pipelineruns.tekton.dev');
+    expect([200, 202]).toContain(del.status);
+    // The PipelineRuns go with their CRD, then the watch is refused (404): the kind is dropped, once.
+    await waitFor('the kind to be dropped', () => warningsOf(run).some((w) => w.startsWith('PipelineRun (tekton.dev/v1) is no longer followed in ci-gone')), 60_000);
+    await fetchNew(objs, f);
+    await applyNew(objs, f);
+    const final = await run.p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes[pr]).toMatchObject({ deleted: true });
+    expect(warningsOf(run).filter((w) => w.startsWith('PipelineRun (tekton.dev/v1) is no longer followed in ci-gone'))).toHaveLength(1);
+    expect(errorsOf(run.events).filter((e) => e.message.includes('tekton'))).toEqual([]);
+  });
 });
