@@ -463,6 +463,9 @@ export class Monitor {
     await Promise.all(
       this.customKinds.map(async (ck) => {
         const what = `${ck.c.kind} (${ck.c.apiVersion})`;
+        if (this.pushed.sha.length < 40 && [ck.c.labelSelector, ck.c.annotation?.value].some((t) => t?.includes('{sha}'))) {
+          this.warn(`${what}: {sha} stands for the full commit sha, but only ${this.pushed.sha} is known (pass --revision with the full sha)`);
+        }
         try {
           const d = await discoverCustom(this.o.client, ck.c);
           if ('missing' in d) {
