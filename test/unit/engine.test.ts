@@ -440,6 +440,16 @@ describe('engine: custom kinds on the API simulator', () => {
     expect(final.nodes['PipelineRun/ci/build-old']).toBeUndefined();
   });
 
+  it('says when {sha} can only be the short sha it was given', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    const { p, events } = run({ pushed: { sha: SHA_NEW.slice(0, 7), branch: 'main' }, config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [TEKTON_KIND] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.warnings).toContain(`PipelineRun (tekton.dev/v1): {sha} stands for the full commit sha, but only ${SHA_NEW.slice(0, 7)} is known (pass --revision with the full sha)`);
+  });
+
   it('matches an annotation with {short_sha} here and fails the verdict with the PipelineRun’s reason', async () => {
     await startSim({ customResources: [PIPELINERUNS] });
     seedFleet();
