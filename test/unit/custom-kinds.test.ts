@@ -40,6 +40,22 @@ describe('config.custom_kinds', () => {
     expect(parseConfig('config:\n  custom_kinds: tekton-pipelineruns\n', 'hook.yaml').config.custom_kinds).toEqual([expected]);
   });
 
+  it('the preset written out in full (docs/config.md) is the preset', () => {
+    const full = [
+      '    - preset: tekton-pipelineruns',
+      '      apiVersion: tekton.dev/v1',
+      '      kind: PipelineRun',
+      '      plural: pipelineruns',
+      '      label_selector: "pipelinesascode.tekton.dev/sha={sha}"',
+      '      condition: Succeeded',
+      '      progressing_reasons: []',
+      '      wait: 60',
+      '      namespaces: []',
+      '',
+    ].join('\n');
+    expect(kinds(full)).toEqual(kinds('    - tekton-pipelineruns\n'));
+  });
+
   it('lets an entry override a preset (wait, namespaces)', () => {
     const [k] = kinds('    - preset: tekton-pipelineruns\n      wait: 5m\n      namespaces: [ci, ci-2]\n');
     expect(k).toMatchObject({ kind: 'PipelineRun', wait: 300, namespaces: ['ci', 'ci-2'], labelSelector: 'pipelinesascode.tekton.dev/sha={sha}' });
@@ -70,6 +86,29 @@ describe('config.custom_kinds', () => {
       wait: 0,
       namespaces: [],
     });
+  });
+
+  it('the Konflux example of docs/config.md is valid', () => {
+    const r = parseConfig(
+      [
+        'config:',
+        '  custom_kinds:',
+        '    - tekton-pipelineruns',
+        '    - apiVersion: appstudio.redhat.com/v1alpha1',
+        '      kind: Release',
+        '      label_selector: "pac.test.appstudio.openshift.io/sha={sha}"',
+        '      condition: Released',
+        '      progressing_reasons: [Progressing]',
+        '      wait: 10m                         # releases start after the build pipeline',
+        '      namespaces: [my-tenant]',
+        '',
+      ].join('\n'),
+      'hook.yaml',
+    );
+    expect(r.config.custom_kinds.map((k) => [k.kind, k.wait, k.namespaces])).toEqual([
+      ['PipelineRun', 60, []],
+      ['Release', 600, ['my-tenant']],
+    ]);
   });
 
   it('reports bad entries with their positions', () => {
