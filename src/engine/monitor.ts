@@ -480,8 +480,14 @@ export class Monitor {
           this.warn(`${what} is not followed: discovery failed: ${c.message}`);
           return;
         }
-        const scopes = ck.c.namespaces.length ? ck.c.namespaces : [undefined];
-        const results = await Promise.allSettled(scopes.map((ns) => this.startCustomScope(ck, ns)));
+        let scopes: Array<string | undefined> = ck.c.namespaces.length ? ck.c.namespaces : [undefined];
+        let results = await Promise.allSettled(scopes.map((ns) => this.startCustomScope(ck, ns)));
+        // Cluster-wide list forbidden: the namespaces of `config.namespaces`, as for the Flux kinds.
+        const forbidden = (r: PromiseSettledResult<void>) => r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 403;
+        if (!ck.c.namespaces.length && forbidden(results[0]!) && this.o.config.namespaces.length) {
+          scopes = [undefined, ...this.o.config.namespaces];
+          results = [results[0]!, ...(await Promise.allSettled(this.o.config.namespaces.map((ns) => this.startCustomScope(ck, ns))))];
+        }
         const refused: string[] = [];
         results.forEach((r, i) => {
           if (r.status === 'fulfilled') return;
@@ -490,7 +496,7 @@ export class Monitor {
           refused.push(`${where}: ${c.category === 'forbidden' ? `RBAC forbids listing ${ck.rt!.plural}.${ck.rt!.group} (grant get, list and watch)` : c.message}`);
         });
         ck.status = ck.scopes > 0 ? 'watching' : 'unavailable';
-        if (refused.length) this.warn(`${what} is not followed ${refused.join('; ')}`);
+        if (refused.length) this.warn(`${what} is not followed ${refused.join('; ')}${ck.scopes > 0 ? `; followed in ${scopes.filter((ns, i) => ns && results[i]!.status === 'fulfilled').join(', ')}` : ''}`);
       }),
     );
   }

@@ -227,6 +227,40 @@ describe('custom kinds against a real kube-apiserver with Tekton’s PipelineRun
     expect(errorsOf(run.events).filter((e) => e.message.includes('tekton'))).toEqual([]);
   });
 
+  it('cluster-wide list forbidden: falls back to config.namespaces, like the Flux kinds, and follows the PipelineRun there', async () => {
+    // limited-user may read PipelineRuns in team-a only.
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'pipelinerun-viewer', namespace: 'team-a' },
+      rules: [{ apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get', 'list', 'watch'] }],
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'limited-user-pipelinerun-viewer', namespace: 'team-a' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pipelinerun-viewer' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'limited-user' }],
+    };
+    for (const [path, obj] of [['/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/roles', role], ['/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings', binding]] as const) {
+      const r = await cluster.request('POST', path, obj);
+      expect([201, 409]).toContain(r.status);
+    }
+    const f = await seedFleet(objs, 'team-a', 'ci-fallback');
+    await createRun('team-a', 'build-fallback', SHA_NEW);
+    await running('team-a', 'build-fallback');
+    const run = startEngine({ kubeconfig: cluster.limitedKubeconfigPath, repoUrl: f.url, config: { ...config(TEKTON), namespaces: ['team-a', 'team-b'] } });
+    const session = await run.session();
+    expect(session.objects.map((o) => o.key)).toContain('PipelineRun/team-a/build-fallback');
+    await fetchNew(objs, f);
+    await applyNew(objs, f);
+    await fluxReady(run, f);
+    await succeeded('team-a', 'build-fallback');
+    const final = await run.p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes['PipelineRun/team-a/build-fallback']).toMatchObject({ phase: 'Ready', reason: 'Succeeded' });
+    expect(warningsOf(run).filter((w) => w.includes('PipelineRun'))).toEqual([
+      'PipelineRun (tekton.dev/v1) is not followed cluster-wide: RBAC forbids listing pipelineruns.tekton.dev (grant get, list and watch); ' +
+        'in namespace team-b: RBAC forbids listing pipelineruns.tekton.dev (grant get, list and watch); followed in team-a',
+    ]);
+  });
+
   // Last: it removes the CRD the other tests use.
   it('a CRD deleted during the session: said once, its objects gone, the session goes on to the Flux verdict', async () => {
     const f = await seedFleet(objs, 'ci-gone');
