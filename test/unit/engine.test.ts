@@ -450,6 +450,21 @@ describe('engine: custom kinds on the API simulator', () => {
     expect(final.warnings).toContain(`PipelineRun (tekton.dev/v1): {sha} stands for the full commit sha, but only ${SHA_NEW.slice(0, 7)} is known (pass --revision with the full sha)`);
   });
 
+  it('a label selector the server refuses (400) is one warning, and the session goes on with Flux', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    const bad = { ...TEKTON_KIND, labelSelector: 'pipelinesascode.tekton.dev/sha in ({sha}' };
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [bad] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.warnings.filter((w) => w.includes('PipelineRun'))).toEqual([
+      expect.stringMatching(/^PipelineRun \(tekton\.dev\/v1\) is not followed cluster-wide: .*invalid label selector/),
+    ]);
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
   it('matches an annotation with {short_sha} here and fails the verdict with the PipelineRun’s reason', async () => {
     await startSim({ customResources: [PIPELINERUNS] });
     seedFleet();
