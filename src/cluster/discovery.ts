@@ -4,7 +4,8 @@ import type { ClusterClient } from './client.js';
 import { ApiError, MonitorError } from './errors.js';
 
 export interface ResourceType {
-  kind: FluxKind;
+  /** A Flux kind, or a custom kind of `config.custom_kinds`. */
+  kind: string;
   group: string;
   version: string;
   plural: string;
@@ -42,7 +43,7 @@ interface APIGroupList {
   groups?: Array<{ name: string; versions?: Array<{ groupVersion: string; version: string }> }>;
 }
 interface APIResourceList {
-  resources?: Array<{ name: string; kind: string }>;
+  resources?: Array<{ name: string; kind: string; namespaced?: boolean }>;
 }
 
 export interface DiscoveryResult {
@@ -99,4 +100,28 @@ export async function discoverFlux(client: ClusterClient, wanted: readonly FluxK
     });
   }
   return { resources, missing };
+}
+
+/** What discovery says of one custom kind: its resource, or why it cannot be followed. */
+export type CustomDiscovery = { rt: ResourceType } | { missing: string };
+
+/**
+ * The resource of a custom kind (`config.custom_kinds`): one request for its group-version. Not served (the
+ * CRD is not installed, or serves other versions) is an answer, not an error; other failures (403, network)
+ * are thrown for the caller to report.
+ */
+export async function discoverCustom(client: ClusterClient, c: { apiVersion: string; kind: string; plural?: string }): Promise<CustomDiscovery> {
+  const slash = c.apiVersion.indexOf('/');
+  const group = c.apiVersion.slice(0, slash);
+  const version = c.apiVersion.slice(slash + 1);
+  let list: APIResourceList;
+  try {
+    list = await client.request<APIResourceList>('GET', `/apis/${group}/${version}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return { missing: `the cluster does not serve ${c.apiVersion} (is the CRD of ${c.kind} installed?)` };
+    throw err;
+  }
+  const r = (list.resources ?? []).find((x) => !x.name.includes('/') && x.kind === c.kind && (!c.plural || x.name === c.plural));
+  if (!r) return { missing: `${c.apiVersion} has no resource of kind ${c.kind}${c.plural ? ` named ${c.plural}` : ''}` };
+  return { rt: { kind: c.kind, group, version, plural: r.name, apiVersion: c.apiVersion } };
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, EXIT_CODES, type Verdict } from '../core/types.js';
+import { CUSTOM_KIND_PRESETS } from '../core/custom.js';
 import { runMonitor, newSessionId } from '../engine/run.js';
 import { randomSha, SCENARIOS, startSimulatedCluster } from '../sim/index.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
@@ -16,6 +17,7 @@ const EXPECTED: Record<string, Verdict> = {
   happy: 'success',
   'source-failure': 'failed',
   'health-check-failure': 'failed',
+  pipelines: 'failed',
 };
 
 const SUBJECTS: Record<string, string> = {
@@ -23,6 +25,7 @@ const SUBJECTS: Record<string, string> = {
   happy: 'Bump podinfo to 6.5.1',
   'source-failure': 'Rotate deploy key',
   'health-check-failure': 'Roll out monitoring',
+  pipelines: 'Bump podinfo to 6.5.1',
 };
 
 /**
@@ -55,7 +58,9 @@ const demo: Command = {
     const speed = Number(str(p, 'speed') ?? '1');
     if (!(speed > 0 && speed <= 100)) throw new UsageError('--speed must be a number between 0 and 100');
     // The same flag handling as `watch` (verbosity, timeout), from the demo's defaults.
-    const config = applyFlagOverrides({ ...DEFAULT_CONFIG, timeout: 120 }, p);
+    // A scenario with pipelines follows them as a user would: custom_kinds: [tekton-pipelineruns].
+    const customKinds = scenario.pipelineRuns?.length ? [{ ...CUSTOM_KIND_PRESETS['tekton-pipelineruns']!, preset: 'tekton-pipelineruns' }] : [];
+    const config = applyFlagOverrides({ ...DEFAULT_CONFIG, timeout: 120, custom_kinds: customKinds }, p);
     const verbosity = config.verbosity;
 
     const dir = mkdtempSync(join(tmpdir(), 'flux-monitor-demo-'));

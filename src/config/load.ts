@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { parseDuration } from '../core/duration.js';
-import { DEFAULT_CONFIG, type CategorizedError, type MonitorConfig, type Verbosity } from '../core/types.js';
+import { DEFAULT_CONFIG, type CategorizedError, type CustomKindConfig, type MonitorConfig, type Verbosity } from '../core/types.js';
+import { CUSTOM_KIND_PRESETS, isReservedKind, namesCommit } from '../core/custom.js';
 
 /** Path of the hook file, relative to the repository root. */
 export const CONFIG_RELATIVE_PATH = join('.kiro', 'hooks', 'flux-reconciliation-monitor.yaml');
@@ -147,6 +148,7 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'namespaces',
   'notify',
   'contexts',
+  'custom_kinds',
 ];
 
 function readConfigBlock(
@@ -205,11 +207,146 @@ function readConfigBlock(
         else config[key as 'branches' | 'namespaces'] = items.map((i) => i.v);
         break;
       }
+      case 'custom_kinds': {
+        const kinds = readCustomKinds(value, atNode);
+        if (kinds) config.custom_kinds = kinds;
+        break;
+      }
       default:
         atNode(pair.key, `unknown key "config.${key}" (allowed: ${CONFIG_KEYS.join(', ')})`);
     }
   }
 }
+
+/** Keys of one `custom_kinds` entry. */
+export const CUSTOM_KIND_KEYS = ['preset', 'apiVersion', 'kind', 'plural', 'label_selector', 'annotation', 'condition', 'progressing_reasons', 'wait', 'namespaces'] as const;
+
+const KIND_NAME = /^[A-Z][A-Za-z0-9]{0,62}$/;
+const PLURAL_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** `group/version` with a DNS-subdomain group (custom resources always have one). */
+const GROUP_VERSION = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/v[0-9]+((alpha|beta)[0-9]+)?$/;
+const CONDITION_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,315}$/;
+
+/**
+ * `config.custom_kinds`: a list whose items are a preset name (`tekton-pipelineruns`) or a mapping (a preset
+ * and fields that override it, or a whole entry). A single string is accepted as a one-item list.
+ */
+function readCustomKinds(node: YamlNode | null, atNode: (node: unknown, message: string) => void): CustomKindConfig[] | undefined {
+  const presets = Object.keys(CUSTOM_KIND_PRESETS);
+  const items: unknown[] = isScalar(node) && typeof node.value === 'string' ? [node] : isSeq(node) ? node.items : [];
+  if (!isSeq(node) && !(isScalar(node) && typeof node.value === 'string')) {
+    if (node === null || (isScalar(node) && node.value === null)) return [];
+    atNode(node, `custom_kinds must be a list of presets (${presets.join(', ')}) or mappings (got ${describe(scalarOf(node))})`);
+    return undefined;
+  }
+  const out: CustomKindConfig[] = [];
+  let ok = true;
+  const bad = (n: unknown, message: string) => {
+    ok = false;
+    atNode(n, message);
+  };
+  const seen = new Map<string, unknown>();
+  for (const item of items) {
+    let entry: Partial<CustomKindConfig> = {};
+    const fields = new Map<string, YamlNode | null>();
+    if (isScalar(item) && typeof item.value === 'string') {
+      const preset = CUSTOM_KIND_PRESETS[item.value];
+      if (!preset) {
+        bad(item, `unknown custom kind preset "${item.value}" (presets: ${presets.join(', ')})`);
+        continue;
+      }
+      entry = { ...structuredClone(preset), preset: item.value };
+    } else if (isMap(item)) {
+      for (const pair of item.items as Pair<YamlNode, YamlNode | null>[]) {
+        const k = keyName(pair);
+        if (!(CUSTOM_KIND_KEYS as readonly string[]).includes(k)) bad(pair.key, `unknown key "custom_kinds.${k}" (allowed: ${CUSTOM_KIND_KEYS.join(', ')})`);
+        else fields.set(k, pair.value);
+      }
+      if (fields.has('preset')) {
+        const v = scalarOf(fields.get('preset'));
+        const preset = typeof v === 'string' ? CUSTOM_KIND_PRESETS[v] : undefined;
+        if (!preset) {
+          bad(fields.get('preset') ?? item, `unknown custom kind preset ${describe(v)} (presets: ${presets.join(', ')})`);
+          continue;
+        }
+        entry = { ...structuredClone(preset), preset: v as string };
+      }
+    } else {
+      bad(item, `custom_kinds items must be a preset name or a mapping (got ${describe(scalarOf(item))})`);
+      continue;
+    }
+    const where = (k: string) => fields.get(k) ?? item;
+    const str = (k: string, re?: RegExp, what?: string): string | undefined => {
+      if (!fields.has(k)) return undefined;
+      const v = scalarOf(fields.get(k));
+      if (typeof v !== 'string' || !v.trim() || (re && !re.test(v.trim()))) {
+        bad(where(k), `custom_kinds.${k} must be ${what ?? 'a non-empty string'} (got ${describe(v)})`);
+        return undefined;
+      }
+      return v.trim();
+    };
+    const apiVersion = str('apiVersion', GROUP_VERSION, 'group/version, e.g. tekton.dev/v1');
+    if (apiVersion) entry.apiVersion = apiVersion;
+    const kind = str('kind', KIND_NAME, 'a kind name, e.g. PipelineRun');
+    if (kind) entry.kind = kind;
+    const plural = str('plural', PLURAL_NAME, 'a lower-case resource name, e.g. pipelineruns');
+    if (plural) entry.plural = plural;
+    const selector = str('label_selector');
+    if (selector) entry.labelSelector = selector;
+    const annotation = str('annotation', /^[^=\s]+=\S+$/, 'key=value, e.g. pipelinesascode.tekton.dev/sha={sha}');
+    if (annotation) {
+      const i = annotation.indexOf('=');
+      entry.annotation = { key: annotation.slice(0, i), value: annotation.slice(i + 1) };
+    }
+    const condition = str('condition', CONDITION_TYPE, 'a condition type, e.g. Succeeded');
+    if (condition) entry.condition = condition;
+    if (fields.has('progressing_reasons')) {
+      const l = stringList(fields.get('progressing_reasons')!, 'custom_kinds.progressing_reasons', bad);
+      if (l) entry.progressingReasons = l.map((i) => i.v);
+    }
+    if (fields.has('namespaces')) {
+      const l = stringList(fields.get('namespaces')!, 'custom_kinds.namespaces', bad);
+      if (l) entry.namespaces = [...new Set(l.map((i) => i.v))];
+    }
+    if (fields.has('wait')) {
+      const v = scalarOf(fields.get('wait'));
+      if (v === true) entry.wait = Infinity;
+      else if (v === false || v === 0) entry.wait = 0;
+      else {
+        const secs = seconds(v);
+        if (secs === undefined) bad(where('wait'), `custom_kinds.wait must be true, false, a number of seconds or a duration such as 2m (got ${describe(v)})`);
+        else entry.wait = secs;
+      }
+    }
+    if (!ok) continue;
+    const name = entry.kind ?? 'the entry';
+    if (!entry.apiVersion) bad(item, `custom kind ${name} needs apiVersion (group/version)`);
+    if (!entry.kind) bad(item, 'a custom kind needs kind (e.g. PipelineRun)');
+    else if (isReservedKind(entry.kind)) bad(where('kind'), `custom kind ${entry.kind} is a Flux kind: Flux kinds are always followed`);
+    if (!namesCommit(entry.labelSelector) && !namesCommit(entry.annotation?.value)) {
+      bad(item, `custom kind ${name} must find the objects of the pushed commit: use {sha} or {short_sha} in label_selector or annotation`);
+    }
+    if (entry.kind && seen.has(entry.kind)) bad(item, `custom kind ${entry.kind} is listed twice`);
+    if (!ok || !entry.apiVersion || !entry.kind) continue;
+    seen.set(entry.kind, item);
+    out.push({
+      ...(entry.preset ? { preset: entry.preset } : {}),
+      apiVersion: entry.apiVersion,
+      kind: entry.kind,
+      ...(entry.plural ? { plural: entry.plural } : {}),
+      ...(entry.labelSelector ? { labelSelector: entry.labelSelector } : {}),
+      ...(entry.annotation ? { annotation: entry.annotation } : {}),
+      ...(entry.condition ? { condition: entry.condition } : {}),
+      progressingReasons: entry.progressingReasons ?? [],
+      wait: entry.wait ?? DEFAULT_CUSTOM_WAIT,
+      namespaces: entry.namespaces ?? [],
+    });
+  }
+  return ok ? out : undefined;
+}
+
+/** Seconds the verdict waits for a first object of a custom kind when the entry does not say. */
+export const DEFAULT_CUSTOM_WAIT = 60;
 
 function keyName(pair: Pair<YamlNode, YamlNode | null>): string {
   const k = scalarOf(pair.key);

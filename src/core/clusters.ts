@@ -7,7 +7,6 @@
 import {
   countPhases,
   EXIT_CODES,
-  refKey,
   worstVerdict,
   type ClusterState,
   type ClusterVerdict,
@@ -215,7 +214,7 @@ export function splitClusters(s: SessionState): Array<{ cluster: ClusterState; s
     const into = n.cluster !== undefined ? byCluster.get(n.cluster) : undefined;
     if (!into) continue;
     const { cluster: ctx, ...rest } = n;
-    const key = refKey(n);
+    const key = `${n.kind}/${n.namespace}/${n.name}`;
     into[key] = { ...rest, key, ...(n.blockedBy ? { blockedBy: unprefixKey(ctx!, n.blockedBy) } : {}) };
   }
   return s.clusters.map((c) => {

@@ -148,7 +148,8 @@ export interface GraphEdge {
 /** State of one monitored object in a session. */
 export interface NodeState {
   key: string;
-  kind: FluxKind;
+  /** A Flux kind, or a custom kind of `config.custom_kinds` (e.g. PipelineRun). */
+  kind: string;
   namespace: string;
   name: string;
   apiVersion: string;
@@ -472,7 +473,7 @@ export type MonitorEventBody =
       repoUrl?: string;
       context?: string;
       timeoutMs: number;
-      objects: Array<{ key: string; kind: FluxKind; namespace: string; name: string; affected: boolean }>;
+      objects: Array<{ key: string; kind: string; namespace: string; name: string; affected: boolean }>;
       matchedSources: string[];
       cycles: string[][];
     }
@@ -481,7 +482,7 @@ export type MonitorEventBody =
       time: string;
       session: string;
       key: string;
-      kind: FluxKind;
+      kind: string;
       namespace: string;
       name: string;
       phase: Phase;
@@ -499,7 +500,7 @@ export type MonitorEventBody =
       time: string;
       session: string;
       key: string;
-      kind: FluxKind;
+      kind: string;
       namespace: string;
       name: string;
       phase: Phase;
@@ -581,6 +582,40 @@ export interface MonitorConfig {
    * flags win over it.
    */
   contexts: string[];
+  /**
+   * Kinds beyond Flux that a push also starts (Tekton PipelineRuns, Konflux Releases…), followed for the pushed
+   * commit like the Flux objects (src/core/custom.ts).
+   */
+  custom_kinds: CustomKindConfig[];
+}
+
+/** One entry of `config.custom_kinds`, with its preset (if any) applied. */
+export interface CustomKindConfig {
+  /** The preset it came from (`tekton-pipelineruns`), if any. */
+  preset?: string;
+  /** `group/version` (a custom kind always has a group). */
+  apiVersion: string;
+  kind: string;
+  /** The plural resource name; found by API discovery when absent. */
+  plural?: string;
+  /** Label selector sent to the server, with `{sha}` / `{short_sha}` replaced by the pushed commit. */
+  labelSelector?: string;
+  /** An annotation the objects of the pushed commit carry (`value` with `{sha}` / `{short_sha}`); matched here. */
+  annotation?: { key: string; value: string };
+  /**
+   * The condition that says the object is done (`True`), failed (`False`) or running (`Unknown`), as Tekton's
+   * `Succeeded`. Absent: `Succeeded` when the object has one, else kstatus's rules (Ready, Reconciling, Stalled).
+   */
+  condition?: string;
+  /** Reasons of `condition`=False that mean "still running" (Konflux Release: `Progressing`). */
+  progressingReasons: string[];
+  /**
+   * Seconds the verdict waits, from the session start, for a first object of this kind for the pushed commit:
+   * 0 never waits; Infinity waits until the session timeout.
+   */
+  wait: number;
+  /** Namespaces to watch (one watch each); empty: cluster-wide. */
+  namespaces: string[];
 }
 
 export const DEFAULT_CONFIG: MonitorConfig = {
@@ -594,6 +629,7 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   namespaces: [],
   notify: 'auto',
   contexts: [],
+  custom_kinds: [],
 };
 
 /** What a new session starts from: who pushed what where. */

@@ -6,9 +6,11 @@ import {
   EXIT_CODES,
   FAILURE_PHASES,
   FLUX_KINDS,
+  isFluxKind,
   newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
+  type CustomKindConfig,
   type Diagnosis,
   type FluxKind,
   type GraphEdge,
@@ -22,11 +24,12 @@ import {
   type Verdict,
 } from '../core/types.js';
 import { computeStatus } from '../core/status.js';
+import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
-import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
+import { discoverCustom, discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import { diagnoseObject } from './diagnose.js';
@@ -196,6 +199,7 @@ export class Monitor {
     this.now = o.now ?? Date.now;
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])] };
     this.displayed = displayedKinds(o.config);
+    this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', scopes: 0, seen: false }));
     const t = this.now();
     this.state = newSessionState(
       {
@@ -346,6 +350,15 @@ export class Monitor {
   /** Aborted when the session finishes: stops discovery retries. */
   private readonly stopAc = new AbortController();
 
+  /** The custom kinds of the configuration and what is known of each. */
+  private readonly customKinds: CustomKindState[];
+  /** The objects of custom kinds that belong to the pushed commit, by key. */
+  private readonly customObjects = new Map<string, { obj: KubeObject; ck: CustomKindState }>();
+  /** Last computeCustomStatus() result per key, with the object it was computed from. */
+  private readonly customMemo = new Map<string, { obj: KubeObject; res: StatusResult }>();
+  /** Fires when the first custom kind's wait for its objects ends, to decide the verdict then. */
+  private customWaitTimer?: NodeJS.Timeout;
+
   private async start(): Promise<void> {
     const resources = await this.discover();
     this.resources = resources;
@@ -388,6 +401,8 @@ export class Monitor {
           (denied.size ? `; no access to ${[...denied].join(', ')}` : ''),
       );
     }
+    await this.startCustomKinds();
+    if (this.finished) return;
     this.synced = true;
     this.recompute();
     if (this.finished) return;
@@ -436,6 +451,175 @@ export class Monitor {
       }
       throw err;
     }
+  }
+
+  /**
+   * The custom kinds of `config.custom_kinds`: one discovery request per kind, then one LIST+WATCH per kind (per
+   * configured namespace), with the pushed commit's label selector sent to the server. A kind the cluster does
+   * not serve (CRD not installed), or that RBAC does not let us list, is reported once as a warning and not
+   * followed; the session goes on with the others.
+   */
+  private async startCustomKinds(): Promise<void> {
+    await Promise.all(
+      this.customKinds.map(async (ck) => {
+        const what = `${ck.c.kind} (${ck.c.apiVersion})`;
+        if (this.pushed.sha.length < 40 && [ck.c.labelSelector, ck.c.annotation?.value].some((t) => t?.includes('{sha}'))) {
+          this.warn(`${what}: {sha} stands for the full commit sha, but only ${this.pushed.sha} is known (pass --revision with the full sha)`);
+        }
+        try {
+          const d = await discoverCustom(this.o.client, ck.c);
+          if ('missing' in d) {
+            ck.status = 'unavailable';
+            this.warn(`${what} is not followed: ${d.missing}`);
+            return;
+          }
+          ck.rt = d.rt;
+        } catch (err) {
+          ck.status = 'unavailable';
+          const c = categorize(err);
+          this.warn(`${what} is not followed: discovery failed: ${c.message}`);
+          return;
+        }
+        let scopes: Array<string | undefined> = ck.c.namespaces.length ? ck.c.namespaces : [undefined];
+        let results = await Promise.allSettled(scopes.map((ns) => this.startCustomScope(ck, ns)));
+        // Cluster-wide list forbidden: the namespaces of `config.namespaces`, as for the Flux kinds.
+        const forbidden = (r: PromiseSettledResult<void>) => r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 403;
+        if (!ck.c.namespaces.length && forbidden(results[0]!) && this.o.config.namespaces.length) {
+          scopes = [undefined, ...this.o.config.namespaces];
+          results = [results[0]!, ...(await Promise.allSettled(this.o.config.namespaces.map((ns) => this.startCustomScope(ck, ns))))];
+        }
+        const refused: string[] = [];
+        results.forEach((r, i) => {
+          if (r.status === 'fulfilled') return;
+          const c = categorize(r.reason);
+          const where = scopes[i] ? `in namespace ${scopes[i]}` : 'cluster-wide';
+          refused.push(`${where}: ${c.category === 'forbidden' ? `RBAC forbids listing ${ck.rt!.plural}.${ck.rt!.group} (grant get, list and watch)` : c.message}`);
+        });
+        ck.status = ck.scopes > 0 ? 'watching' : 'unavailable';
+        if (refused.length) this.warn(`${what} is not followed ${refused.join('; ')}${ck.scopes > 0 ? `; followed in ${scopes.filter((ns, i) => ns && results[i]!.status === 'fulfilled').join(', ')}` : ''}`);
+      }),
+    );
+  }
+
+  private startCustomScope(ck: CustomKindState, namespace?: string): Promise<void> {
+    const rt = ck.rt!;
+    const scope = `custom:${rt.kind}/${namespace ?? '*'}`;
+    const keys = new Set<string>();
+    const sha = this.pushed.sha;
+    let started = false;
+    const forget = (k: string) => {
+      if (!keys.delete(k)) return;
+      this.customObjects.delete(k);
+      this.customMemo.delete(k);
+      this.nodeRes.delete(k);
+    };
+    const keep = (o: KubeObject) => {
+      const k = customKey(o);
+      if (!matchesCustom(ck.c, o, sha)) return forget(k);
+      keys.add(k);
+      ck.seen = true;
+      this.customObjects.set(k, { obj: slimCustomObject(o), ck });
+    };
+    const drop = () => {
+      for (const k of [...keys]) forget(k);
+    };
+    const r = new Reflector({
+      client: this.o.client,
+      rt,
+      namespace,
+      labelSelector: customSelector(ck.c, sha),
+      pollOnly: this.o.tuning?.pollOnly,
+      stallMs: this.o.tuning?.stallMs,
+      backoffMs: this.o.tuning?.backoffMs,
+      maxBackoffMs: this.o.tuning?.maxBackoffMs,
+      pageSize: this.o.tuning?.pageSize,
+      pollIntervalMs: () => this.pollInterval(),
+      events: {
+        onReplace: (objs) => {
+          drop();
+          for (const o of objs) keep(o);
+          this.schedule();
+        },
+        onUpsert: (o) => {
+          keep(o);
+          this.schedule();
+        },
+        onDelete: (o) => {
+          forget(customKey(o));
+          this.schedule();
+        },
+        onError: (err, fatal) => {
+          // Refused at the start: startCustomKinds() says so once. Refused later (the CRD was deleted, RBAC
+          // revoked): said once, and the kind is no longer followed.
+          const refused = err.status === 400 || err.status === 403 || err.status === 404;
+          if (refused && !started) return;
+          if (refused) {
+            // The list or the watch (404 on a resource that is gone) is refused: stop asking.
+            r.stop();
+            this.recovered(scope);
+            drop();
+            if (--ck.scopes === 0) ck.status = 'unavailable';
+            this.warn(`${ck.c.kind} (${ck.c.apiVersion}) is no longer followed${namespace ? ` in ${namespace}` : ''}: ${err.message}`);
+            this.schedule();
+            return;
+          }
+          this.reportError(err, scope);
+        },
+        onRecovered: () => this.recovered(scope),
+        onModeChange: (mode, reason) => {
+          if (mode !== 'poll') return;
+          this.warn(`watching ${rt.plural}.${rt.group}${namespace ? ` in ${namespace}` : ''} is not allowed${reason ? ` (${reason})` : ''}: polling instead`);
+        },
+      },
+    });
+    this.reflectors.push(r);
+    return r.start().then(
+      () => {
+        started = true;
+        ck.scopes++;
+      },
+      (err) => {
+        r.stop();
+        this.reflectors.splice(this.reflectors.indexOf(r), 1);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Whether the verdict waits for a custom kind whose objects have not appeared yet (`wait`, counted from the
+   * session start). Says once what it waits for, and once when a wait ends without any object; arms a timer
+   * for the end of the first wait.
+   */
+  private awaitingCustom(): boolean {
+    const now = this.now();
+    const short = this.pushed.sha.slice(0, 7);
+    let next = Infinity;
+    let waiting = false;
+    for (const ck of this.customKinds) {
+      if (ck.status !== 'watching' || ck.seen || ck.c.wait <= 0 || ck.expired) continue;
+      const until = this.state.startedAt + ck.c.wait * 1000;
+      if (now >= until) {
+        ck.expired = true;
+        this.warn(`no ${ck.c.kind} of ${short} appeared within ${formatWait(ck.c.wait)} (${matchDescription(ck.c)}): the verdict does not include ${ck.c.kind}s`);
+        continue;
+      }
+      waiting = true;
+      next = Math.min(next, until);
+      if (!ck.waitWarned) {
+        ck.waitWarned = true;
+        const span = Number.isFinite(ck.c.wait) ? `up to ${formatWait(ck.c.wait)} after the push` : 'until the session timeout';
+        this.warn(`waiting ${span} for a ${ck.c.kind} of ${short} (${matchDescription(ck.c)}) before the verdict`);
+      }
+    }
+    if (waiting && Number.isFinite(next) && !this.customWaitTimer) {
+      this.customWaitTimer = setTimeout(() => {
+        this.customWaitTimer = undefined;
+        this.checkDone();
+      }, Math.max(0, next - now) + 10);
+      this.customWaitTimer.unref?.();
+    }
+    return waiting;
   }
 
   private startScope(rt: ResourceType, namespace?: string): Promise<void> {
@@ -607,40 +791,9 @@ export class Monitor {
       if (parents.length) delivered = parents.some((p) => nodes[p]?.phase === 'Ready' || (!nodes[p] && isAppliedByParent(this.objects.get(p), this.pushed)));
       const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
       const prev = this.state.nodes[key];
-      const affectedNow = isAffected(key);
-      if (
-        prev &&
-        this.nodeRes.get(key) === res &&
-        prev.phase === res.phase &&
-        prev.reason === res.reason &&
-        prev.message === res.message &&
-        prev.affected === affectedNow &&
-        prev.resourceVersion === obj.metadata.resourceVersion
-      ) {
-        // Built from the same status result and not rewritten by computeSettled: the node is unchanged.
-        nodes[key] = prev;
-        continue;
-      }
-      this.nodeRes.set(key, res);
-      const phaseSince =
-        prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
-      nodes[key] = {
-        key,
-        kind: obj.kind as FluxKind,
-        namespace: obj.metadata.namespace ?? '',
-        name: obj.metadata.name,
-        apiVersion: obj.apiVersion,
-        phase: res.phase,
-        reason: res.reason,
-        message: res.message,
-        revision: res.revision,
-        blockers: res.blockers,
-        affected: affectedNow,
-        settled: false,
-        phaseSince,
-        firstSeen: prev?.firstSeen ?? now,
-        resourceVersion: obj.metadata.resourceVersion,
-      };
+      const node = this.nodeFrom(key, obj, res, isAffected(key), now);
+      nodes[key] = node;
+      if (node === prev) continue;
       const diagnosis = this.diagnoses.get(key);
       if (diagnosis) {
         // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
@@ -649,9 +802,16 @@ export class Monitor {
       }
       this.checkNewer(res.revision);
     }
+    // The objects of custom kinds found for the pushed commit (no graph: each stands on its own).
+    for (const [key, { obj, ck }] of this.customObjects) {
+      const m = this.customMemo.get(key);
+      const res = m?.obj === obj ? m.res : computeCustomStatus(obj, { condition: ck.c.condition, progressingReasons: ck.c.progressingReasons });
+      this.customMemo.set(key, { obj, res });
+      nodes[key] = this.nodeFrom(key, obj, res, true, now);
+    }
     // Objects deleted during the session stay visible, marked as deleted.
     for (const [key, prev] of Object.entries(this.state.nodes)) {
-      if (!nodes[key] && !this.objects.has(key)) {
+      if (!nodes[key] && !this.objects.has(key) && !this.customObjects.has(key)) {
         nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
       }
     }
@@ -667,6 +827,44 @@ export class Monitor {
     this.state.matchedSources = matched;
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
     this.publish();
+  }
+
+  /**
+   * The node of `key` for status result `res`: the previous node itself when it was built from the same result
+   * and the same object version (and not rewritten by computeSettled since), else a new one.
+   */
+  private nodeFrom(key: string, obj: KubeObject, res: StatusResult, affected: boolean, now: number): NodeState {
+    const prev = this.state.nodes[key];
+    if (
+      prev &&
+      this.nodeRes.get(key) === res &&
+      prev.phase === res.phase &&
+      prev.reason === res.reason &&
+      prev.message === res.message &&
+      prev.affected === affected &&
+      prev.resourceVersion === obj.metadata.resourceVersion
+    ) {
+      return prev;
+    }
+    this.nodeRes.set(key, res);
+    const phaseSince = prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
+    return {
+      key,
+      kind: obj.kind,
+      namespace: obj.metadata.namespace ?? '',
+      name: obj.metadata.name,
+      apiVersion: obj.apiVersion,
+      phase: res.phase,
+      reason: res.reason,
+      message: res.message,
+      revision: res.revision,
+      blockers: res.blockers,
+      affected,
+      settled: false,
+      phaseSince,
+      firstSeen: prev?.firstSeen ?? now,
+      resourceVersion: obj.metadata.resourceVersion,
+    };
   }
 
   /**
@@ -734,7 +932,7 @@ export class Monitor {
     if (this.finished || this.concluding || !this.synced || this.state.status !== 'running') return;
     const nodes = Object.values(this.state.nodes).filter((n) => n.affected);
     if (nodes.length === 0) return;
-    if (nodes.every((n) => n.settled)) void this.confirmVerdict();
+    if (nodes.every((n) => n.settled) && !this.awaitingCustom()) void this.confirmVerdict();
   }
 
   /**
@@ -756,6 +954,7 @@ export class Monitor {
     const everything = this.sinceError;
     for (const n of Object.values(this.state.nodes)) {
       if (n.deleted) continue;
+      if (!isFluxKind(n.kind)) continue; // custom kinds have no inventory parent; their watches are their own
       if (everything || (n.affected && t?.parents.get(n.key)?.length && !t.correlated.has(n.key))) kinds.add(n.kind);
     }
     const settledNow = () => {
@@ -866,7 +1065,7 @@ export class Monitor {
     const topo = this.topology;
     for (const n of Object.values(this.state.nodes)) {
       if (!n.affected || n.settled || n.deleted) continue;
-      const controller = CONTROLLER_OF[n.kind];
+      const controller = isFluxKind(n.kind) ? CONTROLLER_OF[n.kind] : undefined;
       const obj = this.objects.get(n.key);
       if (!controller || !obj || suspects.has(controller) || this.diagnosed.has(controller)) continue;
       const requested = obj.metadata.annotations?.[REQUESTED_AT];
@@ -955,12 +1154,14 @@ export class Monitor {
   private startDiagnosis(n: NodeState): Promise<void> {
     const running = this.diagnosing.get(n.key);
     if (running) return running;
-    const rt = this.resources.get(n.kind);
+    const kind = n.kind;
+    if (!isFluxKind(kind)) return Promise.resolve();
+    const rt = this.resources.get(kind);
     if (!rt) return Promise.resolve();
     const p = diagnoseObject({
       client: this.o.client,
       rt,
-      node: n,
+      node: { ...n, kind },
       pushed: this.pushed,
       since: this.state.startedAt,
       now: this.now,
@@ -1038,8 +1239,13 @@ export class Monitor {
       message = `${this.state.error.message}. ${this.state.error.hint}`;
     }
     if (verdict === 'timeout' && Object.values(this.state.nodes).some((n) => n.affected && FAILURE_PHASES.has(n.phase))) verdict = 'failed';
+    if (verdict === 'timeout' && !message) {
+      const missing = this.customKinds.filter((ck) => ck.status === 'watching' && !ck.seen && ck.c.wait > 0 && !ck.expired);
+      if (missing.length) message = `${verdictMessage(verdict, this.state)}; no ${missing.map((ck) => ck.c.kind).join(' nor ')} of ${this.pushed.sha.slice(0, 7)} appeared`;
+    }
     this.finished = true;
     clearTimeout(this.timeoutTimer);
+    clearTimeout(this.customWaitTimer);
     clearTimeout(this.settleTimer);
     clearInterval(this.diagnoseTimer);
     this.stopAc.abort();
@@ -1070,6 +1276,38 @@ export class Monitor {
   get requestCount(): number {
     return this.o.client.stats.requests;
   }
+}
+
+/** One custom kind of the configuration during a session. */
+interface CustomKindState {
+  c: CustomKindConfig;
+  /** Its served resource, once discovered. */
+  rt?: ResourceType;
+  /** `watching`: at least one LIST+WATCH runs; `unavailable`: not served, refused, or gone (said once). */
+  status: 'starting' | 'watching' | 'unavailable';
+  /** LIST+WATCHes running (one per namespace, or one cluster-wide). */
+  scopes: number;
+  /** An object of the pushed commit has been seen. */
+  seen: boolean;
+  /** The verdict's wait for a first object is over without one (said once). */
+  expired?: boolean;
+  /** The verdict's wait was announced. */
+  waitWarned?: boolean;
+}
+
+/** `60s`, `2m`, `1m30s`. */
+function formatWait(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  return s % 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s / 60}m`;
+}
+
+/** How the objects of a custom kind are found, for messages: `label pipelinesascode.tekton.dev/sha={sha}`. */
+function matchDescription(c: CustomKindConfig): string {
+  const parts: string[] = [];
+  if (c.labelSelector) parts.push(`label ${c.labelSelector}`);
+  if (c.annotation) parts.push(`annotation ${c.annotation.key}=${c.annotation.value}`);
+  return parts.join(', ');
 }
 
 /**

@@ -29,6 +29,8 @@ export interface ReflectorOptions {
   rt: ResourceType;
   /** Undefined = cluster-wide. */
   namespace?: string;
+  /** Server-side label selector of the LIST and WATCH requests (custom kinds: the pushed commit's label). */
+  labelSelector?: string;
   events: ReflectorEvents;
   /** Current polling interval (ms), asked each time: the engine adapts it to activity. */
   pollIntervalMs(): number;
@@ -152,6 +154,7 @@ export class Reflector {
         do {
           // One request per kind by default: requests must not grow with the number of objects.
           const q = new URLSearchParams(this.o.pageSize ? { limit: String(this.o.pageSize) } : {});
+          if (this.o.labelSelector) q.set('labelSelector', this.o.labelSelector);
           if (cont) q.set('continue', cont);
           let page: KubeList;
           try {
@@ -213,9 +216,10 @@ export class Reflector {
           res = await this.list();
         } catch (err) {
           if (this.stopped) return;
-          // Not transient (401/403/404...): report; a 401 may heal (refreshed token), so keep trying slowly.
+          // Not transient (401/403/404...): report; a 401 may heal (refreshed token), so keep trying slowly. A 400
+          // (a label selector the server refuses) never heals.
           this.fail(err, true);
-          if (err instanceof ApiError && (err.status === 403 || err.status === 404)) throw err;
+          if (err instanceof ApiError && (err.status === 400 || err.status === 403 || err.status === 404)) throw err;
           await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
           continue;
         }
@@ -287,7 +291,7 @@ export class Reflector {
       this.o.client
         .watch(
           this.path,
-          { resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds },
+          { resourceVersion: this.rv, allowWatchBookmarks: 'true', timeoutSeconds, ...(this.o.labelSelector ? { labelSelector: this.o.labelSelector } : {}) },
           {
             // A watch the server accepts means the cluster is reachable again, even before any event.
             onOpen: () => this.ok(),

@@ -5,16 +5,20 @@ import { RestClient } from './rest.js';
 import type { Scenario } from './scenario-model.js';
 import { pushCommit, setupScenario } from './scenarios.js';
 import { ApiSimulator, type ApiSimulatorOptions } from './server.js';
+import { TEKTON_PIPELINERUNS } from './resources.js';
+import { TektonPlayer } from './tekton-player.js';
+import { RestError } from './rest.js';
 
 export { ApiSimulator, type ApiSimulatorOptions, type FailRule, type SimRef, type SimStats } from './server.js';
 export { RestClient, RestError, optionsFromKubeconfig, resourcePath, type KubeList, type RestClientOptions } from './rest.js';
 export { FluxPlayer, resolveScenario, manifestAt, type FluxPlayerOptions } from './flux-player.js';
 export { FluxNotInstalledError } from './flux-client.js';
 export {
-  demo, happy, sourceFailure, healthCheckFailure, large, fleetScenario, pushCommit, setupScenario, SCENARIOS, FLEET_URL, PLATFORM_URL,
+  demo, happy, sourceFailure, healthCheckFailure, pipelines, large, fleetScenario, pushCommit, setupScenario, SCENARIOS, FLEET_URL, PLATFORM_URL,
   type FleetOptions,
 } from './scenarios.js';
-export type { Behavior, Scenario, ScenarioObject } from './scenario-model.js';
+export type { Behavior, Scenario, ScenarioObject, ScenarioPipelineRun } from './scenario-model.js';
+export { TektonPlayer } from './tekton-player.js';
 export type { FluxApiMode } from './resources.js';
 
 /** A random 40-hex commit sha (for demos without a real repository). */
@@ -37,7 +41,8 @@ export interface SimulatedCluster {
 
 /**
  * Starts an ApiSimulator, sets the scenario up at `initialSha` (random by default) and starts a FluxPlayer on
- * it. Point the monitor at `sim.kubeconfig()` / `sim.writeKubeconfig(path)` (the non-admin user).
+ * it (and a TektonPlayer when the scenario has PipelineRuns: the simulator then serves Tekton's PipelineRuns).
+ * Point the monitor at `sim.kubeconfig()` / `sim.writeKubeconfig(path)` (the non-admin user).
  */
 export async function startSimulatedCluster(opts: {
   scenario: Scenario;
@@ -45,18 +50,32 @@ export async function startSimulatedCluster(opts: {
   sim?: ApiSimulatorOptions;
   player?: FluxPlayerOptions;
 }): Promise<SimulatedCluster> {
-  const sim = new ApiSimulator(opts.sim);
+  const pipelineRuns = opts.scenario.pipelineRuns ?? [];
+  const sim = new ApiSimulator({
+    ...opts.sim,
+    customResources: [...(opts.sim?.customResources ?? []), ...(pipelineRuns.length ? [TEKTON_PIPELINERUNS] : [])],
+  });
   await sim.start();
   const client = new RestClient({ server: sim.url, token: sim.adminToken });
   const initialSha = opts.initialSha ?? randomSha();
   try {
     await setupScenario(client, opts.scenario, initialSha);
+    for (const ns of new Set(pipelineRuns.map((r) => r.namespace))) {
+      await client.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }).catch((e) => {
+        if (!(e instanceof RestError && e.status === 409)) throw e;
+      });
+    }
     const player = new FluxPlayer(client, opts.scenario, opts.player);
     await player.start();
+    const tekton = new TektonPlayer(client, pipelineRuns, opts.player?.speed);
     return {
       sim, client, player, initialSha,
-      push: (sha) => pushCommit(player, sha),
+      push: (sha) => {
+        tekton.push(sha);
+        return pushCommit(player, sha);
+      },
       stop: async () => {
+        tekton.stop();
         await player.stop();
         client.close();
         await sim.stop();

@@ -118,3 +118,9 @@ export function apiVersionOf(group: string, version: string): string {
 export function qualifiedResource(t: Pick<ResourceType, 'group' | 'plural'>): string {
   return t.group ? `${t.plural}.${t.group}` : t.plural;
 }
+
+/** Tekton's PipelineRuns (tekton.dev/v1), as their CRD describes them: served when a scenario plays pipelines. */
+export const TEKTON_PIPELINERUNS: ResourceType = {
+  group: 'tekton.dev', versions: ['v1'], plural: 'pipelineruns', singular: 'pipelinerun', kind: 'PipelineRun', namespaced: true,
+  shortNames: ['pr', 'prs'], categories: ['tekton', 'tekton-pipelines'], statusSubresource: true, generation: true,
+};

@@ -72,6 +72,19 @@ export interface Scenario {
   /** kustomize-controller's --requeue-dependency (Flux default 30 s), ms at speed 1. */
   requeueDependencyMs?: number;
   objects: ScenarioObject[];
+  /** Tekton PipelineRuns that Pipelines-as-Code starts for each push (played by TektonPlayer). */
+  pipelineRuns?: ScenarioPipelineRun[];
+}
+
+/** A PipelineRun started for each pushed commit, and the statuses Tekton's controller writes on it. */
+export interface ScenarioPipelineRun {
+  namespace: string;
+  /** Name prefix: the run is `<name>-<first 5 hex of the sha>`, like Pipelines-as-Code's generated names. */
+  name: string;
+  /** Created this long after the push (ms at speed 1). */
+  createdAfterMs: number;
+  /** The Succeeded condition Tekton writes, each `afterMs` (speed 1) after the previous step. */
+  steps: Array<{ afterMs: number; status: 'Unknown' | 'True' | 'False'; reason: string; message: string }>;
 }
 
 /** Entry of a per-commit table: the exact commit, else '*' for pushed commits. */

@@ -316,6 +316,33 @@ export const healthCheckFailure: Scenario = fleetScenario({
 });
 
 /**
+ * Everything Flux does succeeds, and Pipelines-as-Code starts two Tekton PipelineRuns for the commit: the
+ * build succeeds, the end-to-end tests fail one task. Messages as Tekton's controller writes them
+ * (tektoncd/pipeline v1.3.0, pipelinerunstate.go). The demo follows them with `custom_kinds: [tekton-pipelineruns]`.
+ */
+export const pipelines: Scenario = {
+  ...fleetScenario({ name: 'pipelines', description: 'Flux applies the push while its Tekton pipelines run: the build succeeds, the e2e tests fail' }),
+  pipelineRuns: [
+    {
+      namespace: 'ci', name: 'fleet-build', createdAfterMs: 400,
+      steps: [
+        { afterMs: 300, status: 'Unknown', reason: 'Started', message: '' },
+        { afterMs: 1500, status: 'Unknown', reason: 'Running', message: 'Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 2, Skipped: 0' },
+        { afterMs: 4000, status: 'True', reason: 'Succeeded', message: 'Tasks Completed: 3 (Failed: 0, Cancelled 0), Skipped: 0' },
+      ],
+    },
+    {
+      namespace: 'ci', name: 'fleet-e2e', createdAfterMs: 600,
+      steps: [
+        { afterMs: 300, status: 'Unknown', reason: 'Started', message: '' },
+        { afterMs: 2000, status: 'Unknown', reason: 'Running', message: 'Tasks Completed: 1 (Failed: 0, Cancelled 0), Incomplete: 3, Skipped: 0' },
+        { afterMs: 14000, status: 'False', reason: 'Failed', message: 'Tasks Completed: 3 (Failed: 1, Cancelled 0), Skipped: 1' },
+      ],
+    },
+  ],
+};
+
+/**
  * About `n` objects for benchmarks: GitRepository flux-system/fleet, HelmRepository flux-system/charts, and
  * Kustomizations app-<i> (each applying HelmReleases app-<i>-web and app-<i>-worker in team-<i%10>); every
  * 10th Kustomization depends on the previous one; pushed commits change the web values of every 5th app.
@@ -349,4 +376,4 @@ export function large(n: number, timing: { ksMs?: number; hrMs?: number } = {}):
   };
 }
 
-export const SCENARIOS: Record<string, Scenario> = { demo, happy, 'source-failure': sourceFailure, 'health-check-failure': healthCheckFailure };
+export const SCENARIOS: Record<string, Scenario> = { demo, happy, 'source-failure': sourceFailure, 'health-check-failure': healthCheckFailure, pipelines };

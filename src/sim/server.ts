@@ -46,6 +46,8 @@ export interface ApiSimulatorOptions {
   bookmarkIntervalMs?: number;
   /** Reported by GET /version. Default 1.34.1. */
   kubernetesVersion?: string;
+  /** More custom resources to serve, described as their CRD would (e.g. Tekton's PipelineRuns). */
+  customResources?: ResourceType[];
 }
 
 export interface SimStats {
@@ -210,7 +212,7 @@ export class ApiSimulator {
     this.disableWatch = opts.disableWatch ?? false;
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.kubernetesVersion = opts.kubernetesVersion ?? '1.34.1';
-    const types = resourceTypes(this.fluxApi);
+    const types = [...resourceTypes(this.fluxApi), ...(opts.customResources ?? [])];
     this.store = new Store(types, opts.historyLimit ?? 10_000);
     this.served = types.filter((t) => t.versions.length > 0);
     this.store.subscribe((e) => this.fanOut(e));

@@ -75,6 +75,26 @@ describe('flux-monitor demo --json', () => {
     expect(status).toBe(1);
   });
 
+  it('pipelines: the PipelineRuns of the pushed commit are followed with Flux, and the failed one fails the verdict', () => {
+    const { status, events, stderr } = demo(['--scenario', 'pipelines']);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const summary = events.at(-1)!;
+    if (summary.type !== 'summary') throw new Error(`last event is ${summary.type}`);
+    expect(summary.verdict).toBe('failed');
+    const session = events[0] as Extract<MonitorEvent, { type: 'session' }>;
+    const runs = summary.objects.filter((o) => o.key.startsWith('PipelineRun/ci/'));
+    const short = session.commit.slice(0, 5);
+    expect(runs.map((o) => [o.key, o.phase, o.reason])).toEqual([
+      [`PipelineRun/ci/fleet-build-${short}`, 'Ready', 'Succeeded'],
+      [`PipelineRun/ci/fleet-e2e-${short}`, 'Failed', 'Failed'],
+    ]);
+    expect(summary.message).toContain(`(PipelineRun ci/fleet-e2e-${short}: Failed)`);
+    // Flux itself applied everything.
+    expect(summary.counts.failed).toBe(1);
+    expect(summary.objects.filter((o) => !o.key.startsWith('PipelineRun/')).every((o) => o.phase === 'Ready')).toBe(true);
+  });
+
   it('rejects an unknown scenario with a usage error', () => {
     const { status, stderr } = demo(['--scenario', 'nope']);
     expect(status).toBe(64);

@@ -1,6 +1,7 @@
 // Shared helpers of the real-cluster integration tests: starting the cluster (loudly), driving the engine,
 // writing Flux objects and statuses through the real API, waiting without fixed sleeps, and a TCP gate that
 // cuts the engine's connections while the apiserver stays up.
+import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -336,4 +337,34 @@ export function useGatedCluster(hooks: { beforeAll: typeof import('vitest').befo
     await g.cluster?.stop();
   });
   return g;
+}
+
+// ------------------------------------------------------------------------------------------------ other CRDs
+
+/**
+ * Tekton's real PipelineRun CRD (tektoncd/pipeline v1.3.0), copied from its Go module by test/tekton/crds.sh
+ * (a module download, no build).
+ */
+export async function tektonPipelineRunCrd(): Promise<any> {
+  const dir = path.resolve(import.meta.dirname, '..', 'tekton');
+  await new Promise<void>((resolve, reject) =>
+    execFile('bash', [path.join(dir, 'crds.sh')], { env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/local/go/bin` } }, (err, _out, stderr) =>
+      err ? reject(new Error(`test/tekton/crds.sh failed (needs Go and the Go module proxy): ${stderr || err.message}`)) : resolve(),
+    ),
+  );
+  return YAML.parse(await readFile(path.join(dir, 'crds', '300-pipelinerun.yaml'), 'utf8'));
+}
+
+/** Creates a CRD on the real cluster and waits until it is Established and every served version can be listed. */
+export async function installCrd(cluster: KubeCluster, crd: any): Promise<void> {
+  const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  const r = await cluster.request('POST', base, crd);
+  if (r.status !== 201 && r.status !== 409) throw new Error(`create CRD ${crd.metadata.name}: HTTP ${r.status} ${r.text}`);
+  await waitFor(`CRD ${crd.metadata.name} Established`, async () => {
+    const c = await cluster.request('GET', `${base}/${crd.metadata.name}`);
+    return (c.body?.status?.conditions ?? []).some((x: any) => x.type === 'Established' && x.status === 'True');
+  }, 60_000);
+  for (const v of crd.spec.versions.filter((x: any) => x.served)) {
+    await waitFor(`list ${crd.spec.names.plural}.${crd.spec.group}/${v.name}`, async () => (await cluster.request('GET', `/apis/${crd.spec.group}/${v.name}/${crd.spec.names.plural}`)).status === 200, 60_000);
+  }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildTree, formatDuration, summarize, type TreeRow } from '../../src/ui/layout.js';
 import { colorEnabled, shouldUseInk } from '../../src/ui/mode.js';
 import { cleanText, shortUrl, textWidth, truncate, wrapLine } from '../../src/ui/theme.js';
+import type { NodeState } from '../../src/core/types.js';
 import { edge, fleet, node, sampleSession, session, T0 } from './factory.js';
 
 /** Rows as text lines: prefix + a short label, to compare the tree shape. */
@@ -28,6 +29,30 @@ describe('buildTree', () => {
       '   └─ Kustomization/apps',
       '      └─ HelmRelease/podinfo',
     ]);
+  });
+
+  it('shows the objects of custom kinds (a PipelineRun of the push) as their own roots after the Flux tree, with a failure’s reason', () => {
+    const f = fleet();
+    const pr: NodeState = {
+      ...node('Kustomization', 'x', 'Failed'),
+      key: 'PipelineRun/ci/build-x7k2p',
+      kind: 'PipelineRun',
+      namespace: 'ci',
+      name: 'build-x7k2p',
+      apiVersion: 'tekton.dev/v1',
+      reason: 'Failed',
+      message: 'Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 1',
+    };
+    const state = session([...Object.values(f.state.nodes), pr], f.edges, { matchedSources: [f.src.key] });
+    expect(shape(buildTree(state, { showAll: false, verbosity: 'normal' }))).toEqual([
+      'GitRepository/flux-system',
+      '└─ Kustomization/infra',
+      '   └─ Kustomization/apps',
+      '      └─ HelmRelease/podinfo',
+      'PipelineRun/build-x7k2p',
+      '  Failed: Tasks Completed: 2 (Failed: 1, Cancelled 0), Skipped: 1',
+    ]);
+    expect(summarize(state).counts.failed).toBe(1);
   });
 
   it('draws an object reachable twice once, with a reference at the second place', () => {

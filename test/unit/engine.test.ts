@@ -400,3 +400,85 @@ describe('engine against the API simulator', () => {
     expect(large).toBe(small);
   });
 });
+
+/** Tekton's PipelineRun, served as its CRD would serve it (test/tekton/crds.sh has the real CRD for the kube suite). */
+const PIPELINERUNS = {
+  group: 'tekton.dev', versions: ['v1'], plural: 'pipelineruns', singular: 'pipelinerun', kind: 'PipelineRun', namespaced: true,
+  shortNames: ['pr'], categories: ['tekton'], statusSubresource: true, generation: true,
+};
+const pipelineRun = (name: string, sha: string, extra: { annotations?: Record<string, string> } = {}) => ({
+  apiVersion: 'tekton.dev/v1',
+  kind: 'PipelineRun',
+  metadata: { name, namespace: 'ci', labels: { 'pipelinesascode.tekton.dev/sha': sha }, ...extra },
+  spec: { pipelineRef: { name: 'build' } },
+});
+/** The Succeeded condition as Tekton's controller writes it (tektoncd/pipeline v1.3.0, pipelinerunstate.go). */
+const prStatus = (status: string, reason: string, message: string) => ({
+  observedGeneration: 1,
+  conditions: [{ type: 'Succeeded', status, reason, message, lastTransitionTime: '2026-11-27T10:00:00Z' }],
+});
+const TEKTON_KIND = {
+  apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', labelSelector: 'pipelinesascode.tekton.dev/sha={sha}', condition: 'Succeeded',
+  progressingReasons: [], wait: 0, namespaces: [],
+};
+
+describe('engine: custom kinds on the API simulator', () => {
+  it('follows the PipelineRun of the pushed sha to the verdict and never sees another sha’s', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    sim.apply({ ...pipelineRun('build-old', SHA_OLD), status: prStatus('False', 'Failed', 'Tasks Completed: 1 (Failed: 1, Cancelled 0), Skipped: 0') });
+    sim.apply({ ...pipelineRun('build-new', SHA_NEW), status: prStatus('Unknown', 'Running', 'Tasks Completed: 0 (Failed: 0, Cancelled 0), Incomplete: 2, Skipped: 0') });
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [TEKTON_KIND] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    await waitFor(() => phasesOf(events, 'HelmRelease/apps/podinfo').at(-1) === 'Ready');
+    sim.setStatus({ kind: 'PipelineRun', namespace: 'ci', name: 'build-new' }, prStatus('True', 'Succeeded', 'Tasks Completed: 2 (Failed: 0, Cancelled 0), Skipped: 0'));
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(phasesOf(events, 'PipelineRun/ci/build-new')).toEqual(['Progressing', 'Ready']);
+    // Only the server filters by label (nothing here does): the other commit's failed PipelineRun never came.
+    expect(final.nodes['PipelineRun/ci/build-old']).toBeUndefined();
+  });
+
+  it('says when {sha} can only be the short sha it was given', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    const { p, events } = run({ pushed: { sha: SHA_NEW.slice(0, 7), branch: 'main' }, config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [TEKTON_KIND] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.warnings).toContain(`PipelineRun (tekton.dev/v1): {sha} stands for the full commit sha, but only ${SHA_NEW.slice(0, 7)} is known (pass --revision with the full sha)`);
+  });
+
+  it('a label selector the server refuses (400) is one warning, and the session goes on with Flux', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    const bad = { ...TEKTON_KIND, labelSelector: 'pipelinesascode.tekton.dev/sha in ({sha}' };
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [bad] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.warnings.filter((w) => w.includes('PipelineRun'))).toEqual([
+      expect.stringMatching(/^PipelineRun \(tekton\.dev\/v1\) is not followed cluster-wide: .*invalid label selector/),
+    ]);
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('matches an annotation with {short_sha} here and fails the verdict with the PipelineRun’s reason', async () => {
+    await startSim({ customResources: [PIPELINERUNS] });
+    seedFleet();
+    const short = SHA_NEW.slice(0, 7);
+    sim.apply({ ...pipelineRun('build-other', SHA_NEW, { annotations: { 'ci.example.com/commit': 'deadbee' } }), status: prStatus('False', 'Failed', 'x') });
+    sim.apply({ ...pipelineRun('build-push', SHA_NEW, { annotations: { 'ci.example.com/commit': short } }), status: prStatus('Unknown', 'Started', '') });
+    const kind = { ...TEKTON_KIND, labelSelector: undefined, annotation: { key: 'ci.example.com/commit', value: '{short_sha}' } };
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, custom_kinds: [kind] } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    applyNewCommit();
+    sim.setStatus({ kind: 'PipelineRun', namespace: 'ci', name: 'build-push' }, prStatus('False', 'PipelineRunTimeout', 'PipelineRun "build-push" failed to finish within "1h0m0s"'));
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    expect(final.verdictMessage).toContain('(PipelineRun ci/build-push: PipelineRunTimeout)');
+    expect(final.nodes['PipelineRun/ci/build-other']).toBeUndefined();
+  });
+});
