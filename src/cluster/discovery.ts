@@ -27,6 +27,8 @@ export const FLUX_RESOURCES: readonly KindSpec[] = [
   { kind: 'HelmRepository', group: 'source.toolkit.fluxcd.io', plural: 'helmrepositories', versions: ['v1', 'v1beta2'] },
   { kind: 'HelmChart', group: 'source.toolkit.fluxcd.io', plural: 'helmcharts', versions: ['v1', 'v1beta2'] },
   { kind: 'Bucket', group: 'source.toolkit.fluxcd.io', plural: 'buckets', versions: ['v1', 'v1beta2'] },
+  // Flux 2.7 (source-controller v1.7) and later.
+  { kind: 'ExternalArtifact', group: 'source.toolkit.fluxcd.io', plural: 'externalartifacts', versions: ['v1'] },
   { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', plural: 'kustomizations', versions: ['v1', 'v1beta2'] },
   { kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', plural: 'helmreleases', versions: ['v2', 'v2beta2', 'v2beta1'] },
 ];

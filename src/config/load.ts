@@ -17,6 +17,7 @@ export const MONITOR_TYPES = [
   'helmrepositories',
   'helmcharts',
   'buckets',
+  'externalartifacts',
   'kustomizations',
   'helmreleases',
 ] as const;
@@ -139,6 +140,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
 
 const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'timeout',
+  'ci_timeout',
   'polling_interval',
   'verbosity',
   'monitor_types',
@@ -162,10 +164,11 @@ function readConfigBlock(
     const where = value ?? pair.key;
     switch (key as keyof MonitorConfig) {
       case 'timeout':
+      case 'ci_timeout':
       case 'polling_interval': {
         const secs = seconds(scalarOf(value));
         if (secs === undefined) atNode(where, `${key} must be a positive number of seconds or a duration such as 90s or 5m (got ${describe(scalarOf(value))})`);
-        else config[key as 'timeout' | 'polling_interval'] = secs;
+        else config[key as 'timeout' | 'ci_timeout' | 'polling_interval'] = secs;
         break;
       }
       case 'verbosity': {

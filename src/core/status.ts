@@ -28,6 +28,8 @@ export interface StatusContext extends ComputeContext {
 
 /** Annotation key of an OCI artifact's git origin (source-controller copies it into artifact metadata). */
 export const OCI_REVISION_ANNOTATION = 'org.opencontainers.image.revision';
+/** Annotation key of an OCI artifact's source repository (`flux push artifact --source`). */
+export const OCI_SOURCE_ANNOTATION = 'org.opencontainers.image.source';
 
 /**
  * Ready=False reasons that mean "an upstream object is not ready yet": DependencyNotReady, SourceNotReady, and
@@ -74,6 +76,12 @@ function statusObserved(obj: KubeObject): boolean {
   const g = generation(obj);
   if (g === undefined) return true;
   const og = num(obj.status?.observedGeneration);
+  if (og === undefined && obj.kind === 'ExternalArtifact') {
+    // ExternalArtifactStatus has no observedGeneration (source-controller api/v1): its producer sets the
+    // generation on the conditions, if at all.
+    const cg = num(conditions(obj).find((c) => c.type === 'Ready')?.observedGeneration);
+    return cg === undefined || cg >= g;
+  }
   return og !== undefined && og >= g;
 }
 
@@ -225,8 +233,32 @@ function superseded(rev: string): StatusResult {
   return result('Superseded', 'Superseded', `a newer commit was delivered: ${rev}`, { revision: rev, matchesPushed: false });
 }
 
+/** What a source whose artifact is at another commit waits for. */
+interface SourcePending {
+  reason: string;
+  message: (shown: string | undefined) => string;
+}
+
+const GIT_PENDING = (pushed: PushedRevision): SourcePending => ({
+  reason: 'NotFetched',
+  message: (shown) => `waiting for source-controller to fetch ${shortSha(pushed.sha)}${shown ? `; the artifact is at ${shown}` : ''}`,
+});
+
+/** An artifact built by CI (OCIRepository, ExternalArtifact): between the push and the artifact there is CI. */
+const CI_PENDING = (pushed: PushedRevision): SourcePending => ({
+  reason: 'AwaitingArtifact',
+  message: (shown) => `waiting for an artifact built from ${shortSha(pushed.sha)}${shown ? `; the artifact is at ${shown}` : ''}`,
+});
+
 /** Sources (GitRepository, OCIRepository with an origin revision): one revision, the stored artifact. */
-function judgeSource(obj: KubeObject, conds: Condition[], pushed: PushedRevision, rev: string | undefined, reported?: string): StatusResult {
+function judgeSource(
+  obj: KubeObject,
+  conds: Condition[],
+  pushed: PushedRevision,
+  rev: string | undefined,
+  reported?: string,
+  pending: SourcePending = GIT_PENDING(pushed),
+): StatusResult {
   const shown = reported ?? rev;
   if (rev && isNewer(rev, pushed)) return superseded(shown!);
   const match = revisionMatches(rev, pushed);
@@ -241,8 +273,7 @@ function judgeSource(obj: KubeObject, conds: Condition[], pushed: PushedRevision
   }
   const now = judgeCurrent(obj, conds);
   if (now.phase === 'Failed' || now.phase === 'Stalled' || now.phase === 'Progressing' || now.phase === 'Waiting') return withRevision(now, shown, match);
-  const where = shown ? `; the artifact is at ${shown}` : '';
-  return result('Pending', 'NotFetched', `waiting for source-controller to fetch ${shortSha(pushed.sha)}${where}`, { revision: shown, matchesPushed: match });
+  return result('Pending', pending.reason, pending.message(shown), { revision: shown, matchesPushed: match });
 }
 
 interface Deployment {
@@ -340,6 +371,53 @@ function kustomizationRevisions(obj: KubeObject, pushed: PushedRevision): { atte
   return { attempted, applied };
 }
 
+/**
+ * The git origin of an OCI artifact (OCIRepository, ExternalArtifact), from what source-controller copies into
+ * status.artifact.metadata: the artifact's `org.opencontainers.image.source` and `.revision` annotations
+ * (`flux push artifact --source --revision`). An ExternalArtifact may instead name the commit in its own
+ * revision (`main@sha1:<sha>`). Empty annotations count as missing (fluxcd/pkg/oci writes both keys, empty
+ * when not given).
+ */
+export function artifactOrigin(obj: KubeObject): { source?: string; revision?: string } {
+  const a = obj.status?.artifact;
+  const meta = a && typeof a.metadata === 'object' && a.metadata ? a.metadata : {};
+  const source = str(meta[OCI_SOURCE_ANNOTATION]);
+  let revision = str(meta[OCI_REVISION_ANNOTATION]);
+  if (!revision && obj.kind === 'ExternalArtifact') {
+    const own = str(a?.revision);
+    if (own && parseRevision(own).algo === 'sha1') revision = own;
+  }
+  return { ...(source ? { source } : {}), ...(revision ? { revision } : {}) };
+}
+
+/**
+ * OCIRepository and ExternalArtifact. With an origin revision naming a commit: a source whose artifact CI builds
+ * (Pending AwaitingArtifact until an artifact of the pushed commit is stored, Superseded by a newer one). With
+ * a source annotation but no commit in the revision annotation: Pending, and the message says why. Without any
+ * origin: generic.
+ */
+function judgeArtifact(obj: KubeObject, conds: Condition[], pushed: PushedRevision, ctx: StatusContext, correlate: boolean): StatusResult {
+  const artifactRev = str(obj.status?.artifact?.revision);
+  const origin = artifactOrigin(obj);
+  const rev = originRevision(origin.revision);
+  if (!correlate) return judgeGeneric(obj, conds, ctx, artifactRev);
+  if (rev && revisionMatches(rev, pushed) !== undefined) return judgeSource(obj, conds, pushed, rev, origin.revision, CI_PENDING(pushed));
+  if (!origin.source || !artifactRev) return judgeGeneric(obj, conds, ctx, artifactRev);
+  // An artifact of the pushed repository that does not say which commit it was built from.
+  const now = judgeCurrent(obj, conds);
+  if (now.phase === 'Failed' || now.phase === 'Stalled' || now.phase === 'Progressing' || now.phase === 'Waiting') return withRevision(now, artifactRev, undefined);
+  const what = origin.revision
+    ? `its ${OCI_REVISION_ANNOTATION} annotation "${origin.revision}" names no commit`
+    : `it has no ${OCI_REVISION_ANNOTATION} annotation`;
+  return result(
+    'Pending',
+    origin.revision ? 'OriginNotACommit' : 'NoOriginRevision',
+    `waiting for an artifact built from ${shortSha(pushed.sha)}: the artifact ${artifactRev} comes from ${origin.source} but ${what}, so the commit it was built from is unknown; ` +
+      'have CI pass --revision="<branch>@sha1:<commit>" to flux push artifact',
+    { revision: artifactRev },
+  );
+}
+
 /** Whether a HelmRelease's `<version>+<12hex>` chart revisions name a git commit (and not an OCI or Bucket digest). */
 function helmReleaseRevisionsAreCommits(obj: KubeObject): boolean {
   const st = obj.status ?? {};
@@ -403,12 +481,9 @@ export function computeStatus(obj: KubeObject, pushed: PushedRevision, ctx: Stat
       if (!correlate) return judgeGeneric(obj, conds, ctx, rev);
       return judgeSource(obj, conds, pushed, rev);
     }
-    case 'OCIRepository': {
-      const artifactRev = str(st.artifact?.revision);
-      const origin = originRevision(st.artifact?.metadata?.[OCI_REVISION_ANNOTATION]);
-      if (!correlate || !origin || revisionMatches(origin, pushed) === undefined) return judgeGeneric(obj, conds, ctx, artifactRev);
-      return judgeSource(obj, conds, pushed, origin, str(st.artifact?.metadata?.[OCI_REVISION_ANNOTATION]));
-    }
+    case 'OCIRepository':
+    case 'ExternalArtifact':
+      return judgeArtifact(obj, conds, pushed, ctx, correlate);
     case 'HelmChart': {
       const fromGit = obj.spec?.sourceRef?.kind === 'GitRepository';
       const revs = helmChartRevisions(obj, conds);

@@ -7,12 +7,15 @@ export const FLUX_KINDS = [
   'HelmRepository',
   'HelmChart',
   'Bucket',
+  'ExternalArtifact',
   'Kustomization',
   'HelmRelease',
 ] as const;
 export type FluxKind = (typeof FLUX_KINDS)[number];
 
-export const SOURCE_KINDS: readonly FluxKind[] = ['GitRepository', 'OCIRepository', 'HelmRepository', 'HelmChart', 'Bucket'];
+export const SOURCE_KINDS: readonly FluxKind[] = ['GitRepository', 'OCIRepository', 'HelmRepository', 'HelmChart', 'Bucket', 'ExternalArtifact'];
+/** Sources whose artifacts CI builds from a commit and whose status names that commit in artifact metadata. */
+export const CI_ARTIFACT_KINDS: readonly FluxKind[] = ['OCIRepository', 'ExternalArtifact'];
 
 export function isFluxKind(k: unknown): k is FluxKind {
   return typeof k === 'string' && (FLUX_KINDS as readonly string[]).includes(k);
@@ -393,6 +396,12 @@ export interface SessionState {
   updatedAt: number;
   endedAt?: number;
   timeoutMs: number;
+  /**
+   * Set when the pushed repository reaches the cluster through CI-built artifacts (OCIRepository,
+   * ExternalArtifact): how long CI may take (`ci_timeout`), and when the artifact of the commit arrived
+   * (ms since epoch; `timeoutMs` is then extended to count `timeout` from there).
+   */
+  ci?: { timeoutMs: number; artifactAt?: number };
   status: SessionStatus;
   verdict?: Verdict;
   /** One-line explanation of the verdict. */
@@ -560,6 +569,11 @@ export type Verbosity = 'minimal' | 'normal' | 'verbose';
 export interface MonitorConfig {
   /** Seconds before the session ends with verdict `timeout`. */
   timeout: number;
+  /**
+   * Seconds CI may take to publish the OCI artifact of the pushed commit, when the pushed repository reaches the
+   * cluster through an OCIRepository or ExternalArtifact. `timeout` then counts from the artifact's arrival.
+   */
+  ci_timeout: number;
   /** Base polling interval in seconds when watches are unavailable. */
   polling_interval: number;
   verbosity: Verbosity;
@@ -620,6 +634,7 @@ export interface CustomKindConfig {
 
 export const DEFAULT_CONFIG: MonitorConfig = {
   timeout: 300,
+  ci_timeout: 900,
   polling_interval: 2,
   verbosity: 'normal',
   monitor_types: ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'kustomizations', 'helmreleases'],

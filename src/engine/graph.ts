@@ -1,7 +1,9 @@
 // The object graph (pure): dependsOn, source and inventory edges; dependsOn cycles; sources matching the pushed
 // repository; the set of objects affected by the push.
-import { isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from '../core/types.js';
+import { CI_ARTIFACT_KINDS, isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from '../core/types.js';
 import { sameRepo } from '../core/giturl.js';
+import { parseRevision } from '../core/revision.js';
+import { artifactOrigin } from '../core/status.js';
 import { satisfies } from '../core/semver.js';
 
 export interface Graph {
@@ -215,13 +217,35 @@ export function followsTag(o: KubeObject, tag: string): boolean {
 }
 
 /**
- * GitRepositories whose URL is the pushed repository and whose effective ref follows the push: the pushed
- * branch, or for a tag push, that tag or a semver range it satisfies.
+ * Whether an OCIRepository or ExternalArtifact carries artifacts CI builds from the push: its current artifact's
+ * `org.opencontainers.image.source` (status.artifact.metadata) names the pushed repository, and its
+ * `org.opencontainers.image.revision` names the pushed branch (`main@sha1:<sha>`, legacy `main/<sha>`), or the
+ * pushed tag for a tag push. An artifact of that repository without a revision annotation matches too, so the
+ * session can say what is missing. A revision without a ref (`sha1:<sha>`) names no branch: no match.
+ */
+export function followsPushAsArtifact(o: KubeObject, t: PushTarget): boolean {
+  if (!t.repoUrl || !CI_ARTIFACT_KINDS.includes(o.kind as FluxKind)) return false;
+  const origin = artifactOrigin(o);
+  if (!origin.source || !sameRepo(origin.source, t.repoUrl)) return false;
+  if (!origin.revision) return true;
+  const ref = parseRevision(origin.revision).ref;
+  if (!ref) return false;
+  return t.tag ? ref === t.tag || ref === `refs/tags/${t.tag}` : t.branch !== undefined && (ref === t.branch || ref === `refs/heads/${t.branch}`);
+}
+
+/**
+ * Sources that follow the push: GitRepositories whose URL is the pushed repository and whose effective ref
+ * follows the push (the pushed branch, or for a tag push, that tag or a semver range it satisfies), and
+ * OCIRepositories / ExternalArtifacts whose artifacts CI builds from it (followsPushAsArtifact).
  */
 export function matchSources(objects: Map<string, KubeObject>, t: PushTarget): string[] {
   if (!t.repoUrl) return [];
   const out: string[] = [];
   for (const [key, o] of objects) {
+    if (followsPushAsArtifact(o, t)) {
+      out.push(key);
+      continue;
+    }
     if (o.kind !== 'GitRepository' || typeof o.spec?.url !== 'string') continue;
     if (!sameRepo(o.spec.url, t.repoUrl)) continue;
     if (t.tag ? followsTag(o, t.tag) : t.branch !== undefined && trackedBranch(o) === t.branch) out.push(key);

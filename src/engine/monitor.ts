@@ -2,6 +2,7 @@
 // pushed commit, the settle/timeout logic and the verdict. It holds no UI and no git logic.
 import pRetry, { AbortError } from 'p-retry';
 import {
+  CI_ARTIFACT_KINDS,
   countPhases,
   EXIT_CODES,
   FAILURE_PHASES,
@@ -23,9 +24,9 @@ import {
   type StatusResult,
   type Verdict,
 } from '../core/types.js';
-import { computeStatus } from '../core/status.js';
+import { artifactOrigin, computeStatus } from '../core/status.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
-import { revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
+import { parseRevision, revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
@@ -146,7 +147,7 @@ function fluxNamespace(): string {
 }
 
 /** Kinds that have to be read whatever `monitor_types` says, because correlation goes through them. */
-const ALWAYS_READ: FluxKind[] = ['GitRepository', 'Kustomization', 'HelmRelease', 'HelmChart'];
+const ALWAYS_READ: FluxKind[] = ['GitRepository', 'OCIRepository', 'ExternalArtifact', 'Kustomization', 'HelmRelease', 'HelmChart'];
 
 export function wantedKinds(config: MonitorConfig): FluxKind[] {
   const fromConfig = config.monitor_types.map((t) => kindOfPlural(t)).filter((k): k is FluxKind => Boolean(k));
@@ -409,8 +410,10 @@ export class Monitor {
     if (!this.o.all && this.state.matchedSources.length === 0) {
       throw new MonitorError({
         category: 'not-found',
-        message: `no GitRepository in the cluster follows ${this.state.repo.url ?? 'the pushed repository'}${this.o.target.branch ? ` (branch ${this.o.target.branch})` : ''}`,
-        hint: 'Check the remote URL and branch against `flux get sources git -A`, or run with --all to watch every Flux object.',
+        message: `no GitRepository or OCI artifact in the cluster follows ${this.state.repo.url ?? 'the pushed repository'}${this.o.target.branch ? ` (branch ${this.o.target.branch})` : ''}`,
+        hint:
+          'Check the remote URL and branch against `flux get sources git -A` (or, for artifacts built by CI, the org.opencontainers.image.source ' +
+          'and .revision annotations shown by `flux get sources oci -A`), or run with --all to watch every Flux object.',
       });
     }
     this.emit({
@@ -825,6 +828,7 @@ export class Monitor {
     this.state.cycles = g.cycles;
     for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
     this.state.matchedSources = matched;
+    this.updateCiDeadline(matched, nodes, now);
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
     this.publish();
   }
@@ -865,6 +869,33 @@ export class Monitor {
       firstSeen: prev?.firstSeen ?? now,
       resourceVersion: obj.metadata.resourceVersion,
     };
+  }
+
+  /**
+   * When the push reaches the cluster through CI-built artifacts (a matched OCIRepository or ExternalArtifact),
+   * the session first waits for CI: until `ci_timeout` after the start while a matched artifact source waits for
+   * an artifact of the pushed commit, then `timeout` from the moment none waits any more (Flux's part).
+   */
+  private updateCiDeadline(matched: string[], nodes: Record<string, NodeState>, now: number): void {
+    if (!this.synced || this.finished || this.concluding || this.state.ci?.artifactAt !== undefined) return;
+    const ci = matched.map((k) => nodes[k]).filter((n): n is NodeState => !!n && CI_ARTIFACT_KINDS.includes(n.kind as FluxKind));
+    if (ci.length === 0) return;
+    const ciMs = this.o.config.ci_timeout * 1000;
+    if (ci.some(isAwaitingCi)) {
+      if (this.state.ci) return;
+      this.state.ci = { timeoutMs: ciMs };
+      this.setDeadline(this.state.startedAt + ciMs);
+    } else {
+      this.state.ci = { timeoutMs: ciMs, artifactAt: now };
+      this.setDeadline(now + this.o.config.timeout * 1000);
+    }
+  }
+
+  /** Moves the session's timeout to `at` (ms since epoch); state.timeoutMs counts from the start. */
+  private setDeadline(at: number): void {
+    this.state.timeoutMs = Math.max(0, at - this.state.startedAt);
+    clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), Math.max(0, at - this.now()));
   }
 
   /**
@@ -1354,6 +1385,13 @@ interface Topology {
 /** Everything buildGraph() and matchSources() read from one object, as a string to compare. */
 function graphInputs(o: KubeObject): string {
   const git = o.kind === 'GitRepository' ? JSON.stringify([o.spec?.url, o.spec?.ref]) : '';
+  // What matchSources() reads of an OCI artifact: its source and the ref of its revision (not the commit, which
+  // changes with every artifact).
+  if (CI_ARTIFACT_KINDS.includes(o.kind as FluxKind)) {
+    const origin = artifactOrigin(o);
+    const ref = origin.revision ? (parseRevision(origin.revision).ref ?? '') : undefined;
+    return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${JSON.stringify([origin.source, ref])}`;
+  }
   return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${git}`;
 }
 
@@ -1497,6 +1535,10 @@ export function rootBlocker(s: SessionState, n: NodeState): NodeState | undefine
   return cur === n ? undefined : cur;
 }
 
+/** Reasons of a matched OCIRepository/ExternalArtifact that waits for CI to publish the pushed commit's artifact. */
+const CI_WAIT_REASONS = new Set(['AwaitingArtifact', 'NoOriginRevision', 'OriginNotACommit']);
+const isAwaitingCi = (n: NodeState) => n.phase === 'Pending' && CI_WAIT_REASONS.has(n.reason);
+
 const isBlocked = (n: NodeState) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting');
 
 export function decideVerdict(s: SessionState): Verdict {
@@ -1532,8 +1574,11 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
       const names = holders.map((h) => `${h.kind} ${h.namespace}/${h.name} is suspended (resume: ${resumeCommand(h)})`).join('; ');
       return `commit ${short} cannot be applied: ${names}; ${blocked} blocked, ${c.ready} ready`;
     }
-    case 'timeout':
+    case 'timeout': {
+      const ci = s.ci && s.ci.artifactAt === undefined ? s.matchedSources.map((k) => s.nodes[k]).find((n) => !!n && isAwaitingCi(n)) : undefined;
+      if (ci) return `timed out after ${Math.round(s.ci!.timeoutMs / 1000)}s waiting for CI (ci_timeout): ${ci.kind} ${ci.namespace}/${ci.name} is ${ci.message}`;
       return `timed out after ${Math.round(s.timeoutMs / 1000)}s: ${c.ready} ready, ${c.progressing} progressing, ${c.waiting} waiting, ${c.pending} pending`;
+    }
     case 'superseded':
       return `a newer commit replaced ${short} before it finished`;
     case 'stopped':

@@ -28,12 +28,14 @@ export const FLUX_GROUPS = {
 } as const;
 
 /** Group, plural and short names of each Flux kind (versions depend on the mode). */
-export const FLUX_RESOURCES: Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[] }> = {
+export const FLUX_RESOURCES: Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[]; versions?: string[] }> = {
   GitRepository: { group: FLUX_GROUPS.source, plural: 'gitrepositories', singular: 'gitrepository', shortNames: ['gitrepo'] },
   OCIRepository: { group: FLUX_GROUPS.source, plural: 'ocirepositories', singular: 'ocirepository', shortNames: ['ocirepo'] },
   HelmRepository: { group: FLUX_GROUPS.source, plural: 'helmrepositories', singular: 'helmrepository', shortNames: ['helmrepo'] },
   HelmChart: { group: FLUX_GROUPS.source, plural: 'helmcharts', singular: 'helmchart', shortNames: ['hc'] },
   Bucket: { group: FLUX_GROUPS.source, plural: 'buckets', singular: 'bucket', shortNames: [] },
+  // Only v1 (Flux 2.7+): never served in the legacy mode.
+  ExternalArtifact: { group: FLUX_GROUPS.source, plural: 'externalartifacts', singular: 'externalartifact', shortNames: [], versions: ['v1'] },
   Kustomization: { group: FLUX_GROUPS.kustomize, plural: 'kustomizations', singular: 'kustomization', shortNames: ['ks'] },
   HelmRelease: { group: FLUX_GROUPS.helm, plural: 'helmreleases', singular: 'helmrelease', shortNames: ['hr'] },
 };
@@ -96,7 +98,7 @@ export function resourceTypes(mode: FluxApiMode): ResourceType[] {
     const r = FLUX_RESOURCES[kind];
     return {
       group: r.group,
-      versions: served[r.group] ?? [],
+      versions: (served[r.group] ?? []).filter((v) => !r.versions || r.versions.includes(v)),
       plural: r.plural,
       singular: r.singular,
       kind,

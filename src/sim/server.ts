@@ -544,7 +544,13 @@ export class ApiSimulator {
 
   private groups(): Map<string, string[]> {
     const m = new Map<string, string[]>();
-    for (const t of this.served) if (t.group) m.set(t.group, t.versions);
+    // A group serves the union of its kinds' versions, in the mode's order (ExternalArtifact is only v1).
+    for (const t of this.served) {
+      if (!t.group) continue;
+      const vs = m.get(t.group) ?? [];
+      for (const v of t.versions) if (!vs.includes(v)) vs.push(v);
+      m.set(t.group, vs);
+    }
     return m;
   }
 

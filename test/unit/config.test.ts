@@ -40,9 +40,10 @@ describe('parseConfig', () => {
       [
         'config:',
         '  timeout: 5m',
+        '  ci_timeout: 20m',
         '  polling_interval: 1500ms',
         '  verbosity: verbose',
-        '  monitor_types: [gitrepositories, ocirepositories, helmrepositories, helmcharts, buckets, kustomizations, helmreleases]',
+        '  monitor_types: [gitrepositories, ocirepositories, helmrepositories, helmcharts, buckets, externalartifacts, kustomizations, helmreleases]',
         '  show_dependencies: false',
         '  auto_reconcile: true',
         '  branches: [main, "release/*"]',
@@ -52,9 +53,10 @@ describe('parseConfig', () => {
       'f',
     );
     expect(r.config.timeout).toBe(300);
+    expect(r.config.ci_timeout).toBe(1200);
     expect(r.config.polling_interval).toBe(1.5);
     expect(r.config.verbosity).toBe('verbose');
-    expect(r.config.monitor_types).toHaveLength(7);
+    expect(r.config.monitor_types).toHaveLength(8);
     expect(r.config.show_dependencies).toBe(false);
     expect(r.config.auto_reconcile).toBe(true);
     expect(r.config.branches).toEqual(['main', 'release/*']);
@@ -66,6 +68,11 @@ describe('parseConfig', () => {
     expect(errorOf('config:\n  contexts: 3\n').message).toMatch(/contexts must be a list of strings/);
     expect(errorOf('config:\n  contexts: [a, ""]\n').message).toMatch(/contexts items must be non-empty strings/);
     expect(parseConfig('config:\n  contexts: staging\n', 'f').config.contexts).toEqual(['staging']);
+  });
+
+  it('ci_timeout defaults to 15 minutes and must be a positive duration', () => {
+    expect(DEFAULT_CONFIG.ci_timeout).toBe(900);
+    expect(errorOf('config:\n  ci_timeout: -5\n').message).toBe('hook.yaml:2:15: ci_timeout must be a positive number of seconds or a duration such as 90s or 5m (got -5)');
   });
 
   it('an empty file gives the defaults, enabled', () => {

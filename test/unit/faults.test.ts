@@ -13,6 +13,8 @@ import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/
 import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady } from '../helpers/flux.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
+/** The kinds the engine reads with the default config (every served Flux kind: seven plus ExternalArtifact). */
+const KINDS = 8;
 const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
 const HR = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
 const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
@@ -95,7 +97,7 @@ function prng(seed: number): () => number {
 describe('faults during a session', () => {
   it('connections dropped at random while Flux works: every change still arrives, verdict success', async () => {
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
     const rand = prng(42);
     let drops = 0;
     for (const step of STEPS) {
@@ -108,11 +110,11 @@ describe('faults during a session', () => {
       await new Promise((r) => setTimeout(r, Math.floor(rand() * 40)));
     }
     const final = await p;
-    expect(drops).toBeGreaterThanOrEqual(7);
+    expect(drops).toBeGreaterThanOrEqual(KINDS);
     expect(final.verdict).toBe('success');
     expect(Object.values(final.nodes).map((n) => n.phase)).toEqual(['Ready', 'Ready', 'Ready', 'Ready']);
     // Reconnections re-opened every watch, and nothing is reported as an internal error.
-    expect(sim.stats().watchesStarted).toBeGreaterThan(7);
+    expect(sim.stats().watchesStarted).toBeGreaterThan(KINDS);
     expect(errorsOf(events).filter((e) => e.category === 'internal')).toEqual([]);
     expect(final.error).toBeUndefined();
   });
@@ -142,10 +144,10 @@ describe('faults during a session', () => {
       sim.failNext({ status: 429, retryAfterSeconds: 0, verb, pathMatch, count: QUIET_THROTTLES - 1 });
     }
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session and every watch');
-    // Seven kinds, one of them listed again after each 429; the HelmRelease watch opened after its 429s.
-    expect(sim.stats().requestsByVerb.list).toBe(7 + QUIET_THROTTLES);
-    expect(sim.stats().requestsByVerb.watch).toBeGreaterThanOrEqual(7 + QUIET_THROTTLES);
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session and every watch');
+    // Every kind, one of them listed again after each 429; the HelmRelease watch opened after its 429s.
+    expect(sim.stats().requestsByVerb.list).toBe(KINDS + QUIET_THROTTLES);
+    expect(sim.stats().requestsByVerb.watch).toBeGreaterThanOrEqual(KINDS + QUIET_THROTTLES);
     for (const step of STEPS) step();
     const final = await p;
     expect(final.verdict).toBe('success');
@@ -161,7 +163,7 @@ describe('faults during a session', () => {
       expect.objectContaining({ category: 'throttled', status: 429, recovered: false, hint: expect.stringMatching(/backs off/) }),
       expect.objectContaining({ category: 'throttled', recovered: true, outageMs: expect.any(Number) }),
     ]);
-    expect(sim.stats().requestsByVerb.list).toBe(7 + QUIET_THROTTLES + 2);
+    expect(sim.stats().requestsByVerb.list).toBe(KINDS + QUIET_THROTTLES + 2);
     for (const step of STEPS) step();
     expect((await p).verdict).toBe('success');
   });
@@ -171,13 +173,13 @@ describe('faults during a session', () => {
       config: { ...DEFAULT_CONFIG, timeout: 120 },
       tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 300, settleDelayMs: 200 },
     });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
     const started = sim.stats().watchesStarted;
     // Every stream goes silent (events and bookmarks held back) until released below, however long that takes.
     sim.stallWatches(600_000);
     for (const step of STEPS) step(); // written while every stream is silent
     // A silent watch is ended after stallMs and re-opened; the new one is silent too: wait for a few rounds.
-    await waitFor(() => sim.stats().watchesStarted >= started + 3 * 7, 'the quiet watches to be re-opened', 60_000);
+    await waitFor(() => sim.stats().watchesStarted >= started + 3 * KINDS, 'the quiet watches to be re-opened', 60_000);
     expect(errorsOf(events)).toEqual([]);
     expect(state()?.error).toBeUndefined();
     sim.stallWatches(0);
@@ -190,12 +192,12 @@ describe('faults during a session', () => {
 
   it('the session carries an error while any watch still fails, and one recovery once the last one is back', async () => {
     const { p, events, state, errorTrail } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
-    // Kustomization watches keep failing; every connection drops: the six other kinds come back at once.
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    // Kustomization watches keep failing; every connection drops: the other kinds come back at once.
     sim.failNext({ status: 500, verb: 'watch', pathMatch: 'kustomizations', count: 1_000_000 });
     sim.dropWatchesNow();
     const from = errorTrail.length;
-    await waitFor(() => sim.stats().openWatches === 6 && errorsOf(events).length > 0, 'six watches back, one kind failing');
+    await waitFor(() => sim.stats().openWatches === KINDS - 1 && errorsOf(events).length > 0, 'every other watch back, one kind failing');
     STEPS[0]!();
     await waitFor(() => state()!.nodes['GitRepository/flux-system/flux-system']?.phase === 'Ready', 'a change seen by a working watch');
     // From the first failure on, every published state names an open error: a recovered kind does not clear it.
@@ -217,7 +219,7 @@ describe('faults during a session', () => {
 
   it('malformed and nonsensical watch frames end the stream, which is reopened; the session is unharmed', async () => {
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
     // Broken JSON, then valid JSON that is not a watch event: wrong types, objects without metadata, nulls.
     const raw = (frame: string) => {
       for (const w of (sim as unknown as { watchers: Set<{ res: { write(s: string): void } }> }).watchers) w.res.write(frame);
@@ -254,7 +256,7 @@ describe('faults during a session', () => {
       'Kustomization/flux-system/apps',
       'Kustomization/flux-system/infra',
     ]);
-    expect(sim.stats().watchesStarted).toBeGreaterThan(7);
+    expect(sim.stats().watchesStarted).toBeGreaterThan(KINDS);
   });
 
   it('a 1 MB condition message full of escape codes is sanitised and bounded, in the state and in --json', async () => {
@@ -301,7 +303,7 @@ describe('faults during a session', () => {
 
   it('an API server restart mid-session: one outage with its duration, one recovery, nothing for the relists', async () => {
     const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= 7, 'the session');
+    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
     const listsBefore = sim.stats().requestsByVerb.list ?? 0;
     const beforeDown = Date.now();
     await sim.setUnavailable(true);
@@ -311,7 +313,7 @@ describe('faults during a session', () => {
     // As after a real restart: the history is gone (every resumed watch gets 410 and relists), and each kind
     // answers 429 "storage is (re)initializing" once to its watch and once to its list.
     sim.compact();
-    for (const plural of ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'kustomizations', 'helmreleases']) {
+    for (const plural of ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'externalartifacts', 'kustomizations', 'helmreleases']) {
       sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'watch', pathMatch: plural });
       sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'list', pathMatch: plural });
     }
@@ -320,7 +322,7 @@ describe('faults during a session', () => {
     await waitFor(() => errorsOf(events).some((e) => e.recovered), 'the recovery');
     const recoverySeen = Date.now();
     // Every kind relists (its first list answered 429, the second one served), and none of it is reported.
-    await waitFor(() => sim.stats().requestsByVerb.list! - listsBefore >= 2 * 7, 'every kind to relist');
+    await waitFor(() => sim.stats().requestsByVerb.list! - listsBefore >= 2 * KINDS, 'every kind to relist');
     for (const step of STEPS.slice(1)) step();
     const final = await p;
     expect(final.verdict).toBe('success');

@@ -170,6 +170,73 @@ describe('graph', () => {
   });
 });
 
+describe('sources built by CI: OCIRepository and ExternalArtifact (issue 18)', () => {
+  const SHA = '0d950d6b8f1946edbee53b368fb9e2f9da40ffbe';
+  const artifactSource = (kind: 'OCIRepository' | 'ExternalArtifact', name: string, metadata?: Record<string, string>, revision = `latest@sha256:${'f'.repeat(64)}`): KubeObject => ({
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind,
+    metadata: { name, namespace: 'flux-system' },
+    spec: kind === 'OCIRepository' ? { url: `oci://registry.example/${name}`, ref: { tag: 'latest' }, interval: '1m' } : {},
+    status: { artifact: { revision, ...(metadata ? { metadata } : {}) } },
+  });
+  const pushedAs = (source: string, revision?: string) => ({
+    'org.opencontainers.image.source': source,
+    'org.opencontainers.image.revision': revision ?? '',
+    'org.opencontainers.image.created': '2026-11-27T17:00:00Z',
+  });
+  const key = (kind: string, name: string) => `${kind}/flux-system/${name}`;
+
+  it('an OCIRepository matches when its artifact comes from the pushed repository (URLs normalised as for git) and its revision names the pushed branch', () => {
+    const objs = objects(
+      artifactSource('OCIRepository', 'https-main', pushedAs('https://github.com/acme/fleet', `main@sha1:${SHA}`)),
+      artifactSource('OCIRepository', 'ssh-main', pushedAs('git@github.com:acme/fleet.git', `main@sha1:${SHA}`)),
+      artifactSource('OCIRepository', 'legacy-main', pushedAs(FLEET, `main/${SHA}`)),
+      artifactSource('OCIRepository', 'dev', pushedAs(FLEET, `dev@sha1:${SHA}`)),
+      artifactSource('OCIRepository', 'other-repo', pushedAs('https://github.com/acme/other', `main@sha1:${SHA}`)),
+      artifactSource('OCIRepository', 'commit-only', pushedAs(FLEET, `sha1:${SHA}`)),
+      artifactSource('OCIRepository', 'no-metadata'),
+      { ...artifactSource('OCIRepository', 'no-artifact'), status: {} },
+    );
+    // No GitRepository follows the repository at all: the OCIRepositories still match.
+    expect(matchSources(objs, { repoUrl: FLEET, branch: 'main' })).toEqual([key('OCIRepository', 'https-main'), key('OCIRepository', 'legacy-main'), key('OCIRepository', 'ssh-main')]);
+    expect(matchSources(objs, { repoUrl: FLEET, branch: 'dev' })).toEqual([key('OCIRepository', 'dev')]);
+  });
+
+  it('an artifact of the pushed repository without a revision annotation matches (its phase says what is missing)', () => {
+    const objs = objects(artifactSource('OCIRepository', 'unannotated', pushedAs(FLEET)));
+    expect(matchSources(objs, { repoUrl: FLEET, branch: 'main' })).toEqual([key('OCIRepository', 'unannotated')]);
+    expect(matchSources(objs, { repoUrl: 'https://github.com/acme/other', branch: 'main' })).toEqual([]);
+  });
+
+  it('a tag push matches the artifact CI built for that tag', () => {
+    const objs = objects(artifactSource('OCIRepository', 'release', pushedAs(FLEET, `v1.2.0@sha1:${SHA}`)), artifactSource('OCIRepository', 'main', pushedAs(FLEET, `main@sha1:${SHA}`)));
+    expect(matchSources(objs, { repoUrl: FLEET, tag: 'v1.2.0' })).toEqual([key('OCIRepository', 'release')]);
+  });
+
+  it('an ExternalArtifact matches by the same annotations, or by its own revision naming the branch', () => {
+    const objs = objects(
+      artifactSource('ExternalArtifact', 'annotated', pushedAs(FLEET, `main@sha1:${SHA}`)),
+      artifactSource('ExternalArtifact', 'own-revision', { 'org.opencontainers.image.source': FLEET }, `main@sha1:${SHA}`),
+      artifactSource('ExternalArtifact', 'digest-only', undefined, `v1.0.0@sha256:${'e'.repeat(64)}`),
+    );
+    expect(matchSources(objs, { repoUrl: FLEET, branch: 'main' })).toEqual([key('ExternalArtifact', 'annotated'), key('ExternalArtifact', 'own-revision')]);
+  });
+
+  it('what consumes a matched OCIRepository is affected and correlated: a Kustomization (sourceRef) and a HelmRelease (chartRef)', () => {
+    const oci = artifactSource('OCIRepository', 'app', pushedAs(FLEET, `main@sha1:${SHA}`));
+    const ks = kustomization('app');
+    ks.spec.sourceRef = { kind: 'OCIRepository', name: 'app' };
+    const hr = { ...helmRelease('web', 'flux-system'), spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'app' } } };
+    const ea = kustomization('from-ea');
+    ea.spec.sourceRef = { kind: 'ExternalArtifact', name: 'ea' };
+    const g = buildGraph(objects(oci, ks, hr, ea, artifactSource('ExternalArtifact', 'ea', pushedAs(FLEET, `main@sha1:${SHA}`))));
+    const matched = matchSources(g.objects, { repoUrl: FLEET, branch: 'main' });
+    expect(matched).toEqual([key('ExternalArtifact', 'ea'), key('OCIRepository', 'app')]);
+    expect([...affectedSet(g, matched)].sort()).toEqual([key('ExternalArtifact', 'ea'), 'HelmRelease/flux-system/web', 'Kustomization/flux-system/app', 'Kustomization/flux-system/from-ea', key('OCIRepository', 'app')]);
+    expect([...correlatedSet(g, matched)].sort()).toEqual([key('ExternalArtifact', 'ea'), 'HelmRelease/flux-system/web', 'Kustomization/flux-system/app', 'Kustomization/flux-system/from-ea', key('OCIRepository', 'app')]);
+  });
+});
+
 describe('affected set: where a HelmRelease gets its chart (issue 17)', () => {
   const apps = withInventory(kustomization('apps'), [invId('apps', 'web', 'helm.toolkit.fluxcd.io', 'HelmRelease')]);
   const affected = (hr: KubeObject, ...more: KubeObject[]) => {

@@ -57,6 +57,8 @@ const artifact = (revision: string, metadata?: Record<string, string>) => ({
 });
 const ocirepo = (status?: Record<string, unknown>, meta?: Meta) =>
   obj('source.toolkit.fluxcd.io/v1', 'OCIRepository', { interval: '1m', url: 'oci://ghcr.io/org/manifests', ref: { tag: 'latest' } }, status, meta);
+const externalArtifact = (status?: Record<string, unknown>, meta?: Meta, spec: Record<string, unknown> = {}) =>
+  obj('source.toolkit.fluxcd.io/v1', 'ExternalArtifact', { sourceRef: { apiVersion: 'source.extensions.fluxcd.io/v1beta1', kind: 'ArtifactGenerator', name: 'app' }, ...spec }, status, meta);
 const helmchart = (sourceKind: string, status?: Record<string, unknown>, meta?: Meta, spec: Record<string, unknown> = {}) =>
   obj('source.toolkit.fluxcd.io/v1', 'HelmChart', { chart: './charts/web', interval: '5m', sourceRef: { kind: sourceKind, name: 'flux-system' }, ...spec }, status, meta);
 const helmrepo = (status?: Record<string, unknown>, meta?: Meta, spec: Record<string, unknown> = {}) =>
@@ -126,6 +128,7 @@ describe('computeStatus: common precedence', () => {
     HelmRepository: helmrepo,
     HelmChart: (s, m, sp) => helmchart('GitRepository', s, m, sp),
     Bucket: (s, m, sp) => ({ ...bucket(s, m), spec: { ...bucket(s, m).spec, ...sp } }),
+    ExternalArtifact: externalArtifact,
     Kustomization: ks,
     HelmRelease: hr,
   };
@@ -169,7 +172,7 @@ describe('computeStatus: common precedence', () => {
   it('unknown kinds → Unknown', () => {
     const o = obj('v1', 'ConfigMap', {}, { conditions: [ready('True', 'x', 'y')] });
     expect(computeStatus(o, pushed)).toMatchObject({ phase: 'Unknown', reason: 'UnsupportedKind' });
-    expect(computeStatus(obj('source.toolkit.fluxcd.io/v1', 'ExternalArtifact', {}, undefined), pushed).phase).toBe('Unknown');
+    expect(computeStatus(obj('source.extensions.fluxcd.io/v1beta1', 'ArtifactGenerator', {}, undefined), pushed).phase).toBe('Unknown');
   });
 
   it('static OCI HelmRepository (no status by design) → Ready', () => {
@@ -308,7 +311,36 @@ describe('computeStatus: OCIRepository', () => {
     { name: 'origin bare full sha → Ready', object: withOrigin(PUSHED.toUpperCase()), expect: { phase: 'Ready', matchesPushed: true } },
     { name: 'origin bare short sha → Ready', object: withOrigin(PUSHED.slice(0, 8)), expect: { phase: 'Ready', revision: PUSHED.slice(0, 8), matchesPushed: true } },
     { name: 'origin of a newer commit → Superseded', object: withOrigin(gitRev(NEWER)), expect: { phase: 'Superseded', revision: gitRev(NEWER) } },
-    { name: 'origin of an older commit → Pending/NotFetched', object: withOrigin(gitRev(OLD)), expect: { phase: 'Pending', reason: 'NotFetched', matchesPushed: false } },
+    {
+      name: 'origin of an older commit → Pending/AwaitingArtifact: CI has not published the commit yet',
+      object: withOrigin(gitRev(OLD)),
+      expect: { phase: 'Pending', reason: 'AwaitingArtifact', message: `waiting for an artifact built from ${PUSHED.slice(0, 7)}; the artifact is at ${gitRev(OLD)}`, revision: gitRev(OLD), matchesPushed: false },
+    },
+    {
+      name: 'origin of an older commit, the pull of the new tag failing → Failed (the registry, not CI)',
+      object: ocirepo({
+        artifact: artifact(ociRev, { 'org.opencontainers.image.revision': gitRev(OLD) }),
+        conditions: [reconciling('ProgressingWithRetry', 'x'), ready('False', 'OCIArtifactPullFailed', 'failed to pull artifact')],
+        observedGeneration: 1,
+      }),
+      expect: { phase: 'Failed', reason: 'OCIArtifactPullFailed' },
+    },
+    {
+      name: 'source annotation without a revision annotation (pkg/oci writes it empty) → Pending/NoOriginRevision with the --revision hint',
+      object: ocirepo({ artifact: artifact(ociRev, { 'org.opencontainers.image.source': 'https://github.com/org/app', 'org.opencontainers.image.revision': '' }), conditions: [stored], observedGeneration: 1 }),
+      expect: { phase: 'Pending', reason: 'NoOriginRevision', revision: ociRev, matchesPushed: undefined },
+    },
+    {
+      name: 'source annotation and a revision that names no commit → Pending/OriginNotACommit',
+      object: ocirepo({ artifact: artifact(ociRev, { 'org.opencontainers.image.source': 'https://github.com/org/app', 'org.opencontainers.image.revision': 'v1.0.0' }), conditions: [stored], observedGeneration: 1 }),
+      expect: { phase: 'Pending', reason: 'OriginNotACommit' },
+    },
+    {
+      name: 'source annotation without revision, not correlated (another repository) → generic Ready',
+      object: ocirepo({ artifact: artifact(ociRev, { 'org.opencontainers.image.source': 'https://github.com/org/app' }), conditions: [stored], observedGeneration: 1 }),
+      ctx: { correlate: false },
+      expect: { phase: 'Ready', revision: ociRev },
+    },
     {
       name: 'no origin metadata → generic: Ready, not correlated',
       object: ocirepo({ artifact: artifact(ociRev), conditions: [stored], observedGeneration: 1 }),
@@ -334,6 +366,51 @@ describe('computeStatus: OCIRepository', () => {
         { generation: 2 },
       ),
       expect: { phase: 'Failed', reason: 'OCIOperationFailed' },
+    },
+  ]);
+});
+
+describe('computeStatus: OCIRepository without a revision annotation', () => {
+  it('says what is missing and how to fix it', () => {
+    const o = ocirepo({
+      artifact: artifact(`latest@sha256:${DIGEST}`, { 'org.opencontainers.image.source': 'https://github.com/org/app' }),
+      conditions: [ready('True', 'Succeeded', 'stored artifact')],
+      observedGeneration: 1,
+    });
+    const r = computeStatus(o, pushed);
+    expect(r.message).toContain('has no org.opencontainers.image.revision annotation');
+    expect(r.message).toContain('--revision="<branch>@sha1:<commit>"');
+    expect(r.message).toContain('https://github.com/org/app');
+  });
+});
+
+describe('computeStatus: ExternalArtifact (source.toolkit.fluxcd.io/v1, Flux 2.7)', () => {
+  const done = ready('True', 'Succeeded', 'stored artifact for revision main');
+  runCases([
+    {
+      name: 'its own revision names the pushed commit → Ready',
+      object: externalArtifact({ artifact: artifact(gitRev(PUSHED)), conditions: [done] }),
+      expect: { phase: 'Ready', revision: gitRev(PUSHED), matchesPushed: true },
+    },
+    {
+      name: 'its own revision names an older commit → Pending/AwaitingArtifact',
+      object: externalArtifact({ artifact: artifact(gitRev(OLD)), conditions: [done] }),
+      expect: { phase: 'Pending', reason: 'AwaitingArtifact', matchesPushed: false },
+    },
+    {
+      name: 'its own revision names a newer commit → Superseded',
+      object: externalArtifact({ artifact: artifact(gitRev(NEWER)), conditions: [done] }),
+      expect: { phase: 'Superseded', revision: gitRev(NEWER) },
+    },
+    {
+      name: 'the OCI revision annotation in its metadata wins over a digest revision → Ready',
+      object: externalArtifact({ artifact: artifact(`v1.0.0@sha256:${DIGEST}`, { 'org.opencontainers.image.revision': gitRev(PUSHED) }), conditions: [done] }),
+      expect: { phase: 'Ready', matchesPushed: true },
+    },
+    {
+      name: 'a digest revision and no origin (the spec example) → generic Ready',
+      object: externalArtifact({ artifact: artifact(`v1.0.0@sha256:${DIGEST}`), conditions: [done] }),
+      expect: { phase: 'Ready', revision: `v1.0.0@sha256:${DIGEST}`, matchesPushed: undefined },
     },
   ]);
 });
