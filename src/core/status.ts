@@ -342,15 +342,28 @@ function judgeDeployment(obj: KubeObject, conds: Condition[], pushed: PushedRevi
 }
 
 /** Normalises an OCI origin revision: `main@sha1:<sha>`, `sha1:<sha>`, a bare full or short sha. */
-function originRevision(v: unknown): string | undefined {
+export function originRevision(v: unknown): string | undefined {
   const s = str(v);
   if (!s) return undefined;
   if (/^[0-9a-f]{7,39}$/i.test(s)) return `sha1:${s}`;
   return s;
 }
 
+/** The key of an artifact revision in ComputeContext.origins: `sha256:<hex>` of `<tag>@sha256:<hex>` or `sha256:<hex>`. */
+export function artifactDigestKey(rev: string | undefined): string | undefined {
+  if (!rev) return undefined;
+  const p = parseRevision(rev);
+  return p.algo === 'sha256' && p.digest && !p.legacy ? `sha256:${p.digest}` : undefined;
+}
+
+/** The origin revision the engine knows for an artifact revision (see ComputeContext.origins). */
+function knownOrigin(rev: string | undefined, ctx: StatusContext): string | undefined {
+  const key = artifactDigestKey(rev);
+  return key ? ctx.origins?.get(key) : undefined;
+}
+
 /** Kustomization revisions, using the origin revision for OCI/Bucket-sourced objects. */
-function kustomizationRevisions(obj: KubeObject, pushed: PushedRevision): { attempted?: string; applied?: string } {
+function kustomizationRevisions(obj: KubeObject, pushed: PushedRevision, ctx: StatusContext = {}): { attempted?: string; applied?: string } {
   const st = obj.status ?? {};
   const lastAttempted = str(st.lastAttemptedRevision);
   const lastApplied = str(st.lastAppliedRevision);
@@ -364,10 +377,11 @@ function kustomizationRevisions(obj: KubeObject, pushed: PushedRevision): { atte
       // history[].metadata keeps the origin revision of every recorded attempt.
       const hist: unknown = st.history;
       const entry = Array.isArray(hist) ? hist.find((h) => h?.metadata?.revision === lastAttempted) : undefined;
-      const origin = originRevision(entry?.metadata?.originRevision);
+      const origin = originRevision(entry?.metadata?.originRevision) ?? knownOrigin(lastAttempted, ctx);
       if (origin) attempted = origin;
     }
   }
+  if (applied && revisionMatches(applied, pushed) === undefined) applied = knownOrigin(applied, ctx) ?? applied;
   return { attempted, applied };
 }
 
@@ -427,6 +441,20 @@ function helmReleaseRevisionsAreCommits(obj: KubeObject): boolean {
   const sourceKind = str(obj.spec?.chart?.spec?.sourceRef?.kind);
   if (sourceKind && sourceKind !== 'GitRepository') return false;
   return true;
+}
+
+/**
+ * A HelmRelease whose chart comes from a CI-built artifact (chartRef to an OCIRepository or ExternalArtifact):
+ * helm-controller records the artifact's digest (lastAttemptedRevisionDigest; history[].ociDigest of each
+ * release), which the engine maps to the commit the artifact was built from.
+ */
+function helmReleaseArtifactRevisions(obj: KubeObject, ctx: StatusContext): { attempted?: string; applied?: string } {
+  const kind = str(obj.spec?.chartRef?.kind);
+  if (kind !== 'OCIRepository' && kind !== 'ExternalArtifact') return {};
+  const st = obj.status ?? {};
+  const hist: unknown = st.history;
+  const deployed = Array.isArray(hist) ? hist.find((h) => h?.status === 'deployed') : undefined;
+  return { attempted: knownOrigin(str(st.lastAttemptedRevisionDigest), ctx), applied: knownOrigin(str(deployed?.ociDigest), ctx) };
 }
 
 function helmReleaseRevisions(obj: KubeObject): { attempted?: string; applied?: string } {
@@ -493,14 +521,14 @@ export function computeStatus(obj: KubeObject, pushed: PushedRevision, ctx: Stat
       return r ?? judgeGeneric(obj, conds, ctx, str(st.artifact?.revision));
     }
     case 'Kustomization': {
-      const revs = kustomizationRevisions(obj, pushed);
+      const revs = kustomizationRevisions(obj, pushed, ctx);
       const r = correlate
         ? judgeDeployment(obj, conds, pushed, ctx, { ...revs, pendingReason: 'NotApplied', pendingMessage: `waiting for the source to deliver ${shortSha(pushed.sha)}` })
         : undefined;
       return r ?? judgeGeneric(obj, conds, ctx, str(st.lastAttemptedRevision) ?? str(st.lastAppliedRevision));
     }
     case 'HelmRelease': {
-      const revs = correlate && helmReleaseRevisionsAreCommits(obj) ? helmReleaseRevisions(obj) : {};
+      const revs = !correlate ? {} : helmReleaseRevisionsAreCommits(obj) ? helmReleaseRevisions(obj) : helmReleaseArtifactRevisions(obj, ctx);
       const r = judgeDeployment(obj, conds, pushed, ctx, { ...revs, pendingReason: 'NotApplied', pendingMessage: `waiting for a chart built from ${shortSha(pushed.sha)}` });
       return r ?? judgeGeneric(obj, conds, ctx, str(st.lastAttemptedRevision));
     }

@@ -119,6 +119,13 @@ export interface ComputeContext {
   correlate?: boolean;
   /** Current time (ms since epoch), for durations. */
   now?: number;
+  /**
+   * Origin revisions of the CI-built artifacts the engine has seen on the matched OCIRepositories and
+   * ExternalArtifacts: artifact digest (`sha256:<hex>`) → the git revision it was built from (`main@sha1:<sha>`).
+   * Consumers that record only the artifact digest (a HelmRelease's lastAttemptedRevisionDigest and
+   * history[].ociDigest; a Kustomization's lastAttemptedRevision without origin) are correlated through it.
+   */
+  origins?: ReadonlyMap<string, string>;
 }
 
 /** Result of the pure status computation. */

@@ -24,7 +24,7 @@ import {
   type StatusResult,
   type Verdict,
 } from '../core/types.js';
-import { artifactOrigin, computeStatus } from '../core/status.js';
+import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { parseRevision, revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
@@ -177,7 +177,9 @@ export class Monitor {
   /** graphInputs() of each object, to tell whether an update touches the graph. */
   private readonly graphSigs = new Map<string, string>();
   /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
-  private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; res: StatusResult }>();
+  private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; origins: number; res: StatusResult }>();
+  /** Origin revisions of the artifacts seen on matched OCIRepositories/ExternalArtifacts (ComputeContext.origins). */
+  private readonly origins = new Map<string, string>();
   /** The status result each current node was built from. */
   private readonly nodeRes = new Map<string, StatusResult>();
   private recomputeScheduled = false;
@@ -772,10 +774,11 @@ export class Monitor {
   /** computeStatus(), memoised on its inputs (the object itself, delivery, correlation, the known newer commits). */
   private statusOf(key: string, obj: KubeObject, delivered: boolean | undefined, correlate: boolean, now: number): StatusResult {
     const newer = this.pushed.newer!.length;
+    const origins = this.origins.size;
     const m = this.statusMemo.get(key);
-    if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer) return m.res;
-    const res = computeStatus(obj, this.pushed, { delivered, correlate, now });
-    this.statusMemo.set(key, { obj, delivered, correlate, newer, res });
+    if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer && m.origins === origins) return m.res;
+    const res = computeStatus(obj, this.pushed, { delivered, correlate, now, origins: this.origins });
+    this.statusMemo.set(key, { obj, delivered, correlate, newer, origins, res });
     return res;
   }
 
@@ -784,6 +787,7 @@ export class Monitor {
     const now = this.now();
     const { g, matched, affected, correlated, order, parents: parentsOf, matchedSet } = this.currentTopology();
     this.graph = g;
+    this.noteOrigins(matched);
     // --all shows every object; the verdict still only counts the affected ones (all of them without a match).
     const isAffected = (k: string) => !this.o.all || matched.length === 0 || affected.has(k);
     const nodes: Record<string, NodeState> = {};
@@ -831,6 +835,17 @@ export class Monitor {
     this.updateCiDeadline(matched, nodes, now);
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
     this.publish();
+  }
+
+  /** Remembers which commit each artifact of a matched OCIRepository/ExternalArtifact was built from. */
+  private noteOrigins(matched: string[]): void {
+    for (const k of matched) {
+      const o = this.objects.get(k);
+      if (!o || !CI_ARTIFACT_KINDS.includes(o.kind as FluxKind)) continue;
+      const key = artifactDigestKey(o.status?.artifact?.revision);
+      const origin = originRevision(artifactOrigin(o).revision);
+      if (key && origin && revisionCommit(origin) && !this.origins.has(key)) this.origins.set(key, origin);
+    }
   }
 
   /**

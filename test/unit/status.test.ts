@@ -720,6 +720,22 @@ describe('computeStatus: Kustomization', () => {
       expect: { phase: 'Failed', reason: 'HealthCheckFailed', revision: gitRev(PUSHED), matchesPushed: true },
     },
     {
+      name: 'OCI source: a failed attempt of an artifact whose origin only the engine knows (no history entry) → Failed for the pushed commit',
+      object: ks(
+        {
+          lastAppliedRevision: `latest@sha256:${'1'.repeat(64)}`,
+          lastAppliedOriginRevision: gitRev(OLD),
+          lastAttemptedRevision: `latest@sha256:${DIGEST}`,
+          conditions: [ready('False', 'BuildFailed', 'kustomize build failed'), reconciling('ProgressingWithRetry', 'x')],
+          observedGeneration: 1,
+        },
+        {},
+        { sourceRef: { kind: 'OCIRepository', name: 'manifests' } },
+      ),
+      ctx: { origins: new Map([[`sha256:${DIGEST}`, gitRev(PUSHED)]]) },
+      expect: { phase: 'Failed', reason: 'BuildFailed', revision: gitRev(PUSHED), matchesPushed: true },
+    },
+    {
       name: 'OCI source without origin revisions → generic (delivered=false → Pending/NotDelivered)',
       object: ks({ lastAppliedRevision: `latest@sha256:${DIGEST}`, lastAttemptedRevision: `latest@sha256:${DIGEST}`, conditions: [applied('x')], observedGeneration: 1 }),
       ctx: { delivered: false },
@@ -926,6 +942,40 @@ describe('computeStatus: HelmRelease', () => {
         ),
         ctx: { delivered: false },
         expect: { phase: 'Pending', reason: 'NotDelivered' },
+      },
+      {
+        name: 'chart from a CI-built OCIRepository whose digest the engine maps to the pushed commit → Ready',
+        object: hr(
+          {
+            lastAttemptedRevision: `6.5.4+${DIGEST.slice(0, 12)}`,
+            lastAttemptedRevisionDigest: `latest@sha256:${DIGEST}`,
+            lastAttemptedGeneration: 1,
+            history: [{ ...historyEntry(`6.5.4+${DIGEST.slice(0, 12)}`, 'deployed', 2), ociDigest: `latest@sha256:${DIGEST}` }],
+            conditions: [upgraded('6.5.4')],
+            observedGeneration: 1,
+          },
+          {},
+          { chartRef: { kind: 'OCIRepository', name: 'podinfo' } },
+        ),
+        ctx: { origins: new Map([[`sha256:${DIGEST}`, gitRev(PUSHED)]]) },
+        expect: { phase: 'Ready', revision: gitRev(PUSHED), matchesPushed: true },
+      },
+      {
+        name: 'chart from a CI-built OCIRepository still at the artifact of an older commit → Pending/NotApplied',
+        object: hr(
+          {
+            lastAttemptedRevision: `6.5.4+${DIGEST.slice(0, 12)}`,
+            lastAttemptedRevisionDigest: `sha256:${DIGEST}`,
+            lastAttemptedGeneration: 1,
+            history: [{ ...historyEntry(`6.5.4+${DIGEST.slice(0, 12)}`, 'deployed', 2), ociDigest: `sha256:${DIGEST}` }],
+            conditions: [upgraded('6.5.4')],
+            observedGeneration: 1,
+          },
+          {},
+          { chartRef: { kind: 'OCIRepository', name: 'podinfo' } },
+        ),
+        ctx: { origins: new Map([[`sha256:${DIGEST}`, gitRev(OLD)]]) },
+        expect: { phase: 'Pending', reason: 'NotApplied', matchesPushed: false },
       },
       {
         name: 'chart from a Bucket → generic',
