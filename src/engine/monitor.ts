@@ -888,15 +888,17 @@ export class Monitor {
 
   /**
    * When the push reaches the cluster through CI-built artifacts (a matched OCIRepository or ExternalArtifact),
-   * the session first waits for CI: until `ci_timeout` after the start while a matched artifact source waits for
-   * an artifact of the pushed commit, then `timeout` from the moment none waits any more (Flux's part).
+   * the session first waits for CI: until `ci_timeout` after the start while a matched artifact source has no
+   * outcome for the pushed commit yet, then `timeout` from the moment every one has (Flux's part). Progressing
+   * counts as waiting: source-controller marks Reconciling=True while it polls the registry on a reconcile
+   * request, with the artifact of an older commit (observed with source-controller v1.9.6).
    */
   private updateCiDeadline(matched: string[], nodes: Record<string, NodeState>, now: number): void {
     if (!this.synced || this.finished || this.concluding || this.state.ci?.artifactAt !== undefined) return;
     const ci = matched.map((k) => nodes[k]).filter((n): n is NodeState => !!n && CI_ARTIFACT_KINDS.includes(n.kind as FluxKind));
     if (ci.length === 0) return;
     const ciMs = this.o.config.ci_timeout * 1000;
-    if (ci.some(isAwaitingCi)) {
+    if (ci.some((n) => !TERMINAL_PHASES.has(n.phase))) {
       if (this.state.ci) return;
       this.state.ci = { timeoutMs: ciMs };
       this.setDeadline(this.state.startedAt + ciMs);
@@ -1590,8 +1592,9 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
       return `commit ${short} cannot be applied: ${names}; ${blocked} blocked, ${c.ready} ready`;
     }
     case 'timeout': {
-      const ci = s.ci && s.ci.artifactAt === undefined ? s.matchedSources.map((k) => s.nodes[k]).find((n) => !!n && isAwaitingCi(n)) : undefined;
-      if (ci) return `timed out after ${Math.round(s.ci!.timeoutMs / 1000)}s waiting for CI (ci_timeout): ${ci.kind} ${ci.namespace}/${ci.name} is ${ci.message}`;
+      const waiting = s.ci && s.ci.artifactAt === undefined ? s.matchedSources.map((k) => s.nodes[k]).filter((n): n is NodeState => !!n && CI_ARTIFACT_KINDS.includes(n.kind) && !TERMINAL_PHASES.has(n.phase)) : [];
+      const ci = waiting.find(isAwaitingCi) ?? waiting[0];
+      if (ci) return `timed out after ${Math.round(s.ci!.timeoutMs / 1000)}s waiting for CI (ci_timeout): ${ci.kind} ${ci.namespace}/${ci.name}: ${ci.message}`;
       return `timed out after ${Math.round(s.timeoutMs / 1000)}s: ${c.ready} ready, ${c.progressing} progressing, ${c.waiting} waiting, ${c.pending} pending`;
     }
     case 'superseded':

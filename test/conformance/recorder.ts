@@ -33,6 +33,8 @@ export interface Transcript {
   branch: string;
   /** Pushes in order: the commit id and what the commit does. */
   pushes: Array<{ sha: string; subject: string; t: number }>;
+  /** The push flux-monitor followed, when it is not the last one (an older push that a newer one superseded). */
+  monitored?: string;
   /** What flux-monitor concluded for the last push (verdict, exit code, per-object phases). */
   /** Per object: its phase and reason, and the resourceVersion of the version flux-monitor judged last. */
   expected: { verdict: string; exitCode: number; phases: Record<string, { phase: string; reason: string; resourceVersion?: string }> };
@@ -41,9 +43,17 @@ export interface Transcript {
   entries: TranscriptEntry[];
 }
 
+/** The loopback addresses a transcript replaces: git server and artifact storage URLs, the OCI registry's host:port. */
+export interface RecorderPorts {
+  git: string;
+  storage: string;
+  registry?: string;
+}
+
 /** Replaces what differs between runs (loopback ports, temp dirs) so transcripts compare and replay. */
-export function normalizeText(s: string, ports: { git: string; storage: string }): string {
-  return s
+export function normalizeText(s: string, ports: RecorderPorts): string {
+  const out = ports.registry ? s.split(ports.registry).join('registry.conformance.test') : s;
+  return out
     .split(ports.git).join('http://git.conformance.test')
     .split(ports.storage).join('http://storage.conformance.test')
     .replace(/\/tmp\/flux-monitor-[A-Za-z0-9_.-]+/g, '/tmp/…')
@@ -88,7 +98,7 @@ export class Recorder {
   constructor(
     private readonly kubeconfigPath: string,
     private readonly namespace: string,
-    private readonly ports: { git: string; storage: string },
+    private readonly ports: RecorderPorts,
   ) {}
 
   async start(): Promise<void> {

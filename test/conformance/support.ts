@@ -44,6 +44,10 @@ export class Case {
   private endedAt?: number;
   /** Recorder time when the last monitored session returned its verdict. */
   private decidedAt?: number;
+  /** The commit the last monitored session followed. */
+  private monitoredSha?: string;
+  /** host:port of the OCI registry the case pushes artifacts to (replaced in the transcript). */
+  registry?: string;
 
   constructor(
     readonly env: FluxEnv,
@@ -59,7 +63,7 @@ export class Case {
     this.repo = await WorkRepo.create(this.env.gitServer, this.name);
     const sha = await this.repo.commit('initial', files);
     await this.repo.push();
-    this.recorder = new Recorder(this.env.kubeconfig, this.ns, { git: this.env.gitServer.url, storage: this.env.flux.storageUrl });
+    this.recorder = new Recorder(this.env.kubeconfig, this.ns, { git: this.env.gitServer.url, storage: this.env.flux.storageUrl, registry: this.registry });
     await this.recorder.start();
     await apply(this.env.cluster, objects(this.ns, this.repo.url));
     return sha;
@@ -108,6 +112,7 @@ export class Case {
   async monitor(sha: string, config: Partial<MonitorConfig> = {}, opts: { signal?: AbortSignal; onEvent?: (e: MonitorEvent) => void } = {}): Promise<MonitorRun> {
     const { signal } = opts;
     const events: MonitorEvent[] = [];
+    this.monitoredSha = sha;
     const state = await runMonitor({
       pushed: { sha, branch: 'main' },
       repoUrl: this.repo.url,
@@ -182,6 +187,7 @@ export class Case {
       repoUrl: `http://git.conformance.test/git/${this.name}.git`,
       branch: 'main',
       pushes: this.pushes,
+      ...(this.monitoredSha && this.monitoredSha !== this.pushes.at(-1)?.sha ? { monitored: this.monitoredSha } : {}),
       expected: { verdict: summary.verdict, exitCode: summary.exitCode, phases },
       decidedAt: this.decidedAt,
       entries: this.recorder.entries.filter((e) => this.endedAt === undefined || e.t <= this.endedAt),

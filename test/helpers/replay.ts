@@ -23,6 +23,11 @@ export function loadTranscripts(): Transcript[] {
     .map((f) => JSON.parse(readFileSync(join(TRANSCRIPT_DIR, f), 'utf8')) as Transcript);
 }
 
+/** The push the recorded session followed: `monitored` when set (an older, superseded push), else the last one. */
+export function monitoredPush(t: Transcript): Transcript['pushes'][number] {
+  return (t.monitored && t.pushes.find((p) => p.sha === t.monitored)) || t.pushes.at(-1)!;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -31,7 +36,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * different kinds are not ordered with each other; the engine meets that disorder in the live conformance run.
  */
 export function splitAtPush(t: Transcript): { before: Transcript['entries']; after: Transcript['entries'] } {
-  const push = t.pushes.at(-1)!;
+  const push = monitoredPush(t);
   const byRv = (a: Transcript['entries'][number], b: Transcript['entries'][number]) => Number(a.object.metadata.resourceVersion) - Number(b.object.metadata.resourceVersion);
   return { before: t.entries.filter((e) => e.t < push.t).sort(byRv), after: t.entries.filter((e) => e.t >= push.t).sort(byRv) };
 }
@@ -71,7 +76,7 @@ export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSe
     await sim.writeKubeconfig(kubeconfig);
     const { before, after } = splitAtPush(t);
     for (const e of before) write(sim, e);
-    const push = t.pushes.at(-1)!;
+    const push = monitoredPush(t);
     const order = t.pushes.map((p) => p.sha);
     const events: MonitorEvent[] = [];
     let sessionSeen!: () => void;
@@ -81,7 +86,8 @@ export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSe
       repoUrl: t.repoUrl,
       branch: t.branch,
       kubeconfig,
-      config: { ...DEFAULT_CONFIG, timeout: opts.timeoutSec ?? 120 },
+      // ci_timeout as timeout: a case that ended waiting for CI ends here at the same scaled time.
+      config: { ...DEFAULT_CONFIG, timeout: opts.timeoutSec ?? 120, ci_timeout: opts.timeoutSec ?? 120 },
       // Time is compressed here: so are the controllers-down thresholds (10 s and 30 s in a real session).
       tuning: { diagnoseEveryMs: 100, notHandledMs: 1_000, stillMs: 3_000 },
       onEvent: (e) => {

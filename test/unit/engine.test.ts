@@ -482,3 +482,84 @@ describe('engine: custom kinds on the API simulator', () => {
     expect(final.nodes['PipelineRun/ci/build-other']).toBeUndefined();
   });
 });
+
+describe('engine: a push that reaches the cluster as an OCI artifact built by CI (issue 18)', () => {
+  const OCI = { kind: 'OCIRepository', namespace: 'flux-system', name: 'app' };
+  const HR = { kind: 'HelmRelease', namespace: 'flux-system', name: 'web' };
+  const digestOf = (sha: string) => `sha256:${sha.slice(0, 8).repeat(8)}`;
+  /** An OCIRepository's status holding the artifact CI built from `sha` (`flux push artifact --revision main@sha1:<sha>`). */
+  const ociReady = (sha: string, reconciling = false) => ({
+    observedGeneration: 1,
+    conditions: [
+      ...(reconciling ? [{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'reconciliation in progress', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' }] : []),
+      { type: 'Ready', status: 'True', reason: 'Succeeded', message: `stored artifact for digest 'latest@${digestOf(sha)}'`, observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' },
+    ],
+    artifact: {
+      revision: `latest@${digestOf(sha)}`,
+      metadata: { 'org.opencontainers.image.source': 'https://github.com/acme/fleet', 'org.opencontainers.image.revision': `main@sha1:${sha}`, 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+    },
+  });
+  /** A HelmRelease with chartRef to the OCIRepository, released from the artifact of `sha` (helm-controller records its digest). */
+  const hrFrom = (sha: string) => ({
+    observedGeneration: 1,
+    lastAttemptedGeneration: 1,
+    lastAttemptedRevision: `1.0.0+${digestOf(sha).slice(7, 19)}`,
+    lastAttemptedRevisionDigest: `latest@${digestOf(sha)}`,
+    history: [{ chartName: 'web', chartVersion: `1.0.0+${digestOf(sha).slice(7, 19)}`, status: 'deployed', version: 1, ociDigest: `latest@${digestOf(sha)}` }],
+    conditions: [{ type: 'Ready', status: 'True', reason: 'UpgradeSucceeded', message: 'Helm upgrade succeeded', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' }],
+  });
+  function seedOci() {
+    sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'OCIRepository', metadata: { name: 'app', namespace: 'flux-system' }, spec: { interval: '1m', url: 'oci://registry.example/app', ref: { tag: 'latest' } } });
+    sim.setStatus(OCI, ociReady(SHA_OLD));
+    sim.apply({ apiVersion: 'helm.toolkit.fluxcd.io/v2', kind: 'HelmRelease', metadata: { name: 'web', namespace: 'flux-system' }, spec: { interval: '5m', chartRef: { kind: 'OCIRepository', name: 'app' } } });
+    sim.setStatus(HR, hrFrom(SHA_OLD));
+  }
+
+  it('no GitRepository: the OCIRepository matches; CI publishes, the HelmRelease (chartRef) follows the artifact digest to success', async () => {
+    await startSim();
+    seedOci();
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, ci_timeout: 20 } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    const session = events.find((e) => e.type === 'session') as Extract<MonitorEvent, { type: 'session' }>;
+    expect(session.matchedSources).toEqual(['OCIRepository/flux-system/app']);
+    const first = events.find((e) => e.type === 'phase' && e.key === 'OCIRepository/flux-system/app') as Extract<MonitorEvent, { type: 'phase' }>;
+    expect(first).toMatchObject({ phase: 'Pending', reason: 'AwaitingArtifact', message: `waiting for an artifact built from abcdef0; the artifact is at main@sha1:${SHA_OLD}` });
+    expect(events.find((e) => e.type === 'phase' && e.key === 'HelmRelease/flux-system/web')).toMatchObject({ phase: 'Pending', reason: 'NotApplied' });
+    sim.setStatus(OCI, ociReady(SHA_NEW));
+    sim.setStatus(HR, hrFrom(SHA_NEW));
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes['HelmRelease/flux-system/web']).toMatchObject({ phase: 'Ready', revision: `main@sha1:${SHA_NEW}` });
+    expect(final.ci?.artifactAt).toBeDefined();
+  });
+
+  it('CI never publishes: the session ends at ci_timeout, not timeout, and says it waited for CI; a Reconciling blip is still waiting', async () => {
+    await startSim();
+    seedOci();
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 60, ci_timeout: 1 } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    // source-controller polling the registry on a reconcile request: Reconciling=True with the old artifact.
+    sim.setStatus(OCI, ociReady(SHA_OLD, true));
+    await waitFor(() => phasesOf(events, 'OCIRepository/flux-system/app').includes('Progressing'));
+    sim.setStatus(OCI, ociReady(SHA_OLD));
+    const final = await p;
+    expect(final.verdict).toBe('timeout');
+    expect(final.timeoutMs).toBe(1000);
+    expect(final.ci).toEqual({ timeoutMs: 1000 });
+    expect(final.verdictMessage).toBe(`timed out after 1s waiting for CI (ci_timeout): OCIRepository flux-system/app: waiting for an artifact built from abcdef0; the artifact is at main@sha1:${SHA_OLD}`);
+  });
+
+  it('once the artifact is there, timeout counts from its arrival', async () => {
+    await startSim();
+    seedOci();
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 1, ci_timeout: 60 } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    sim.setStatus(OCI, ociReady(SHA_NEW));
+    const final = await p;
+    // The HelmRelease never gets the new chart: Flux's part times out after `timeout`, counted from the artifact.
+    expect(final.verdict).toBe('timeout');
+    expect(final.ci?.artifactAt).toBeGreaterThanOrEqual(final.startedAt);
+    expect(final.timeoutMs).toBe(final.ci!.artifactAt! - final.startedAt + 1000);
+    expect(final.verdictMessage).toMatch(/^timed out after \d+s: 1 ready/);
+  });
+});

@@ -2,9 +2,9 @@
 // wrote in a conformance case (test/conformance/, recorded with FLUX_MONITOR_RECORD=1) goes through the status
 // model and through the engine, which must reach the verdict and the phases the real run reached.
 import { describe, expect, it } from 'vitest';
-import { computeStatus } from '../../src/core/status.js';
+import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../../src/core/status.js';
 import { EXIT_CODES, type KubeObject } from '../../src/core/types.js';
-import { loadTranscripts, replay, splitAtPush } from '../helpers/replay.js';
+import { loadTranscripts, monitoredPush, replay, splitAtPush } from '../helpers/replay.js';
 
 const transcripts = loadTranscripts();
 
@@ -21,7 +21,7 @@ describe('real-Flux transcripts', () => {
   describe.concurrent.each(transcripts.map((t) => [t.case, t] as const))('%s', (_name, t) => {
     it(`the engine reaches the recorded verdict (${t.expected.verdict}) and phases`, async () => {
       const { after } = splitAtPush(t);
-      const replayMs = after.reduce((acc, e, i) => acc + Math.min(60, Math.max(0, e.t - (i ? after[i - 1]!.t : t.pushes.at(-1)!.t))), 0);
+      const replayMs = after.reduce((acc, e, i) => acc + Math.min(60, Math.max(0, e.t - (i ? after[i - 1]!.t : monitoredPush(t).t))), 0);
       // A case that ended by its timeout is replayed with a timeout a little past the replay itself.
       const timeoutSec = t.expected.verdict === 'timeout' ? Math.ceil(replayMs / 1000) + 3 : 120;
       const r = await replay(t, { timeoutSec });
@@ -38,9 +38,16 @@ describe('real-Flux transcripts', () => {
     });
 
     it('the status model gives each object its recorded phase from the last status the controllers wrote', () => {
-      const pushed = { sha: t.pushes.at(-1)!.sha, branch: t.branch };
+      const pushed = { sha: monitoredPush(t).sha, branch: t.branch, newer: t.pushes.slice(t.pushes.indexOf(monitoredPush(t)) + 1).map((p) => p.sha) };
       // The version of each object flux-monitor judged last (Flux may reconcile again right after a verdict).
       const judged = new Map<string, KubeObject>();
+      // As the engine does: which commit each OCI artifact was built from, from the artifacts' metadata.
+      const origins = new Map<string, string>();
+      for (const e of t.entries) {
+        const key = artifactDigestKey(e.object.status?.artifact?.revision);
+        const origin = originRevision(artifactOrigin(e.object).revision);
+        if ((e.object.kind === 'OCIRepository' || e.object.kind === 'ExternalArtifact') && key && origin) origins.set(key, origin);
+      }
       for (const e of t.entries) {
         const key = `${e.object.kind}/${e.object.metadata.name}`;
         const rv = t.expected.phases[key]?.resourceVersion;
@@ -51,7 +58,7 @@ describe('real-Flux transcripts', () => {
         if (want.reason === 'UpstreamSuperseded' || want.phase === 'Waiting' || want.phase === 'Pending') continue;
         const obj = judged.get(key);
         expect(obj, key).toBeDefined();
-        expect(computeStatus(obj!, pushed).phase, key).toBe(want.phase);
+        expect(computeStatus(obj!, pushed, { origins }).phase, key).toBe(want.phase);
       }
     });
   });

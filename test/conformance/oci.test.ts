@@ -1,0 +1,196 @@
+// Conformance: flux-monitor when Flux deploys from OCI artifacts that CI builds from each commit (issue 18).
+// A real OCI registry runs on loopback (go-containerregistry's registry, in test/flux/bin/oci-tool); "CI" is the
+// test itself, pushing the commit's manifests as `flux push artifact --source=<repo> --revision=main@sha1:<sha>`
+// does (fluxcd/pkg/oci). The real source-controller pulls the artifact into an OCIRepository and copies its
+// annotations into status.artifact.metadata; the real kustomize-controller applies it. No GitRepository follows
+// the repository: flux-monitor must find the OCIRepository by the artifact's source annotation.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT_CODES, type MonitorEvent } from '../../src/core/types.js';
+import { startOciRegistry, type OciRegistry } from '../harness/oci-registry.js';
+import { configMap, kustomization, kustomizationYaml } from './cases.js';
+import { apply } from './env.js';
+import { decidedByFlux, fluxSuite, waitUntil, type Case } from './support.js';
+
+const suite = fluxSuite({ beforeAll, afterAll });
+let registry: OciRegistry | undefined;
+beforeAll(async () => {
+  registry = await startOciRegistry();
+});
+afterAll(async () => {
+  await registry?.stop();
+});
+const reg = (): OciRegistry => {
+  if (!registry) throw new Error('the OCI registry is not started');
+  return registry;
+};
+
+/** The manifests CI packs into the artifact: deploy/ of the repository. */
+function files(message: string): Record<string, string> {
+  return {
+    'deploy/kustomization.yaml': kustomizationYaml(['config.yaml']),
+    'deploy/config.yaml': configMap('app-config', { message }),
+  };
+}
+
+/** An OCIRepository on the case's artifact (tag latest) and a Kustomization that applies it. */
+function objects(ns: string, host: string) {
+  return [
+    {
+      apiVersion: 'source.toolkit.fluxcd.io/v1',
+      kind: 'OCIRepository',
+      metadata: { name: 'app', namespace: ns },
+      // A short interval: nothing tells source-controller that CI pushed a new tag, it polls the registry.
+      spec: { interval: '10s', timeout: '20s', url: `oci://${host}/${ns}/app`, ref: { tag: 'latest' }, insecure: true },
+    },
+    kustomization(ns, 'app', './', { source: { kind: 'OCIRepository', name: 'app' } }),
+  ];
+}
+
+/** CI: packs deploy/ of the working tree (which must be at `sha`) and pushes it as `flux push artifact` does. */
+async function publish(c: Case, sha: string, opts: { withRevision?: boolean } = {}): Promise<void> {
+  await reg().push({
+    repository: `${c.ns}/app`,
+    tag: 'latest',
+    dir: path.join(c.repo.dir, 'deploy'),
+    source: c.repo.url,
+    revision: opts.withRevision === false ? undefined : `main@sha1:${sha}`,
+  });
+}
+
+/** Sets the case up with its first commit built and applied; returns that commit. */
+async function start(c: Case): Promise<string> {
+  c.registry = reg().host;
+  const first = await c.setup(files('one'), () => []);
+  await publish(c, first);
+  await apply(suite.env().cluster, objects(c.ns, reg().host));
+  await waitUntil(suite.env(), `Kustomization app applied ${first.slice(0, 7)} from the OCI artifact in ${c.ns}`, () => {
+    const ks = c.latest('Kustomization', 'app');
+    return c.ready('Kustomization', 'app') && String(ks?.status?.lastAppliedOriginRevision ?? '').includes(first);
+  });
+  return first;
+}
+
+const phaseEvents = (events: MonitorEvent[], kind: string) =>
+  events.filter((e): e is Extract<MonitorEvent, { type: 'phase' }> => e.type === 'phase' && e.kind === kind);
+
+describe('real Flux: OCI artifacts built by CI', () => {
+  it('success: the artifact of the pushed commit arrives after CI, the Kustomization applies it', () =>
+    suite.withCase('oci-success', 'a push whose artifact CI publishes a moment later; no GitRepository follows the repository', async (c) => {
+      const first = await start(c);
+      const sha = await c.push('change the config', { 'deploy/config.yaml': configMap('app-config', { message: 'two' }) });
+      let awaiting: Extract<MonitorEvent, { type: 'phase' }> | undefined;
+      let sawCi!: () => void;
+      const ciPhase = new Promise<void>((r) => (sawCi = r));
+      const running = c.monitor(sha, {}, {
+        onEvent: (e) => {
+          if (e.type === 'phase' && e.kind === 'OCIRepository' && e.reason === 'AwaitingArtifact') {
+            awaiting = e;
+            sawCi();
+          }
+        },
+      });
+      // CI publishes once flux-monitor has said it waits for it.
+      await ciPhase;
+      await publish(c, sha);
+      const run = await running;
+      decidedByFlux(run);
+      expect(awaiting!.phase).toBe('Pending');
+      expect(awaiting!.message).toBe(`waiting for an artifact built from ${sha.slice(0, 7)}; the artifact is at main@sha1:${first}`);
+      expect(run.summary.verdict).toBe('success');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.success);
+      expect(run.state.matchedSources).toEqual([`OCIRepository/${c.ns}/app`]);
+      const oci = c.node(run, 'OCIRepository', 'app');
+      expect(oci.phase).toBe('Ready');
+      expect(oci.revision).toBe(`main@sha1:${sha}`);
+      const ks = c.node(run, 'Kustomization', 'app');
+      expect(ks.phase).toBe('Ready');
+      expect(ks.revision).toContain(sha);
+      // What the controllers wrote: the annotations in the artifact metadata, the origin on the Kustomization.
+      const meta = c.latest('OCIRepository', 'app').status.artifact.metadata;
+      expect(meta['org.opencontainers.image.revision']).toBe(`main@sha1:${sha}`);
+      expect(meta['org.opencontainers.image.source']).toBe(`http://git.conformance.test/git/${c.name}.git`);
+      expect(c.latest('Kustomization', 'app').status.lastAppliedOriginRevision).toBe(`main@sha1:${sha}`);
+      // CI's part and Flux's part: `timeout` counts from the artifact's arrival.
+      expect(run.state.ci?.artifactAt).toBeGreaterThan(run.state.startedAt);
+    }));
+
+  it('a broken manifest in the artifact fails the Kustomization for the pushed commit', () =>
+    suite.withCase('oci-build-error', 'a push whose artifact holds a kustomization.yaml naming a missing file', async (c) => {
+      await start(c);
+      const sha = await c.push('break the build', { 'deploy/kustomization.yaml': kustomizationYaml(['config.yaml', 'missing.yaml']) });
+      await publish(c, sha);
+      const run = await c.monitor(sha);
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('failed');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.failed);
+      expect(c.node(run, 'OCIRepository', 'app').phase).toBe('Ready');
+      const ks = c.node(run, 'Kustomization', 'app');
+      expect(ks.phase).toBe('Failed');
+      expect(ks.reason).toBe('BuildFailed');
+      expect(ks.message).toContain('missing.yaml');
+      expect(ks.revision).toContain(sha);
+      const ready = c.latest('Kustomization', 'app').status.conditions.find((x: any) => x.type === 'Ready');
+      expect(ready.reason).toBe('BuildFailed');
+    }));
+
+  it('CI never publishes: the CI timeout ends the session and says what it waited for', () =>
+    suite.withCase('oci-ci-timeout', 'a push for which CI never publishes an artifact; ci_timeout 15s', async (c) => {
+      const first = await start(c);
+      const sha = await c.push('change the config', { 'deploy/config.yaml': configMap('app-config', { message: 'two' }) });
+      const run = await c.monitor(sha, { ci_timeout: 15, timeout: 180 });
+      expect(run.summary.verdict).toBe('timeout');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.timeout);
+      expect(run.state.timedOut).toBe(true);
+      // The session's deadline was the CI timeout, not `timeout`.
+      expect(run.state.timeoutMs).toBe(15_000);
+      expect(run.state.ci).toEqual({ timeoutMs: 15_000 });
+      const oci = c.node(run, 'OCIRepository', 'app');
+      expect(oci.phase).toBe('Pending');
+      expect(oci.reason).toBe('AwaitingArtifact');
+      expect(oci.message).toBe(`waiting for an artifact built from ${sha.slice(0, 7)}; the artifact is at main@sha1:${first}`);
+      expect(run.summary.message).toBe(`timed out after 15s waiting for CI (ci_timeout): OCIRepository ${c.ns}/app: ${oci.message}`);
+      const ks = c.node(run, 'Kustomization', 'app');
+      expect(ks.phase).toBe('Pending');
+      // Flux did nothing: the Kustomization is still on the first commit.
+      expect(c.latest('Kustomization', 'app').status.lastAppliedOriginRevision).toBe(`main@sha1:${first}`);
+    }));
+
+  it('two pushes, CI publishes only the newer one: the older push is superseded', () =>
+    suite.withCase('oci-superseded', 'two pushes in a row; CI (cancelling the older pipeline) publishes only the newer commit', async (c) => {
+      await start(c);
+      const older = await c.push('r1', { 'deploy/config.yaml': configMap('app-config', { message: 'r1' }) });
+      const running = c.monitor(older);
+      const newer = await c.push('r2', { 'deploy/config.yaml': configMap('app-config', { message: 'r2' }) });
+      await publish(c, newer);
+      const run = await running;
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('superseded');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.superseded);
+      const oci = c.node(run, 'OCIRepository', 'app');
+      expect(oci.phase).toBe('Superseded');
+      expect(oci.revision).toBe(`main@sha1:${newer}`);
+      expect(c.node(run, 'Kustomization', 'app').phase).toBe('Superseded');
+      expect(phaseEvents(run.events, 'OCIRepository').some((e) => e.phase === 'Pending' && e.reason === 'AwaitingArtifact')).toBe(true);
+    }));
+
+  it('an artifact without a revision annotation is reported as such, with the --revision hint', () =>
+    suite.withCase('oci-no-revision', 'CI pushes the artifact without --revision; ci_timeout 15s', async (c) => {
+      await start(c);
+      const sha = await c.push('change the config', { 'deploy/config.yaml': configMap('app-config', { message: 'two' }) });
+      await publish(c, sha, { withRevision: false });
+      // Flux applies it (it needs no revision): then the OCIRepository's artifact carries no commit.
+      await waitUntil(suite.env(), 'the OCIRepository to pull the artifact without a revision', () => {
+        const meta = c.latest('OCIRepository', 'app')?.status?.artifact?.metadata ?? {};
+        return !!meta['org.opencontainers.image.source'] && !meta['org.opencontainers.image.revision'];
+      });
+      const run = await c.monitor(sha, { ci_timeout: 15, timeout: 180 });
+      expect(run.summary.verdict).toBe('timeout');
+      const oci = c.node(run, 'OCIRepository', 'app');
+      expect(oci.phase).toBe('Pending');
+      expect(oci.reason).toBe('NoOriginRevision');
+      expect(oci.message).toContain('has no org.opencontainers.image.revision annotation');
+      expect(oci.message).toContain('--revision');
+      expect(run.summary.message).toContain('waiting for CI');
+    }));
+});
