@@ -81,8 +81,9 @@ async function startProcess(kind: MonitorProcess, f: Fleet, kc: string, dir: str
     [CLI, 'run-session', '--id', id, '--repo', repo, '--branch', 'main', '--sha', SHA_PUSHED_NOT_FETCHED, '--pushed-at', String(Date.now()), '--url', REPO_URL, '--kubeconfig', kc],
     { cwd: repo, env, keep: false },
   );
-  // The detached monitor has no output to read: it is running when the simulator sees its seven watches.
-  return { p, ready: () => f.sim.stats().openWatches >= 7 };
+  // The detached monitor has no output to read: it is running when the simulator sees its eight watches (one
+  // per Flux kind it serves, ExternalArtifact included).
+  return { p, ready: () => f.sim.stats().openWatches >= 8 };
 }
 
 export async function benchResources(n: number, windowS: number, churnPerSecond: number, kinds: MonitorProcess[]): Promise<ResourcesResult[]> {

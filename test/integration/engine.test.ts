@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG } from '../../src/core/types.js';
 import { gitReady } from '../helpers/flux.js';
 import { applyNew, fetchNew, keyOf, ksBuilding, seedFleet } from './fleet.js';
 import {
+  KINDS,
   errorsOf,
   FluxObjects,
   phasesOf,
@@ -72,7 +73,7 @@ describe('engine against a real kube-apiserver', () => {
     expect(summary.counts.ready).toBe(4);
     expect(errorsOf(run.events)).toEqual([]);
     // A healthy server: one watch per kind, never reopened.
-    expect(run.client().stats.watchesStarted).toBe(7);
+    expect(run.client().stats.watchesStarted).toBe(KINDS);
     expect(run.client().stats.watchesOpen).toBe(0);
   });
 

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kustomization, ksReady } from '../helpers/flux.js';
 import { applyInfra, fetchNew, keyOf, ksBuilding, seedFleet } from './fleet.js';
 import {
+  KINDS,
   errorsOf,
   type Ref,
   SHA_NEW,
@@ -19,7 +20,7 @@ describe('engine against a real kube-apiserver: 410 Gone after etcd compaction',
     const f = await seedFleet(g.objs, 'compacted');
     const run = startEngine({ kubeconfig: g.gatedKubeconfig, repoUrl: f.url });
     await run.session();
-    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === 7);
+    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === KINDS);
     const seen = await fetchNew(g.objs, f);
     await run.phase(keyOf(f.git), 'Ready');
     const listsBefore = run.client().stats.byVerb.get;
@@ -42,7 +43,7 @@ describe('engine against a real kube-apiserver: 410 Gone after etcd compaction',
     const final = await run.p;
     expect(final.verdict).toBe('success');
     // Each kind resumed from a compacted resourceVersion, so each relisted.
-    expect(run.client().stats.byVerb.get! - listsBefore!).toBeGreaterThanOrEqual(7);
+    expect(run.client().stats.byVerb.get! - listsBefore!).toBeGreaterThanOrEqual(KINDS);
     // Relisting is routine, like client-go's informers: the cut is one outage, the 410s are not errors.
     expect(errorsOf(run.events)).toEqual([
       expect.objectContaining({ category: 'unreachable', recovered: false }),

@@ -8,6 +8,7 @@ import { applyApps, applyInfra, applyNew, fetchNew, keyOf, ksBuilding, seedFleet
 import type { ClusterClient, WatchCallbacks } from '../../src/cluster/client.js';
 import { ApiError } from '../../src/cluster/errors.js';
 import {
+  KINDS,
   errorsOf,
   phasesOf,
   type Ref,
@@ -73,12 +74,12 @@ describe('engine against a real kube-apiserver: connection loss', () => {
     const f = await seedFleet(g.objs, 'cut');
     const run = startEngine({ kubeconfig: g.gatedKubeconfig, repoUrl: f.url });
     await run.session();
-    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === 7);
+    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === KINDS);
     await fetchNew(g.objs, f);
     await run.phase(keyOf(f.git), 'Ready');
     const listsBefore = run.client().stats.byVerb.get;
 
-    expect(g.gate.cut()).toBeGreaterThanOrEqual(7);
+    expect(g.gate.cut()).toBeGreaterThanOrEqual(KINDS);
     await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
     // Changes the engine cannot see now: a status moving twice, a spec change, a new affected object.
     await ksBuilding(g.objs, f.infra);
@@ -106,7 +107,7 @@ describe('engine against a real kube-apiserver: connection loss', () => {
     const f = await seedFleet(g.objs, 'quiet-cut');
     const run = startEngine({ kubeconfig: g.gatedKubeconfig, repoUrl: f.url });
     await run.session();
-    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === 7);
+    await waitFor('one watch per kind', () => run.client().stats.watchesOpen === KINDS);
     g.gate.cut();
     await waitFor('the engine to report the g.cluster unreachable', () => unreachableReported(run.events));
     const delivered = countWatchEvents(run.client());
@@ -193,7 +194,7 @@ describe('engine against a real kube-apiserver: connection loss', () => {
     const delivered = countWatchEvents(run.client());
     const started = run.client().stats.watchesStarted;
     const gets = run.client().stats.byVerb.get;
-    await waitFor('every watch to be re-opened a few times', () => run.client().stats.watchesStarted >= started + 3 * 7, 60_000);
+    await waitFor('every watch to be re-opened a few times', () => run.client().stats.watchesStarted >= started + 3 * KINDS, 60_000);
     expect(errorsOf(run.events)).toEqual([]);
     expect(run.states.at(-1)!.error).toBeUndefined();
     expect(run.client().stats.byVerb.get).toBe(gets); // resumed, never relisted

@@ -67,6 +67,8 @@ export interface EngineRun {
 
 const liveRuns = new Set<EngineRun>();
 
+/** The Flux kinds the real CRDs serve and the engine reads with the default config: one watch each. */
+export const KINDS = 8;
 export const SHA_OLD = '1111111111111111111111111111111111111111';
 export const SHA_NEW = 'abcdef0123456789abcdef0123456789abcdef01';
 
@@ -146,6 +148,7 @@ const GROUP: Record<FluxKind, string> = {
   HelmRepository: 'source.toolkit.fluxcd.io',
   HelmChart: 'source.toolkit.fluxcd.io',
   Bucket: 'source.toolkit.fluxcd.io',
+  ExternalArtifact: 'source.toolkit.fluxcd.io',
   Kustomization: 'kustomize.toolkit.fluxcd.io',
   HelmRelease: 'helm.toolkit.fluxcd.io',
 };
