@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES, type MonitorEvent } from '../../src/core/types.js';
 import { startOciRegistry, type OciRegistry } from '../harness/oci-registry.js';
-import { configMap, kustomization, kustomizationYaml } from './cases.js';
+import { chartFiles, configMap, kustomization, kustomizationYaml } from './cases.js';
 import { apply } from './env.js';
 import { decidedByFlux, fluxSuite, waitUntil, type Case } from './support.js';
 
@@ -172,6 +172,60 @@ describe('real Flux: OCI artifacts built by CI', () => {
       expect(oci.revision).toBe(`main@sha1:${newer}`);
       expect(c.node(run, 'Kustomization', 'app').phase).toBe('Superseded');
       expect(phaseEvents(run.events, 'OCIRepository').some((e) => e.phase === 'Pending' && e.reason === 'AwaitingArtifact')).toBe(true);
+    }));
+
+  it('a HelmRelease with chartRef to an OCIRepository follows the commit through the artifact digest helm-controller records', () =>
+    suite.withCase('oci-helm-chartref', 'a values change in a chart CI pushes as an OCI artifact; a HelmRelease takes it through chartRef', async (c) => {
+      c.registry = reg().host;
+      const chart = (message: string) => chartFiles('chart/web', { values: `message: ${message}\n` });
+      const first = await c.setup(chart('one'), () => []);
+      // CI packs chart/ (holding web/Chart.yaml…): the layer is a chart archive; `copy` stores it as it is.
+      const publishChart = (sha: string) =>
+        reg().push({ repository: `${c.ns}/chart`, tag: 'latest', dir: path.join(c.repo.dir, 'chart'), source: c.repo.url, revision: `main@sha1:${sha}` });
+      await publishChart(first);
+      await apply(suite.env().cluster, [
+        {
+          apiVersion: 'source.toolkit.fluxcd.io/v1',
+          kind: 'OCIRepository',
+          metadata: { name: 'chart', namespace: c.ns },
+          spec: {
+            interval: '10s',
+            timeout: '20s',
+            url: `oci://${reg().host}/${c.ns}/chart`,
+            ref: { tag: 'latest' },
+            insecure: true,
+            layerSelector: { mediaType: 'application/vnd.cncf.flux.content.v1.tar+gzip', operation: 'copy' },
+          },
+        },
+        {
+          apiVersion: 'helm.toolkit.fluxcd.io/v2',
+          kind: 'HelmRelease',
+          metadata: { name: 'web', namespace: c.ns },
+          spec: { interval: '10m', timeout: '30s', chartRef: { kind: 'OCIRepository', name: 'chart' }, install: { disableWait: true }, upgrade: { disableWait: true } },
+        },
+      ]);
+      await c.waitReady([['OCIRepository', 'chart'], ['HelmRelease', 'web']]);
+      const sha = await c.push('new values', chart('two'));
+      let sawCi!: () => void;
+      const ciPhase = new Promise<void>((r) => (sawCi = r));
+      const running = c.monitor(sha, {}, { onEvent: (e) => e.type === 'phase' && e.kind === 'OCIRepository' && e.reason === 'AwaitingArtifact' && sawCi() });
+      await ciPhase;
+      await publishChart(sha);
+      const run = await running;
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('success');
+      expect(c.node(run, 'OCIRepository', 'chart')).toMatchObject({ phase: 'Ready', revision: `main@sha1:${sha}` });
+      // Before CI published, the HelmRelease was on the previous commit's chart: not Ready for this push.
+      expect(phaseEvents(run.events, 'HelmRelease')[0]).toMatchObject({ phase: 'Pending', reason: 'NotApplied' });
+      const hr = c.node(run, 'HelmRelease', 'web');
+      expect(hr.phase).toBe('Ready');
+      expect(hr.revision).toBe(`main@sha1:${sha}`);
+      // What helm-controller wrote: only the artifact's digest, which flux-monitor mapped to the commit.
+      const st = c.latest('HelmRelease', 'web').status;
+      const artifact = c.latest('OCIRepository', 'chart').status.artifact.revision as string;
+      expect(st.lastAttemptedRevisionDigest).toBe(artifact);
+      expect(st.history[0].ociDigest).toBe(artifact);
+      expect(st.lastAttemptedRevision).toMatch(/^1\.0\.0\+[0-9a-f]{12}$/);
     }));
 
   it('an artifact without a revision annotation is reported as such, with the --revision hint', () =>
