@@ -1061,6 +1061,8 @@ export class Monitor {
     for (const key of this.state.matchedSources) {
       const n = this.state.nodes[key];
       if (!n || n.phase === 'Ready' || n.phase === 'Superseded') continue;
+      // An ExternalArtifact's producer is not a Flux controller: nothing is known to handle the request.
+      if (n.kind === 'ExternalArtifact') continue;
       await this.annotate(key);
     }
   }
