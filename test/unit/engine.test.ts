@@ -533,6 +533,30 @@ describe('engine: a push that reaches the cluster as an OCI artifact built by CI
     expect(final.ci?.artifactAt).toBeDefined();
   });
 
+  it('an ExternalArtifact (Flux 2.7) whose revision names the commit is followed like an OCIRepository, with the Kustomization applying it', async () => {
+    await startSim();
+    const EA = { kind: 'ExternalArtifact', namespace: 'flux-system', name: 'gen' };
+    const eaStatus = (sha: string) => ({
+      // ExternalArtifactStatus has artifact and conditions only (source-controller api/v1).
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'stored artifact', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' }],
+      artifact: { revision: `main@sha1:${sha}`, digest: digestOf(sha), metadata: { 'org.opencontainers.image.source': 'https://github.com/acme/fleet.git' } },
+    });
+    sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'ExternalArtifact', metadata: { name: 'gen', namespace: 'flux-system' }, spec: { sourceRef: { apiVersion: 'source.extensions.fluxcd.io/v1beta1', kind: 'ArtifactGenerator', name: 'gen' } } });
+    sim.setStatus(EA, eaStatus(SHA_OLD));
+    sim.apply({ ...kustomization('apps'), spec: { ...kustomization('apps').spec, sourceRef: { kind: 'ExternalArtifact', name: 'gen' } }, status: ksReady(SHA_OLD) });
+    const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 20, ci_timeout: 20 } });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    const session = events.find((e) => e.type === 'session') as Extract<MonitorEvent, { type: 'session' }>;
+    expect(session.matchedSources).toEqual(['ExternalArtifact/flux-system/gen']);
+    expect(session.objects.map((o) => o.key).sort()).toEqual(['ExternalArtifact/flux-system/gen', 'Kustomization/flux-system/apps']);
+    expect(phasesOf(events, 'ExternalArtifact/flux-system/gen')).toEqual(['Pending']);
+    sim.setStatus(EA, eaStatus(SHA_NEW));
+    sim.setStatus(ks('apps'), ksReady(SHA_NEW));
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.nodes['ExternalArtifact/flux-system/gen']).toMatchObject({ phase: 'Ready', revision: `main@sha1:${SHA_NEW}` });
+  });
+
   it('CI never publishes: the session ends at ci_timeout, not timeout, and says it waited for CI; a Reconciling blip is still waiting', async () => {
     await startSim();
     seedOci();
