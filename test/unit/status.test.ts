@@ -382,6 +382,18 @@ describe('computeStatus: OCIRepository without a revision annotation', () => {
     expect(r.message).toContain('--revision="<branch>@sha1:<commit>"');
     expect(r.message).toContain('https://github.com/org/app');
   });
+
+  it('never repeats credentials CI put in the source annotation (a remote URL with a token)', () => {
+    const o = ocirepo({
+      artifact: artifact(`latest@sha256:${DIGEST}`, { 'org.opencontainers.image.source': 'https://ci-bot:ghp_s3cr3t@github.com/org/app.git' }),
+      conditions: [ready('True', 'Succeeded', 'stored artifact')],
+      observedGeneration: 1,
+    });
+    const r = computeStatus(o, pushed);
+    expect(r.message).not.toContain('ghp_s3cr3t');
+    // result() sanitises every message: credentials in URLs go.
+    expect(r.message).toContain('comes from https://***@github.com/org/app.git but');
+  });
 });
 
 describe('computeStatus: ExternalArtifact (source.toolkit.fluxcd.io/v1, Flux 2.7)', () => {
