@@ -71,6 +71,16 @@ async function start(c: Case): Promise<string> {
   return first;
 }
 
+/** Waits for the AwaitingArtifact report; a session that ends before it fails the case instead of hanging it. */
+async function untilCiPhase(ciPhase: Promise<void>, running: Promise<{ summary: { message: string } }>): Promise<void> {
+  await Promise.race([
+    ciPhase,
+    running.then((r) => {
+      throw new Error(`the session ended before reporting AwaitingArtifact: ${r.summary.message}`);
+    }),
+  ]);
+}
+
 const phaseEvents = (events: MonitorEvent[], kind: string) =>
   events.filter((e): e is Extract<MonitorEvent, { type: 'phase' }> => e.type === 'phase' && e.kind === kind);
 
@@ -91,7 +101,7 @@ describe('real Flux: OCI artifacts built by CI', () => {
         },
       });
       // CI publishes once flux-monitor has said it waits for it.
-      await ciPhase;
+      await untilCiPhase(ciPhase, running);
       await publish(c, sha);
       const run = await running;
       decidedByFlux(run);
@@ -209,7 +219,7 @@ describe('real Flux: OCI artifacts built by CI', () => {
       let sawCi!: () => void;
       const ciPhase = new Promise<void>((r) => (sawCi = r));
       const running = c.monitor(sha, {}, { onEvent: (e) => e.type === 'phase' && e.kind === 'OCIRepository' && e.reason === 'AwaitingArtifact' && sawCi() });
-      await ciPhase;
+      await untilCiPhase(ciPhase, running);
       await publishChart(sha);
       const run = await running;
       decidedByFlux(run);
