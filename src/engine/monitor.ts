@@ -1594,7 +1594,7 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
       return `commit ${short} cannot be applied: ${names}; ${blocked} blocked, ${c.ready} ready`;
     }
     case 'timeout': {
-      const waiting = s.ci && s.ci.artifactAt === undefined ? s.matchedSources.map((k) => s.nodes[k]).filter((n): n is NodeState => !!n && CI_ARTIFACT_KINDS.includes(n.kind) && !TERMINAL_PHASES.has(n.phase)) : [];
+      const waiting = s.ci && s.ci.artifactAt === undefined ? s.matchedSources.map((k) => s.nodes[k]).filter((n): n is NodeState => !!n && CI_ARTIFACT_KINDS.includes(n.kind as FluxKind) && !TERMINAL_PHASES.has(n.phase)) : [];
       const ci = waiting.find(isAwaitingCi) ?? waiting[0];
       if (ci) return `timed out after ${Math.round(s.ci!.timeoutMs / 1000)}s waiting for CI (ci_timeout): ${ci.kind} ${ci.namespace}/${ci.name}: ${ci.message}`;
       return `timed out after ${Math.round(s.timeoutMs / 1000)}s: ${c.ready} ready, ${c.progressing} progressing, ${c.waiting} waiting, ${c.pending} pending`;
