@@ -15,6 +15,7 @@ import { CUSTOM_KIND_PRESETS } from '../../src/core/custom.js';
 import { DEFAULT_CONFIG, type CustomKindConfig, type MonitorConfig } from '../../src/core/types.js';
 import { applyNew, fetchNew, keyOf, seedFleet, type Fleet } from './fleet.js';
 import {
+  KINDS,
   errorsOf,
   FluxObjects,
   installCrd,
@@ -140,8 +141,8 @@ describe('custom kinds against a real kube-apiserver with Tekton’s PipelineRun
       'Release (appstudio.redhat.com/v1alpha1) is not followed: the cluster does not serve appstudio.redhat.com/v1alpha1 (is the CRD of Release installed?)',
     ]);
     expect(errorsOf(run.events)).toEqual([]);
-    // One watch per kind: the seven Flux kinds and PipelineRuns (none for the kind that is not served).
-    expect(run.client().stats.watchesStarted).toBe(8);
+    // One watch per kind: the Flux kinds and PipelineRuns (none for the kind that is not served).
+    expect(run.client().stats.watchesStarted).toBe(KINDS + 1);
   });
 
   it('ends failed naming the failed PipelineRun and its reason', async () => {
