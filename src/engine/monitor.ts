@@ -19,6 +19,7 @@ import {
   type MonitorConfig,
   type MonitorEvent,
   type NodeState,
+  type Phase,
   type PushedRevision,
   type SessionState,
   type StatusResult,
@@ -89,6 +90,8 @@ export interface MonitorOptions {
     diagnosisRefreshMs?: number;
     /** How long the verdict waits for the diagnoses at most (default 5 s). */
     diagnosisWaitMs?: number;
+    /** false: every recompute is a full one (tests compare the incremental recompute with it). */
+    incremental?: boolean;
   };
 }
 
@@ -183,6 +186,18 @@ export class Monitor {
   /** The status result each current node was built from. */
   private readonly nodeRes = new Map<string, StatusResult>();
   private recomputeScheduled = false;
+  /** An object of a custom kind came, changed or went since the last recompute: the next one is a full one. */
+  private customChanged = false;
+  /** Keys of the objects stored since the last recompute (watch events, the confirming LIST). */
+  private readonly dirty = new Set<string>();
+  /** What the last full recompute was based on: while both stay the same, recompute() can be incremental. */
+  private basis?: { topology: Topology; newer: number };
+  /** Affected nodes, and how many of them are not settled (kept by recompute() for checkDone()). */
+  private counts = { affected: 0, open: 0 };
+  /** Recomputes made so far, full and incremental (for tests and benches). */
+  readonly recomputes = { full: 0, incremental: 0 };
+  /** Nodes whose diagnosis was not started because one was under way: looked at again on the next recompute. */
+  private readonly diagnosisRetry = new Set<string>();
   private synced = false;
   private finished = false;
   private resolveDone?: (s: SessionState) => void;
@@ -514,6 +529,7 @@ export class Monitor {
     let started = false;
     const forget = (k: string) => {
       if (!keys.delete(k)) return;
+      this.customChanged = true;
       this.customObjects.delete(k);
       this.customMemo.delete(k);
       this.nodeRes.delete(k);
@@ -523,6 +539,7 @@ export class Monitor {
       if (!matchesCustom(ck.c, o, sha)) return forget(k);
       keys.add(k);
       ck.seen = true;
+      this.customChanged = true;
       this.customObjects.set(k, { obj: slimCustomObject(o), ck });
     };
     const drop = () => {
@@ -702,6 +719,7 @@ export class Monitor {
   /** Keeps a new version of an object (slimmed); the graph is rebuilt only when its graph inputs changed. */
   private storeObject(key: string, o: KubeObject): void {
     this.objects.set(key, slimObject(o));
+    this.dirty.add(key);
     const sig = graphInputs(o);
     if (this.graphSigs.get(key) !== sig) {
       this.graphSigs.set(key, sig);
@@ -732,10 +750,9 @@ export class Monitor {
       this.recomputeScheduled = false;
       if (this.finished || this.concluding) return;
       const started = performance.now();
-      const prev = new Map(Object.values(this.state.nodes).map((n) => [n.key, n.phase]));
-      this.recompute();
-      this.emitPhaseChanges(prev);
-      this.triggerDiagnoses();
+      const changes = this.recompute();
+      this.emitPhaseChanges(changes.prev, changes.keys);
+      this.triggerDiagnoses(changes.keys);
       this.checkDone();
       this.lastRecompute = { end: performance.now(), took: performance.now() - started };
     };
@@ -767,7 +784,13 @@ export class Monitor {
     for (const key of order) {
       parents.set(key, (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from));
     }
-    this.topology = { g, matched, affected, correlated, order, parents, matchedSet: new Set(matched) };
+    const pos = new Map<string, number>();
+    const children = new Map<string, string[]>();
+    order.forEach((key, i) => {
+      pos.set(key, i);
+      for (const p of parents.get(key)!) (children.get(p) ?? children.set(p, []).get(p)!).push(key);
+    });
+    this.topology = { g, matched, affected, correlated, order, parents, matchedSet: new Set(matched), pos, children };
     return this.topology;
   }
 
@@ -782,61 +805,6 @@ export class Monitor {
     return res;
   }
 
-  /** Recomputes graph, affected set and every node's phase from the current objects. */
-  private recompute(): void {
-    const now = this.now();
-    const { g, matched, affected, correlated, order, parents: parentsOf, matchedSet } = this.currentTopology();
-    this.graph = g;
-    this.noteOrigins(matched);
-    // --all shows every object; the verdict still only counts the affected ones (all of them without a match).
-    const isAffected = (k: string) => !this.o.all || matched.length === 0 || affected.has(k);
-    const nodes: Record<string, NodeState> = {};
-    for (const key of order) {
-      const obj = this.objects.get(key)!;
-      const parents = parentsOf.get(key)!;
-      let delivered: boolean | undefined;
-      if (parents.length) delivered = parents.some((p) => nodes[p]?.phase === 'Ready' || (!nodes[p] && isAppliedByParent(this.objects.get(p), this.pushed)));
-      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
-      const prev = this.state.nodes[key];
-      const node = this.nodeFrom(key, obj, res, isAffected(key), now);
-      nodes[key] = node;
-      if (node === prev) continue;
-      const diagnosis = this.diagnoses.get(key);
-      if (diagnosis) {
-        // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
-        if (res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended') this.diagnoses.delete(key);
-        else nodes[key]!.diagnosis = diagnosis;
-      }
-      this.checkNewer(res.revision);
-    }
-    // The objects of custom kinds found for the pushed commit (no graph: each stands on its own).
-    for (const [key, { obj, ck }] of this.customObjects) {
-      const m = this.customMemo.get(key);
-      const res = m?.obj === obj ? m.res : computeCustomStatus(obj, { condition: ck.c.condition, progressingReasons: ck.c.progressingReasons });
-      this.customMemo.set(key, { obj, res });
-      nodes[key] = this.nodeFrom(key, obj, res, true, now);
-    }
-    // Objects deleted during the session stay visible, marked as deleted.
-    for (const [key, prev] of Object.entries(this.state.nodes)) {
-      if (!nodes[key] && !this.objects.has(key) && !this.customObjects.has(key)) {
-        nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
-      }
-    }
-    this.markPreexisting(nodes);
-    computeSettled(nodes, g, matchedSet);
-    this.state.nodes = nodes;
-    // The monitored keys only change with the topology (additions and deletions rebuild it).
-    const t = this.topology!;
-    t.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
-    this.state.edges = t.edges;
-    this.state.cycles = g.cycles;
-    for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
-    this.state.matchedSources = matched;
-    this.updateCiDeadline(matched, nodes, now);
-    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
-    this.publish();
-  }
-
   /** Remembers which commit each artifact of a matched OCIRepository/ExternalArtifact was built from. */
   private noteOrigins(matched: string[]): void {
     for (const k of matched) {
@@ -847,27 +815,41 @@ export class Monitor {
       if (key && origin && revisionCommit(origin) && !this.origins.has(key)) this.origins.set(key, origin);
     }
   }
+  /** Recomputes the nodes from the current objects: incrementally when it can (see recomputeChanged), else in full. */
+  private recompute(): PhaseChanges {
+    const topo = this.currentTopology();
+    const newer = this.pushed.newer!.length;
+    if (this.o.tuning?.incremental !== false && !this.customChanged && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
+      const changes = this.recomputeChanged(topo);
+      if (changes) {
+        this.recomputes.incremental++;
+        return changes;
+      }
+    }
+    const prev = new Map<string, Phase>();
+    for (const n of Object.values(this.state.nodes)) prev.set(n.key, n.phase);
+    this.recomputeAll(topo);
+    this.recomputes.full++;
+    this.basis = { topology: topo, newer };
+    return { prev };
+  }
 
-  /**
-   * The node of `key` for status result `res`: the previous node itself when it was built from the same result
-   * and the same object version (and not rewritten by computeSettled since), else a new one.
-   */
-  private nodeFrom(key: string, obj: KubeObject, res: StatusResult, affected: boolean, now: number): NodeState {
-    const prev = this.state.nodes[key];
+  /** Builds the node of `key` from its status result, or returns `prev` when nothing it shows changed. */
+  private buildNode(key: string, obj: KubeObject, res: StatusResult, prev: NodeState | undefined, affectedNow: boolean, now: number): NodeState {
     if (
       prev &&
       this.nodeRes.get(key) === res &&
       prev.phase === res.phase &&
       prev.reason === res.reason &&
       prev.message === res.message &&
-      prev.affected === affected &&
+      prev.affected === affectedNow &&
       prev.resourceVersion === obj.metadata.resourceVersion
     ) {
+      // Built from the same status result and not rewritten by computeSettled: the node is unchanged.
       return prev;
     }
-    this.nodeRes.set(key, res);
     const phaseSince = prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
-    return {
+    const node: NodeState = {
       key,
       kind: obj.kind,
       namespace: obj.metadata.namespace ?? '',
@@ -878,12 +860,192 @@ export class Monitor {
       message: res.message,
       revision: res.revision,
       blockers: res.blockers,
-      affected,
+      affected: affectedNow,
       settled: false,
       phaseSince,
       firstSeen: prev?.firstSeen ?? now,
       resourceVersion: obj.metadata.resourceVersion,
     };
+    const diagnosis = this.diagnoses.get(key);
+    // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
+    if (diagnosis && !(res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended')) node.diagnosis = diagnosis;
+    return node;
+  }
+
+  /** What recompute() does to a node it rebuilt (not to one it reused): remembers its result, drops a stale diagnosis, checks its commit. */
+  private adoptNode(node: NodeState, res: StatusResult): void {
+    this.nodeRes.set(node.key, res);
+    if (!node.diagnosis && this.diagnoses.has(node.key) && (res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended')) this.diagnoses.delete(node.key);
+    this.checkNewer(res.revision);
+  }
+
+  /** Whether an object is delivered by its inventory parents; `nodeOf` gives the parents' nodes computed before it. */
+  private deliveredBy(parents: string[], nodeOf: (p: string) => NodeState | undefined): boolean | undefined {
+    if (!parents.length) return undefined;
+    return parents.some((p) => {
+      const pn = nodeOf(p);
+      return pn?.phase === 'Ready' || (!pn && isAppliedByParent(this.objects.get(p), this.pushed));
+    });
+  }
+
+  /** Recomputes graph, affected set and every node's phase from the current objects. */
+  private recomputeAll(topo: Topology): void {
+    const now = this.now();
+    const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
+    this.graph = g;
+    this.noteOrigins(matched);
+    this.dirty.clear();
+    this.customChanged = false;
+    const nodes: Record<string, NodeState> = {};
+    for (const key of order) {
+      const obj = this.objects.get(key)!;
+      const delivered = this.deliveredBy(parentsOf.get(key)!, (p) => nodes[p]);
+      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
+      const prev = this.state.nodes[key];
+      const node = this.buildNode(key, obj, res, prev, this.isAffected(topo, key), now);
+      nodes[key] = node;
+      if (node !== prev) this.adoptNode(node, res);
+    }
+    // The objects of custom kinds found for the pushed commit (no graph: each stands on its own).
+    for (const [key, { obj, ck }] of this.customObjects) {
+      const m = this.customMemo.get(key);
+      const res = m?.obj === obj ? m.res : computeCustomStatus(obj, { condition: ck.c.condition, progressingReasons: ck.c.progressingReasons });
+      this.customMemo.set(key, { obj, res });
+      const prev = this.state.nodes[key];
+      const node = this.buildNode(key, obj, res, prev, true, now);
+      nodes[key] = node;
+      if (node !== prev) this.nodeRes.set(key, res);
+    }
+    // Objects deleted during the session stay visible, marked as deleted.
+    for (const [key, prev] of Object.entries(this.state.nodes)) {
+      if (!nodes[key] && !this.objects.has(key) && !this.customObjects.has(key)) {
+        nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
+      }
+    }
+    this.markPreexisting(nodes);
+    computeSettled(nodes, g, matchedSet);
+    this.state.nodes = nodes;
+    let affectedCount = 0;
+    let open = 0;
+    for (const n of Object.values(nodes)) {
+      if (!n.affected) continue;
+      affectedCount++;
+      if (!n.settled) open++;
+    }
+    this.counts = { affected: affectedCount, open };
+    // The monitored keys only change with the topology (additions and deletions rebuild it).
+    topo.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
+    this.state.edges = topo.edges;
+    this.state.cycles = g.cycles;
+    for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
+    this.state.matchedSources = matched;
+    this.updateCiDeadline(matched, nodes, now);
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
+    this.publish();
+  }
+
+  /** --all shows every object; the verdict still only counts the affected ones (all of them without a match). */
+  private isAffected(topo: Topology, key: string): boolean {
+    return !this.o.all || topo.matched.length === 0 || topo.affected.has(key);
+  }
+
+  /**
+   * The incremental recompute, on the topology of the last one with the same known newer commits: only the objects
+   * stored since (`dirty`) and the inventory children whose delivery they may change are computed again, in the
+   * same order as recomputeAll(). A status write then costs work in proportion to what it changes, not to the size
+   * of the fleet. The settle propagation (computeSettled) is global and order-dependent, so it is skipped only when
+   * it cannot change: every rebuilt node was and stays in a phase that neither waits (Pending, Waiting) nor blocks
+   * (BLOCKING); Ready ↔ Progressing churn, the usual case. Otherwise undefined: the caller recomputes everything.
+   * test/unit/incremental.test.ts checks that both give the same nodes on random change sequences.
+   */
+  private recomputeChanged(topo: Topology): PhaseChanges | undefined {
+    const now = this.now();
+    const { order, parents: parentsOf, correlated, children, pos } = topo;
+    const nodes = this.state.nodes;
+    this.noteOrigins(topo.matched);
+    // Keys to compute, processed in topological order (inventory parents first).
+    const queue: string[] = [];
+    const queued = new Set<string>();
+    const enqueue = (k: string) => {
+      if (queued.has(k) || !pos.has(k)) return;
+      queued.add(k);
+      queue.push(k);
+    };
+    for (const k of this.dirty) {
+      enqueue(k);
+      // Its children read its object when it is not a node or comes after them (an inventory cycle).
+      for (const c of children.get(k) ?? []) if (!pos.has(k) || pos.get(c)! < pos.get(k)!) enqueue(c);
+    }
+    queue.sort((a, b) => pos.get(a)! - pos.get(b)!);
+    const fresh = new Map<string, { node: NodeState; res: StatusResult; prev: NodeState | undefined }>();
+    for (let i = 0; i < queue.length; i++) {
+      const key = queue[i]!;
+      const obj = this.objects.get(key)!;
+      const at = pos.get(key)!;
+      const delivered = this.deliveredBy(parentsOf.get(key)!, (p) => {
+        const pp = pos.get(p);
+        return pp !== undefined && pp < at ? (fresh.get(p)?.node ?? nodes[p]) : undefined;
+      });
+      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
+      const prev = nodes[key];
+      const node = this.buildNode(key, obj, res, prev, this.isAffected(topo, key), now);
+      if (node === prev) continue;
+      fresh.set(key, { node, res, prev });
+      if (prev?.phase !== node.phase) {
+        // Its children after it read its phase for their delivery: compute them too, in order.
+        let added = false;
+        for (const c of children.get(key) ?? []) {
+          if (pos.get(c)! > at && !queued.has(c)) {
+            enqueue(c);
+            added = true;
+          }
+        }
+        if (added) {
+          const rest = queue.splice(i + 1).sort((a, b) => pos.get(a)! - pos.get(b)!);
+          queue.push(...rest);
+        }
+      }
+    }
+    // computeSettled() on the new nodes would give every other node the settled state and blocker it has: none of
+    // the rebuilt nodes was a blocker (settled in a phase that blocks), and none is one now: not in a phase that
+    // blocks once settled (Failed, Stalled, Suspended, Superseded, Unknown), and, when Pending or Waiting, with no
+    // settled upstream that blocks it. Else (a blocker comes or goes) the propagation is done again, in full.
+    for (const { node, prev } of fresh.values()) {
+      if (!prev || (prev.settled && settleRelevant(prev.phase))) return undefined;
+      node.settled = TERMINAL_PHASES.has(node.phase) || node.phase === 'Unknown';
+      if (node.settled && settleRelevant(node.phase)) return undefined;
+    }
+    const current = (k: string): NodeState | undefined => fresh.get(k)?.node ?? nodes[k];
+    const named = (nn: string): string[] => (topo.byNsName ??= nodesByNsName(nodes)).get(nn) ?? [];
+    for (const { node } of fresh.values()) {
+      if (opensToSettle(node, topo.matchedSet) && settledBlocker(node, current, topo.g, named)) return undefined;
+    }
+    this.dirty.clear();
+    const prevPhases = new Map<string, Phase>();
+    const keys: string[] = [];
+    for (const [key, f] of fresh) {
+      let node = f.node;
+      // As markPreexisting() does for each node.
+      const pre = this.isPreexisting(node);
+      if (pre !== !!node.preexisting) node = pre ? { ...node, preexisting: true } : omitPreexisting(node);
+      this.adoptNode(node, f.res);
+      this.countNode(f.prev!, -1);
+      this.countNode(node, 1);
+      nodes[key] = node;
+      prevPhases.set(key, f.prev!.phase);
+      keys.push(key);
+    }
+    this.updateCiDeadline(topo.matched, nodes, now);
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
+    this.publish();
+    return { prev: prevPhases, keys };
+  }
+
+  /** Keeps `counts` (affected nodes, and those not settled) as a node comes (+1) or goes (-1). */
+  private countNode(n: NodeState, sign: 1 | -1): void {
+    if (!n.affected) return;
+    this.counts.affected += sign;
+    if (!n.settled) this.counts.open += sign;
   }
 
   /**
@@ -928,12 +1090,18 @@ export class Monitor {
       }
     }
     for (const n of Object.values(nodes)) {
-      const before = this.baseline.get(n.key);
-      const now = before && FAILURE_PHASES.has(n.phase) ? failureSignature(this.objects.get(n.key)) : undefined;
-      const pre = !!now && now === before;
+      const pre = this.isPreexisting(n);
       if (pre !== !!n.preexisting) nodes[n.key] = pre ? { ...n, preexisting: true } : omitPreexisting(n);
     }
   }
+
+  /** Whether a node fails with the failure its object had when the session started (needs the baseline). */
+  private isPreexisting(n: NodeState): boolean {
+    const before = this.baseline!.get(n.key);
+    const now = before && FAILURE_PHASES.has(n.phase) ? failureSignature(this.objects.get(n.key)) : undefined;
+    return !!now && now === before;
+  }
+
 
   /** Asks the git layer whether an unknown commit on a source is newer than the pushed one (→ Superseded). */
   private checkNewer(revision: string | undefined): void {
@@ -952,9 +1120,10 @@ export class Monitor {
     );
   }
 
-  private emitPhaseChanges(prev: Map<string, string>): void {
+  /** A `phase` event for each node whose phase is not the one in `prev`: the nodes `keys` (in order), or all. */
+  private emitPhaseChanges(prev: Map<string, string>, keys?: string[]): void {
     if (!this.synced) return;
-    for (const n of Object.values(this.state.nodes)) {
+    for (const n of keys ? keys.map((k) => this.state.nodes[k]!) : Object.values(this.state.nodes)) {
       const before = prev.get(n.key);
       if (before === n.phase) continue;
       this.emit({
@@ -978,9 +1147,9 @@ export class Monitor {
 
   private checkDone(): void {
     if (this.finished || this.concluding || !this.synced || this.state.status !== 'running') return;
-    const nodes = Object.values(this.state.nodes).filter((n) => n.affected);
-    if (nodes.length === 0) return;
-    if (nodes.every((n) => n.settled) && !this.awaitingCustom()) void this.confirmVerdict();
+    // Kept by recompute(): the same as counting the affected nodes and those not settled, without visiting them.
+    if (this.counts.affected === 0) return;
+    if (this.counts.open === 0 && !this.awaitingCustom()) void this.confirmVerdict();
   }
 
   /**
@@ -1178,10 +1347,18 @@ export class Monitor {
    * Starts the diagnosis of the affected nodes whose state calls for one (diagnosisTrigger), once per node per
    * attempt: a failure at once, a Kustomization that has been running its health checks for HEALTH_SLOW_MS.
    */
-  private triggerDiagnoses(): void {
+  private triggerDiagnoses(changed?: string[]): void {
     if (this.finished || !this.synced || this.o.tuning?.diagnosis === false) return;
     const now = this.now();
-    for (const n of Object.values(this.state.nodes)) {
+    // After an incremental recompute, only the nodes that changed can call for a diagnosis they did not call
+    // for before, besides those whose health checks are being timed and those that waited for a diagnosis under way.
+    let nodes: Iterable<NodeState>;
+    if (changed) {
+      const keys = new Set([...changed, ...this.healthSince.keys(), ...this.diagnosisRetry]);
+      nodes = [...keys].map((k) => this.state.nodes[k]).filter((n): n is NodeState => !!n);
+    } else nodes = Object.values(this.state.nodes);
+    this.diagnosisRetry.clear();
+    for (const n of nodes) {
       if (!n.affected || n.deleted) continue;
       const trigger = diagnosisTrigger(n);
       if (trigger !== 'health' && this.healthSince.size) this.healthSince.delete(n.key);
@@ -1195,7 +1372,11 @@ export class Monitor {
         if (now - h.since < (this.o.tuning?.healthSlowMs ?? HEALTH_SLOW_MS)) continue;
       }
       const attempt = `${trigger}|${n.reason}|${n.revision ?? ''}`;
-      if (this.diagnosedAttempt.get(n.key) === attempt || this.diagnosing.has(n.key)) continue;
+      if (this.diagnosedAttempt.get(n.key) === attempt) continue;
+      if (this.diagnosing.has(n.key)) {
+        this.diagnosisRetry.add(n.key);
+        continue;
+      }
       this.diagnosedAttempt.set(n.key, attempt);
       this.startDiagnosis(n);
     }
@@ -1399,6 +1580,23 @@ interface Topology {
   parents: Map<string, string[]>;
   /** Edges between monitored nodes (filled by the first recompute on this topology). */
   edges?: GraphEdge[];
+  /** Position of each monitored key in `order`. */
+  pos: Map<string, number>;
+  /** The monitored keys whose delivery each key counts for (the inverse of `parents`). */
+  children: Map<string, string[]>;
+  /** The nodes' keys by `namespace/name` (the node set changes only with the topology), built on first use. */
+  byNsName?: Map<string, string[]>;
+}
+
+/** The phases of the nodes a recompute may have changed, before it; `keys` (in order) when only those may have. */
+interface PhaseChanges {
+  prev: Map<string, Phase>;
+  keys?: string[];
+}
+
+/** Phases that computeSettled() reads on a node or its upstreams: a node in none of them neither waits nor blocks. */
+function settleRelevant(phase: Phase): boolean {
+  return phase === 'Pending' || phase === 'Waiting' || BLOCKING.has(phase);
 }
 
 /** Everything buildGraph() and matchSources() read from one object, as a string to compare. */
@@ -1482,44 +1680,15 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
   const matchedSet = matched instanceof Set ? matched : new Set(matched);
   // Nodes by `namespace/name`, for the blockers named in Waiting messages (built on first use).
   let byNsName: Map<string, string[]> | undefined;
-  const named = (nn: string): string[] => {
-    if (!byNsName) {
-      byNsName = new Map();
-      for (const n of Object.values(nodes)) {
-        const k = `${n.namespace}/${n.name}`;
-        (byNsName.get(k) ?? byNsName.set(k, []).get(k)!).push(n.key);
-      }
-    }
-    return byNsName.get(nn) ?? [];
-  };
+  const named = (nn: string): string[] => (byNsName ??= nodesByNsName(nodes)).get(nn) ?? [];
   for (const n of Object.values(nodes)) {
     n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
     if (n.blockedBy) delete n.blockedBy;
   }
-  /** The first settled upstream that blocks `n`, preferring a failure over a superseded upstream. */
-  const blockedUpstream = (n: NodeState): NodeState | undefined => {
-    let superseded: NodeState | undefined;
-    const consider = (key: string): NodeState | undefined => {
-      const un = nodes[key];
-      if (!un || !un.settled || !(BLOCKING.has(un.phase) || un.phase === 'Pending' || un.phase === 'Waiting')) return undefined;
-      if (un.phase !== 'Superseded') return un;
-      superseded ??= un;
-      return undefined;
-    };
-    let found: NodeState | undefined;
-    if (n.phase === 'Waiting') {
-      for (const e of g.out.get(n.key) ?? []) if (e.type === 'dependsOn' && (found = consider(e.to))) return found;
-      for (const b of n.blockers ?? []) for (const k of named(b)) if ((found = consider(k))) return found;
-    } else {
-      for (const e of g.out.get(n.key) ?? []) if ((e.type === 'source' || e.type === 'dependsOn') && (found = consider(e.to))) return found;
-      for (const e of g.in.get(n.key) ?? []) if (e.type === 'inventory' && (found = consider(e.from))) return found;
-    }
-    return superseded;
-  };
+  const nodeOf = (k: string): NodeState | undefined => nodes[k];
+  const blockedUpstream = (n: NodeState) => settledBlocker(n, nodeOf, g, named);
   // Propagate until nothing changes (chains of blocked objects). Each pass only visits the nodes still open.
-  let open = Object.values(nodes).filter(
-    (n) => !n.settled && (n.phase === 'Pending' || n.phase === 'Waiting') && !(matchedSet.has(n.key) && n.phase === 'Pending'), // the source itself: it will fetch eventually
-  );
+  let open = Object.values(nodes).filter((n) => opensToSettle(n, matchedSet));
   let changed = true;
   for (let guard = 0; changed && guard < 10_000; guard++) {
     changed = false;
@@ -1539,6 +1708,42 @@ export function computeSettled(nodes: Record<string, NodeState>, g: Graph, match
       }
     }
   }
+}
+
+/** Keys of the nodes by `namespace/name`. */
+function nodesByNsName(nodes: Record<string, NodeState>): Map<string, string[]> {
+  const byNsName = new Map<string, string[]>();
+  for (const n of Object.values(nodes)) {
+    const k = `${n.namespace}/${n.name}`;
+    (byNsName.get(k) ?? byNsName.set(k, []).get(k)!).push(n.key);
+  }
+  return byNsName;
+}
+
+/** Whether computeSettled() looks for a blocker of `n`: Pending or Waiting, not settled, not a matched source still Pending (it will fetch eventually). */
+function opensToSettle(n: NodeState, matched: ReadonlySet<string>): boolean {
+  return !n.settled && (n.phase === 'Pending' || n.phase === 'Waiting') && !(matched.has(n.key) && n.phase === 'Pending');
+}
+
+/** The first settled upstream that blocks `n`, preferring a failure over a superseded upstream. */
+function settledBlocker(n: NodeState, nodeOf: (key: string) => NodeState | undefined, g: Graph, named: (nsName: string) => string[]): NodeState | undefined {
+  let superseded: NodeState | undefined;
+  const consider = (key: string): NodeState | undefined => {
+    const un = nodeOf(key);
+    if (!un || !un.settled || !settleRelevant(un.phase)) return undefined;
+    if (un.phase !== 'Superseded') return un;
+    superseded ??= un;
+    return undefined;
+  };
+  let found: NodeState | undefined;
+  if (n.phase === 'Waiting') {
+    for (const e of g.out.get(n.key) ?? []) if (e.type === 'dependsOn' && (found = consider(e.to))) return found;
+    for (const b of n.blockers ?? []) for (const k of named(b)) if ((found = consider(k))) return found;
+  } else {
+    for (const e of g.out.get(n.key) ?? []) if ((e.type === 'source' || e.type === 'dependsOn') && (found = consider(e.to))) return found;
+    for (const e of g.in.get(n.key) ?? []) if (e.type === 'inventory' && (found = consider(e.from))) return found;
+  }
+  return superseded;
 }
 
 /** The settled upstream at the end of a node's chain of blockers (a Failed, Stalled, Suspended… object). */

@@ -1,0 +1,203 @@
+// The incremental recompute (Monitor.recomputeChanged) against the full one: two monitors watch the same simulator,
+// one with `tuning.incremental: false`; after each batch of random status writes both must show the same nodes
+// (phase, reason, message, revision, settled, blockedBy, …), and each must have said every phase change.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { Monitor } from '../../src/engine/monitor.js';
+import { ClusterClient, loadKubeConfig } from '../../src/cluster/client.js';
+import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
+import {
+  SHA_NEW,
+  SHA_NEWER,
+  SHA_OLD,
+  gitFailed,
+  gitReady,
+  gitRepository,
+  helmRelease,
+  hrFailed,
+  hrReady,
+  invId,
+  kustomization,
+  ksFailed,
+  ksProgressing,
+  ksReady,
+  ksWaiting,
+} from '../helpers/flux.js';
+
+const URL_ = 'https://github.com/acme/fleet.git';
+
+let sim: ApiSimulator;
+let dir: string;
+let kubeconfig: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fm-incr-'));
+  sim = new ApiSimulator();
+  await sim.start();
+  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+});
+afterEach(async () => {
+  await sim?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A small deterministic generator (mulberry32). */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Ks {
+  name: string;
+  deps: string[];
+  inventory: string[];
+}
+
+/**
+ * The fleet: the pushed repository's source; Kustomizations in dependsOn chains, each applying HelmReleases, one
+ * applying two other Kustomizations (nested inventory); an `anchor` Kustomization that stays Progressing so the
+ * session never concludes; another repository's source and Kustomization.
+ */
+function seed(): { kss: Ks[]; hrs: string[] } {
+  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
+  const kss: Ks[] = [];
+  const hrs: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const name = `ks-${i}`;
+    const deps = i % 4 === 0 ? [] : [`ks-${i - 1}`];
+    const inventory: string[] = [];
+    for (const part of ['web', 'worker']) {
+      const hr = `${name}-${part}`;
+      inventory.push(invId('apps', hr, 'helm.toolkit.fluxcd.io', 'HelmRelease'));
+      const o = sim.apply(helmRelease(hr));
+      sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: hr }, hrReady(o.metadata.generation!));
+      hrs.push(hr);
+    }
+    kss.push({ name, deps, inventory });
+  }
+  // ks-parent applies ks-6 and ks-7 (their delivery depends on it).
+  kss.push({ name: 'ks-parent', deps: [], inventory: ['ks-6', 'ks-7'].map((k) => invId('flux-system', k, 'kustomize.toolkit.fluxcd.io', 'Kustomization')) });
+  for (const k of kss) sim.apply({ ...kustomization(k.name, { dependsOn: k.deps.length ? k.deps : undefined }), status: ksReady(SHA_OLD, k.inventory) });
+  sim.apply({ ...kustomization('anchor'), status: ksProgressing(SHA_NEW, SHA_OLD) });
+  sim.apply({ ...gitRepository('other', 'https://github.com/acme/other.git'), status: gitReady(SHA_OLD) });
+  sim.apply({ ...kustomization('other-app', { source: 'other' }), status: ksReady(SHA_OLD) });
+  return { kss, hrs };
+}
+
+function start(incremental: boolean) {
+  const events: MonitorEvent[] = [];
+  const client = new ClusterClient(loadKubeConfig({ kubeconfig }));
+  const ac = new AbortController();
+  const m = new Monitor({
+    client,
+    pushed: { sha: SHA_NEW, branch: 'main' },
+    target: { repoUrl: 'git@github.com:acme/fleet.git', branch: 'main' },
+    config: { ...DEFAULT_CONFIG, timeout: 120 },
+    sessionId: incremental ? 'incremental' : 'full',
+    signal: ac.signal,
+    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 5000, diagnosis: false, incremental },
+    onEvent: (e) => events.push(e),
+  });
+  const done = m.run();
+  return { m, events, done, stop: () => ac.abort('stopped') };
+}
+
+/** What a node shows, less the times (the two monitors handle events at slightly different moments). */
+function shown(n: NodeState) {
+  const { phaseSince: _p, firstSeen: _f, ...rest } = n;
+  return rest;
+}
+
+function lastPhases(events: MonitorEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of events) if (e.type === 'phase') out.set(e.key, e.phase);
+  return out;
+}
+
+const waitFor = async (pred: () => boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('incremental recompute', () => {
+  it.each([1, 2, 3, 4])('gives the same nodes as the full recompute on random change sequences (seed %i)', async (seedNo) => {
+    const { kss, hrs } = seed();
+    const rand = rng(seedNo);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const full = start(false);
+    const incr = start(true);
+    try {
+      await waitFor(() => [full, incr].every((x) => x.events.some((e) => e.type === 'session')));
+      for (let step = 0; step < 40; step++) {
+        // A batch of 1-4 writes, then both monitors must have seen them all.
+        const written: Array<{ key: string; rv: string }> = [];
+        const writes = 1 + Math.floor(rand() * 4);
+        for (let w = 0; w < writes; w++) {
+          const r = rand();
+          let ref: { kind: string; namespace: string; name: string };
+          let status: Record<string, unknown>;
+          if (r < 0.1) {
+            ref = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
+            status = pick([gitReady(SHA_NEW), gitReady(SHA_NEW), gitReady(SHA_OLD), gitFailed(SHA_OLD, 'authentication required'), gitReady(SHA_NEWER)]);
+          } else if (r < 0.6) {
+            const k = pick(kss);
+            ref = { kind: 'Kustomization', namespace: 'flux-system', name: k.name };
+            const inventory = { entries: k.inventory.map((id) => ({ id, v: 'v2' })) };
+            const s = pick<Record<string, unknown>>([
+              ksReady(SHA_NEW, k.inventory),
+              ksReady(SHA_NEW, k.inventory),
+              { ...ksProgressing(SHA_NEW, SHA_OLD), inventory },
+              { ...ksProgressing(SHA_NEW, SHA_OLD), inventory },
+              ksReady(SHA_OLD, k.inventory),
+              { ...ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'kustomize build failed: accumulating resources'), inventory },
+              ksWaiting(SHA_OLD, k.deps[0] ?? 'ks-0', 'main', k.inventory),
+              // Now and then without its inventory: the graph changes (a full recompute in both).
+              ...(rand() < 0.2 ? [ksProgressing(SHA_NEW, SHA_OLD)] : []),
+            ]);
+            status = s;
+          } else {
+            const name = pick(hrs);
+            ref = { kind: 'HelmRelease', namespace: 'apps', name };
+            const gen = sim.get(ref)!.metadata.generation!;
+            status = pick([hrReady(gen), hrReady(gen), hrFailed(gen, 'install retries exhausted'), hrReady(gen, '6.6.0')]);
+          }
+          const o: KubeObject = sim.setStatus(ref, status);
+          written.push({ key: `${ref.kind}/${ref.namespace}/${ref.name}`, rv: o.metadata.resourceVersion! });
+        }
+        const last = new Map(written.map((w) => [w.key, w.rv]));
+        await waitFor(() => [full, incr].every((x) => [...last].every(([key, rv]) => !x.m.state.nodes[key] || x.m.state.nodes[key]!.resourceVersion === rv)));
+        // Let any recompute already scheduled run.
+        await new Promise((r) => setTimeout(r, 30));
+        const a = Object.values(full.m.state.nodes).map(shown);
+        const b = Object.values(incr.m.state.nodes).map(shown);
+        expect(b, `step ${step}`).toEqual(a);
+        for (const x of [full, incr]) {
+          const said = lastPhases(x.events);
+          for (const n of Object.values(x.m.state.nodes)) expect(said.get(n.key), `${x.m.state.id} ${n.key} at step ${step}`).toBe(n.phase);
+        }
+      }
+      expect(full.m.state.status).toBe('running');
+      expect(incr.m.state.status).toBe('running');
+      expect(full.m.recomputes.incremental).toBe(0);
+      // Both ways were taken: incremental, and full where a blocker came or went or the graph changed.
+      expect(incr.m.recomputes.incremental).toBeGreaterThanOrEqual(5);
+      expect(incr.m.recomputes.full).toBeGreaterThanOrEqual(2);
+    } finally {
+      full.stop();
+      incr.stop();
+      await Promise.all([full.done, incr.done]);
+    }
+  });
+});
