@@ -1,5 +1,5 @@
 // Shared output plumbing of `watch` and `demo`: JSON events, the live Ink tree, or plain text lines.
-import type { MonitorEvent, SessionState, Verbosity } from '../core/types.js';
+import { snapshotState, type MonitorEvent, type SessionState, type Verbosity } from '../core/types.js';
 import type { CommandIO } from './types.js';
 import { createJsonPrinter } from '../ui/json.js';
 import { createPlainPrinter } from '../ui/plain.js';
@@ -32,7 +32,7 @@ export async function createOutput(
   const flush = () => {
     pending = undefined;
     if (!last) return;
-    const snapshot = structuredClone(last);
+    const snapshot = snapshotState(last);
     for (const l of listeners) l(snapshot);
   };
   return {
@@ -40,11 +40,11 @@ export async function createOutput(
       last = s;
       if (!view) {
         view = startLiveView({
-          initial: structuredClone(s),
+          initial: snapshotState(s),
           subscribe: (cb) => {
             listeners.add(cb);
             // Replay the latest state: updates may have come between `initial` and the subscription.
-            if (last) cb(structuredClone(last));
+            if (last) cb(snapshotState(last));
             return () => listeners.delete(cb);
           },
           mode: o.mode,
@@ -56,7 +56,7 @@ export async function createOutput(
         });
         return;
       }
-      // The view gets its own copy (the engine mutates its state in place), at most every 50 ms.
+      // The view gets its own copy (the engine updates its state in place), at most every 50 ms.
       if (!pending) pending = setTimeout(flush, 50);
     },
     onEvent: () => undefined,

@@ -251,12 +251,18 @@ function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: No
     const excess = total - maxRows;
     if (excess <= 0) break;
     const cands = list.map((it, i) => (subtreeOk(it, ok) ? i : -1)).filter((i) => i >= 0);
+    // The last j candidates, for the smallest j that saves enough (or all of them): their rows are summed as j
+    // grows instead of again for each j (a root list of hundreds of candidates made this quadratic).
     let hidden: number[] = [];
     let savings = 0;
+    let rows = 0;
     for (let j = 1; j <= cands.length; j++) {
-      hidden = cands.slice(-j);
-      savings = hidden.reduce((s, i) => s + rowCount(list[i]!), 0) - 1;
-      if (savings >= excess) break;
+      rows += rowCount(list[cands[cands.length - j]!]!);
+      savings = rows - 1;
+      if (savings >= excess || j === cands.length) {
+        hidden = cands.slice(-j);
+        break;
+      }
     }
     if (savings <= 0) continue;
     const counts = new Map<Phase, number>();

@@ -320,7 +320,8 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
 }
 
 function Styled({ seg, color }: { seg: Seg; color: boolean }) {
-  if (!color) return <>{seg.text}</>;
+  // Unstyled text needs no <Text> of its own (one virtual node and one style pass less in Ink).
+  if (!color || (!seg.color && !seg.bold && !seg.dim)) return <>{seg.text}</>;
   return (
     <Text color={seg.color} bold={seg.bold} dimColor={seg.dim}>
       {seg.text}
