@@ -127,9 +127,10 @@ function latencyRows(rs: LatencyResult[]): Row[] {
       {
         bench: '(d) latency',
         case: `${fmtN(r.objects)} objects, ${r.samples} changes: write → watch --json`,
-        value: ours,
-        target: `p95 ≤ ${ms(r.kubectl.p95 + 50)}`,
-        pass: r.ours.p95 <= r.kubectl.p95 + 50 && r.ours.missed === 0,
+        // Ratios to kubectl in the same run: the machine is shared, so absolute figures move from run to run.
+        value: `${ours} (×${round(r.ours.p50 / r.kubectl.p50, 2)} / ×${round(r.ours.p95 / r.kubectl.p95, 2)} kubectl's p50 / p95)`,
+        target: 'p50 ≤ ×1.5, p95 ≤ ×2 kubectl',
+        pass: r.ours.p50 <= 1.5 * r.kubectl.p50 && r.ours.p95 <= 2 * r.kubectl.p95 && r.ours.missed === 0,
       },
       {
         bench: '(d) latency',
@@ -153,21 +154,23 @@ function resourceRows(rs: ResourcesResult[]): Row[] {
       bench: '(e) footprint',
       case: `${r.process}, churn ${Math.round(r.churn.seconds)}s at ${r.churnPerSecond}/s`,
       value: `RSS ${round(r.churn.rssMaxMB)} MB max (peak ever ${round(r.peakMB)} MB), CPU ${round(r.churn.cpuPercent, 1)}%`,
-      target: '< 150 MB',
-      pass: r.churn.rssMaxMB < 150 && r.peakMB < 150,
+      // Issue 15: the detached monitor under 100 MB; CPU under churn under 15% of a core.
+      target: r.process === 'run-session' ? '< 100 MB, CPU < 15%' : '< 150 MB, CPU < 15%',
+      pass: r.churn.rssMaxMB < (r.process === 'run-session' ? 100 : 150) && r.peakMB < (r.process === 'run-session' ? 100 : 150) && r.churn.cpuPercent < 15,
     },
   ]);
 }
 
 function renderRows(r: RenderResult): Row[] {
-  const budget = 1000 / 12; // the live view draws at most 12 frames per second (src/ui/live.tsx MAX_FPS)
+  // Issue 15: a frame under 16 ms in the production build (the development build is only shown).
+  const budget = 16;
   return [
     {
       bench: '(f) render',
       case: `${fmtN(r.nodes)} nodes, ${r.width}×${r.height}, React ${r.reactBuild} build: new state / clock tick`,
-      value: `${ms(r.updateFrameMs)} / ${ms(r.tickFrameMs)} per frame`,
-      target: `< ${Math.round(budget)} ms (12 fps)`,
-      pass: r.updateFrameMs < budget,
+      value: `${ms(r.updateFrameMs)} / ${ms(r.tickFrameMs)} per frame (CPU time ${ms(r.updateFrameCpuMs)} / ${ms(r.tickFrameCpuMs)})`,
+      target: r.reactBuild === 'production' ? `< ${budget} ms` : undefined,
+      pass: r.reactBuild === 'production' ? r.updateFrameMs < budget && r.tickFrameMs < budget : undefined,
     },
     { bench: '(f) render', case: `${fmtN(r.nodes)} nodes, whole tree (${r.fullTreeLines} lines, renderToString)`, value: ms(r.fullTreeMs) },
   ];
