@@ -177,8 +177,6 @@ export class Monitor {
    * graph input of an object changes (status churn leaves it alone): rebuilding it costs O(objects) of string work.
    */
   private topology?: Topology;
-  /** graphInputs() of each object, to tell whether an update touches the graph. */
-  private readonly graphSigs = new Map<string, string>();
   /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
   private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; origins: number; res: StatusResult }>();
   /** Origin revisions of the artifacts seen on matched OCIRepositories/ExternalArtifacts (ComputeContext.origins). */
@@ -662,7 +660,6 @@ export class Monitor {
           const keys = this.scopes.get(scope)!;
           for (const k of keys) {
             this.objects.delete(k);
-            this.graphSigs.delete(k);
           }
           keys.clear();
           for (const o of objs) {
@@ -670,7 +667,6 @@ export class Monitor {
             if (!k) continue;
             keys.add(k);
             this.objects.set(k, slimObject(o));
-            this.graphSigs.set(k, graphInputs(o));
           }
           this.topology = undefined;
           this.schedule();
@@ -718,19 +714,17 @@ export class Monitor {
 
   /** Keeps a new version of an object (slimmed); the graph is rebuilt only when its graph inputs changed. */
   private storeObject(key: string, o: KubeObject): void {
+    const prev = this.objects.get(key);
     this.objects.set(key, slimObject(o));
     this.dirty.add(key);
-    const sig = graphInputs(o);
-    if (this.graphSigs.get(key) !== sig) {
-      this.graphSigs.set(key, sig);
-      this.topology = undefined;
-    }
+    // The graph inputs of the version it replaces are computed again rather than kept for every object (3 MB of
+    // strings at 10,000 objects): slimObject() leaves them as they were.
+    if (!prev || graphInputs(prev) !== graphInputs(o)) this.topology = undefined;
   }
 
   /** Forgets a deleted object and what was derived from it. */
   private forgetObject(key: string): void {
     this.objects.delete(key);
-    this.graphSigs.delete(key);
     this.statusMemo.delete(key);
     this.nodeRes.delete(key);
     this.topology = undefined;
@@ -782,7 +776,8 @@ export class Monitor {
     const order = topoByInventory(g, included);
     const parents = new Map<string, string[]>();
     for (const key of order) {
-      parents.set(key, (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from));
+      const ps = (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from);
+      parents.set(key, ps.length ? ps : NO_PARENTS);
     }
     const pos = new Map<string, number>();
     const children = new Map<string, string[]>();
@@ -1543,7 +1538,7 @@ function matchDescription(c: CustomKindConfig): string {
 
 /**
  * Drops, in place, the parts of an object that nothing here reads and that can be large: managed fields, the
- * last-applied annotation, HelmRelease values, Kustomization patches, artifact details, and the inventory
+ * last-applied annotation, HelmRelease values and release history details, Kustomization patches, artifact details, and the inventory
  * entries that are not Flux objects (a Kustomization may apply thousands of resources). Memory then grows with
  * what is monitored, not with what Flux deploys.
  */
@@ -1562,6 +1557,11 @@ export function slimObject(o: KubeObject): KubeObject {
     const a = st.artifact;
     if (a && typeof a === 'object') for (const f of ['digest', 'url', 'path', 'size', 'lastUpdateTime']) delete a[f];
     delete st.url;
+    // A HelmRelease's release history: only which entry is deployed and its chart version are read (status.ts);
+    // the digests, names and times of up to five releases are not.
+    if (o.kind === 'HelmRelease' && Array.isArray(st.history)) {
+      st.history = st.history.map((h: unknown) => (h && typeof h === 'object' ? { status: (h as { status?: unknown }).status, chartVersion: (h as { chartVersion?: unknown }).chartVersion } : h));
+    }
     const entries = st.inventory?.entries;
     if (Array.isArray(entries)) st.inventory.entries = entries.filter((e: { id?: unknown }) => typeof e?.id === 'string' && inventoryKey(e.id) !== undefined);
   }
@@ -1598,6 +1598,9 @@ interface PhaseChanges {
 function settleRelevant(phase: Phase): boolean {
   return phase === 'Pending' || phase === 'Waiting' || BLOCKING.has(phase);
 }
+
+/** The parents of the many keys that have none (one shared array rather than thousands of empty ones). */
+const NO_PARENTS: string[] = [];
 
 /** Everything buildGraph() and matchSources() read from one object, as a string to compare. */
 function graphInputs(o: KubeObject): string {

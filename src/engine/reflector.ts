@@ -200,6 +200,19 @@ export class Reflector {
     );
   }
 
+  /** Lists and replaces what is known (an Error carrying the failure as its cause when the list failed). */
+  private async relist(): Promise<true | Error> {
+    let res: ListResult;
+    try {
+      res = await this.list();
+    } catch (err) {
+      return new Error('list failed', { cause: err });
+    }
+    this.ok();
+    this.replace(res);
+    return true;
+  }
+
   private replace(res: ListResult): void {
     this.rv = res.resourceVersion;
     this.known = new Map(res.items.map((o) => [objId(o), o.metadata.resourceVersion ?? '']));
@@ -211,11 +224,12 @@ export class Reflector {
     let backoff = this.o.backoffMs ?? 500;
     while (!this.stopped) {
       if (needList) {
-        let res: ListResult;
-        try {
-          res = await this.list();
-        } catch (err) {
+        // In its own function: a list held in this loop's frame would stay alive for the life of the watch
+        // (the suspended async function keeps it), a second copy of every object the watch has since replaced.
+        const listed = await this.relist();
+        if (listed instanceof Error) {
           if (this.stopped) return;
+          const err = listed.cause;
           // Not transient (401/403/404...): report; a 401 may heal (refreshed token), so keep trying slowly. A 400
           // (a label selector the server refuses) never heals.
           this.fail(err, true);
@@ -223,8 +237,6 @@ export class Reflector {
           await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
           continue;
         }
-        this.ok();
-        this.replace(res);
         onFirstList();
         needList = false;
         backoff = this.o.backoffMs ?? 500;
@@ -234,9 +246,7 @@ export class Reflector {
         await sleep(this.o.pollIntervalMs(), this.ac.signal);
         if (this.stopped) return;
         try {
-          const res = await this.list();
-          this.ok();
-          this.diff(res);
+          await this.listAndDiff();
         } catch (err) {
           if (this.stopped) return;
           this.fail(err, false);
@@ -257,6 +267,13 @@ export class Reflector {
         backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
       } else backoff = this.o.backoffMs ?? 500;
     }
+  }
+
+  /** One poll: a list compared with what we knew (in its own function, so the list is not kept; see loop()). */
+  private async listAndDiff(): Promise<void> {
+    const res = await this.list();
+    this.ok();
+    this.diff(res);
   }
 
   /** Compares a fresh list with what we knew and reports the differences (polling mode). */
