@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, MonitorError, WatchStallError } from './errors.js';
 import { resolveKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
+import { ListBodyParser } from './listbody.js';
 import { redactUrl } from '../core/giturl.js';
 import { sanitizeText } from '../core/sanitize.js';
 
@@ -26,6 +27,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Counted under this name in stats.byVerb instead of the HTTP verb (e.g. 'confirm' for the verdict's check). */
   statsVerb?: string;
+  /**
+   * A LIST: a successful body is parsed as it arrives, item by item (ListBodyParser), instead of as one buffer and
+   * one string. A body that is not JSON then resolves as an empty string (no items) instead of its text.
+   */
+  list?: boolean;
 }
 
 export interface WatchEvent {
@@ -230,6 +236,36 @@ export class ClusterClient {
       const onAbort = () => r.destroy(new Error('aborted'));
       const done = () => o.signal?.removeEventListener('abort', onAbort);
       const r = mod.request(req.url, req, (res) => {
+        const status = res.statusCode ?? 0;
+        if (o.list && status >= 200 && status < 300) {
+          const parser = new ListBodyParser();
+          let failed = false;
+          res.on('data', (c: Buffer) => {
+            if (failed) return;
+            try {
+              parser.write(c);
+            } catch {
+              failed = true;
+            }
+          });
+          res.on('error', (err) => {
+            done();
+            reject(err);
+          });
+          res.on('end', () => {
+            done();
+            let body: unknown = '';
+            if (!failed) {
+              try {
+                body = parser.end();
+              } catch {
+                body = '';
+              }
+            }
+            resolve(body as T);
+          });
+          return;
+        }
         let chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => {
@@ -246,7 +282,6 @@ export class ClusterClient {
           } catch {
             /* keep text */
           }
-          const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve(body as T);
           else reject(new ApiError(status, path, body, parseRetryAfter(res.headers['retry-after'])));
         });

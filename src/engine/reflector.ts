@@ -159,7 +159,7 @@ export class Reflector {
           let page: KubeList;
           try {
             const qs = q.toString();
-            page = await this.o.client.request<KubeList>('GET', qs ? `${this.path}?${qs}` : this.path, { signal: this.ac.signal });
+            page = await this.o.client.request<KubeList>('GET', qs ? `${this.path}?${qs}` : this.path, { signal: this.ac.signal, list: true });
           } catch (err) {
             // An expired continue token: start the list again from the beginning.
             if (err instanceof ApiError && err.status === 410 && cont) {
