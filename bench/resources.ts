@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DETACHED_NODE_FLAGS } from '../src/session/spawn.js';
 import { CLI, procSample, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, spawnLines, startChurn, startFleet, stopFleet, waitFor, type Fleet, type LineProcess, type ProcSample } from './lib.js';
 
 export interface WindowResult {
@@ -78,7 +79,8 @@ async function startProcess(kind: MonitorProcess, f: Fleet, kc: string, dir: str
   const id = `bench-${process.pid}`;
   const p = spawnLines(
     process.execPath,
-    [CLI, 'run-session', '--id', id, '--repo', repo, '--branch', 'main', '--sha', SHA_PUSHED_NOT_FETCHED, '--pushed-at', String(Date.now()), '--url', REPO_URL, '--kubeconfig', kc],
+    // Started as the hooks start it (src/session/spawn.ts), with the same V8 flags.
+    [...DETACHED_NODE_FLAGS, CLI, 'run-session', '--id', id, '--repo', repo, '--branch', 'main', '--sha', SHA_PUSHED_NOT_FETCHED, '--pushed-at', String(Date.now()), '--url', REPO_URL, '--kubeconfig', kc],
     { cwd: repo, env, keep: false },
   );
   // The detached monitor has no output to read: it is running when the simulator sees its eight watches (one

@@ -14,12 +14,19 @@ export interface DetachedOptions {
   cli?: string;
 }
 
+/**
+ * V8 flags of the detached monitor: a young generation of at most 1 MB per semi-space instead of V8's default
+ * (16 MB at most), which its allocation rate does not need. At 10,002 objects under churn it takes ~15 MB off the
+ * RSS for no measurable CPU (docs/performance.md). These cannot be set from inside the process once the heap exists.
+ */
+export const DETACHED_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+
 /** Runs `flux-monitor <args>` detached; resolves with its pid once it has been spawned. */
 export function spawnDetached(args: string[], opts: DetachedOptions): Promise<number> {
   ensurePrivateDir(dirname(opts.logFile));
   const fd = openSync(opts.logFile, 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [opts.cli ?? defaultCliPath(), ...args], {
+    const child = spawn(process.execPath, [...DETACHED_NODE_FLAGS, opts.cli ?? defaultCliPath(), ...args], {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true,
