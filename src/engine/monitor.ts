@@ -451,7 +451,9 @@ export class Monitor {
     this.checkDone();
     this.diagnoseTimer = setInterval(() => {
       this.diagnose();
-      this.triggerDiagnoses();
+      // Only what time alone can change: slow health checks, and diagnoses that waited for one under way (each
+      // recompute looks at the nodes it changed).
+      this.triggerDiagnoses([]);
     }, this.o.tuning?.diagnoseEveryMs ?? 2_000);
     this.diagnoseTimer.unref?.();
   }
@@ -1277,25 +1279,37 @@ export class Monitor {
     const now = this.now();
     const suspects = new Map<string, string>();
     const topo = this.topology;
-    for (const n of Object.values(this.state.nodes)) {
+    const nodes = this.state.nodes;
+    const stillMs = this.o.tuning?.stillMs ?? STILL_MS;
+    // Runs every 2 s over every node (10,000 at most): the cheap tests first, the graph last.
+    for (const key in nodes) {
+      const n = nodes[key]!;
       if (!n.affected || n.settled || n.deleted) continue;
       const controller = isFluxKind(n.kind) ? CONTROLLER_OF[n.kind] : undefined;
+      if (!controller || suspects.has(controller) || this.diagnosed.has(controller)) continue;
       const obj = this.objects.get(n.key);
-      if (!controller || !obj || suspects.has(controller) || this.diagnosed.has(controller)) continue;
+      if (!obj) continue;
       const requested = obj.metadata.annotations?.[REQUESTED_AT];
-      const handled = obj.status?.lastHandledReconcileAt;
-      const since = this.requests.get(n.key)?.at ?? this.lastMove.get(n.key) ?? this.state.startedAt;
-      if (requested && requested !== handled && now - since >= (this.o.tuning?.notHandledMs ?? NOT_HANDLED_MS)) {
-        suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not handled the reconcile request of ${Math.round((now - since) / 1000)}s ago`);
-        continue;
+      if (requested && requested !== obj.status?.lastHandledReconcileAt) {
+        const since = this.requests.get(n.key)?.at ?? this.lastMove.get(n.key) ?? this.state.startedAt;
+        if (now - since >= (this.o.tuning?.notHandledMs ?? NOT_HANDLED_MS)) {
+          suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not handled the reconcile request of ${Math.round((now - since) / 1000)}s ago`);
+          continue;
+        }
       }
+      if (n.phase !== 'Pending' || (n.kind !== 'Kustomization' && n.kind !== 'HelmRelease')) continue;
       const still = now - (this.lastMove.get(n.key) ?? this.state.startedAt);
+      if (still < stillMs) continue;
       // What delivers the commit to it: a Kustomization's sourceRef; a HelmRelease's chart (its HelmChart or
       // chartRef), not the HelmRepository or GitRepository the chart is built from.
-      const sourceHasCommit = (topo?.g.out.get(n.key) ?? []).some(
-        (e) => e.type === 'source' && this.state.nodes[e.to]?.phase === 'Ready' && (n.kind !== 'HelmRelease' || /^(HelmChart|OCIRepository)\//.test(e.to)),
-      );
-      if (n.phase === 'Pending' && (n.kind === 'Kustomization' || n.kind === 'HelmRelease') && sourceHasCommit && still >= (this.o.tuning?.stillMs ?? STILL_MS)) {
+      let sourceHasCommit = false;
+      for (const e of topo?.g.out.get(n.key) ?? []) {
+        if (e.type === 'source' && nodes[e.to]?.phase === 'Ready' && (n.kind !== 'HelmRelease' || e.to.startsWith('HelmChart/') || e.to.startsWith('OCIRepository/'))) {
+          sourceHasCommit = true;
+          break;
+        }
+      }
+      if (sourceHasCommit) {
         suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not moved for ${Math.round(still / 1000)}s although its source holds the pushed commit`);
       }
     }
