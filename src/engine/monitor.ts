@@ -26,6 +26,7 @@ import {
   type Verdict,
 } from '../core/types.js';
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
+import { touchNodes } from '../core/clusters.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { parseRevision, revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
@@ -1032,6 +1033,8 @@ export class Monitor {
       prevPhases.set(key, f.prev!.phase);
       keys.push(key);
     }
+    // Readers that tell a change by the record's identity (mergeClusters) see it by its revision.
+    if (keys.length) touchNodes(nodes);
     this.updateCiDeadline(topo.matched, nodes, now);
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
     this.publish();

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { clusterKey, mergeClusters, splitClusters, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
+import { clusterKey, mergeClusters, splitClusters, touchNodes, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
 import { DEFAULT_CONFIG, EXIT_CODES, newSessionState, VERDICT_SEVERITY, worstVerdict, type MonitorEvent, type NodeState, type SessionState, type Verdict } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { followedContexts, runMonitor, type RunOptions } from '../../src/engine/run.js';
@@ -128,6 +128,21 @@ describe('merging the clusters of a session', () => {
     ];
     for (const parts of steps) expect(mergeClusters(base, parts, memo)).toEqual(mergeClusters(base, parts));
     expect(mergeClusters(base, steps[4]!, memo).nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
+  });
+
+  it('with a memo, sees a node the incremental recompute replaced in the same record (touchNodes)', () => {
+    const memo: MergeMemo = new Map();
+    const a = clusterState('prod', { nodes: { 'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps', { phase: 'Progressing', settled: false }) } });
+    const parts: ClusterPart[] = [{ context: 'prod', state: a }];
+    expect(mergeClusters(base, parts, memo).nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Progressing');
+    a.nodes['Kustomization/flux-system/apps'] = node('Kustomization/flux-system/apps');
+    touchNodes(a.nodes);
+    const m = mergeClusters(base, parts, memo);
+    expect(m.nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
+    expect(m).toEqual(mergeClusters(base, parts));
+    // The revision is not part of what is stored, copied or compared.
+    expect(JSON.parse(JSON.stringify(a.nodes))).toEqual({ ...a.nodes });
+    expect(Object.getOwnPropertySymbols({ ...a.nodes })).toEqual([]);
   });
 
   it('a cluster that never published (still connecting) is starting, and holds the verdict back', () => {
