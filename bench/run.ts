@@ -129,8 +129,10 @@ function latencyRows(rs: LatencyResult[]): Row[] {
         case: `${fmtN(r.objects)} objects, ${r.samples} changes: write → watch --json`,
         // Ratios to kubectl in the same run: the machine is shared, so absolute figures move from run to run.
         value: `${ours} (×${round(r.ours.p50 / r.kubectl.p50, 2)} / ×${round(r.ours.p95 / r.kubectl.p95, 2)} kubectl's p50 / p95)`,
-        target: 'p50 ≤ ×1.5, p95 ≤ ×2 kubectl',
-        pass: r.ours.p50 <= 1.5 * r.kubectl.p50 && r.ours.p95 <= 2 * r.kubectl.p95 && r.ours.missed === 0,
+        // Issue 15's target is for 10,000 objects; smaller fleets keep the first target (kubectl + 50 ms).
+        ...(r.objects >= 10_000
+          ? { target: 'p50 ≤ ×1.5, p95 ≤ ×2 kubectl', pass: r.ours.p50 <= 1.5 * r.kubectl.p50 && r.ours.p95 <= 2 * r.kubectl.p95 && r.ours.missed === 0 }
+          : { target: `p95 ≤ ${ms(r.kubectl.p95 + 50)}`, pass: r.ours.p95 <= r.kubectl.p95 + 50 && r.ours.missed === 0 }),
       },
       {
         bench: '(d) latency',
