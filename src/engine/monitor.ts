@@ -93,6 +93,8 @@ export interface MonitorOptions {
     diagnosisWaitMs?: number;
     /** false: every recompute is a full one (tests compare the incremental recompute with it). */
     incremental?: boolean;
+    /** auto_reconcile while CI has not published: how often awaiting OCIRepositories are asked to look again (default 10 s). */
+    artifactPollMs?: number;
   };
 }
 
@@ -101,6 +103,11 @@ const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 const NOT_HANDLED_MS = 10_000;
 /** A consumer whose source holds the pushed commit and that has not moved for this long: same. */
 const STILL_MS = 30_000;
+/**
+ * auto_reconcile, while CI has not published the pushed commit's artifact: a matched OCIRepository is asked to
+ * look at the registry again this often (its own `interval` may be minutes; nothing tells Flux that CI pushed).
+ */
+const ARTIFACT_POLL_MS = 10_000;
 
 /** A Kustomization running its health checks for this long is diagnosed before it fails. */
 const HEALTH_SLOW_MS = 5_000;
@@ -452,6 +459,7 @@ export class Monitor {
     this.checkDone();
     this.diagnoseTimer = setInterval(() => {
       this.diagnose();
+      if (this.o.config.auto_reconcile) this.pollArtifacts();
       // Only what time alone can change: slow health checks, and diagnoses that waited for one under way (each
       // recompute looks at the nodes it changed).
       this.triggerDiagnoses([]);
@@ -1233,6 +1241,26 @@ export class Monitor {
       // An ExternalArtifact's producer is not a Flux controller: nothing is known to handle the request.
       if (n.kind === 'ExternalArtifact') continue;
       await this.annotate(key);
+    }
+  }
+
+  /**
+   * auto_reconcile while CI has not published: the request made at the start usually comes before CI has pushed
+   * the artifact, and an OCIRepository's `interval` may be minutes. Every ARTIFACT_POLL_MS, each matched
+   * OCIRepository still waiting for the pushed commit's artifact is asked again, as `flux reconcile source oci`
+   * would: one PATCH per waiting source, never per object, until the artifact arrives or `ci_timeout`. A request
+   * that source-controller has not handled yet is not repeated (the controllers-down diagnosis judges it).
+   */
+  private pollArtifacts(): void {
+    if (this.finished || this.concluding || !this.synced || this.state.ci?.artifactAt !== undefined) return;
+    const every = this.o.tuning?.artifactPollMs ?? ARTIFACT_POLL_MS;
+    const now = this.now();
+    for (const key of this.state.matchedSources) {
+      const n = this.state.nodes[key];
+      if (!n || n.kind !== 'OCIRepository' || !CI_WAIT_REASONS.has(n.reason ?? '')) continue;
+      const last = this.requests.get(key);
+      if (last && (now - last.at < every || this.objects.get(key)?.status?.lastHandledReconcileAt !== last.token)) continue;
+      void this.annotate(key);
     }
   }
 

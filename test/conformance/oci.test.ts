@@ -34,14 +34,14 @@ function files(message: string): Record<string, string> {
 }
 
 /** An OCIRepository on the case's artifact (tag latest) and a Kustomization that applies it. */
-function objects(ns: string, host: string) {
+function objects(ns: string, host: string, interval = '10s') {
   return [
     {
       apiVersion: 'source.toolkit.fluxcd.io/v1',
       kind: 'OCIRepository',
       metadata: { name: 'app', namespace: ns },
       // A short interval: nothing tells source-controller that CI pushed a new tag, it polls the registry.
-      spec: { interval: '10s', timeout: '20s', url: `oci://${host}/${ns}/app`, ref: { tag: 'latest' }, insecure: true },
+      spec: { interval, timeout: '20s', url: `oci://${host}/${ns}/app`, ref: { tag: 'latest' }, insecure: true },
     },
     kustomization(ns, 'app', './', { source: { kind: 'OCIRepository', name: 'app' } }),
   ];
@@ -59,11 +59,11 @@ async function publish(c: Case, sha: string, opts: { withRevision?: boolean } = 
 }
 
 /** Sets the case up with its first commit built and applied; returns that commit. */
-async function start(c: Case): Promise<string> {
+async function start(c: Case, interval?: string): Promise<string> {
   c.registry = reg().host;
   const first = await c.setup(files('one'), () => []);
   await publish(c, first);
-  await apply(suite.env().cluster, objects(c.ns, reg().host));
+  await apply(suite.env().cluster, objects(c.ns, reg().host, interval));
   await waitUntil(suite.env(), `Kustomization app applied ${first.slice(0, 7)} from the OCI artifact in ${c.ns}`, () => {
     const ks = c.latest('Kustomization', 'app');
     return c.ready('Kustomization', 'app') && String(ks?.status?.lastAppliedOriginRevision ?? '').includes(first);
@@ -256,5 +256,37 @@ describe('real Flux: OCI artifacts built by CI', () => {
       expect(oci.message).toContain('has no org.opencontainers.image.revision annotation');
       expect(oci.message).toContain('--revision');
       expect(run.summary.message).toContain('waiting for CI');
+    }));
+
+  it('auto_reconcile asks an OCIRepository with a long interval to look again until CI has published', () =>
+    suite.withCase('oci-poll', 'an OCIRepository polling the registry every 10 minutes; CI publishes after the session started', async (c) => {
+      // Applied with a first artifact, then source-controller would not look at the registry for 10 minutes.
+      await start(c, '10m');
+      const sha = await c.push('change the config', { 'deploy/config.yaml': configMap('app-config', { message: 'polled' }) });
+      let sawCi!: () => void;
+      const ciPhase = new Promise<void>((r) => (sawCi = r));
+      const running = c.monitor(sha, { auto_reconcile: true }, {
+        onEvent: (e) => {
+          if (e.type === 'phase' && e.kind === 'OCIRepository' && e.reason === 'AwaitingArtifact') sawCi();
+        },
+      });
+      // The request made at the start has been handled (the old artifact): only a later one can see the new tag.
+      await untilCiPhase(ciPhase, running);
+      await waitUntil(suite.env(), 'source-controller handled the first reconcile request', () => {
+        const st = c.latest('OCIRepository', 'app');
+        const asked = st?.metadata?.annotations?.['reconcile.fluxcd.io/requestedAt'];
+        return !!asked && st?.status?.lastHandledReconcileAt === asked;
+      });
+      const firstRequest = c.latest('OCIRepository', 'app').metadata.annotations['reconcile.fluxcd.io/requestedAt'];
+      await publish(c, sha);
+      const run = await running;
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('success');
+      expect(c.node(run, 'OCIRepository', 'app').revision).toBe(`main@sha1:${sha}`);
+      expect(c.node(run, 'Kustomization', 'app').phase).toBe('Ready');
+      // The artifact came through a later request of flux-monitor's, not through the 10-minute interval.
+      const handled = c.latest('OCIRepository', 'app').status.lastHandledReconcileAt;
+      expect(handled).not.toBe(firstRequest);
+      expect(Date.parse(handled)).toBeGreaterThan(Date.parse(firstRequest));
     }));
 });
