@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { render, renderToString } from 'ink';
 import { SessionView } from '../src/ui/view.js';
+import { incrementalStdout } from '../src/ui/ink-incremental.js';
 import { runMonitor } from '../src/engine/run.js';
 import { DEFAULT_CONFIG, snapshotState, type SessionState } from '../src/core/types.js';
 import { median, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, startChurn, startFleet, stopFleet, waitFor } from './lib.js';
@@ -113,7 +114,8 @@ export async function benchRender(targetNodes: number, frames: number): Promise<
   const runs = (Object.keys(modes) as (keyof typeof modes)[]).map((mode) => {
     const stdout = fakeStdout(width, height);
     const app = render(<SessionView {...base} state={structuredClone(state)} now={now} height={height - 1} spinnerFrame={0} />, {
-      stdout,
+      // As startLiveView: the incremental renderer writes through the cursor correction.
+      stdout: modes[mode] ? incrementalStdout(stdout) : stdout,
       maxFps: 0,
       incrementalRendering: modes[mode],
       patchConsole: false,
