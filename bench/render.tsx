@@ -6,9 +6,19 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { render, renderToString } from 'ink';
 import { SessionView } from '../src/ui/view.js';
+import { incrementalStdout } from '../src/ui/ink-incremental.js';
 import { runMonitor } from '../src/engine/run.js';
 import { DEFAULT_CONFIG, snapshotState, type SessionState } from '../src/core/types.js';
 import { median, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, startChurn, startFleet, stopFleet, waitFor } from './lib.js';
+
+export interface LiveModeResult {
+  updateFrameMs: number;
+  tickFrameMs: number;
+  updateFrameCpuMs: number;
+  tickFrameCpuMs: number;
+  updateFrameBytes: number;
+  tickFrameBytes: number;
+}
 
 export interface RenderResult {
   /** React's build: `production` when NODE_ENV=production, else the (slower) development build. */
@@ -18,6 +28,8 @@ export interface RenderResult {
   width: number;
   height: number;
   frames: number;
+  /** The figures below are the live view's (incremental rendering); `full` has them for Ink's full redraw. */
+  full: LiveModeResult;
   /** A new state arrives (the live view copies it, then React + Yoga + output): median ms per frame. */
   updateFrameMs: number;
   /** The clock or spinner ticks, same state (the tree layout is reused): median ms per frame. */
@@ -25,6 +37,9 @@ export interface RenderResult {
   /** The same two as CPU time of this process (process.cpuUsage): less moved by other processes on the machine. */
   updateFrameCpuMs: number;
   tickFrameCpuMs: number;
+  /** Bytes written to the terminal per frame (median). */
+  updateFrameBytes: number;
+  tickFrameBytes: number;
   /** renderToString of the whole tree (every node drawn, no cache), median ms. */
   fullTreeMs: number;
   fullTreeLines: number;
@@ -89,36 +104,57 @@ export async function benchRender(targetNodes: number, frames: number): Promise<
   const base = { verbosity: 'normal' as const, showAll: false, width, color: true };
   const now = state.updatedAt;
 
-  // Live: one Ink instance, unthrottled (debug) so that each rerender draws synchronously.
-  const stdout = fakeStdout(width, height);
-  const app = render(<SessionView {...base} state={structuredClone(state)} now={now} height={height - 1} spinnerFrame={0} />, {
-    stdout,
-    debug: true,
-    patchConsole: false,
-    exitOnCtrlC: false,
-  });
-  const update: number[] = [];
-  const tick: number[] = [];
-  const updateCpu: number[] = [];
-  const tickCpu: number[] = [];
+  // Live: Ink instances as the live view runs them (log-update, not debug), unthrottled (maxFps 0: each rerender
+  // draws synchronously), one erasing and rewriting the whole live area each frame (Ink's default), one rewriting
+  // only the lines that changed (incrementalRendering, what the live view uses on a TTY). Same states, same clock,
+  // frames interleaved so that the machine's noise falls on both alike.
+  const modes = { full: false, incremental: true } as const;
+  const per = {} as Record<keyof typeof modes, LiveModeResult>;
   const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
-  let current = state;
+  const runs = (Object.keys(modes) as (keyof typeof modes)[]).map((mode) => {
+    const stdout = fakeStdout(width, height);
+    const app = render(<SessionView {...base} state={structuredClone(state)} now={now} height={height - 1} spinnerFrame={0} />, {
+      // As startLiveView: the incremental renderer writes through the cursor correction.
+      stdout: modes[mode] ? incrementalStdout(stdout) : stdout,
+      maxFps: 0,
+      incrementalRendering: modes[mode],
+      patchConsole: false,
+      exitOnCtrlC: false,
+    });
+    return { mode, stdout, app, update: [] as number[], tick: [] as number[], updateCpu: [] as number[], tickCpu: [] as number[], updateBytes: [] as number[], tickBytes: [] as number[] };
+  });
   for (let i = 0; i < frames; i++) {
-    let t = performance.now();
-    let c = process.cpuUsage();
-    current = snapshotState(state); // what the live view does with each new engine state
-    app.rerender(<SessionView {...base} state={current} now={now + i * 100} height={height - 1} spinnerFrame={i} />);
-    update.push(performance.now() - t);
-    updateCpu.push(cpuMs(process.cpuUsage(c)));
-    t = performance.now();
-    c = process.cpuUsage();
-    app.rerender(<SessionView {...base} state={current} now={now + i * 100 + 50} height={height - 1} spinnerFrame={i + 1} />);
-    tick.push(performance.now() - t);
-    tickCpu.push(cpuMs(process.cpuUsage(c)));
+    for (const r of i % 2 ? [...runs].reverse() : runs) {
+      let b = r.stdout.bytes;
+      let t = performance.now();
+      let c = process.cpuUsage();
+      const current = snapshotState(state); // what the live view does with each new engine state
+      r.app.rerender(<SessionView {...base} state={current} now={now + i * 100} height={height - 1} spinnerFrame={i} />);
+      r.update.push(performance.now() - t);
+      r.updateCpu.push(cpuMs(process.cpuUsage(c)));
+      r.updateBytes.push(r.stdout.bytes - b);
+      b = r.stdout.bytes;
+      t = performance.now();
+      c = process.cpuUsage();
+      r.app.rerender(<SessionView {...base} state={current} now={now + i * 100 + 1000} height={height - 1} spinnerFrame={i + 1} />);
+      r.tick.push(performance.now() - t);
+      r.tickCpu.push(cpuMs(process.cpuUsage(c)));
+      r.tickBytes.push(r.stdout.bytes - b);
+    }
   }
-  app.unmount();
-  await app.waitUntilExit();
-  if (stdout.bytes === 0) throw new Error('the live view wrote nothing');
+  for (const r of runs) {
+    r.app.unmount();
+    await r.app.waitUntilExit();
+    if (r.stdout.bytes === 0) throw new Error('the live view wrote nothing');
+    per[r.mode] = {
+      updateFrameMs: median(r.update),
+      tickFrameMs: median(r.tick),
+      updateFrameCpuMs: median(r.updateCpu),
+      tickFrameCpuMs: median(r.tickCpu),
+      updateFrameBytes: median(r.updateBytes),
+      tickFrameBytes: median(r.tickBytes),
+    };
+  }
 
   const full: number[] = [];
   let lines = 0;
@@ -128,5 +164,5 @@ export async function benchRender(targetNodes: number, frames: number): Promise<
     full.push(performance.now() - t);
     lines = out.split('\n').length;
   }
-  return { reactBuild: process.env.NODE_ENV === 'production' ? 'production' : 'development', nodes, phases, width, height, frames, updateFrameMs: median(update), tickFrameMs: median(tick), updateFrameCpuMs: median(updateCpu), tickFrameCpuMs: median(tickCpu), fullTreeMs: median(full), fullTreeLines: lines };
+  return { reactBuild: process.env.NODE_ENV === 'production' ? 'production' : 'development', nodes, phases, width, height, frames, ...per.incremental, full: per.full, fullTreeMs: median(full), fullTreeLines: lines };
 }

@@ -169,10 +169,20 @@ function renderRows(r: RenderResult): Row[] {
   return [
     {
       bench: '(f) render',
-      case: `${fmtN(r.nodes)} nodes, ${r.width}×${r.height}, React ${r.reactBuild} build: new state / clock tick`,
+      case: `${fmtN(r.nodes)} nodes, ${r.width}×${r.height}, React ${r.reactBuild} build, incremental rendering: new state / clock tick`,
       value: `${ms(r.updateFrameMs)} / ${ms(r.tickFrameMs)} per frame (CPU time ${ms(r.updateFrameCpuMs)} / ${ms(r.tickFrameCpuMs)})`,
       target: r.reactBuild === 'production' ? `< ${budget} ms` : undefined,
       pass: r.reactBuild === 'production' ? r.updateFrameMs < budget && r.tickFrameMs < budget : undefined,
+    },
+    {
+      bench: '(f) render',
+      case: `same frames, Ink's full redraw (before incrementalRendering): new state / clock tick`,
+      value: `${ms(r.full.updateFrameMs)} / ${ms(r.full.tickFrameMs)} per frame (CPU time ${ms(r.full.updateFrameCpuMs)} / ${ms(r.full.tickFrameCpuMs)})`,
+    },
+    {
+      bench: '(f) render',
+      case: 'bytes written per frame: new state / clock tick, incremental (full redraw)',
+      value: `${fmtN(r.updateFrameBytes)} / ${fmtN(r.tickFrameBytes)} B (${fmtN(r.full.updateFrameBytes)} / ${fmtN(r.full.tickFrameBytes)} B)`,
     },
     { bench: '(f) render', case: `${fmtN(r.nodes)} nodes, whole tree (${r.fullTreeLines} lines, renderToString)`, value: ms(r.fullTreeMs) },
   ];

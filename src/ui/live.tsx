@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { render, useApp, useInput, useStdin, useStdout } from 'ink';
 import type { SessionState, Verbosity } from '../core/types.js';
+import { incrementalStdout } from './ink-incremental.js';
 import { hasProgress } from './layout.js';
 import { colorEnabled } from './mode.js';
 import { SessionView } from './view.js';
@@ -24,6 +25,11 @@ export interface LiveViewOptions {
   onQuit?: () => void;
   /** Environment for colour decisions (NO_COLOR, FORCE_COLOR). Defaults to process.env. */
   env?: Record<string, string | undefined>;
+  /**
+   * Rewrite only the lines that changed since the last frame (Ink's incrementalRendering) instead of erasing and
+   * rewriting the whole live area. Defaults to on when stdout is a TTY (the only place the live view runs).
+   */
+  incremental?: boolean;
 }
 
 export interface LiveView {
@@ -147,6 +153,9 @@ export function LiveApp(props: LiveAppProps) {
 
 /** Starts the live view on the terminal. Use only when shouldUseInk() says so; otherwise the plain printer. */
 export function startLiveView(opts: LiveViewOptions): LiveView {
+  const out = opts.stdout ?? process.stdout;
+  const incremental = opts.incremental ?? out.isTTY === true;
+  const stdout = incremental ? incrementalStdout(out) : out;
   const instance = render(
     <LiveApp
       initial={opts.initial}
@@ -158,9 +167,11 @@ export function startLiveView(opts: LiveViewOptions): LiveView {
       color={colorEnabled(opts.env ?? process.env)}
     />,
     {
-      stdout: opts.stdout ?? process.stdout,
+      stdout,
       stdin: opts.stdin ?? process.stdin,
       maxFps: MAX_FPS,
+      // A clock tick or one node's change rewrites a line or two, not the whole tree (issue 15).
+      incrementalRendering: incremental,
       // Ctrl-C arrives as a key in raw mode: handled above, so that onQuit runs (never stops a detached monitor).
       exitOnCtrlC: false,
       patchConsole: false,

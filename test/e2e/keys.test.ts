@@ -9,15 +9,18 @@ import type { KubeObject } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { git as gitStatus } from '../../src/sim/flux-status.js';
 import { CLI, eventually, requireBuild } from './helpers.js';
+import { VirtualTerminal } from '../ui/vt.js';
 
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
-// eslint-disable-next-line no-control-regex
-const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b\][^\u0007]*\u0007/g, '');
-
-/** The last frame Ink drew: what follows its last erase of the previous frame. */
+/**
+ * The terminal's screen after everything written so far (the pseudo-terminal is 120x40): Ink rewrites only the
+ * lines that change, so the last frame is what a terminal shows, not the text after the last erase.
+ */
 function lastFrame(raw: string): string {
-  return stripAnsi(raw.slice(raw.lastIndexOf('\u001b[2K')));
+  const vt = new VirtualTerminal(120, 40);
+  vt.write(raw);
+  return vt.text();
 }
 
 interface PtyRun {

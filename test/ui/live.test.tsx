@@ -12,6 +12,7 @@ vi.hoisted(() => {
   process.env.CONTINUOUS_INTEGRATION = '0';
 });
 import { fleet, node, session, T0 } from './factory.js';
+import { VirtualTerminal } from './vt.js';
 
 afterEach(() => cleanup());
 
@@ -128,14 +129,38 @@ describe('LiveApp', () => {
   });
 });
 
+/** A terminal's stdout: what is written goes to a virtual terminal, which shows what the user would see. */
 class FakeStdout extends EventEmitter {
   isTTY = true;
-  columns = 80;
-  rows = 20;
   output = '';
+  vt: VirtualTerminal;
+  constructor(
+    public columns = 80,
+    public rows = 20,
+  ) {
+    super();
+    this.vt = new VirtualTerminal(columns, rows);
+  }
   write(s: string): boolean {
     this.output += s;
+    this.vt.write(s);
     return true;
+  }
+  /** The screen as the user sees it now. */
+  screen(): string {
+    return this.vt.text();
+  }
+  /** The terminal is resized: a new screen keeps what the old one showed, as far as it fits. */
+  resize(columns: number, rows: number): void {
+    const vt = new VirtualTerminal(columns, rows);
+    const shown = this.vt.text().split('\n');
+    const { row } = this.vt.cursor();
+    // Replay the visible lines, the cursor back where it was (on the line after the live area).
+    vt.write(shown.slice(0, rows).map((l) => l.slice(0, columns)).join('\n') + '\n'.repeat(Math.max(0, row - shown.length + 1)));
+    this.vt = vt;
+    this.columns = columns;
+    this.rows = rows;
+    this.emit('resize');
   }
 }
 
@@ -163,8 +188,7 @@ class FakeStdin extends EventEmitter {
   }
 }
 
-function start(state: SessionState, stdin: FakeStdin, mode: LiveMode = 'watch') {
-  const stdout = new FakeStdout();
+function start(state: SessionState, stdin: FakeStdin, mode: LiveMode = 'watch', stdout = new FakeStdout(), incremental?: boolean) {
   const src = feed(state);
   const onQuit = vi.fn();
   const view = startLiveView({
@@ -176,6 +200,7 @@ function start(state: SessionState, stdin: FakeStdin, mode: LiveMode = 'watch') 
     stdin: stdin as unknown as NodeJS.ReadStream,
     onQuit,
     env: { NO_COLOR: '1' },
+    incremental,
   });
   return { view, stdout, src, onQuit };
 }
@@ -186,8 +211,10 @@ describe('startLiveView', () => {
     const done: SessionState = { ...f.state, status: 'finished', verdict: 'failed', verdictMessage: 'apps failed', endedAt: T0 + 5000 };
     const { view, stdout } = start(done, new FakeStdin(false), 'status');
     await view.waitUntilExit();
-    const out = stripAnsi(stdout.output);
+    // What stays on the terminal: the final frame, complete.
+    const out = stdout.screen();
     expect(out).toContain('✖ Failed after 5s: apps failed');
+    expect(out).toContain('Kustomization flux-system/apps');
     // A finished session has no monitor left to keep running, and the header says it is over.
     expect(out).not.toContain('detached — the monitor keeps running');
     expect(out).toContain('· finished');
@@ -198,8 +225,8 @@ describe('startLiveView', () => {
     const many = session(Array.from({ length: 60 }, (_, i) => node('Kustomization', `app-${i}`, 'Ready')));
     const stdin = new FakeStdin(true);
     const { view, stdout, onQuit } = start(many, stdin);
-    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('q quit'));
-    const frameLines = stripAnsi(stdout.output).trimEnd().split('\n');
+    await vi.waitFor(() => expect(stdout.screen()).toContain('q quit'));
+    const frameLines = stdout.screen().split('\n');
     expect(frameLines.length).toBeLessThan(stdout.rows);
     expect(frameLines.some((l) => /\+\d+ more ready/.test(l))).toBe(true);
     stdin.type('q');
@@ -211,7 +238,7 @@ describe('startLiveView', () => {
     // watch and demo first wait for the monitor to stop, then for the view: by then Ink has unmounted.
     const stdin = new FakeStdin(true);
     const { view, stdout, src, onQuit } = start(fleet().state, stdin);
-    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('q quit'));
+    await vi.waitFor(() => expect(stdout.screen()).toContain('q quit'));
     stdin.type('q');
     await vi.waitFor(() => expect(src.unsubscribed).toHaveBeenCalledTimes(1));
     await new Promise((r) => setTimeout(r, 50));
@@ -228,11 +255,12 @@ describe('startLiveView', () => {
   it('the last frame after q has no key hints (it stays on the terminal)', async () => {
     const stdin = new FakeStdin(true);
     const { view, stdout } = start(fleet().state, stdin, 'status');
-    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('q quit'));
+    await vi.waitFor(() => expect(stdout.screen()).toContain('q quit'));
     stdin.type('q');
     await view.waitUntilExit();
-    const out = stripAnsi(stdout.output);
-    const last = out.slice(out.lastIndexOf('⟳ flux-monitor'));
+    const last = stdout.screen();
+    expect(last.match(/⟳ flux-monitor/g)).toHaveLength(1);
+    expect(last).toContain('Kustomization flux-system/apps');
     expect(last).toContain('detached — the monitor keeps running');
     expect(last).not.toContain('q quit');
   });
@@ -240,13 +268,105 @@ describe('startLiveView', () => {
   it('re-lays out when the terminal is resized', async () => {
     const many = session(Array.from({ length: 60 }, (_, i) => node('Kustomization', `app-${i}`, 'Ready')));
     const { view, stdout } = start(many, new FakeStdin(false));
-    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toMatch(/\+\d+ more ready/));
-    stdout.output = '';
-    stdout.rows = 80;
-    stdout.emit('resize');
-    await vi.waitFor(() => expect(stripAnsi(stdout.output)).toContain('flux-system/app-59'));
-    expect(stripAnsi(stdout.output)).not.toMatch(/\+\d+ more ready/);
+    await vi.waitFor(() => expect(stdout.screen()).toMatch(/\+\d+ more ready/));
+    stdout.resize(80, 80);
+    await vi.waitFor(() => expect(stdout.screen()).toContain('flux-system/app-59'));
+    expect(stdout.screen()).not.toMatch(/\+\d+ more ready/);
+    expect(stdout.screen().match(/⟳ flux-monitor/g)).toHaveLength(1);
+    // Narrower and shorter again: the screen shows one frame, cut to the new size.
+    stdout.resize(60, 20);
+    await vi.waitFor(() => expect(stdout.screen()).toMatch(/\+\d+ more ready/));
+    const lines = stdout.screen().split('\n');
+    expect(lines.length).toBeLessThan(20);
+    expect(lines.every((l) => l.length <= 60)).toBe(true);
+    expect(stdout.screen().match(/⟳ flux-monitor/g)).toHaveLength(1);
     view.unmount();
     await view.waitUntilExit();
+  });
+
+  it('a tree that shrinks leaves no lines of the larger one on the screen', async () => {
+    const f = fleet({ apps: 'Failed' });
+    f.state.nodes[f.apps.key] = { ...f.apps, reason: 'BuildFailed', message: 'kustomize build failed\nresource podinfo.yaml not found' };
+    const stdin = new FakeStdin(true);
+    const { view, stdout } = start(f.state, stdin);
+    await vi.waitFor(() => expect(stdout.screen()).toContain('v more detail'));
+    stdin.type('v');
+    await vi.waitFor(() => expect(stdout.screen()).toContain('resource podinfo.yaml not found'));
+    const tall = stdout.screen().split('\n').length;
+    stdin.type('v');
+    await vi.waitFor(() => expect(stdout.screen()).not.toContain('resource podinfo.yaml not found'));
+    const screen = stdout.screen();
+    expect(screen.split('\n').length).toBeLessThan(tall);
+    expect(screen.split('\n').at(-1)).toContain('v more detail');
+    expect(screen.match(/⟳ flux-monitor/g)).toHaveLength(1);
+    view.unmount();
+    await view.waitUntilExit();
+  });
+});
+
+describe('incremental rendering (issue 15)', () => {
+  afterEach(() => vi.useRealTimers());
+
+  /**
+   * What a view wrote from `from` on, per frame: bytes, lines rewritten (Ink ends each line it rewrites
+   * incrementally with erase-to-end) and lines of text. Ink wraps each frame in synchronized-output marks.
+   */
+  const since = (stdout: FakeStdout, from: number) => {
+    const out = stdout.output.slice(from);
+    const frames = out.split('\u001b[?2026h').length - 1;
+    expect(frames).toBeGreaterThan(0);
+    const per = (n: number) => n / frames;
+    return { frames, bytes: per(Buffer.byteLength(out)), rewritten: per(out.split('\u001b[K').length - 1), lines: per(stripAnsi(out).split('\n').length - 1) };
+  };
+
+  it('a clock tick and one node changing rewrite only their lines; the screen is the same as with a full redraw', async () => {
+    // Objects in their phase for two hours (their durations change once a minute), the session 30 s old: a tick
+    // changes the header's clock only. No object progresses: the clock ticks once a second, no spinner.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(T0 + 30_000);
+    const since2h = { phaseSince: T0 - 7_200_000, firstSeen: T0 - 7_200_000 };
+    const nodes = Array.from({ length: 40 }, (_, i) => node('Kustomization', `app-${String(i).padStart(2, '0')}`, i === 7 ? 'Pending' : 'Ready', since2h));
+    const state = session(nodes);
+    const inc = start(state, new FakeStdin(false), 'watch', new FakeStdout(100, 60), true);
+    const full = start(state, new FakeStdin(false), 'watch', new FakeStdout(100, 60), false);
+    await vi.waitFor(() => expect(inc.stdout.screen()).toContain('flux-system/app-39'));
+    await vi.waitFor(() => expect(inc.stdout.screen()).toBe(full.stdout.screen()));
+    const first = inc.stdout.screen();
+    expect(first).toContain('· 30s ·');
+
+    // The clock ticks.
+    let [i0, f0] = [inc.stdout.output.length, full.stdout.output.length];
+    vi.setSystemTime(T0 + 31_000);
+    await vi.waitFor(() => expect(inc.stdout.screen()).toMatch(/· 3[1-9]s ·/), { timeout: 3000 });
+    await vi.waitFor(() => expect(full.stdout.screen()).toBe(inc.stdout.screen()), { timeout: 3000 });
+    const tickInc = since(inc.stdout, i0);
+    const tickFull = since(full.stdout, f0);
+    expect(tickInc.rewritten).toBe(1); // the header line with the clock, in each frame
+    expect(tickFull.lines).toBeGreaterThanOrEqual(43); // header, 40 objects, summary: all of them again
+    expect(tickInc.bytes * 10).toBeLessThan(tickFull.bytes);
+
+    // One object changes phase: its line and the summary line.
+    [i0, f0] = [inc.stdout.output.length, full.stdout.output.length];
+    const n7 = nodes[7]!;
+    const next = session(nodes.map((n) => (n === n7 ? { ...n, phase: 'Ready' as const, settled: true } : n)));
+    inc.src.push(next);
+    full.src.push(next);
+    await vi.waitFor(() => expect(inc.stdout.screen()).toContain('40 ready'));
+    await vi.waitFor(() => expect(full.stdout.screen()).toBe(inc.stdout.screen()));
+    const changeInc = since(inc.stdout, i0);
+    const changeFull = since(full.stdout, f0);
+    expect(changeInc.rewritten).toBeLessThanOrEqual(3);
+    expect(changeInc.bytes * 5).toBeLessThan(changeFull.bytes);
+
+    // The end: the final frame stays on both screens, the same.
+    const done: SessionState = { ...next, status: 'finished', verdict: 'success', verdictMessage: 'all 40 objects applied 3f2a9c1', endedAt: T0 + 31_000 };
+    inc.src.push(done);
+    full.src.push(done);
+    await inc.view.waitUntilExit();
+    await full.view.waitUntilExit();
+    expect(inc.stdout.screen()).toContain('✔ Succeeded after 31s: all 40 objects applied 3f2a9c1');
+    expect(inc.stdout.screen()).toBe(full.stdout.screen());
+    expect(inc.stdout.screen().split('\n')[0]).toMatch(/flux-monitor 3f2a9c1/);
+    expect(inc.stdout.screen().match(/flux-monitor 3f2a9c1/g)).toHaveLength(1);
   });
 });
