@@ -559,12 +559,7 @@ export class Monitor {
       rt,
       namespace,
       labelSelector: customSelector(ck.c, sha),
-      pollOnly: this.o.tuning?.pollOnly,
-      stallMs: this.o.tuning?.stallMs,
-      backoffMs: this.o.tuning?.backoffMs,
-      maxBackoffMs: this.o.tuning?.maxBackoffMs,
-      pageSize: this.o.tuning?.pageSize,
-      pollIntervalMs: () => this.pollInterval(),
+      ...this.reflectorTuning(),
       events: {
         onReplace: (objs) => {
           drop();
@@ -653,6 +648,19 @@ export class Monitor {
     return waiting;
   }
 
+  /** The reflector settings every watch of the session shares (tests and benches tune them). */
+  private reflectorTuning() {
+    const t = this.o.tuning;
+    return {
+      pollOnly: t?.pollOnly,
+      stallMs: t?.stallMs,
+      backoffMs: t?.backoffMs,
+      maxBackoffMs: t?.maxBackoffMs,
+      pageSize: t?.pageSize,
+      pollIntervalMs: () => this.pollInterval(),
+    };
+  }
+
   private startScope(rt: ResourceType, namespace?: string): Promise<void> {
     const scope = `${rt.kind}/${namespace ?? '*'}`;
     this.scopes.set(scope, new Set());
@@ -660,12 +668,7 @@ export class Monitor {
       client: this.o.client,
       rt,
       namespace,
-      pollOnly: this.o.tuning?.pollOnly,
-      stallMs: this.o.tuning?.stallMs,
-      backoffMs: this.o.tuning?.backoffMs,
-      maxBackoffMs: this.o.tuning?.maxBackoffMs,
-      pageSize: this.o.tuning?.pageSize,
-      pollIntervalMs: () => this.pollInterval(),
+      ...this.reflectorTuning(),
       events: {
         onReplace: (objs) => {
           const keys = this.scopes.get(scope)!;

@@ -218,6 +218,13 @@ function wrapped(text: string, width: number, maxLines: number, style: Omit<Seg,
  * The part of one cluster in a session of several: a title line (its verdict icon or ⟳, its context, server and
  * mode), its object tree indented under it, its counts, its error and its verdict line, in `budget` lines.
  */
+/** The verdict line of a finished state (wrapped, in the verdict's colour), or "Finished." without one. */
+function verdictLines(state: SessionState, verdictLine: string | undefined, width: number): Line[] {
+  if (state.status !== 'finished') return [];
+  if (!state.verdict) return [[{ text: 'Finished.', bold: true }]];
+  return wrapped(`${VERDICT_ICON[state.verdict]} ${verdictLine ?? ""}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true });
+}
+
 function clusterBlock(
   cluster: ClusterState,
   sub: SessionState,
@@ -265,12 +272,7 @@ function clustersLines(p: SessionViewProps, layoutTree: typeof buildTree): Line[
   const header = headerLines(state, p, now);
   const summary = summaryLine(state);
   const s = summarize(state);
-  const verdict: Line[] =
-    finished && state.verdict
-      ? wrapped(`${VERDICT_ICON[state.verdict]} ${s.verdictLine}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true })
-      : finished
-        ? [[{ text: 'Finished.', bold: true }]]
-        : [];
+  const verdict = verdictLines(state, s.verdictLine, width);
   const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
   // Each cluster's warnings, prefixed with its context.
   const warnings = warningLines(state, p.verbosity);
@@ -302,12 +304,7 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
       ]
     : [];
   const s = summarize(state);
-  const verdict: Line[] =
-    finished && state.verdict
-      ? wrapped(`${VERDICT_ICON[state.verdict]} ${s.verdictLine}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true })
-      : finished
-        ? [[{ text: 'Finished.', bold: true }]]
-        : [];
+  const verdict = verdictLines(state, s.verdictLine, width);
   const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
 
   const fixed = header.length + 1 + warnings.length + error.length + verdict.length + footer.length;
