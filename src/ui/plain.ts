@@ -98,14 +98,16 @@ function createClustersPrinter(out: { write(s: string): unknown }, opts: PlainPr
     finished = true;
     const s = summarize(state);
     if (!minimal) line(`summary: ${s.countsLine} on ${state.clusters?.length ?? 0} clusters`);
-    if (state.verdict && s.verdictLine) {
-      const v = state.verdict;
-      line(`${ansi(opts.ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(s.verdictLine, VERDICT_COLOR[v], color)}`);
-    } else {
-      line(`session ended without a verdict after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
-    }
+    line(verdictText(state, s.verdictLine, opts.ascii, color));
   }
   return { onState, finish };
+}
+
+/** The last line of a finished session: its verdict, or how long it ran without one. */
+function verdictText(state: SessionState, verdictLine: string | undefined, ascii: boolean | undefined, color: boolean): string {
+  const v = state.verdict;
+  if (!v || !verdictLine) return `session ended without a verdict after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`;
+  return `${ansi(ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(verdictLine, VERDICT_COLOR[v], color)}`;
 }
 
 /** The printer of one cluster's state; `prefix` (`[context] `) before each line when it is one of several. */
@@ -242,12 +244,7 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     finished = true;
     const s = summarize(state);
     if (!minimal) line(`summary: ${s.countsLine}`);
-    if (state.verdict && s.verdictLine) {
-      const v = state.verdict;
-      line(`${ansi(opts.ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(s.verdictLine, VERDICT_COLOR[v], color)}`);
-    } else {
-      line(`session ended without a verdict after ${formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt)}`);
-    }
+    line(verdictText(state, s.verdictLine, opts.ascii, color));
   }
 
   return { onState, finish };
