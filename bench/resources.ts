@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DETACHED_NODE_FLAGS } from '../src/session/spawn.js';
+import { DETACHED_ENV, DETACHED_NODE_FLAGS } from '../src/session/spawn.js';
 import { CLI, procSample, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, spawnLines, startChurn, startFleet, stopFleet, waitFor, type Fleet, type LineProcess, type ProcSample } from './lib.js';
 
 export interface WindowResult {
@@ -75,11 +75,11 @@ async function startProcess(kind: MonitorProcess, f: Fleet, kc: string, dir: str
     return { p, ready: () => session };
   }
   const repo = makeRepo(dir);
-  const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state'), HOME: dir };
+  const env = { ...process.env, XDG_STATE_HOME: join(dir, 'state'), HOME: dir, ...DETACHED_ENV };
   const id = `bench-${process.pid}`;
   const p = spawnLines(
     process.execPath,
-    // Started as the hooks start it (src/session/spawn.ts), with the same V8 flags.
+    // Started as the hooks start it (src/session/spawn.ts), with the same V8 flags and environment.
     [...DETACHED_NODE_FLAGS, CLI, 'run-session', '--id', id, '--repo', repo, '--branch', 'main', '--sha', SHA_PUSHED_NOT_FETCHED, '--pushed-at', String(Date.now()), '--url', REPO_URL, '--kubeconfig', kc],
     { cwd: repo, env, keep: false },
   );
