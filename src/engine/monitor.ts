@@ -828,19 +828,25 @@ export class Monitor {
   private recompute(): PhaseChanges {
     const topo = this.currentTopology();
     const newer = this.pushed.newer!.length;
+    this.noteOrigins(topo.matched);
+    let changes: PhaseChanges | undefined;
     if (this.o.tuning?.incremental !== false && !this.customChanged && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
-      const changes = this.recomputeChanged(topo);
-      if (changes) {
-        this.recomputes.incremental++;
-        return changes;
-      }
+      changes = this.recomputeChanged(topo);
+      if (changes) this.recomputes.incremental++;
     }
-    const prev = new Map<string, Phase>();
-    for (const n of Object.values(this.state.nodes)) prev.set(n.key, n.phase);
-    this.recomputeAll(topo);
-    this.recomputes.full++;
-    this.basis = { topology: topo, newer };
-    return { prev };
+    if (!changes) {
+      const prev = new Map<string, Phase>();
+      for (const n of Object.values(this.state.nodes)) prev.set(n.key, n.phase);
+      this.recomputeAll(topo);
+      this.recomputes.full++;
+      this.basis = { topology: topo, newer };
+      changes = { prev };
+    }
+    // Both ways end alike: the CI deadline, the dependents to nudge, the new state published.
+    this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
+    this.publish();
+    return changes;
   }
 
   /** Builds the node of `key` from its status result, or returns `prev` when nothing it shows changed. */
@@ -902,7 +908,6 @@ export class Monitor {
     const now = this.now();
     const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
     this.graph = g;
-    this.noteOrigins(matched);
     this.dirty.clear();
     this.customChanged = false;
     const nodes: Record<string, NodeState> = {};
@@ -934,23 +939,14 @@ export class Monitor {
     this.markPreexisting(nodes);
     computeSettled(nodes, g, matchedSet);
     this.state.nodes = nodes;
-    let affectedCount = 0;
-    let open = 0;
-    for (const n of Object.values(nodes)) {
-      if (!n.affected) continue;
-      affectedCount++;
-      if (!n.settled) open++;
-    }
-    this.counts = { affected: affectedCount, open };
+    this.counts = { affected: 0, open: 0 };
+    for (const key in nodes) this.countNode(nodes[key]!, 1);
     // The monitored keys only change with the topology (additions and deletions rebuild it).
     topo.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
     this.state.edges = topo.edges;
     this.state.cycles = g.cycles;
     for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
     this.state.matchedSources = matched;
-    this.updateCiDeadline(matched, nodes, now);
-    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(g);
-    this.publish();
   }
 
   /** --all shows every object; the verdict still only counts the affected ones (all of them without a match). */
@@ -971,7 +967,6 @@ export class Monitor {
     const now = this.now();
     const { order, parents: parentsOf, correlated, children, pos } = topo;
     const nodes = this.state.nodes;
-    this.noteOrigins(topo.matched);
     // Keys to compute, processed in topological order (inventory parents first).
     const queue: string[] = [];
     const queued = new Set<string>();
@@ -1046,9 +1041,6 @@ export class Monitor {
     }
     // Readers that tell a change by the record's identity (mergeClusters) see it by its revision.
     if (keys.length) touchNodes(nodes);
-    this.updateCiDeadline(topo.matched, nodes, now);
-    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
-    this.publish();
     return { prev: prevPhases, keys };
   }
 
