@@ -121,16 +121,17 @@ function diagnosisDetails(n: NodeState, verbose: boolean, avail: number | undefi
 /** Detail lines under a node: the failure reason and message, its diagnosis; in verbose mode also blockers and other messages. */
 function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
   const failing = FAILURE_PHASES.has(n.phase);
-  const reason = oneLine(n.reason);
   if (verbosity !== 'verbose') {
     const diag = verbosity === 'normal' ? diagnosisDetails(n, false, avail) : [];
     if (!failing) return diag;
+    const reason = oneLine(n.reason);
     const first = firstLine(n.message);
     const text = reason && first ? `${reason}: ${first}` : reason || first;
     if (!text) return diag;
     return [{ text: avail === undefined ? text : truncate(text, avail), tone: 'error' }, ...diag];
   }
   if (n.phase === 'Ready') return [];
+  const reason = oneLine(n.reason);
   const tone: Detail['tone'] = failing ? 'error' : 'info';
   const lines: string[] = [];
   if (showDependencies && n.phase === 'Waiting' && n.blockers?.length) lines.push(`waiting for: ${n.blockers.map(oneLine).join(', ')}`);
@@ -147,11 +148,20 @@ function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined
   return out;
 }
 
-/** Builds the intermediate tree: roots, children, references for second visits, cycle handling. */
-function buildItems(state: SessionState, opts: TreeOptions): Item[] {
-  const shown = new Map<string, NodeState>();
-  for (const n of visibleNodes(state, opts.showAll)) shown.set(n.key, n);
+/**
+ * The shape of the tree, which depends only on the graph and on which objects are shown, not on their phases:
+ * the roots in order and each object's children in order (keys).
+ */
+interface TreeShape {
+  roots: string[];
+  children: Map<string, string[]>;
+  /** Every shown key in display order (for the objects only reachable through a cycle). */
+  all: string[];
+}
 
+const NO_KEYS: string[] = [];
+
+function treeShape(state: SessionState, shown: Map<string, NodeState>, showDependencies: boolean): TreeShape {
   const deps = new Map<string, Set<string>>(); // dependent -> dependencies
   const dependents = new Map<string, Set<string>>(); // dependency -> dependents
   const invParents = new Map<string, Set<string>>(); // child -> parent Kustomizations
@@ -166,7 +176,7 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
   for (const e of state.edges) {
     if (e.from === e.to || !shown.has(e.from) || !shown.has(e.to)) continue;
     if (e.type === 'dependsOn') {
-      if (opts.showDependencies === false) continue;
+      if (!showDependencies) continue;
       push(deps, e.from, e.to);
       push(dependents, e.to, e.from);
     } else if (e.type === 'inventory') {
@@ -183,16 +193,54 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
   // A consumer hangs under its source only when nothing more telling places it (a dependency or an applier).
   const placedElsewhere = (k: string) => deps.has(k) || invParents.has(k);
   const byOrder = (keys: Iterable<string>) => [...new Set(keys)].map((k) => shown.get(k)!).sort(compareNodes);
-  const childrenOf = (k: string) =>
-    byOrder([...(invChildren.get(k) ?? []), ...(dependents.get(k) ?? []), ...[...(consumers.get(k) ?? [])].filter((c) => !placedElsewhere(c))]);
-
-  const inCycle = new Set(state.cycles.flat());
+  const children = new Map<string, string[]>();
+  for (const k of shown.keys()) {
+    const inv = invChildren.get(k);
+    const dep = dependents.get(k);
+    const con = consumers.get(k);
+    if (!inv && !dep && !con) continue;
+    children.set(k, byOrder([...(inv ?? []), ...(dep ?? []), ...[...(con ?? [])].filter((c) => !placedElsewhere(c))]).map((n) => n.key));
+  }
   const matched = new Set(state.matchedSources);
   const all = byOrder(shown.keys());
   const roots = all
     .filter((n) => !placedElsewhere(n.key) && !sourcesOf.has(n.key))
     .sort((a, b) => Number(matched.has(b.key)) - Number(matched.has(a.key)) || Number(SOURCE_SET.has(b.kind)) - Number(SOURCE_SET.has(a.kind)));
+  return { roots: roots.map((n) => n.key), children, all: all.map((n) => n.key) };
+}
 
+/**
+ * The last shape built for a graph (the engine keeps its `edges` array while the graph does not change, and the
+ * live view asks for a tree at each new state): reused while the cycles, the matched sources, the option and the
+ * shown keys are the same.
+ */
+const shapes = new WeakMap<SessionState['edges'], { cycles: SessionState['cycles']; matched: string[]; deps: boolean; keys: string[]; shape: TreeShape }>();
+
+function cachedShape(state: SessionState, shown: Map<string, NodeState>, showDependencies: boolean): TreeShape {
+  const hit = shapes.get(state.edges);
+  if (hit && hit.cycles === state.cycles && hit.matched === state.matchedSources && hit.deps === showDependencies && hit.keys.length === shown.size) {
+    let same = true;
+    let i = 0;
+    for (const k of shown.keys()) if (hit.keys[i++] !== k) {
+      same = false;
+      break;
+    }
+    if (same) return hit.shape;
+  }
+  const shape = treeShape(state, shown, showDependencies);
+  shapes.set(state.edges, { cycles: state.cycles, matched: state.matchedSources, deps: showDependencies, keys: [...shown.keys()], shape });
+  return shape;
+}
+
+/** Builds the intermediate tree: roots, children, references for second visits, cycle handling. */
+function buildItems(state: SessionState, opts: TreeOptions): Item[] {
+  const shown = new Map<string, NodeState>();
+  for (const k in state.nodes) {
+    const n = state.nodes[k]!;
+    if (opts.showAll || n.affected) shown.set(n.key, n);
+  }
+  const shape = cachedShape(state, shown, opts.showDependencies !== false);
+  const inCycle = new Set(state.cycles.flat());
   const visited = new Set<string>();
   const onPath = new Set<string>();
   const visit = (n: NodeState, depth: number): NodeItem => {
@@ -200,7 +248,8 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
     onPath.add(n.key);
     const avail = opts.width === undefined ? undefined : Math.max(8, opts.width - (3 * depth + 2));
     const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details: detailsOf(n, opts.verbosity, avail, opts.showDependencies !== false), children: [] };
-    for (const c of childrenOf(n.key)) {
+    for (const ck of shape.children.get(n.key) ?? NO_KEYS) {
+      const c = shown.get(ck)!;
       if (!visited.has(c.key)) item.children.push(visit(c, depth + 1));
       else if (onPath.has(c.key)) item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: true, text: `↻ cycle back to ${nodeLabel(c)}` });
       else item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: false, text: `↳ see ${nodeLabel(c)}` });
@@ -209,9 +258,9 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
     return item;
   };
   const items: Item[] = [];
-  for (const r of roots) if (!visited.has(r.key)) items.push(visit(r, 0));
+  for (const r of shape.roots) if (!visited.has(r)) items.push(visit(shown.get(r)!, 0));
   // Objects only reachable through a cycle have no root: start from them in order.
-  for (const n of all) if (!visited.has(n.key)) items.push(visit(n, 0));
+  for (const k of shape.all) if (!visited.has(k)) items.push(visit(shown.get(k)!, 0));
   return items;
 }
 

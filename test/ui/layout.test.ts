@@ -166,6 +166,32 @@ describe('buildTree', () => {
     expect(verbose.map((r) => (r.type === 'detail' ? r.text : '')).join(' ')).toBe(`BuildFailed: ${'word '.repeat(40).trim()}`);
   });
 
+  it('reuses the shape of the tree for a new state of the same graph, and follows what changed since', () => {
+    // The live view asks for a tree at every new state; the engine keeps its edges array while the graph holds.
+    const f = fleet({ apps: 'Progressing', hr: 'Pending' });
+    // apps also applies a HelmRepository: it hangs under apps unless it is a matched source.
+    const charts = node('HelmRepository', 'charts', 'Ready');
+    f.state = session([...Object.values(f.state.nodes), charts], [...f.edges, edge(f.apps, charts, 'inventory')], { matchedSources: [f.src.key] });
+    const opts = { showAll: false, verbosity: 'normal' as const, maxRows: 20, width: 80 };
+    const fresh = (s: typeof f.state) => buildTree(structuredClone(s), opts); // a new edges array: nothing reused
+    buildTree(f.state, opts);
+    // Phases move (same graph, new node objects as the live view's copy has them).
+    const moved = { ...f.state, nodes: { ...f.state.nodes, [f.apps.key]: { ...f.apps, phase: 'Failed' as const, reason: 'BuildFailed', message: 'kustomize build failed' } } };
+    expect(buildTree(moved, opts)).toEqual(fresh(moved));
+    // An object stops being affected: the shown set changes, the edges array does not.
+    const hidden = { ...moved, nodes: { ...moved.nodes, [f.infra.key]: { ...f.infra, affected: false } } };
+    expect(shape(buildTree(hidden, opts))).toEqual(shape(fresh(hidden)));
+    expect(shape(buildTree(hidden, opts))).not.toContain('└─ Kustomization/infra');
+    // The matched sources change (a new list, same edges).
+    const rematched = { ...hidden, matchedSources: [charts.key] };
+    expect(shape(buildTree(rematched, opts))).toEqual(shape(fresh(rematched)));
+    expect(shape(buildTree(rematched, opts))[0]).toBe('HelmRepository/charts');
+    // show_dependencies off with the same state.
+    const flat = { ...opts, showDependencies: false };
+    expect(shape(buildTree(moved, flat))).toEqual(shape(buildTree(structuredClone(moved), flat)));
+    expect(shape(buildTree(moved, flat))).not.toEqual(shape(buildTree(moved, opts)));
+  });
+
   describe('collapsing to a height budget', () => {
     function bigFleet() {
       const src = node('GitRepository', 'flux-system', 'Ready');
