@@ -1,6 +1,6 @@
 // The session as the live terminal shows it: header, object tree, summary, warnings, cluster error, verdict.
 // Pure React/Ink components: everything comes from props (the state, the clock, the terminal size).
-import { useRef } from 'react';
+import { memo, useRef, type ReactElement } from 'react';
 import { Box, Text } from 'ink';
 import type { ClusterState, SessionState, Verbosity } from '../core/types.js';
 import { splitClusters } from '../core/clusters.js';
@@ -49,6 +49,8 @@ export interface Seg {
   color?: ColorName;
   bold?: boolean;
   dim?: boolean;
+  /** Only spaces that align what follows: the live view leaves the columns empty instead of writing them. */
+  gap?: boolean;
 }
 export type Line = Seg[];
 
@@ -99,7 +101,7 @@ function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now
     { text: icon, color: PHASE_COLOR[n.phase] },
     { text: ` ${kind} `, dim: !n.affected },
     { text: name, bold: n.affected, dim: !n.affected },
-    { text: ' '.repeat(Math.max(1, col - textWidth(label))) },
+    { text: ' '.repeat(Math.max(1, col - textWidth(label))), gap: true },
     { text: padEnd(phaseText, PHASE_COL), color: n.deleted ? 'gray' : PHASE_COLOR[n.phase] },
     { text: ' ' + padStart(formatDuration(p.now - n.phaseSince), DURATION_COL), color: 'gray' },
   ];
@@ -326,6 +328,69 @@ function Styled({ seg, color }: { seg: Seg; color: boolean }) {
   );
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Where a line's printable-ASCII tail starts: the index of the first segment after the last one with other
+ * characters (0 when the whole line is ASCII, `line.length` when its last segment is not).
+ */
+export function asciiTail(line: Line): number {
+  for (let i = line.length - 1; i >= 0; i--) if (!PRINTABLE_ASCII.test(line[i]!.text)) return i + 1;
+  return 0;
+}
+
+function Segs({ segs, color }: { segs: Line; color: boolean }) {
+  return (
+    <Text wrap="truncate-end">
+      {segs.map((seg, j) => (
+        <Styled key={j} seg={seg} color={color} />
+      ))}
+    </Text>
+  );
+}
+
+/**
+ * One line. Ink measures every text node of every frame with string-width, which takes a fast path only for
+ * printable ASCII: a tree row ("│  ├─ ✓ Kustomization apps/web   Ready   12s") is drawn as its glyphs and the
+ * ASCII rest side by side, so that only the few glyph columns take the slow, per-grapheme path.
+ */
+const LineView = memo(
+  function LineView({ line, color }: { line: Line; color: boolean }) {
+    const split = asciiTail(line);
+    const hasGap = line.some((g) => g.gap);
+    if (!hasGap && (split === 0 || split === line.length)) return <Segs segs={line} color={color} />;
+    // Runs of segments, cut where the ASCII tail starts and at the gaps; a gap is an empty box of its width.
+    const parts: ReactElement[] = [];
+    let run: Seg[] = [];
+    const flush = () => {
+      if (run.length) parts.push(<Segs key={parts.length} segs={run} color={color} />);
+      run = [];
+    };
+    line.forEach((seg, i) => {
+      if (i === split) flush();
+      if (seg.gap) {
+        flush();
+        parts.push(<Box key={parts.length} width={seg.text.length} flexShrink={0} />);
+      } else run.push(seg);
+    });
+    flush();
+    return <Box>{parts}</Box>;
+  },
+  // Lines are rebuilt at each frame: a line equal to the last one is not rendered again.
+  (a, b) => a.color === b.color && sameLine(a.line, b.line),
+);
+
+/** Whether two lines have the same segments (text and style). */
+export function sameLine(a: Line, b: Line): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.text !== y.text || x.color !== y.color || x.bold !== y.bold || x.dim !== y.dim || x.gap !== y.gap) return false;
+  }
+  return true;
+}
+
 /** The whole live view of one session. */
 export function SessionView(props: SessionViewProps) {
   const color = props.color ?? colorEnabled(process.env);
@@ -341,11 +406,7 @@ export function SessionView(props: SessionViewProps) {
   return (
     <Box flexDirection="column" width={Math.max(20, Math.floor(props.width))}>
       {lines.map((line, i) => (
-        <Text key={i} wrap="truncate-end">
-          {line.map((seg, j) => (
-            <Styled key={j} seg={seg} color={color} />
-          ))}
-        </Text>
+        <LineView key={i} line={line} color={color} />
       ))}
     </Box>
   );

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { NodeState, SessionState, Verbosity } from '../../src/core/types.js';
-import { SessionView } from '../../src/ui/view.js';
+import { asciiTail, SessionView, sessionLines, type Line } from '../../src/ui/view.js';
 import { textWidth } from '../../src/ui/theme.js';
 import { edge, fleet, node, session, T0 } from './factory.js';
 
@@ -45,6 +45,28 @@ describe('SessionView', () => {
     // The phase column is aligned.
     const col = (needle: string) => lineOf(lines, needle).search(/(Ready|Progressing|Waiting|Failed|Stalled|Pending|Suspended|Superseded) /);
     expect(new Set(phases.map((p) => col(`ks-${p.toLowerCase()}`))).size).toBe(1);
+  });
+
+  it('draws every line as sessionLines spells it: glyphs, ASCII rest and alignment gaps in their columns, with and without colour', () => {
+    // Ink draws a tree row as its glyphs and its ASCII rest side by side, and leaves the alignment spaces empty.
+    const f = fleet({ apps: 'Failed', hr: 'Progressing' });
+    f.state.nodes[f.apps.key] = { ...f.apps, reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources…' };
+    const props = { state: f.state, now: T0 + 65_000, verbosity: 'normal' as const, showAll: false, width: 80, height: 40, spinnerFrame: 2 };
+    const want = sessionLines(props).map((l) => l.map((g) => g.text).join('').trimEnd());
+    expect(want.some((l) => l.includes('└─ ') && l.includes('Failed'))).toBe(true);
+    for (const color of [false, true]) {
+      const { lastFrame } = render(<SessionView {...props} color={color} />);
+      expect(stripAnsi(lastFrame() ?? '').split('\n').map((l) => l.trimEnd())).toEqual(want);
+      cleanup();
+    }
+  });
+
+  it('asciiTail finds where the printable-ASCII rest of a line starts', () => {
+    const line = (...texts: string[]): Line => texts.map((text) => ({ text }));
+    expect(asciiTail(line('│  ├─ ', '✔', ' Kustomization ', 'apps/web', '   ', 'Ready'))).toBe(2);
+    expect(asciiTail(line('3 ready, 0 failed'))).toBe(0);
+    expect(asciiTail(line('├─ ', '✔', ' Kustomization ', 'apps/very-long-na…'))).toBe(4);
+    expect(asciiTail(line('tab\there'))).toBe(1);
   });
 
   it('animates progressing objects with the spinner frame', () => {
