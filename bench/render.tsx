@@ -121,14 +121,25 @@ export async function benchRender(targetNodes: number, frames: number): Promise<
       patchConsole: false,
       exitOnCtrlC: false,
     });
-    return { mode, stdout, app, update: [] as number[], tick: [] as number[], updateCpu: [] as number[], tickCpu: [] as number[], updateBytes: [] as number[], tickBytes: [] as number[] };
+    return { mode, stdout, app, last: undefined as SessionState | undefined, update: [] as number[], tick: [] as number[], updateCpu: [] as number[], tickCpu: [] as number[], updateBytes: [] as number[], tickBytes: [] as number[] };
   });
+  // Each new state is the engine's state after one status write: one shown object changes phase (in place, as the
+  // engine updates its nodes), the others are as they were.
+  const shownKeys = Object.values(state.nodes).filter((n) => n.affected).map((n) => n.key);
+  const original = new Map(shownKeys.map((k) => [k, { ...state.nodes[k]! }]));
   for (let i = 0; i < frames; i++) {
+    const k = shownKeys[(i * 7919) % shownKeys.length]!;
+    const node = state.nodes[k]!;
+    const was = original.get(k)!;
+    if (node.phase === was.phase) Object.assign(node, { phase: was.phase === 'Ready' ? 'Progressing' : 'Ready', phaseSince: now + i * 100 });
+    else Object.assign(node, { phase: was.phase, phaseSince: was.phaseSince });
+    state.updatedAt = now + i * 100;
     for (const r of i % 2 ? [...runs].reverse() : runs) {
       let b = r.stdout.bytes;
       let t = performance.now();
       let c = process.cpuUsage();
-      const current = snapshotState(state); // what the live view does with each new engine state
+      const current = snapshotState(state, r.last); // what the live view does with each new engine state (src/commands/output.ts)
+      r.last = current;
       r.app.rerender(<SessionView {...base} state={current} now={now + i * 100} height={height - 1} spinnerFrame={i} />);
       r.update.push(performance.now() - t);
       r.updateCpu.push(cpuMs(process.cpuUsage(c)));

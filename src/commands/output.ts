@@ -28,11 +28,14 @@ export async function createOutput(
   const listeners = new Set<(s: SessionState) => void>();
   let view: ReturnType<typeof startLiveView> | undefined;
   let last: SessionState | undefined;
+  /** The view's last copy: unchanged nodes are shared with it (snapshotState). */
+  let lastSnapshot: SessionState | undefined;
   let pending: NodeJS.Timeout | undefined;
   const flush = () => {
     pending = undefined;
     if (!last) return;
-    const snapshot = snapshotState(last);
+    const snapshot = snapshotState(last, lastSnapshot);
+    lastSnapshot = snapshot;
     for (const l of listeners) l(snapshot);
   };
   return {

@@ -676,12 +676,30 @@ export interface SessionInit {
  * view draws it a moment later). The engine replaces nodes and nested values rather than changing them, except
  * the nodes' own fields (settled, blockedBy, and the upstream-superseded rewrite), the nodes record and the
  * warnings list, so those are copied: a few hundred microseconds at 1,000 nodes instead of several milliseconds
- * for a deep clone (docs/performance.md).
+ * for a deep clone (docs/performance.md). Given the reader's previous copy, unchanged nodes keep their copied object.
  */
-export function snapshotState(s: SessionState): SessionState {
+export function snapshotState(s: SessionState, prev?: SessionState): SessionState {
   const nodes: Record<string, NodeState> = {};
-  for (const k in s.nodes) nodes[k] = { ...s.nodes[k]! };
+  const before = prev?.nodes;
+  for (const k in s.nodes) {
+    const n = s.nodes[k]!;
+    // With the reader's previous copy: a node whose fields have not changed since is that copy again (a status
+    // write changes a few nodes; copying all of them made garbage that outlived the frame at 1,000 nodes).
+    const old = before?.[k];
+    nodes[k] = old !== undefined && sameFields(old, n) ? old : { ...n };
+  }
   return { ...s, nodes, warnings: [...s.warnings] };
+}
+
+/** Whether two nodes have the same own fields with the same (===) values. */
+function sameFields(a: NodeState, b: NodeState): boolean {
+  let count = 0;
+  for (const f in b) {
+    if ((a as unknown as Record<string, unknown>)[f] !== (b as unknown as Record<string, unknown>)[f]) return false;
+    count++;
+  }
+  for (const _ in a) count--;
+  return count === 0;
 }
 
 /** A session that has not seen the cluster yet (status `starting`, no nodes). */

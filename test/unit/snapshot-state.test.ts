@@ -37,3 +37,32 @@ describe('snapshotState', () => {
     expect(snap.updatedAt).toBe(0);
   });
 });
+
+describe('snapshotState with the reader’s previous copy', () => {
+  it('shares the nodes that have not changed since that copy and copies the others', () => {
+    const s = newSessionState({ id: 'x', sha: 'a'.repeat(40), timeoutMs: 1000, now: 0 }, (u) => u);
+    s.nodes = { a: node('a'), b: node('b'), c: node('c') };
+    const first = snapshotState(s);
+    // One status write: a changes in place, c is replaced by an equal object, d appears, b is untouched.
+    s.nodes.a!.phase = 'Ready';
+    s.nodes.c = { ...s.nodes.c! };
+    s.nodes.d = node('d');
+    const second = snapshotState(s, first);
+    expect(second).toEqual(structuredClone(s));
+    expect(second.nodes.b).toBe(first.nodes.b);
+    expect(second.nodes.c).toBe(first.nodes.c);
+    expect(second.nodes.a).not.toBe(first.nodes.a);
+    expect(first.nodes.a!.phase).toBe('Pending');
+    // A field added or removed is a change too.
+    s.nodes.b!.blockedBy = 'a';
+    delete (s.nodes.c as Partial<NodeState>).message;
+    const third = snapshotState(s, second);
+    expect(third).toEqual(structuredClone(s));
+    expect(third.nodes.b).not.toBe(second.nodes.b);
+    expect(third.nodes.c).not.toBe(second.nodes.c);
+    expect(second.nodes.b!.blockedBy).toBeUndefined();
+    // Still a copy: the engine's later in-place changes do not reach it.
+    s.nodes.d!.phase = 'Failed';
+    expect(third.nodes.d!.phase).toBe('Pending');
+  });
+});
