@@ -1,6 +1,6 @@
 // The session as the live terminal shows it: header, object tree, summary, warnings, cluster error, verdict.
 // Pure React/Ink components: everything comes from props (the state, the clock, the terminal size).
-import { memo, useRef, type ReactElement } from 'react';
+import { memo, useRef, type ReactElement, type ReactNode } from 'react';
 import { Box, Text } from 'ink';
 import type { ClusterState, SessionState, Verbosity } from '../core/types.js';
 import { splitClusters } from '../core/clusters.js';
@@ -318,11 +318,11 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
   return [...header, ...tree, summary, ...warnings, ...error, ...verdict, ...footer].map((l) => fitLine(l, width));
 }
 
-function Styled({ seg, color }: { seg: Seg; color: boolean }) {
-  // Unstyled text needs no <Text> of its own (one virtual node and one style pass less in Ink).
-  if (!color || (!seg.color && !seg.bold && !seg.dim)) return <>{seg.text}</>;
+/** A segment: its text, or a <Text> with its style (unstyled text needs no node of its own in Ink). */
+function styled(seg: Seg, key: number, color: boolean): ReactNode {
+  if (!color || (!seg.color && !seg.bold && !seg.dim)) return seg.text;
   return (
-    <Text color={seg.color} bold={seg.bold} dimColor={seg.dim}>
+    <Text key={key} color={seg.color} bold={seg.bold} dimColor={seg.dim}>
       {seg.text}
     </Text>
   );
@@ -341,11 +341,7 @@ export function asciiTail(line: Line): number {
 
 function Segs({ segs, color }: { segs: Line; color: boolean }) {
   return (
-    <Text wrap="truncate-end">
-      {segs.map((seg, j) => (
-        <Styled key={j} seg={seg} color={color} />
-      ))}
-    </Text>
+    <Text wrap="truncate-end">{segs.map((seg, j) => styled(seg, j, color))}</Text>
   );
 }
 
