@@ -938,6 +938,14 @@ export class Monitor {
     }
     this.markPreexisting(nodes);
     computeSettled(nodes, g, matchedSet);
+    // A node the settle propagation rewrote to Superseded was rebuilt from its own status (another phase), so it got
+    // a new phaseSince: it has been Superseded since it was last, not since this recompute.
+    for (const key in nodes) {
+      const n = nodes[key]!;
+      if (n.reason !== 'UpstreamSuperseded') continue;
+      const was = this.state.nodes[key];
+      if (was && was !== n && was.phase === n.phase) n.phaseSince = was.phaseSince;
+    }
     this.state.nodes = nodes;
     this.counts = { affected: 0, open: 0 };
     for (const key in nodes) this.countNode(nodes[key]!, 1);

@@ -93,7 +93,7 @@ function seed(): { kss: Ks[]; hrs: string[] } {
   return { kss, hrs };
 }
 
-function start(incremental: boolean) {
+function start(incremental: boolean, isNewerCommit?: (sha: string) => Promise<boolean>) {
   const events: MonitorEvent[] = [];
   const client = new ClusterClient(loadKubeConfig({ kubeconfig }));
   const ac = new AbortController();
@@ -106,6 +106,7 @@ function start(incremental: boolean) {
     signal: ac.signal,
     tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 5000, diagnosis: false, incremental },
     onEvent: (e) => events.push(e),
+    isNewerCommit,
   });
   const done = m.run();
   return { m, events, done, stop: () => ac.abort('stopped') };
@@ -198,6 +199,32 @@ describe('incremental recompute', () => {
       full.stop();
       incr.stop();
       await Promise.all([full.done, incr.done]);
+    }
+  });
+
+  it.each([false, true])('keeps the time in phase of an object superseded through its source across recomputes (incremental: %s)', async (incremental) => {
+    // The source fetched a newer commit: what it feeds is Superseded (UpstreamSuperseded, written by the settle
+    // propagation over the phase of the object's own status). Later status writes elsewhere recompute the state.
+    sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_NEWER) });
+    sim.apply({ ...kustomization('app'), status: ksReady(SHA_OLD) });
+    sim.apply({ ...kustomization('anchor'), status: ksProgressing(SHA_NEW, SHA_OLD) });
+    const x = start(incremental, async (sha) => sha === SHA_NEWER);
+    const APP = 'Kustomization/flux-system/app';
+    try {
+      await waitFor(() => x.m.state.nodes[APP]?.reason === 'UpstreamSuperseded');
+      const since = x.m.state.nodes[APP]!.phaseSince;
+      expect(x.m.state.nodes[APP]!.phase).toBe('Superseded');
+      for (let i = 0; i < 3; i++) {
+        const before = x.m.recomputes.full + x.m.recomputes.incremental;
+        await waitFor(() => Date.now() > since + 5 * (i + 1));
+        const o = sim.setStatus({ kind: 'Kustomization', namespace: 'flux-system', name: 'anchor' }, { ...ksProgressing(SHA_NEW, SHA_OLD), lastHandledReconcileAt: String(i) });
+        await waitFor(() => x.m.state.nodes['Kustomization/flux-system/anchor']?.resourceVersion === o.metadata.resourceVersion && x.m.recomputes.full + x.m.recomputes.incremental > before);
+        expect(x.m.state.nodes[APP]).toMatchObject({ phase: 'Superseded', reason: 'UpstreamSuperseded', phaseSince: since });
+      }
+      if (!incremental) expect(x.m.recomputes.incremental).toBe(0);
+    } finally {
+      x.stop();
+      await x.done;
     }
   });
 });
