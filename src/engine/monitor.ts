@@ -36,12 +36,12 @@ import { discoverCustom, discoverFlux, kindOfPlural, type ResourceType } from '.
 import { ApiError, categorize, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import { diagnoseObject } from './diagnose.js';
+import { REQUESTED_AT, slimObject } from './slim.js';
 import {
   affectedSet,
   buildGraph,
   correlatedSet,
   dependsOnRefs,
-  inventoryKey,
   inventoryRefs,
   matchSources,
   objectKey,
@@ -98,7 +98,6 @@ export interface MonitorOptions {
   };
 }
 
-const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 /** A reconcile request not handled after this long points at a controller that does not act. */
 const NOT_HANDLED_MS = 10_000;
 /** A consumer whose source holds the pushed commit and that has not moved for this long: same. */
@@ -729,11 +728,12 @@ export class Monitor {
   /** Keeps a new version of an object (slimmed); the graph is rebuilt only when its graph inputs changed. */
   private storeObject(key: string, o: KubeObject): void {
     const prev = this.objects.get(key);
-    this.objects.set(key, slimObject(o));
+    const slim = slimObject(o);
+    this.objects.set(key, slim);
     this.dirty.add(key);
     // The graph inputs of the version it replaces are computed again rather than kept for every object (3 MB of
-    // strings at 10,000 objects): slimObject() leaves them as they were.
-    if (!prev || graphInputs(prev) !== graphInputs(o)) this.topology = undefined;
+    // strings at 10,000 objects), from the kept (slimmed) versions of both.
+    if (!prev || graphInputs(prev) !== graphInputs(slim)) this.topology = undefined;
   }
 
   /** Forgets a deleted object and what was derived from it. */
@@ -1582,38 +1582,6 @@ function matchDescription(c: CustomKindConfig): string {
   if (c.labelSelector) parts.push(`label ${c.labelSelector}`);
   if (c.annotation) parts.push(`annotation ${c.annotation.key}=${c.annotation.value}`);
   return parts.join(', ');
-}
-
-/**
- * Drops, in place, the parts of an object that nothing here reads and that can be large: managed fields, the
- * last-applied annotation, HelmRelease values and release history details, Kustomization patches, artifact details, and the inventory
- * entries that are not Flux objects (a Kustomization may apply thousands of resources). Memory then grows with
- * what is monitored, not with what Flux deploys.
- */
-export function slimObject(o: KubeObject): KubeObject {
-  const m = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
-  if (m) {
-    delete m.managedFields;
-    if (m.annotations) delete m.annotations['kubectl.kubernetes.io/last-applied-configuration'];
-  }
-  const spec = o.spec;
-  if (spec && typeof spec === 'object') {
-    for (const f of ['values', 'valuesFrom', 'postRenderers', 'patches', 'patchesStrategicMerge', 'patchesJson6902', 'images', 'postBuild', 'components', 'healthChecks', 'commonMetadata']) delete spec[f];
-  }
-  const st = o.status;
-  if (st && typeof st === 'object') {
-    const a = st.artifact;
-    if (a && typeof a === 'object') for (const f of ['digest', 'url', 'path', 'size', 'lastUpdateTime']) delete a[f];
-    delete st.url;
-    // A HelmRelease's release history: only which entry is deployed and its chart version are read (status.ts);
-    // the digests, names and times of up to five releases are not.
-    if (o.kind === 'HelmRelease' && Array.isArray(st.history)) {
-      st.history = st.history.map((h: unknown) => (h && typeof h === 'object' ? { status: (h as { status?: unknown }).status, chartVersion: (h as { chartVersion?: unknown }).chartVersion } : h));
-    }
-    const entries = st.inventory?.entries;
-    if (Array.isArray(entries)) st.inventory.entries = entries.filter((e: { id?: unknown }) => typeof e?.id === 'string' && inventoryKey(e.id) !== undefined);
-  }
-  return o;
 }
 
 interface Topology {
