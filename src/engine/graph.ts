@@ -97,19 +97,31 @@ export function inventoryRefs(o: KubeObject): string[] {
 
 /** Builds the graph over the given objects. Edges may point at objects that are not (or not yet) in the map. */
 export function buildGraph(objects: Map<string, KubeObject>): Graph {
+  // The graph lives as long as the topology (at 10,000 objects, tens of thousands of edges): an edge to a known
+  // object points at the key string the map holds rather than at a new copy of it.
+  const keys = new Map<string, string>();
+  for (const key of objects.keys()) keys.set(key, key);
+  const canon = (k: string) => keys.get(k) ?? k;
   const edges: GraphEdge[] = [];
   for (const [key, o] of objects) {
-    for (const to of dependsOnRefs(o)) edges.push({ from: key, to, type: 'dependsOn' });
-    for (const to of sourceRefs(o)) if (to !== key) edges.push({ from: key, to, type: 'source' });
-    for (const to of inventoryRefs(o)) if (to !== key) edges.push({ from: key, to, type: 'inventory' });
+    for (const to of dependsOnRefs(o)) edges.push({ from: key, to: canon(to), type: 'dependsOn' });
+    for (const to of sourceRefs(o)) if (to !== key) edges.push({ from: key, to: canon(to), type: 'source' });
+    for (const to of inventoryRefs(o)) if (to !== key) edges.push({ from: key, to: canon(to), type: 'inventory' });
   }
-  const out = new Map<string, GraphEdge[]>();
-  const inn = new Map<string, GraphEdge[]>();
+  return { objects, edges, out: edgesBy(edges, 'from'), in: edgesBy(edges, 'to'), cycles: findCycles(edges.filter((e) => e.type === 'dependsOn')) };
+}
+
+/** The edges grouped by one end, each list exactly as long as it needs (one a key pushes to holds 16 or more slots). */
+function edgesBy(edges: GraphEdge[], end: 'from' | 'to'): Map<string, GraphEdge[]> {
+  const m = new Map<string, GraphEdge[]>();
   for (const e of edges) {
-    (out.get(e.from) ?? out.set(e.from, []).get(e.from)!).push(e);
-    (inn.get(e.to) ?? inn.set(e.to, []).get(e.to)!).push(e);
+    const k = e[end];
+    const l = m.get(k);
+    if (l) l.push(e);
+    else m.set(k, [e]);
   }
-  return { objects, edges, out, in: inn, cycles: findCycles(edges.filter((e) => e.type === 'dependsOn')) };
+  for (const [k, l] of m) if (l.length > 1) m.set(k, l.slice());
+  return m;
 }
 
 /** Finds the elementary cycles reachable in the dependsOn edges (each reported once, rotated to start at its smallest key). */
