@@ -33,13 +33,39 @@ type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null;
 
 /**
- * The named fields of `v` that are defined, as a new object; anything that is not an object (a malformed field)
- * is returned as it is, so readers see what they saw on the full object.
+ * One copy of each string value that objects share: JSON.parse makes a new string of every value of every object,
+ * and most values repeat across a fleet (API versions, kinds, namespaces, condition types, statuses, reasons and
+ * messages, transition times, the revisions of a shared source). Names, resource versions and inventory ids,
+ * unique to an object, are not looked up. The table only saves memory, it means nothing: it is emptied when it
+ * holds more than INTERN_BUDGET characters, so strings that no object uses any more cannot pile up in it.
+ */
+const interned = new Map<string, string>();
+let internedChars = 0;
+const INTERN_BUDGET = 1 << 20;
+/** Longer strings (a failure's full message) are rarely shared: kept as they came. */
+const INTERN_MAX_LENGTH = 512;
+
+function intern<T>(v: T): T {
+  if (typeof v !== 'string' || v.length > INTERN_MAX_LENGTH) return v;
+  const hit = interned.get(v);
+  if (hit !== undefined) return hit as T;
+  if (internedChars + v.length > INTERN_BUDGET) {
+    interned.clear();
+    internedChars = 0;
+  }
+  interned.set(v, v);
+  internedChars += v.length;
+  return v;
+}
+
+/**
+ * The named fields of `v` that are defined, as a new object (string values interned); anything that is not an
+ * object (a malformed field) is returned as it is, so readers see what they saw on the full object.
  */
 function pick(v: unknown, fields: readonly string[]): unknown {
   if (!isRec(v)) return v;
   const out: Rec = {};
-  for (const f of fields) if (v[f] !== undefined) out[f] = v[f];
+  for (const f of fields) if (v[f] !== undefined) out[f] = intern(v[f]);
   return out;
 }
 
@@ -48,9 +74,12 @@ function pickEach(v: unknown, fields: readonly string[]): unknown[] | undefined 
   return Array.isArray(v) ? v.map((e) => pick(e, fields)) : undefined;
 }
 
-/** Sets `out[f]` when `v` is defined (absent fields stay absent, so `'f' in o` and Object.keys are unchanged). */
+/**
+ * Sets `out[f]` when `v` is defined (absent fields stay absent, so `'f' in o` and Object.keys are unchanged), a
+ * string interned.
+ */
 function put(out: Rec, f: string, v: unknown): void {
-  if (v !== undefined) out[f] = v;
+  if (v !== undefined) out[f] = intern(v);
 }
 
 const REF = ['kind', 'name', 'namespace'] as const;
@@ -61,7 +90,11 @@ const OCI_ANNOTATIONS = [OCI_SOURCE_ANNOTATION, OCI_REVISION_ANNOTATION] as cons
 function slimMetadata(m: unknown): KubeObject['metadata'] {
   if (!isRec(m)) return m as KubeObject['metadata'];
   const out: Rec = {};
-  for (const f of ['name', 'namespace', 'generation', 'resourceVersion', 'deletionTimestamp']) put(out, f, m[f]);
+  if (m.name !== undefined) out.name = m.name;
+  put(out, 'namespace', m.namespace);
+  put(out, 'generation', m.generation);
+  if (m.resourceVersion !== undefined) out.resourceVersion = m.resourceVersion;
+  put(out, 'deletionTimestamp', m.deletionTimestamp);
   const a = m.annotations;
   if (isRec(a) && a[REQUESTED_AT] !== undefined) out.annotations = { [REQUESTED_AT]: a[REQUESTED_AT] };
   return out as KubeObject['metadata'];
@@ -138,7 +171,8 @@ function slimStatus(kind: string, st: unknown): unknown {
       break;
     }
     case 'HelmRelease':
-      for (const f of ['lastAttemptedRevision', 'lastAttemptedRevisionDigest', 'lastAttemptedGeneration', 'helmChart']) put(out, f, st[f]);
+      for (const f of ['lastAttemptedRevision', 'lastAttemptedRevisionDigest', 'lastAttemptedGeneration']) put(out, f, st[f]);
+      if (st.helmChart !== undefined) out.helmChart = st.helmChart;
       put(out, 'history', pickEach(st.history, ['status', 'chartVersion', 'ociDigest']));
       break;
     case 'HelmChart':
@@ -153,7 +187,7 @@ function slimStatus(kind: string, st: unknown): unknown {
  * Memory then grows with what is monitored, not with what Flux deploys or the API says besides.
  */
 export function slimObject(o: KubeObject): KubeObject {
-  const out: KubeObject = { apiVersion: o.apiVersion, kind: o.kind, metadata: slimMetadata(o.metadata) };
+  const out: KubeObject = { apiVersion: intern(o.apiVersion), kind: intern(o.kind), metadata: slimMetadata(o.metadata) };
   if (o.spec !== undefined) out.spec = slimSpec(o.kind, o.spec);
   if (o.status !== undefined) out.status = slimStatus(o.kind, o.status);
   return out;
