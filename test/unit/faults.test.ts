@@ -11,6 +11,7 @@ import { createJsonPrinter } from '../../src/ui/json.js';
 import { QUIET_THROTTLES } from '../../src/engine/reflector.js';
 import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady } from '../helpers/flux.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
 /** The kinds the engine reads with the default config (every served Flux kind: seven plus ExternalArtifact). */
@@ -83,22 +84,11 @@ const STEPS: Array<() => void> = [
   },
 ];
 
-/** A small deterministic PRNG (mulberry32), so that "random" faults are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('faults during a session', () => {
   it('connections dropped at random while Flux works: every change still arrives, verdict success', async () => {
     const { p, events } = run();
     await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
-    const rand = prng(42);
+    const rand = mulberry32(42);
     let drops = 0;
     for (const step of STEPS) {
       // Several drops around each change, some while nothing is connected.

@@ -1,6 +1,7 @@
 // ListBodyParser (src/cluster/listbody.ts) gives what JSON.parse of the whole body gives, however it is chunked.
 import { describe, expect, it } from 'vitest';
 import { ListBodyParser } from '../../src/cluster/listbody.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 function parseChunked(text: string, sizes: () => number): unknown {
   const buf = Buffer.from(text, 'utf8');
@@ -11,17 +12,6 @@ function parseChunked(text: string, sizes: () => number): unknown {
     i += n;
   }
   return p.end();
-}
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const item = (i: number) => ({
@@ -52,7 +42,7 @@ describe('ListBodyParser', () => {
       const want = text.trim() ? JSON.parse(text) : undefined;
       expect(parseChunked(text, () => 1 << 20)).toEqual(want);
       expect(parseChunked(text, () => 1)).toEqual(want);
-      const r = rng(text.length);
+      const r = mulberry32(text.length);
       for (let k = 0; k < 20; k++) expect(parseChunked(text, () => Math.floor(r() * 40))).toEqual(want);
     });
   }
