@@ -11,16 +11,22 @@ import { runMonitor } from '../src/engine/run.js';
 import { DEFAULT_CONFIG, snapshotState, type SessionState } from '../src/core/types.js';
 import { median, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, startChurn, startFleet, stopFleet, waitFor } from './lib.js';
 
+/** What one Ink instance measured over the frames (medians). */
 export interface LiveModeResult {
+  /** A new state arrives (the live view copies it, then React + Yoga + output): ms per frame. */
   updateFrameMs: number;
+  /** The clock or spinner ticks, same state (the tree layout is reused): ms per frame. */
   tickFrameMs: number;
+  /** The same two as CPU time of this process (process.cpuUsage): less moved by other processes on the machine. */
   updateFrameCpuMs: number;
   tickFrameCpuMs: number;
+  /** Bytes written to the terminal per frame. */
   updateFrameBytes: number;
   tickFrameBytes: number;
 }
 
-export interface RenderResult {
+/** The live view's figures (incremental rendering) at the top level; `full` has them for Ink's full redraw. */
+export interface RenderResult extends LiveModeResult {
   /** React's build: `production` when NODE_ENV=production, else the (slower) development build. */
   reactBuild: string;
   nodes: number;
@@ -28,18 +34,7 @@ export interface RenderResult {
   width: number;
   height: number;
   frames: number;
-  /** The figures below are the live view's (incremental rendering); `full` has them for Ink's full redraw. */
   full: LiveModeResult;
-  /** A new state arrives (the live view copies it, then React + Yoga + output): median ms per frame. */
-  updateFrameMs: number;
-  /** The clock or spinner ticks, same state (the tree layout is reused): median ms per frame. */
-  tickFrameMs: number;
-  /** The same two as CPU time of this process (process.cpuUsage): less moved by other processes on the machine. */
-  updateFrameCpuMs: number;
-  tickFrameCpuMs: number;
-  /** Bytes written to the terminal per frame (median). */
-  updateFrameBytes: number;
-  tickFrameBytes: number;
   /** renderToString of the whole tree (every node drawn, no cache), median ms. */
   fullTreeMs: number;
   fullTreeLines: number;
