@@ -235,10 +235,7 @@ function cachedShape(state: SessionState, shown: Map<string, NodeState>, showDep
 /** Builds the intermediate tree: roots, children, references for second visits, cycle handling. */
 function buildItems(state: SessionState, opts: TreeOptions): Item[] {
   const shown = new Map<string, NodeState>();
-  for (const k in state.nodes) {
-    const n = state.nodes[k]!;
-    if (opts.showAll || n.affected) shown.set(n.key, n);
-  }
+  for (const n of visibleNodes(state, opts.showAll)) shown.set(n.key, n);
   const shape = cachedShape(state, shown, opts.showDependencies !== false);
   const inCycle = new Set(state.cycles.flat());
   const visited = new Set<string>();
