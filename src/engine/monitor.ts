@@ -837,7 +837,7 @@ export class Monitor {
     if (!changes) {
       const prev = new Map<string, Phase>();
       for (const n of Object.values(this.state.nodes)) prev.set(n.key, n.phase);
-      this.recomputeAll(topo);
+      this.recomputeAll(topo, prev);
       this.recomputes.full++;
       this.basis = { topology: topo, newer };
       changes = { prev };
@@ -904,7 +904,7 @@ export class Monitor {
   }
 
   /** Recomputes graph, affected set and every node's phase from the current objects. */
-  private recomputeAll(topo: Topology): void {
+  private recomputeAll(topo: Topology, before: ReadonlyMap<string, Phase>): void {
     const now = this.now();
     const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
     this.graph = g;
@@ -938,13 +938,14 @@ export class Monitor {
     }
     this.markPreexisting(nodes);
     computeSettled(nodes, g, matchedSet);
-    // A node the settle propagation rewrote to Superseded was rebuilt from its own status (another phase), so it got
-    // a new phaseSince: it has been Superseded since it was last, not since this recompute.
+    // The time in phase follows the phase shown, which the settle propagation may have rewritten (to Superseded)
+    // after buildNode() compared the object's own phase: kept while a node stays in the phase it had, reset when
+    // that changed (a node reused as it was and rewritten in place included).
     for (const key in nodes) {
       const n = nodes[key]!;
-      if (n.reason !== 'UpstreamSuperseded') continue;
-      const was = this.state.nodes[key];
-      if (was && was !== n && was.phase === n.phase) n.phaseSince = was.phaseSince;
+      const was = before.get(key);
+      if (was === undefined || n.deleted) continue;
+      n.phaseSince = was === n.phase ? this.state.nodes[key]!.phaseSince : now;
     }
     this.state.nodes = nodes;
     this.counts = { affected: 0, open: 0 };

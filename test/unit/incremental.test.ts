@@ -26,6 +26,7 @@ import {
   ksReady,
   ksWaiting,
 } from '../helpers/flux.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
 
@@ -43,18 +44,6 @@ afterEach(async () => {
   await sim?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ks {
   name: string;
@@ -135,7 +124,7 @@ const waitFor = async (pred: () => boolean, ms = 10_000) => {
 describe('incremental recompute', () => {
   it.each([1, 2, 3, 4])('gives the same nodes as the full recompute on random change sequences (seed %i)', async (seedNo) => {
     const { kss, hrs } = seed();
-    const rand = rng(seedNo);
+    const rand = mulberry32(seedNo);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const full = start(false);
     const incr = start(true);
@@ -222,6 +211,28 @@ describe('incremental recompute', () => {
         expect(x.m.state.nodes[APP]).toMatchObject({ phase: 'Superseded', reason: 'UpstreamSuperseded', phaseSince: since });
       }
       if (!incremental) expect(x.m.recomputes.incremental).toBe(0);
+    } finally {
+      x.stop();
+      await x.done;
+    }
+  });
+
+  it.each([false, true])('starts the time in phase when an unchanged object becomes superseded through its source (incremental: %s)', async (incremental) => {
+    // app's own status never changes; its source moving on to a newer commit rewrites it to Superseded.
+    sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
+    sim.apply({ ...kustomization('app'), status: ksReady(SHA_OLD) });
+    sim.apply({ ...kustomization('anchor'), status: ksProgressing(SHA_NEW, SHA_OLD) });
+    const x = start(incremental, async (sha) => sha === SHA_NEWER);
+    const APP = 'Kustomization/flux-system/app';
+    try {
+      await waitFor(() => x.m.state.nodes[APP]?.phase === 'Pending');
+      const pendingSince = x.m.state.nodes[APP]!.phaseSince;
+      await waitFor(() => Date.now() > pendingSince + 5);
+      const written = Date.now();
+      sim.setStatus({ kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' }, gitReady(SHA_NEWER));
+      await waitFor(() => x.m.state.nodes[APP]?.reason === 'UpstreamSuperseded');
+      expect(x.m.state.nodes[APP]!.phase).toBe('Superseded');
+      expect(x.m.state.nodes[APP]!.phaseSince).toBeGreaterThanOrEqual(written);
     } finally {
       x.stop();
       await x.done;
