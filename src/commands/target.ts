@@ -5,10 +5,11 @@ import { loadConfig } from '../config/load.js';
 import { MonitorError } from '../cluster/errors.js';
 import { UsageError } from './args.js';
 import type { CommandIO } from './types.js';
-import { gitInfo, isAncestor, remotes, resolveCommit } from '../git/repo.js';
+import { gitInfo, remotes, resolveCommit } from '../git/repo.js';
+import { relateCommit } from '../git/relate.js';
 
 /** What `watch` hands to the engine (see RunOptions for the meaning of each field). */
-export type WatchTarget = Pick<RunOptions, 'pushed' | 'repoUrl' | 'branch' | 'remote' | 'repoPath' | 'subject' | 'config' | 'isNewerCommit'>;
+export type WatchTarget = Pick<RunOptions, 'pushed' | 'repoUrl' | 'branch' | 'remote' | 'repoPath' | 'subject' | 'config' | 'relateCommit'>;
 
 export interface TargetFlags {
   revision?: string;
@@ -57,7 +58,7 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
     repoPath: info.root,
     subject: sha === info.head ? info.subject : undefined,
     config,
-    isNewerCommit: (other) => isAncestor(info.root, sha, other),
+    relateCommit: (other) => relateCommit(info.root, sha, other, { remote: info.remote ?? info.remoteUrl, branch }),
   };
 }
 

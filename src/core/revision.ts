@@ -108,16 +108,24 @@ function commitFor(rev: string | undefined, pushed: PushedRevision): string | un
 }
 
 /**
- * Whether a revision names the pushed commit: true = yes, false = it names another commit,
- * undefined = it carries no commit (a Bucket/OCI digest, a plain chart version, nothing).
+ * Whether a revision carries the pushed commit: true = it names the pushed commit or one known to contain it
+ * (`pushed.through`), false = it names another commit, undefined = it carries no commit (a Bucket/OCI digest, a
+ * plain chart version, nothing).
  */
 export function revisionMatches(rev: string | undefined, pushed: PushedRevision): boolean | undefined {
   const c = commitFor(rev, pushed);
   if (!c) return undefined;
-  return sameCommit(c, pushed.sha);
+  return sameCommit(c, pushed.sha) || (pushed.through ?? []).some((t) => sameCommit(c, t));
 }
 
-/** True when the revision's commit is one of the commits pushed after ours (`pushed.newer`). */
+/** The commit containing the pushed one that a revision names (one of `pushed.through`), if it names one. */
+export function throughCommit(rev: string | undefined, pushed: PushedRevision): string | undefined {
+  const c = commitFor(rev, pushed);
+  if (!c || sameCommit(c, pushed.sha)) return undefined;
+  return (pushed.through ?? []).find((t) => sameCommit(c, t));
+}
+
+/** True when the revision's commit is one of the commits that replaced ours without containing it (`pushed.newer`). */
 export function isNewer(rev: string | undefined, pushed: PushedRevision): boolean {
   const c = commitFor(rev, pushed);
   if (!c || sameCommit(c, pushed.sha)) return false;

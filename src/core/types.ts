@@ -96,9 +96,26 @@ export interface PushedRevision {
   branch?: string;
   /** Tag name without refs/tags/, if a tag was pushed. */
   tag?: string;
-  /** Shas known to be newer than `sha` on the same branch (pushed after it). A revision with one of these is Superseded. */
+  /**
+   * Shas that replaced `sha` without containing it (history rewritten: a force push, a reset). A revision with one
+   * of these is Superseded.
+   */
   newer?: string[];
+  /**
+   * Shas that contain `sha` (a later commit on top of it, e.g. a teammate's push that Flux fetched before ours). A
+   * revision with one of these carries the pushed change: it is judged as the pushed commit itself.
+   */
+  through?: string[];
 }
+
+/**
+ * How a commit seen on a source stands to the pushed one (the git layer answers, src/git/relate.ts): it is the
+ * pushed commit, contains it, is older than it, or shares no line with it; `unknown` when git could not tell (the
+ * commit could not be fetched, a shallow clone), which is never cached as a "no".
+ */
+export type CommitRelation =
+  | { relation: 'same' | 'contains' | 'older' | 'diverged' }
+  | { relation: 'unknown'; reason: string };
 
 /**
  * Facts about an object's surroundings that the engine derives from the graph and passes to the pure status
@@ -392,6 +409,11 @@ export interface SessionState {
     sha: string;
     subject?: string;
     tag?: string;
+    /**
+     * The newest commit that contains this one and that the objects carry instead (a later commit on top of it
+     * reached Flux first): the change is deployed through it, and the verdict is that commit's.
+     */
+    through?: string;
   };
   cluster: {
     context?: string;

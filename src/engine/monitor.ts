@@ -11,6 +11,7 @@ import {
   newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
+  type CommitRelation,
   type CustomKindConfig,
   type Diagnosis,
   type FluxKind,
@@ -28,7 +29,7 @@ import {
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { touchNodes } from '../core/clusters.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
-import { parseRevision, revisionCommit, revisionMatches, sameCommit } from '../core/revision.js';
+import { parseRevision, revisionCommit, revisionMatches, sameCommit, throughCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
@@ -62,8 +63,12 @@ export interface MonitorOptions {
   signal?: AbortSignal;
   onState?: (s: SessionState) => void;
   onEvent?: (e: MonitorEvent) => void;
-  /** Tells whether a commit seen on a source is newer than the pushed one (the git layer answers it). */
-  isNewerCommit?: (sha: string) => Promise<boolean>;
+  /**
+   * How a commit seen on a source stands to the pushed one (the git layer answers it, fetching the commit when the
+   * clone lacks it): one that contains the push carries it (→ judged as the push), one that diverged replaced it
+   * (→ Superseded).
+   */
+  relateCommit?: (sha: string) => Promise<CommitRelation>;
   /** Clock, for tests. */
   now?: () => number;
   /** Reflector tuning (tests and benches). */
@@ -176,7 +181,12 @@ export class Monitor {
   private readonly scopes = new Map<string, Set<string>>();
   private readonly reflectors: Reflector[] = [];
   private readonly pushed: PushedRevision;
+  /** Commits whose relation to the pushed one is known or being asked; an `unknown` answer is asked again later. */
   private readonly newerChecked = new Set<string>();
+  /** Commits git could not place (not fetchable, a shallow clone), with why, and the timer that asks again. */
+  private readonly unplaced = new Map<string, { reason: string; attempt: number; timer?: NodeJS.Timeout }>();
+  /** Bumped whenever a commit joins pushed.newer or pushed.through: the memoised statuses depend on them. */
+  private knownCommits = 0;
   private readonly displayed: Set<FluxKind>;
   private graph?: Graph;
   /**
@@ -220,7 +230,7 @@ export class Monitor {
 
   constructor(private readonly o: MonitorOptions) {
     this.now = o.now ?? Date.now;
-    this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])] };
+    this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
     this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', scopes: 0, seen: false }));
     const t = this.now();
@@ -805,7 +815,7 @@ export class Monitor {
 
   /** computeStatus(), memoised on its inputs (the object itself, delivery, correlation, the known newer commits). */
   private statusOf(key: string, obj: KubeObject, delivered: boolean | undefined, correlate: boolean, now: number): StatusResult {
-    const newer = this.pushed.newer!.length;
+    const newer = this.knownCommits;
     const origins = this.origins.size;
     const m = this.statusMemo.get(key);
     if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer && m.origins === origins) return m.res;
@@ -827,7 +837,7 @@ export class Monitor {
   /** Recomputes the nodes from the current objects: incrementally when it can (see recomputeChanged), else in full. */
   private recompute(): PhaseChanges {
     const topo = this.currentTopology();
-    const newer = this.pushed.newer!.length;
+    const newer = this.knownCommits;
     this.noteOrigins(topo.matched);
     let changes: PhaseChanges | undefined;
     if (this.o.tuning?.incremental !== false && !this.customChanged && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
@@ -843,6 +853,7 @@ export class Monitor {
       changes = { prev };
     }
     // Both ways end alike: the CI deadline, the dependents to nudge, the new state published.
+    if (this.pushed.through!.length) this.noteThrough(topo.matched);
     this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
     this.publish();
@@ -1115,21 +1126,52 @@ export class Monitor {
   }
 
 
-  /** Asks the git layer whether an unknown commit on a source is newer than the pushed one (→ Superseded). */
+  /** Asks the git layer where a commit seen on an object stands to the pushed one (see relateCommit). */
   private checkNewer(revision: string | undefined): void {
-    if (!revision || !this.o.isNewerCommit) return;
+    if (!revision || !this.o.relateCommit) return;
     const sha = revisionCommit(revision)?.toLowerCase();
     if (!sha || sha.length < 7 || sameCommit(sha, this.pushed.sha) || this.newerChecked.has(sha)) return;
     this.newerChecked.add(sha);
-    this.o.isNewerCommit(sha).then(
-      (newer) => {
-        if (newer && !this.finished) {
-          this.pushed.newer!.push(sha);
-          this.schedule();
-        }
+    this.relate(sha);
+  }
+
+  private relate(sha: string): void {
+    const unknown = (reason: string) => {
+      if (this.finished) return;
+      const prev = this.unplaced.get(sha);
+      const attempt = (prev?.attempt ?? 0) + 1;
+      // Asked again, less often each time (5 s, 10 s, 20 s, then every 60 s): the remote may come back.
+      const timer = setTimeout(() => this.relate(sha), Math.min(60_000, 5_000 * 2 ** (attempt - 1)));
+      timer.unref?.();
+      this.unplaced.set(sha, { reason, attempt, timer });
+      this.warn(`a source is at ${sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown: ${reason}`);
+    };
+    this.o.relateCommit!(sha).then(
+      (r) => {
+        if (this.finished) return;
+        if (r.relation === 'unknown') return unknown(r.reason);
+        if (this.unplaced.delete(sha)) this.state.warnings = this.state.warnings.filter((w) => !w.startsWith(`a source is at ${sha.slice(0, 7)}, `));
+        if (r.relation === 'contains') this.pushed.through!.push(sha);
+        else if (r.relation === 'diverged') this.pushed.newer!.push(sha);
+        else return;
+        this.knownCommits++;
+        this.schedule();
       },
-      () => undefined,
+      (err) => unknown(err instanceof Error ? err.message : String(err)),
     );
+  }
+
+  /**
+   * `commit.through`: the commit containing ours that the matched sources carry. The objects that carry it are
+   * judged as carrying the push.
+   */
+  private noteThrough(matched: string[]): void {
+    let through: string | undefined;
+    for (const k of matched) {
+      const t = throughCommit(this.state.nodes[k]?.revision, this.pushed);
+      if (t) through = t;
+    }
+    if (through && this.state.commit.through !== through) this.state.commit = { ...this.state.commit, through };
   }
 
   /** A `phase` event for each node whose phase is not the one in `prev`: the nodes `keys` (in order), or all. */
@@ -1514,11 +1556,16 @@ export class Monitor {
       message = `${this.state.error.message}. ${this.state.error.hint}`;
     }
     if (verdict === 'timeout' && Object.values(this.state.nodes).some((n) => n.affected && FAILURE_PHASES.has(n.phase))) verdict = 'failed';
+    if (verdict === 'timeout' && !message && this.unplaced.size) {
+      const [sha, u] = [...this.unplaced].at(-1)!;
+      message = `${verdictMessage(verdict, this.state)}; the source is at ${sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown (${u.reason})`;
+    }
     if (verdict === 'timeout' && !message) {
       const missing = this.customKinds.filter((ck) => ck.status === 'watching' && !ck.seen && ck.c.wait > 0 && !ck.expired);
       if (missing.length) message = `${verdictMessage(verdict, this.state)}; no ${missing.map((ck) => ck.c.kind).join(' nor ')} of ${this.pushed.sha.slice(0, 7)} appeared`;
     }
     this.finished = true;
+    for (const u of this.unplaced.values()) clearTimeout(u.timer);
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.customWaitTimer);
     clearTimeout(this.settleTimer);
@@ -1799,6 +1846,9 @@ export function decideVerdict(s: SessionState): Verdict {
   return 'success';
 }
 
+/** ` through b1c2d3e, which includes it` when the objects carry the pushed change through a later commit. */
+const through = (s: SessionState) => (s.commit.through ? ` through ${s.commit.through.slice(0, 7)}, which includes it` : '');
+
 export function verdictMessage(v: Verdict, s: SessionState): string {
   const nodes = Object.values(s.nodes).filter((n) => n.affected);
   const c = countPhases(nodes);
@@ -1806,10 +1856,10 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
   const blocked = c.blocked;
   switch (v) {
     case 'success':
-      return `commit ${short} is applied: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
+      return `commit ${short} is applied${through(s)}: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
     case 'failed': {
       const first = nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
-      const head = `commit ${short} failed: ${c.failed} failed${blocked ? `, ${blocked} blocked` : ''}, ${c.ready} ready`;
+      const head = `commit ${short} failed${through(s)}: ${c.failed} failed${blocked ? `, ${blocked} blocked` : ''}, ${c.ready} ready`;
       const before = first?.preexisting ? ', already failing before this push' : '';
       return first ? `${head} (${first.kind} ${first.namespace}/${first.name}: ${first.reason}${before})` : head;
     }

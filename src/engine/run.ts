@@ -31,7 +31,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   onState?: (s: SessionState) => void;
   onEvent?: (e: MonitorEvent) => void;
-  isNewerCommit?: (sha: string) => Promise<boolean>;
+  relateCommit?: MonitorOptions['relateCommit'];
   env?: NodeJS.ProcessEnv;
   tuning?: MonitorOptions['tuning'];
   /** Receives the client once created (benches read its request counters). */
@@ -143,7 +143,7 @@ async function runOne(opts: RunOptions): Promise<SessionState> {
     signal: opts.signal,
     onState: opts.onState,
     onEvent: opts.onEvent,
-    isNewerCommit: opts.isNewerCommit,
+    relateCommit: opts.relateCommit,
     tuning: opts.tuning,
   });
   return monitor.run();

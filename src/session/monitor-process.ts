@@ -4,7 +4,8 @@ import { normalizeGitUrl, redactUrl } from '../core/giturl.js';
 import type { MonitorConfig, SessionState, Verdict } from '../core/types.js';
 import { EXIT_CODES, newSessionState } from '../core/types.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { commitInfo, isAncestor } from '../git/repo.js';
+import { commitInfo } from '../git/repo.js';
+import { relateCommit } from '../git/relate.js';
 import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
 import type { StatePaths } from './paths.js';
 import { notifySessionEnd } from './notify.js';
@@ -132,7 +133,7 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
       sessionId: o.id,
       env: o.env,
       signal: ac.signal,
-      isNewerCommit: (sha) => (sha === o.sha ? Promise.resolve(false) : isAncestor(o.repoPath, o.sha, sha)),
+      relateCommit: (sha) => relateCommit(o.repoPath, o.sha, sha, { remote: o.remote ?? o.url, branch: o.branch, env: o.env }),
       onState: (s) => writer.update({ ...s, ...extra, config }),
     });
     return await finish(final);
