@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
 import type { CategorizedError } from '../core/types.js';
+import { redactSecrets } from '../core/sanitize.js';
 
 export class GitError extends Error implements CategorizedError {
   readonly category = 'git' as const;
@@ -65,7 +66,9 @@ export async function git(cwd: string, args: string[], opts: GitOptions = {}): P
     if (/not a git repository/i.test(detail)) {
       throw new GitError(`not a git repository: ${cwd}`, 'Run this inside a git repository, or pass --repo PATH.');
     }
-    throw new GitError(`git ${args.join(' ')} failed: ${detail}`, 'Check the repository with `git status`.', exit?.exitCode);
+    // The arguments and git's own message may name a remote with its credentials (`git push https://user:token@…`):
+    // never let them reach a log or a terminal.
+    throw new GitError(redactSecrets(`git ${args.join(' ')} failed: ${detail}`), 'Check the repository with `git status`.', exit?.exitCode);
   }
 }
 
