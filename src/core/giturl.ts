@@ -1,5 +1,6 @@
 // Git remote URLs: a canonical comparable form, credential redaction and ref names. Pure, no URL parsing
 // by `new URL` (it rejects scp-like forms and percent-encodes paths differently across forms).
+import { redactParams } from './sanitize.js';
 
 export interface ParsedGitUrl {
   /** Lower-case scheme (`https`, `ssh`, `git`, `file`...), `ssh` for scp-like forms, `file` for local paths. */
@@ -150,11 +151,17 @@ export function sameRepo(a: string | undefined, b: string | undefined): boolean 
  * - `user:password@` keeps the user and hides the password: `https://user:***@host/x`;
  * - a lone userinfo on a non-ssh URL is treated as a token (GitHub/GitLab accept a token as the user name):
  *   `https://ghp_x@host/x` → `https://***@host/x`;
- * - a lone ssh user is not a secret and is kept: `ssh://git@host/x`, `git@host:x`.
- * Everything else is returned as written (trimmed).
+ * - a lone ssh user is not a secret and is kept: `ssh://git@host/x`, `git@host:x`;
+ * - the userinfo runs to the last `@` of the authority, so a password holding `@` is hidden whole;
+ * - secret-named query parameters keep their name only: `?private_token=***`, `X-Amz-Signature=***`.
+ * Everything else is returned as written (trimmed). What identifies the repository (scheme, host, port, path) is
+ * kept, so `normalizeGitUrl(redactUrl(u)) === normalizeGitUrl(u)` for a URL without secret query parameters.
  */
 export function redactUrl(url: string): string {
-  const u = (url ?? '').trim();
+  return redactParams(redactUserinfo((url ?? '').trim()));
+}
+
+function redactUserinfo(u: string): string {
   const sm = SCHEME.exec(u);
   if (sm) {
     const scheme = sm[1]!.toLowerCase();
