@@ -556,6 +556,10 @@ export type MonitorEventBody =
       type: 'summary';
       time: string;
       session: string;
+      /** The pushed commit this verdict is about. */
+      commit: string;
+      /** The later commit containing it through which the objects carry it (see SessionState.commit.through). */
+      through?: string;
       verdict: Verdict;
       exitCode: number;
       message: string;

@@ -1583,6 +1583,8 @@ export class Monitor {
       type: 'summary',
       time: this.time(),
       session: this.state.id,
+      commit: this.state.commit.sha,
+      ...(this.state.commit.through ? { through: this.state.commit.through } : {}),
       verdict,
       exitCode: EXIT_CODES[verdict],
       message: this.state.verdictMessage,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runMonitor } from '../../src/engine/run.js';
-import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import type { Transcript } from '../conformance/recorder.js';
 
@@ -65,6 +65,33 @@ export interface ReplayResult {
 }
 
 /**
+ * How `other` stands to `pushed` in the recorded history: from the pushes' recorded parents when the transcript
+ * has them, else (older transcripts, one line of history on one branch) by push order.
+ */
+export function recordedRelation(t: Transcript, pushed: string, other: string): CommitRelation {
+  const find = (sha: string) => t.pushes.find((p) => p.sha.startsWith(sha) || sha.startsWith(p.sha));
+  const o = find(other);
+  if (!o) return { relation: 'unknown', reason: 'not a recorded push' };
+  if (t.pushes.every((p) => p.parents)) {
+    const reaches = (from: string, to: string): boolean => {
+      const seen = new Set<string>();
+      const stack = [from];
+      while (stack.length) {
+        const c = stack.pop()!;
+        if (c === to) return true;
+        if (seen.has(c)) continue;
+        seen.add(c);
+        stack.push(...(find(c)?.parents ?? []));
+      }
+      return false;
+    };
+    return { relation: reaches(o.sha, pushed) ? 'contains' : reaches(pushed, o.sha) ? 'older' : 'diverged' };
+  }
+  const order = t.pushes.map((p) => p.sha);
+  return { relation: order.indexOf(o.sha) > order.indexOf(pushed) ? 'contains' : 'older' };
+}
+
+/**
  * Replays `t` and runs the engine on its last push to the verdict. `maxGapMs` caps the pause between two
  * writes; `timeoutSec` is the engine's timeout (the recorded run's, scaled, for a case that ended by timeout).
  */
@@ -77,7 +104,6 @@ export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSe
     const { before, after } = splitAtPush(t);
     for (const e of before) write(sim, e);
     const push = monitoredPush(t);
-    const order = t.pushes.map((p) => p.sha);
     const events: MonitorEvent[] = [];
     let sessionSeen!: () => void;
     const started = new Promise<void>((r) => (sessionSeen = r));
@@ -94,8 +120,7 @@ export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSe
         events.push(e);
         if (e.type === 'session' || e.type === 'summary') sessionSeen();
       },
-      // A commit is newer than the pushed one when it was pushed after it in the recorded run.
-      isNewerCommit: async (sha) => order.findIndex((s) => s.startsWith(sha)) > order.indexOf(push.sha),
+      relateCommit: async (sha) => recordedRelation(t, push.sha, sha),
     });
     await started;
     let last = push.t;

@@ -317,10 +317,10 @@ describe('engine against the API simulator', () => {
     expect(final.error?.hint).toMatch(/--all/);
   });
 
-  it('marks a commit superseded when a newer one is applied', async () => {
+  it('marks a commit superseded when one that does not contain it (history rewritten) is applied', async () => {
     await startSim();
     seedFleet();
-    const { p, events } = run({ isNewerCommit: async (sha) => sha === SHA_NEWER });
+    const { p, events } = run({ relateCommit: async (sha) => ({ relation: sha === SHA_NEWER ? 'diverged' : 'older' }) });
     await waitFor(() => events.some((e) => e.type === 'session'));
     sim.setStatus(GIT, gitReady(SHA_NEWER));
     sim.setStatus(ks('infra'), ksReady(SHA_NEWER));
@@ -329,6 +329,72 @@ describe('engine against the API simulator', () => {
     expect(final.nodes['GitRepository/flux-system/flux-system']!.phase).toBe('Superseded');
     expect(final.verdict).toBe('superseded');
   });
+
+  it('follows a later commit that contains the pushed one to its verdict: applied through it', async () => {
+    await startSim();
+    seedFleet();
+    const asked: string[] = [];
+    const { p, events } = run({
+      relateCommit: async (sha) => {
+        asked.push(sha);
+        return { relation: sha === SHA_NEWER ? 'contains' : 'older' };
+      },
+    });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    sim.setStatus(GIT, gitReady(SHA_NEWER));
+    sim.setStatus(ks('infra'), ksReady(SHA_NEWER));
+    sim.setStatus(ks('apps'), ksReady(SHA_NEWER, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
+    const final = await p;
+    expect(final.verdict).toBe('success');
+    expect(final.commit.through).toBe(SHA_NEWER);
+    expect(final.verdictMessage).toBe(`commit ${SHA_NEW.slice(0, 7)} is applied through ${SHA_NEWER.slice(0, 7)}, which includes it: 4 ready`);
+    expect(final.nodes['Kustomization/flux-system/apps']).toMatchObject({ phase: 'Ready', revision: `main@sha1:${SHA_NEWER}` });
+    const summary = events.at(-1);
+    expect(summary).toMatchObject({ type: 'summary', verdict: 'success', exitCode: 0, commit: SHA_NEW, through: SHA_NEWER });
+    // Asked once per commit: the answer is definitive.
+    expect(asked.filter((s) => s === SHA_NEWER)).toHaveLength(1);
+  });
+
+  it('a failure on a later commit that contains the pushed one fails the push', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events } = run({ relateCommit: async (sha) => ({ relation: sha === SHA_NEWER ? 'contains' : 'older' }) });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    sim.setStatus(GIT, gitReady(SHA_NEWER));
+    sim.setStatus(ks('infra'), ksFailed(SHA_NEWER, SHA_OLD, 'BuildFailed', 'kustomize build failed: accumulating resources'));
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    expect(final.verdictMessage).toMatch(new RegExp(`^commit ${SHA_NEW.slice(0, 7)} failed through ${SHA_NEWER.slice(0, 7)}, which includes it: `));
+  });
+
+  it('a commit git cannot place is asked about again (a "no" from a missing object is never kept), and said meanwhile', async () => {
+    await startSim();
+    seedFleet();
+    let reachable = false;
+    let asks = 0;
+    const { p, events, states } = run({
+      relateCommit: async (sha) => {
+        if (sha !== SHA_NEWER) return { relation: 'older' };
+        asks++;
+        return reachable ? { relation: 'contains' } : { relation: 'unknown', reason: 'this clone does not have it and could not fetch it: could not read from remote repository' };
+      },
+    });
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    sim.setStatus(GIT, gitReady(SHA_NEWER));
+    sim.setStatus(ks('infra'), ksReady(SHA_NEWER));
+    sim.setStatus(ks('apps'), ksReady(SHA_NEWER, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
+    await waitFor(() => events.some((e) => e.type === 'warning' && e.message.includes('is unknown')));
+    const warning = events.find((e) => e.type === 'warning' && e.message.includes('is unknown'));
+    expect(warning).toMatchObject({ message: `a source is at ${SHA_NEWER.slice(0, 7)}, and whether it includes ${SHA_NEW.slice(0, 7)} is unknown: this clone does not have it and could not fetch it: could not read from remote repository` });
+    expect(states.at(-1)!.status).not.toBe('finished');
+    reachable = true;
+    const final = await p;
+    expect(asks).toBeGreaterThanOrEqual(2);
+    expect(final.verdict).toBe('success');
+    expect(final.commit.through).toBe(SHA_NEWER);
+    // Once placed, the warning is gone from the state.
+    expect(final.warnings.some((w) => w.includes('is unknown'))).toBe(false);
+  }, 30_000);
 
   it('stops with verdict superseded when aborted for a newer push', async () => {
     await startSim();

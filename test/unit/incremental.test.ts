@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { Monitor } from '../../src/engine/monitor.js';
 import { ClusterClient, loadKubeConfig } from '../../src/cluster/client.js';
-import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
+import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
 import {
   SHA_NEW,
   SHA_NEWER,
@@ -82,7 +82,7 @@ function seed(): { kss: Ks[]; hrs: string[] } {
   return { kss, hrs };
 }
 
-function start(incremental: boolean, isNewerCommit?: (sha: string) => Promise<boolean>) {
+function start(incremental: boolean, relateCommit?: (sha: string) => Promise<CommitRelation>) {
   const events: MonitorEvent[] = [];
   const client = new ClusterClient(loadKubeConfig({ kubeconfig }));
   const ac = new AbortController();
@@ -95,7 +95,7 @@ function start(incremental: boolean, isNewerCommit?: (sha: string) => Promise<bo
     signal: ac.signal,
     tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 5000, diagnosis: false, incremental },
     onEvent: (e) => events.push(e),
-    isNewerCommit,
+    relateCommit,
   });
   const done = m.run();
   return { m, events, done, stop: () => ac.abort('stopped') };
@@ -197,7 +197,7 @@ describe('incremental recompute', () => {
     sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_NEWER) });
     sim.apply({ ...kustomization('app'), status: ksReady(SHA_OLD) });
     sim.apply({ ...kustomization('anchor'), status: ksProgressing(SHA_NEW, SHA_OLD) });
-    const x = start(incremental, async (sha) => sha === SHA_NEWER);
+    const x = start(incremental, async (sha) => ({ relation: sha === SHA_NEWER ? 'diverged' : 'older' }));
     const APP = 'Kustomization/flux-system/app';
     try {
       await waitFor(() => x.m.state.nodes[APP]?.reason === 'UpstreamSuperseded');
@@ -222,7 +222,7 @@ describe('incremental recompute', () => {
     sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
     sim.apply({ ...kustomization('app'), status: ksReady(SHA_OLD) });
     sim.apply({ ...kustomization('anchor'), status: ksProgressing(SHA_NEW, SHA_OLD) });
-    const x = start(incremental, async (sha) => sha === SHA_NEWER);
+    const x = start(incremental, async (sha) => ({ relation: sha === SHA_NEWER ? 'diverged' : 'older' }));
     const APP = 'Kustomization/flux-system/app';
     try {
       await waitFor(() => x.m.state.nodes[APP]?.phase === 'Pending');
