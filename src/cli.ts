@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Command, CommandIO } from './commands/types.js';
 import { UsageError } from './commands/args.js';
 
-const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+/** Every command (help.ts holds their help pages; test/unit/help.test.ts checks the two agree). */
+export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   watch: () => import('./commands/watch.js'),
   status: () => import('./commands/status.js'),
   stop: () => import('./commands/stop.js'),
@@ -18,24 +19,27 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   hook: () => import('./commands/hook.js'),
   'run-session': () => import('./commands/run-session.js'),
   version: () => import('./commands/version.js'),
+  help: () => import('./commands/help.js'),
+  completion: () => import('./commands/completion.js'),
 };
 
 /** Commands that run a monitor or a live view for a long time. */
 const LONG_RUNNING = new Set(['watch', 'status', 'demo', 'run-session', 'mcp']);
 
+/** The top-level usage, from the help table (src/commands/help.ts): no command module is loaded for it. */
 async function usage(io: CommandIO): Promise<void> {
-  const lines = ['flux-monitor: follow what Flux does with the commit you just pushed.', '', 'Usage: flux-monitor <command> [flags]', '', 'Commands:'];
-  for (const load of Object.values(COMMANDS)) {
-    const c = (await load()).default;
-    if (!c.hidden) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
-  }
-  lines.push('', 'Run `flux-monitor <command> --help` for the flags of a command.');
-  io.stdout.write(lines.join('\n') + '\n');
+  io.stdout.write((await import('./commands/help.js')).renderUsage());
+}
+
+/** Whether the arguments of a command ask for its help (`--help` or `-h` before any `--`). */
+function asksForHelp(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
 export async function main(argv: string[], io: CommandIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name || name === '--help' || name === '-h') {
     await usage(io);
     return name ? 0 : 64;
   }
@@ -46,6 +50,17 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     await usage(io);
     return 64;
   }
+  // `<command> --help` shows the help page, from the table: the command is neither loaded nor run.
+  if (asksForHelp(rest)) {
+    const { HELP, renderHelp } = await import('./commands/help.js');
+    if (HELP[name]) {
+      io.stdout.write(renderHelp(name));
+      return 0;
+    }
+    const cmd = (await load()).default;
+    io.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    return 0;
+  }
   if (LONG_RUNNING.has(name)) {
     // A monitor may hold 10,000 objects for many minutes: V8's size-optimised heap keeps its RSS well under
     // 150 MB for about 10 points of CPU under heavy churn (docs/performance.md).
@@ -55,15 +70,12 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     process.env.NODE_ENV ??= 'production';
   }
   const cmd = (await load()).default;
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
-    return 0;
-  }
   try {
     return await cmd.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`flux-monitor ${name}: ${err.message}\nUsage: ${cmd.usage}\n`);
+      const { HELP } = await import('./commands/help.js');
+      io.stderr.write(`flux-monitor ${name}: ${err.message}\nUsage: ${HELP[name]?.usage ?? cmd.usage}\nRun \`flux-monitor help ${name}\` for its flags.\n`);
       return 64;
     }
     // Never show a stack trace to users unless asked to; categorised errors carry a one-line hint.
