@@ -147,6 +147,8 @@ function headerLines(state: SessionState, p: SessionViewProps, now: number): Lin
     { text: shortSha(state.commit.sha) || '(unknown commit)', color: 'yellow' },
   ];
   if (state.commit.tag) title.push({ text: ` (tag ${oneLine(state.commit.tag)})`, color: 'yellow' });
+  // A later commit containing this one reached Flux first: the objects carry the push through it.
+  if (state.commit.through) title.push({ text: ` (through ${shortSha(state.commit.through)}, which includes it)`, color: 'yellow' });
   const subject = oneLine(state.commit.subject);
   if (subject) title.push({ text: ` ${subject}` });
   if (p.verbosity === 'minimal') return [title];

@@ -82,6 +82,12 @@ describe('SessionView', () => {
     expect(lines[1]).toBe('  main → github.com/acme/fleet on kind-dev · 1m05s · 4 objects · watching');
   });
 
+  it('says in the header when the push is carried through a later commit that includes it', () => {
+    const f = fleet();
+    const lines = frame({ ...f.state, commit: { ...f.state.commit, through: 'b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0' } }, { width: 120 });
+    expect(lines[0]).toBe('⟳ flux-monitor 3f2a9c1 (through b1c2d3e, which includes it) Bump podinfo to 6.5.0');
+  });
+
   it('shows the failure reason and first message line; verbose shows the whole message and blockers', () => {
     const f = fleet({ apps: 'Failed', hr: 'Waiting' });
     f.state.nodes[f.apps.key] = { ...f.apps, reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources\nmissing file podinfo.yaml' };
