@@ -33,6 +33,8 @@ const install: Command = {
     const hooksPath = await git(root, ['config', '--get', 'core.hooksPath']).catch(() => '');
     const shared = hooksPath && relative(root, dir).startsWith('..');
     out(`flux-monitor hooks in ${dir}${hooksPath ? ` (core.hooksPath = ${hooksPath}${shared ? ': every repository using it gets them' : ''})` : ''}:`);
+    // A bare repository runs its own hooks for the pushes made from it (a mirror, a bare clone with worktrees).
+    if (root === (await gitCommonDir(root))) out(`  (bare repository: pushes made from ${root} start a monitor)`);
     for (const a of actions) out(`  ${describe(a)}`);
 
     let cache: string[] | undefined;

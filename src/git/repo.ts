@@ -72,11 +72,23 @@ export async function git(cwd: string, args: string[], opts: GitOptions = {}): P
   }
 }
 
-/** Top directory of the work tree containing `cwd`. */
+/**
+ * Top directory of the work tree containing `cwd`; for a bare repository (which pushes, and runs its own hooks,
+ * too), the repository directory itself.
+ */
 export async function repoRoot(cwd: string, opts?: GitOptions): Promise<string> {
-  const top = await git(cwd, ['rev-parse', '--show-toplevel'], opts);
-  if (!top) throw new GitError(`${cwd} is inside a bare repository or a .git directory`, 'Run this in a work tree.');
-  return top;
+  let top: string;
+  try {
+    top = await git(cwd, ['rev-parse', '--show-toplevel'], opts);
+  } catch (err) {
+    // git 2.25+ refuses --show-toplevel outside a work tree; older versions print nothing.
+    if (!(err instanceof GitError && /must be run in a work tree/.test(err.message))) throw err;
+    top = '';
+  }
+  if (top) return top;
+  const [bare, dir] = (await git(cwd, ['rev-parse', '--is-bare-repository', '--absolute-git-dir'], opts)).split('\n');
+  if (bare === 'true' && dir) return dir;
+  throw new GitError(`${cwd} is inside the .git directory of a work tree`, 'Run this in the work tree.');
 }
 
 /** The directory git reads hooks from (honours core.hooksPath, as used by husky or lefthook), absolute. */
@@ -230,7 +242,7 @@ export async function resolveCommit(repo: string, rev: string, opts?: GitOptions
 }
 
 export interface GitInfo {
-  /** Work tree root. */
+  /** Work tree root (for a bare repository, its directory). */
   root: string;
   /** HEAD sha; undefined in a repository without commits. */
   head?: string;
@@ -251,7 +263,7 @@ export async function gitInfo(cwd: string, remote?: string, opts?: GitOptions): 
   try {
     root = await repoRoot(cwd, opts);
   } catch (err) {
-    if (err instanceof GitError && /not a git repository|bare repository/.test(err.message)) return undefined;
+    if (err instanceof GitError && /not a git repository|\.git directory/.test(err.message)) return undefined;
     throw err;
   }
   const [branch, head, all] = await Promise.all([

@@ -137,3 +137,74 @@ describe('installHooks / uninstallHooks', () => {
     expect(readFileSync(join(dir, 'pre-push' + CHAINED_SUFFIX), 'utf8')).toBe('older');
   });
 });
+
+// A bare repository runs its own pre-push and reference-transaction hooks for the pushes made from it (a bare
+// clone or mirror that pushes to the server): install puts them there, and the whole pipeline works from it.
+describe('a bare repository that pushes', () => {
+  it('gets the hooks (core.hooksPath honoured); a real push from it starts a monitor that `status` there shows', async () => {
+    const { ApiSimulator } = await import('../../src/sim/server.js');
+    const { git: gitStatus, ks: ksStatus } = await import('../../src/sim/flux-status.js');
+    const { TestRepo, eventually, requireBuild } = await import('../e2e/helpers.js');
+    requireBuild();
+    const sim = new ApiSimulator();
+    await sim.start();
+    const kubeconfig = join(tmp(), 'kubeconfig');
+    await sim.writeKubeconfig(kubeconfig);
+    const r = new TestRepo({ kubeconfig, install: false });
+    try {
+      const bare = join(r.base, 'pusher.git');
+      r.ok(r.base, 'clone', '-q', '--bare', r.remote, bare);
+      r.ok(bare, 'config', 'core.hooksPath', 'custom-hooks'); // relative: git runs a bare repository's hooks in it
+      const inst = r.cli(['install', '--repo', bare]);
+      expect(inst.stderr).toBe('');
+      expect(inst.status).toBe(0);
+      expect(inst.stdout).toContain(`flux-monitor hooks in ${join(bare, 'custom-hooks')} (core.hooksPath = custom-hooks)`);
+      expect(inst.stdout).toContain('bare repository');
+      expect(isOurHook(readFileSync(join(bare, 'custom-hooks', 'pre-push'), 'utf8'))).toBe(true);
+
+      // Flux follows main of the server; a new commit reaches the bare clone, which pushes it.
+      const name = 'from-bare';
+      const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
+      sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' }, spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' } } as never);
+      sim.apply({ apiVersion: 'kustomize.toolkit.fluxcd.io/v1', kind: 'Kustomization', metadata: { name, namespace: 'flux-system' }, spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true } } as never);
+      const sha = r.commit('pushed from a bare clone');
+      r.ok(r.work, 'push', '-q', '--no-verify', bare, 'main');
+      const push = r.git(['push', 'origin', 'main'], bare);
+      expect(push.status).toBe(0);
+      // A bare clone has no remote-tracking refs: the push is confirmed with ls-remote.
+      expect(await r.decided(sha)).toMatch(/confirmed \(remote refs\/heads\/main is /);
+      const s = await eventually(() => r.sessions().find((x) => x.commit.sha === sha), 10_000, 'the session');
+      expect(s.repo).toMatchObject({ path: bare, branch: 'main', remote: 'origin', url: r.remote });
+      expect(s.commit.subject).toBe('pushed from a bare clone');
+
+      // `status` and `history` in the bare repository find it.
+      const st = r.cli(['status', '--json'], bare);
+      expect(st.status).toBe(0);
+      expect(JSON.parse(st.stdout)).toMatchObject({ id: s.id });
+      await eventually(() => r.sessions().find((x) => x.id === s.id && Object.keys(x.nodes).length > 0), 10_000, 'the monitor to see the Flux objects');
+      const rev = `main@sha1:${sha}`;
+      sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository'))!, rev));
+      sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization'))!, rev, {}));
+      const done = await eventually(() => r.sessions().find((x) => x.id === s.id && x.status === 'finished'), 15_000, 'the verdict');
+      expect(done.verdict).toBe('success');
+      expect(r.cli(['history'], bare).stdout).toMatch(new RegExp(`main\\s+${sha.slice(0, 7)}\\s+success\\s+${s.id}`));
+
+      const un = r.cli(['uninstall'], bare);
+      expect(un.status).toBe(0);
+      expect(readdirSync(join(bare, 'custom-hooks'))).toEqual([]);
+    } finally {
+      r.stopAll();
+      await sim.stop();
+    }
+  });
+
+  it('the .git directory of a work tree is not a repository to install into: it says where to run it', () => {
+    const dir = tmp();
+    expect(spawnSync('git', ['init', '-q', dir]).status).toBe(0);
+    const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js');
+    const r = spawnSync(process.execPath, [CLI, 'install'], { cwd: join(dir, '.git'), encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain('is inside the .git directory of a work tree');
+    expect(r.stderr).toContain('Run this in the work tree.');
+  });
+});
