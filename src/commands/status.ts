@@ -2,7 +2,8 @@ import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { EXIT_CODES, type Verbosity } from '../core/types.js';
 import { statePaths, type StatePaths } from '../session/paths.js';
-import { findSession, latestSessionFor, listSessions, liveness, type Liveness, type StoredSession } from '../session/store.js';
+import { findSession, latestSessionFor, listSessions, liveness, pushTime, type Liveness, type SessionEntry, type StoredSession } from '../session/store.js';
+import { newestPushFor, pushLabel, type PendingPush } from '../session/pending.js';
 import { displayState, followNewest, followSession } from '../session/follow.js';
 import { gitInfo } from '../git/repo.js';
 import { VERBOSITIES } from '../config/load.js';
@@ -31,10 +32,15 @@ const status: Command = {
     }
     const paths = statePaths(io.env);
     const json = bool(args, 'json');
-    const picked = await pickSession(io, paths, args.positionals[0], str(args, 'repo'));
+    // Right after a push, its session may not exist yet: wait for it a moment (longer when following it).
+    const waitMs = bool(args, 'follow') || !json ? FOLLOW_WAIT_MS : ONE_SHOT_WAIT_MS;
+    const picked = await pickSession(io, paths, args.positionals[0], str(args, 'repo'), {
+      waitMs,
+      onWaiting: json ? undefined : (p) => io.stderr.write(`flux-monitor: ${pushLabel(p)} was just pushed; waiting for its monitor to start…\n`),
+    });
     if ('code' in picked) {
       // Scripts and the Kiro hook read stdout: JSON in every case.
-      if (json) io.stdout.write(JSON.stringify({ session: null, message: picked.message } satisfies NoSessionJson, null, bool(args, 'follow') ? undefined : 2) + '\n');
+      if (json) io.stdout.write(JSON.stringify(noSessionJson(picked), null, bool(args, 'follow') ? undefined : 2) + '\n');
       return picked.code;
     }
     const { id, session } = picked;
@@ -69,8 +75,30 @@ export default status;
 /** `status --json` when there is no session to show (stdout always carries JSON). */
 export interface NoSessionJson {
   session: null;
-  /** Why: no session yet, no session of that ID, a corrupt session file. */
+  /** Why: no session yet, no session of that ID, a corrupt session file, a push whose monitor is starting or not followed. */
   message: string;
+  /** The push this answer is about, when a push just happened: its commit, branch or tag, and where it stands. */
+  commit?: string;
+  branch?: string;
+  tag?: string;
+  state?: PendingPush['state'];
+}
+
+/** How long one-shot `status` waits for the session of a push that just happened before saying it is starting. */
+export const ONE_SHOT_WAIT_MS = 3_000;
+/** How long `status --follow` and the human view wait for it (the hook helper may ask the cluster first). */
+export const FOLLOW_WAIT_MS = 30_000;
+
+/** The picked answer when there is no session, as JSON. */
+export function noSessionJson(p: { message: string; pending?: PendingPush }): NoSessionJson {
+  const out: NoSessionJson = { session: null, message: p.message };
+  if (p.pending) {
+    out.commit = p.pending.sha;
+    if (p.pending.branch) out.branch = p.pending.branch;
+    if (p.pending.tag) out.tag = p.pending.tag;
+    out.state = p.pending.state;
+  }
+  return out;
 }
 
 /**
@@ -83,7 +111,8 @@ export async function pickSession(
   paths: StatePaths,
   id: string | undefined,
   repoFlag: string | undefined,
-): Promise<{ id: string; session: StoredSession } | { code: number; message: string }> {
+  opts: { waitMs?: number; sleep?: (ms: number) => Promise<void>; onWaiting?: (p: PendingPush) => void } = {},
+): Promise<{ id: string; session: StoredSession } | { code: number; message: string; pending?: PendingPush }> {
   if (id) {
     let entry;
     try {
@@ -105,7 +134,25 @@ export async function pickSession(
   for (const e of entries) {
     if (e.error) io.stderr.write(`flux-monitor: warning: ${e.error} (other sessions are not affected)\n`);
   }
-  const entry = latestSessionFor(paths, info?.root, entries);
+  let entry = latestSessionFor(paths, info?.root, entries);
+  // A push that just happened, whose session is newer than the newest one stored (or not written yet).
+  const pending = info ? newestPushFor(paths, info.root) : undefined;
+  if (info && pending && !covers(entry, pending)) {
+    const r = await awaitPush(paths, info.root, pending, opts.waitMs ?? ONE_SHOT_WAIT_MS, opts.sleep, opts.onWaiting);
+    if ('session' in r) return r;
+    const label = pushLabel(r.pending);
+    if (r.pending.state === 'not-followed') {
+      const message = `the push of ${label} is not followed: ${r.pending.reason}`;
+      io.stderr.write(`flux-monitor: ${message}\n`);
+      return { code: 1, message, pending: r.pending };
+    }
+    const message =
+      r.pending.state === 'pushing'
+        ? `${label} is being pushed; its monitor starts once git push has finished`
+        : `the monitor of ${label} is starting${r.pending.state === 'deciding' ? ' (checking whether Flux follows it)' : ''}; ask again in a moment, or use --follow`;
+    io.stderr.write(`flux-monitor: ${message}\n`);
+    return { code: 0, message, pending: r.pending };
+  }
   if (!entry) {
     const message = info
       ? `no session for ${info.root} yet. Sessions start after a push to a branch Flux follows (\`flux-monitor install\` sets up the hooks), or run \`flux-monitor watch\`.`
@@ -114,6 +161,49 @@ export async function pickSession(
     return { code: 1, message };
   }
   return { id: entry.id, session: entry.session! };
+}
+
+/** Whether the stored session `entry` is the pending push's (or newer). */
+function covers(entry: SessionEntry | undefined, p: PendingPush): boolean {
+  const s = entry?.session;
+  if (!s) return false;
+  if (p.sessionId) return entry!.id === p.sessionId || pushTime(s) > p.at;
+  return (s.commit.sha === p.sha && pushTime(s) >= p.at - 1_000) || pushTime(s) > p.at;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Waits (at most `waitMs`) for the session of the push that just happened: the session push-done started, or, with
+ * hooks that leave no outcome, a session of the pushed commit. Resolves with the session, or with where the push
+ * stands when the wait ends or its helper decided not to follow it.
+ */
+async function awaitPush(
+  paths: StatePaths,
+  root: string,
+  first: PendingPush,
+  waitMs: number,
+  sleep = defaultSleep,
+  onWaiting?: (p: PendingPush) => void,
+): Promise<{ id: string; session: StoredSession } | { pending: PendingPush }> {
+  const end = Date.now() + waitMs;
+  let p = first;
+  for (let round = 0; ; round++) {
+    if (round === 6) onWaiting?.(p); // said only when the wait is long enough to notice (~300 ms)
+    if (p.state === 'not-followed') return { pending: p };
+    const entries = listSessions(paths);
+    const hit = p.sessionId
+      ? entries.find((e) => e.id === p.sessionId && e.session)
+      : entries.find((e) => e.session && e.session.repo.path === root && covers(e, p));
+    if (hit) return { id: hit.id, session: hit.session! };
+    if (Date.now() >= end) return { pending: p };
+    await sleep(50);
+    // Once push-done has consumed the intent, its outcome says what became of the push; with neither (older
+    // hooks), keep waiting for a session of the commit.
+    const next = newestPushFor(paths, root);
+    if (next && next.at >= p.at) p = next;
+    else if (!next && p.state === 'pushing') p = { ...p, state: 'deciding' };
+  }
 }
 
 async function showHuman(
