@@ -5,39 +5,77 @@
 //   list_history  ≙ `history --json`        (past sessions, newest first)
 // Only protocol goes to stdout; logs go to stderr. The server ends when the client goes away (stdin ends),
 // stopping the watches it runs.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+//
+// The caller is not trusted (an agent can be talked into a call by text in what it reads): what the server may
+// touch is decided when it starts, by whoever starts it. The kubeconfig (`--kubeconfig`, else $KUBECONFIG, else
+// ~/.kube/config) and the contexts (`--context`) a call may name, the directories a call may name as its
+// repository (`--repo`, else the client's workspace root, else the working directory, realpath'd), and whether
+// anything may be written to the cluster (`--read-only`). Anything else is an `isError` result naming the flag
+// that allows it. docs/mcp.md#security.
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, delimiter, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { RootsListChangedNotificationSchema, type CallToolResult, type ServerNotification, type ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  RootsListChangedNotificationSchema,
+  type CallToolResult,
+  type JSONRPCMessage,
+  type ServerNotification,
+  type ServerRequest,
+  type ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
 import type { MonitorEvent, SessionState } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
+import type { ClusterClient } from '../cluster/client.js';
+import { MonitorError } from '../cluster/errors.js';
 import { runMonitor } from '../engine/run.js';
 import { statePaths } from '../session/paths.js';
 import { liveness, type Liveness, type StoredSession } from '../session/store.js';
 import { followNewest, followSession } from '../session/follow.js';
 import { gitInfo } from '../git/repo.js';
 import { formatDuration, nodeLabel, summarize } from '../ui/layout.js';
-import { parseArgs, str, UsageError, type ParsedArgs } from './args.js';
+import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { historyRows } from './history.js';
 import { pickSession, type NoSessionJson, type StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
-import { prepareWatch, WATCH_FLAGS } from './watch.js';
+import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
 
-/** What the tools run with: the command's IO, the default repository, and the progress heartbeat. */
+/** What the tools run with: the command's IO and what the server was started with (`flux-monitor mcp` flags). */
 export interface McpContext {
   io: CommandIO;
   /**
-   * The repository of calls that name none (`mcp --repo PATH`, absolute). Without it: the client's first
-   * `file://` root (MCP roots: the workspace the client has open), else the server's working directory.
+   * `mcp --repo PATH`, absolute: the repository of calls that name none, and the one directory tree calls may
+   * name a repository in. `repos` (every `--repo`) wins over it.
    */
   repo?: string;
+  /**
+   * Every `mcp --repo PATH`, absolute: the roots a call may name a repository under (realpath'd, so a symlink
+   * cannot lead out); the first is the repository of calls that name none. Without any: the client's first
+   * `file://` root (MCP roots: the workspace the client has open), else the server's working directory, is
+   * both the default repository and the one root.
+   */
+  repos?: string[];
+  /**
+   * `mcp --kubeconfig PATH` (absolute paths, separated as in $KUBECONFIG): the only kubeconfig tools use.
+   * Default: $KUBECONFIG of the server's environment, else ~/.kube/config, as the server starts.
+   */
+  kubeconfig?: string;
+  /** `mcp --context C`: the only contexts calls may follow (default: every context of the kubeconfig). */
+  contexts?: string[];
+  /** `mcp --read-only`: nothing is written to the cluster (autoReconcile is refused, auto_reconcile ignored). */
+  readOnly?: boolean;
   /** While a tool waits and the client asked for progress, a progress notification at least this often (ms). */
   heartbeatMs?: number;
+  /** At most this many watch_commit and waiting get_session calls at once (default MAX_WAITING_CALLS). */
+  maxWaitingCalls?: number;
+  /** A watch_commit result keeps at most this many events besides its `session` and `summary` events (default MAX_EVENTS). */
+  maxEvents?: number;
 }
 
 /** The part of a tool call a handler uses: cancellation, and progress when the client sent a progress token. */
@@ -47,7 +85,19 @@ export interface ToolCall {
   progress?: (message: string) => Promise<void>;
 }
 
+/** Where a call may look: the repository of calls that name none, and the roots a named repository must be in. */
+export interface RepoScope {
+  base: string;
+  roots: string[];
+}
+
 const HEARTBEAT_MS = 10_000;
+/** watch_commit and get_session with `wait` calls under way at once, at most (each holds watches or a poll loop). */
+export const MAX_WAITING_CALLS = 4;
+/** Events a watch_commit result keeps between its `session` and `summary` events, at most (the oldest go first). */
+export const MAX_EVENTS = 2000;
+/** …and their JSON, at most this many characters. */
+const MAX_EVENT_CHARS = 8_000_000;
 
 // ---- tool schemas ---------------------------------------------------------------------------------------------
 
@@ -58,7 +108,10 @@ const duration = z
 const repoArg = z
   .string()
   .min(1)
-  .describe("Path of the git repository, absolute or relative to the default one (default: `flux-monitor mcp --repo PATH`, else the client's workspace root, else the server's working directory).");
+  .describe(
+    "Path of the git repository, absolute or relative to the default one (default: the first `flux-monitor mcp --repo PATH`, else the client's workspace root, else the server's working directory). " +
+      'It must be inside a directory the server was started for (`--repo`, else that default).',
+  );
 
 export const WATCH_COMMIT_ARGS = {
   revision: z.string().min(1).optional().describe('The commit to follow: a sha or any git revision of the repository (default: HEAD). Outside a repository, a sha, with repoUrl and branch (or all).'),
@@ -66,17 +119,27 @@ export const WATCH_COMMIT_ARGS = {
   repo: repoArg.optional(),
   repoUrl: z.string().min(1).optional().describe("The repository URL the GitRepositories use (default: the URL of the branch's upstream remote)."),
   remote: z.string().min(1).optional().describe('The git remote whose URL to match (default: the upstream of the branch, else origin).'),
-  context: z.string().min(1).optional().describe('Kubeconfig context (default: the contexts of the hook configuration, else the current context).'),
+  context: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("A context of the server's kubeconfig (and one of its `--context` flags, if it was started with any). Default: the contexts of the hook configuration, else the server's `--context` flags, else the current context."),
   contexts: z
     .array(z.string().min(1))
     .optional()
-    .describe('Several kubeconfig contexts: the commit is followed on each cluster; events then carry `cluster`, and the last summary has the overall verdict (the worst) and `clusters`.'),
-  kubeconfig: z.string().min(1).optional().describe('Path of the kubeconfig, absolute or relative to the repository (default: $KUBECONFIG of the server, then ~/.kube/config).'),
+    .describe('Several contexts of the server\'s kubeconfig: the commit is followed on each cluster; events then carry `cluster`, and the last summary has the overall verdict (the worst) and `clusters`.'),
+  kubeconfig: z
+    .string()
+    .optional()
+    .describe('Not accepted: the kubeconfig is chosen when the server starts (`flux-monitor mcp --kubeconfig PATH`); a call that passes one is refused. Name a context instead.'),
   timeout: duration.optional().describe('Give up with verdict "timeout" after this long: "90s", "5m", or seconds (default: the repository\'s hook configuration, 300 s).'),
   pollInterval: duration.optional().describe('Polling period when the API server refuses watches: "2s", or seconds (default 2 s).'),
   all: z.boolean().optional().describe('Follow every Flux object, whatever repository it comes from.'),
   namespaces: z.array(z.string().min(1)).optional().describe('Namespaces to read when listing cluster-wide is forbidden.'),
-  autoReconcile: z.boolean().optional().describe('Ask Flux to fetch the commit now (annotates the matched sources) instead of waiting for its interval.'),
+  autoReconcile: z
+    .boolean()
+    .optional()
+    .describe('Ask Flux to fetch the commit now (annotates the matched sources) instead of waiting for its interval. Refused when the server runs with --read-only.'),
   output: z
     .enum(['events', 'summary'])
     .optional()
@@ -100,9 +163,37 @@ export type WatchCommitArgs = Args<typeof WATCH_COMMIT_ARGS>;
 export type GetSessionArgs = Args<typeof GET_SESSION_ARGS>;
 export type ListHistoryArgs = Args<typeof LIST_HISTORY_ARGS>;
 
+/** What the tools tell clients about themselves (MCP tool annotations); watch_commit reads only with --read-only. */
+export function toolAnnotations(readOnly: boolean): Record<'watch_commit' | 'get_session' | 'list_history', ToolAnnotations> {
+  return {
+    // Reads the cluster (an open world); without --read-only, autoReconcile writes the reconcile.fluxcd.io/requestedAt
+    // annotation (an update, nothing deleted: not destructive; a new token each call: not idempotent).
+    watch_commit: readOnly
+      ? { readOnlyHint: true, openWorldHint: true }
+      : { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+    // Read the local state directory only.
+    get_session: { readOnlyHint: true, openWorldHint: false },
+    list_history: { readOnlyHint: true, openWorldHint: false },
+  };
+}
+
 // ---- tool handlers --------------------------------------------------------------------------------------------
 
-/** The flags of `flux-monitor watch` that the arguments of watch_commit stand for. */
+/** A call the server refuses: what it asked for is not allowed by the flags the server was started with. */
+export class RefusedError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'RefusedError';
+  }
+}
+
+/**
+ * The flags of `flux-monitor watch` that the arguments of watch_commit stand for. Never `--kubeconfig`: the
+ * server's kubeconfig is chosen when it starts (watchCommit refuses a call that names one).
+ */
 export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   const flags: ParsedArgs['flags'] = {};
   const set = (name: keyof typeof WATCH_FLAGS, v: string | number | boolean | string[] | undefined) => {
@@ -114,7 +205,6 @@ export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   set('repo-url', a.repoUrl);
   set('remote', a.remote);
   set('context', a.contexts?.length ? a.contexts : a.context ? [a.context] : undefined);
-  set('kubeconfig', a.kubeconfig);
   set('timeout', a.timeout);
   set('poll-interval', a.pollInterval);
   set('all', a.all);
@@ -123,16 +213,90 @@ export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   return { flags, positionals: [] };
 }
 
+/** The argument of watch_commit each flag of `watch` stands for, for the messages `watch` words with its flags. */
+const FLAG_ARGS: Record<string, string> = {
+  'repo-url': 'repoUrl',
+  'poll-interval': 'pollInterval',
+  'auto-reconcile': 'autoReconcile',
+  namespace: 'namespaces',
+  revision: 'revision',
+  branch: 'branch',
+  remote: 'remote',
+  context: 'context',
+  timeout: 'timeout',
+  all: 'all',
+};
+const BOOLEAN_ARGS = new Set(['all', 'autoReconcile']);
+
+/**
+ * A message of `watch` in the words of the tool: `--timeout: invalid duration` → `timeout: invalid duration`,
+ * `pass --revision SHA` → `pass revision: SHA`, `or --all` → `or all: true`.
+ */
+export function argWords(text: string): string {
+  return text.replace(/--([a-z][a-z-]*)\b(:?)( [A-Z]+\b)?/g, (m, flag: string, colon: string, value: string | undefined) => {
+    const arg = FLAG_ARGS[flag];
+    if (!arg) return m;
+    if (colon) return `${arg}:${value ?? ''}`;
+    if (value) return `${arg}:${value}`;
+    return BOOLEAN_ARGS.has(arg) ? `${arg}: true` : arg;
+  });
+}
+
+/** `err` with its message and hint in the words of the tool (argWords). */
+function inArgWords(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  const info = (err as { info?: { hint?: string } }).info;
+  const hint = (err as { hint?: unknown }).hint;
+  const h = typeof hint === 'string' ? hint : info?.hint;
+  return Object.assign(new Error(argWords(err.message)), h === undefined ? {} : { hint: argWords(h) });
+}
+
 /**
  * watch_commit: `flux-monitor watch --json` in the server, to the verdict. The result is the JSON array of the
  * events `--json` prints (or of the summary alone); each phase change (and each cluster error) is also sent as a
  * progress notification when the client asked for progress. Cancelling the call stops the watch.
+ *
+ * Only the server's kubeconfig is used, only its contexts (its --context flags, if any), only a repository under
+ * its roots, and with --read-only nothing is written to the cluster: anything else is refused (RefusedError).
  */
-export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: ToolCall, base = ctx.repo ?? ctx.io.cwd): Promise<CallToolResult> {
-  const io = { ...ctx.io, cwd: a.repo ? resolve(base, a.repo) : base };
-  // A relative kubeconfig is relative to the repository, as for `watch` run there.
-  const run = await prepareWatch(io, watchFlags({ ...a, kubeconfig: a.kubeconfig && resolve(io.cwd, a.kubeconfig) }));
-  const lines: Array<{ type: MonitorEvent['type']; cluster?: string; json: string }> = [];
+export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: ToolCall, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
+  if (a.kubeconfig !== undefined) {
+    throw new RefusedError(
+      'kubeconfig: refused: the kubeconfig is chosen when the server starts, not by a tool call: flux-monitor mcp --kubeconfig PATH',
+      `name a context of the server's kubeconfig instead (context, contexts)${ctx.contexts?.length ? `: ${ctx.contexts.join(', ')}` : ''}`,
+    );
+  }
+  if (ctx.readOnly && a.autoReconcile) {
+    throw new RefusedError(
+      'autoReconcile: refused: this server is read-only (flux-monitor mcp --read-only), and autoReconcile writes to the cluster (it annotates Flux objects)',
+      'call without autoReconcile; a server started without --read-only allows it',
+    );
+  }
+  const cwd = a.repo === undefined ? scope.base : allowedRepo(scope, a.repo);
+  const io = { ...ctx.io, cwd, stderr: toolStderr(ctx.io.stderr, 'watch_commit') };
+  let run: WatchRun;
+  try {
+    run = await prepareWatch(io, watchFlags(a));
+  } catch (err) {
+    throw inArgWords(err);
+  }
+  const kubeconfig = ctx.kubeconfig ?? serverKubeconfig(ctx.io);
+  const warnings: string[] = [];
+  // The contexts followed: those the call names, else those of the repository's hook file, else the server's.
+  // A call and a repository's file may only name contexts the server allows; the server's own are its choice.
+  const named = run.contexts ?? [];
+  const fromFile = named.length ? [] : run.config.contexts;
+  if (named.length) checkContexts(ctx, kubeconfig, named, '');
+  else if (fromFile.length) checkContexts(ctx, kubeconfig, fromFile, ` (contexts: of ${HOOK_FILE})`);
+  const contexts = named.length ? named : fromFile.length ? fromFile : (ctx.contexts ?? []);
+  let config = { ...run.config, contexts };
+  if (ctx.readOnly && config.auto_reconcile) {
+    config = { ...config, auto_reconcile: false };
+    warnings.push(`auto_reconcile of ${HOOK_FILE} is ignored: this server is read-only (flux-monitor mcp --read-only) and writes nothing to the cluster`);
+  }
+
+  const events = new EventLog(ctx.maxEvents ?? MAX_EVENTS, run.sessionId ?? '', warnings);
+  for (const w of warnings) log(ctx, `watch_commit: warning: ${w}`);
   let latest: SessionState | undefined;
   const progress = new Progress(call, ctx.heartbeatMs, () => latest && stateLine(latest));
   const ac = new AbortController();
@@ -142,10 +306,17 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
   try {
     const final = await runMonitor({
       ...run,
+      config,
+      contexts,
+      context: undefined,
+      kubeconfig,
+      // What the server runs with, never what the repository or the call would set.
+      env: { ...ctx.io.env, KUBECONFIG: kubeconfig },
+      onClient: ctx.readOnly ? readOnlyClient : undefined,
       signal: ac.signal,
       onState: (s) => (latest = s),
       onEvent: (e) => {
-        lines.push({ type: e.type, cluster: e.cluster, json: JSON.stringify(e) });
+        events.push(e);
         const line = eventLine(e);
         if (line) progress.send(line);
       },
@@ -155,19 +326,20 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
     call.signal.removeEventListener('abort', stop);
     await progress.close();
   }
-  // With several clusters, each cluster's summary has `cluster`; the overall one (last) does not.
-  const shown = a.output === 'summary' ? lines.filter((l) => l.type === 'summary' && !l.cluster) : lines;
-  return text(`[${shown.map((l) => l.json).join(',')}]`);
+  return text(`[${events.json(a.output === 'summary').join(',')}]`);
 }
+
+const HOOK_FILE = '.kiro/hooks/flux-reconciliation-monitor.yaml';
 
 /**
  * get_session: `flux-monitor status [ID] --json`: the stored session plus `liveness`, or `{"session": null,
  * "message"}` when there is none. With `wait`, follows the session (as `status --json --follow`) and returns its
  * last state; each update is sent as a progress notification.
  */
-export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolCall, base = ctx.repo ?? ctx.io.cwd): Promise<CallToolResult> {
+export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolCall, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
   const paths = statePaths(ctx.io.env);
-  const picked = await pickSession({ ...ctx.io, cwd: base }, paths, a.id, a.repo === undefined ? undefined : resolve(base, a.repo));
+  const repo = a.repo === undefined ? undefined : allowedRepo(scope, a.repo);
+  const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo);
   if ('code' in picked) return json({ session: null, message: picked.message } satisfies NoSessionJson);
   const doc = (s: StoredSession, live: Liveness): StatusJson => ({ ...s, liveness: live });
   if (!a.wait) return json(doc(picked.session, liveness(picked.session)));
@@ -201,15 +373,179 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
 }
 
 /** list_history: `flux-monitor history --json [--all] [--limit N] [--repo PATH]`. */
-export async function listHistory(ctx: McpContext, a: ListHistoryArgs, base = ctx.repo ?? ctx.io.cwd): Promise<CallToolResult> {
-  const repo = a.all ? undefined : (await gitInfo(a.repo === undefined ? base : resolve(base, a.repo)))?.root;
-  return json(historyRows(ctx.io, { repo, limit: a.limit ?? 20 }));
+export async function listHistory(ctx: McpContext, a: ListHistoryArgs, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
+  const dir = a.repo === undefined ? scope.base : allowedRepo(scope, a.repo);
+  const repo = a.all ? undefined : (await gitInfo(dir))?.root;
+  return json(historyRows({ ...ctx.io, stderr: toolStderr(ctx.io.stderr, 'list_history') }, { repo, limit: a.limit ?? 20 }));
+}
+
+// ---- what a call may touch ------------------------------------------------------------------------------------
+
+/** The scope without a client: the roots of --repo (the first is the default), else the working directory. */
+export function defaultScope(ctx: McpContext): RepoScope {
+  const roots = fixedRoots(ctx) ?? [realpathLoose(ctx.io.cwd)];
+  return { base: roots[0]!, roots };
+}
+
+function fixedRoots(ctx: McpContext): string[] | undefined {
+  const given = ctx.repos?.length ? ctx.repos : ctx.repo ? [ctx.repo] : undefined;
+  return given?.map((r) => realpathLoose(resolve(ctx.io.cwd, r)));
+}
+
+/**
+ * The directory a call's `repo` names (relative to the default repository), with its symlinks resolved, when it
+ * is inside one of the roots; else RefusedError naming the flag that allows it. The resolved path is what the
+ * tool then uses, so what is checked is what is read.
+ */
+export function allowedRepo(scope: RepoScope, repo: string): string {
+  const path = realpathLoose(resolve(scope.base, repo));
+  if (scope.roots.some((root) => inside(root, path))) return path;
+  throw new RefusedError(
+    `repo ${repo}: refused: ${path} is outside the directories this server may use (${scope.roots.join(', ')}); flux-monitor mcp --repo ${path} allows it`,
+    'the repositories a tool may use are chosen when the server starts: one --repo flag per directory',
+  );
+}
+
+function inside(root: string, path: string): boolean {
+  const r = relative(root, path);
+  return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
+}
+
+/** `p` with every symlink resolved: its deepest existing ancestor's realpath, plus the part that does not exist. */
+export function realpathLoose(p: string): string {
+  const tail: string[] = [];
+  let cur = resolve(p);
+  for (;;) {
+    try {
+      return join(realpathSync.native(cur), ...tail);
+    } catch {
+      const parent = dirname(cur);
+      if (parent === cur) return resolve(p);
+      tail.unshift(basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/**
+ * The kubeconfig of the server, as it starts: `--kubeconfig`, else $KUBECONFIG, else ~/.kube/config, each path
+ * made absolute (separated as in $KUBECONFIG).
+ */
+export function serverKubeconfig(io: Pick<CommandIO, 'env' | 'cwd'>, flag?: string): string {
+  const given = (flag ?? io.env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
+  const files = given.length ? given.map((f) => resolve(io.cwd, f)) : [join(io.env.HOME ?? homedir(), '.kube', 'config')];
+  return files.join(delimiter);
+}
+
+/** The context names of the kubeconfig files that exist (unreadable files name none). */
+function kubeconfigContexts(kubeconfig: string): { files: string[]; names: Set<string> } {
+  const files = kubeconfig.split(delimiter).filter((f) => f && existsSync(f));
+  const names = new Set<string>();
+  for (const f of files) {
+    try {
+      const doc = parseYaml(readFileSync(f, 'utf8')) as { contexts?: unknown } | null;
+      if (Array.isArray(doc?.contexts)) for (const c of doc.contexts) if (typeof c?.name === 'string') names.add(c.name);
+    } catch {
+      // the engine says what is wrong with it when it reads it
+    }
+  }
+  return { files, names };
+}
+
+/** Every context named must be one of --context (when given) and one of the server's kubeconfig; else RefusedError. */
+function checkContexts(ctx: McpContext, kubeconfig: string, named: string[], from: string): void {
+  const allowed = ctx.contexts?.length ? ctx.contexts : undefined;
+  const { files, names } = kubeconfigContexts(kubeconfig);
+  for (const c of named) {
+    if (allowed && !allowed.includes(c)) {
+      throw new RefusedError(
+        `context "${c}"${from}: refused: not one of the contexts this server may use (${allowed.join(', ')}); flux-monitor mcp --context ${c} allows it`,
+        'the contexts a tool may use are chosen when the server starts: one --context flag per context',
+      );
+    }
+    if (!names.has(c)) {
+      throw new RefusedError(
+        `context "${c}"${from}: refused: not a context of the server's kubeconfig (${files.join(', ') || `none found at ${kubeconfig}`})`,
+        `${names.size ? `its contexts: ${[...names].join(', ')}. ` : ''}The kubeconfig is chosen when the server starts: flux-monitor mcp --kubeconfig PATH`,
+      );
+    }
+  }
+}
+
+/** --read-only, whatever the engine asks: the client sends GET requests only (reads, lists and watches). */
+function readOnlyClient(client: ClusterClient): void {
+  const request = client.request.bind(client);
+  client.request = (<T>(method: string, path: string, o?: Parameters<ClusterClient['request']>[2]) =>
+    method === 'GET'
+      ? request<T>(method, path, o)
+      : Promise.reject(
+          new MonitorError({
+            category: 'forbidden',
+            message: `${method} ${path.split('?')[0]}: refused: the MCP server is read-only (flux-monitor mcp --read-only)`,
+            hint: 'a server started without --read-only may write to the cluster',
+          }),
+        )) as ClusterClient['request'];
+}
+
+/**
+ * The events of one watch_commit call, bounded: every `session` and `summary` event, and at most `max` others
+ * (at most MAX_EVENT_CHARS of JSON), the newest; when older ones had to go, a `warning` says how many.
+ */
+class EventLog {
+  private readonly head: string[] = [];
+  private readonly mid: string[] = [];
+  private midStart = 0;
+  private midChars = 0;
+  private dropped = 0;
+  private readonly summaries: Array<{ json: string; overall: boolean }> = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly session: string,
+    /** The server's warnings (a hook file setting it ignores), shown after the first `session` event. */
+    private readonly warnings: string[],
+  ) {}
+
+  push(e: MonitorEvent): void {
+    const json = JSON.stringify(e);
+    if (e.type === 'session') {
+      this.head.push(json);
+      if (this.head.length === 1) for (const w of this.warnings) this.head.push(this.warning(w, e.session));
+    } else if (e.type === 'summary') this.summaries.push({ json, overall: e.cluster === undefined });
+    else {
+      this.mid.push(json);
+      this.midChars += json.length;
+      while (this.mid.length - this.midStart > this.max || (this.midChars > MAX_EVENT_CHARS && this.mid.length - this.midStart > 1)) {
+        this.midChars -= this.mid[this.midStart]!.length;
+        this.mid[this.midStart++] = '';
+        this.dropped++;
+      }
+      if (this.midStart > 1024 && this.midStart * 2 > this.mid.length) {
+        this.mid.splice(0, this.midStart);
+        this.midStart = 0;
+      }
+    }
+  }
+
+  /** The JSON of the events in order; `summaryOnly`: the overall summary alone (with several clusters, the last). */
+  json(summaryOnly: boolean): string[] {
+    if (summaryOnly) return this.summaries.filter((s) => s.overall).map((s) => s.json);
+    const left = this.dropped
+      ? [this.warning(`${this.dropped} earlier events are left out: a call keeps at most ${this.max} events besides the session and summary events; the summary holds the final state of every object`)]
+      : [];
+    return [...this.head, ...left, ...this.mid.slice(this.midStart), ...this.summaries.map((s) => s.json)];
+  }
+
+  private warning(message: string, session = this.session): string {
+    return JSON.stringify({ type: 'warning', time: new Date().toISOString(), session, message } satisfies MonitorEvent);
+  }
 }
 
 // ---- the server -----------------------------------------------------------------------------------------------
 
 /** An MCP server with the three tools. `running` holds the tool calls under way (the server waits for them). */
 export function createMcpServer(ctx: McpContext): { server: McpServer; running: Set<Promise<unknown>> } {
+  ctx = { ...ctx, kubeconfig: ctx.kubeconfig ?? serverKubeconfig(ctx.io) };
   const server = new McpServer(
     { name: 'flux-monitor', version: packageVersion() },
     {
@@ -217,28 +553,34 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         'flux-monitor follows a pushed git commit through Flux CD (sources, Kustomizations, HelmReleases, dependsOn) to a verdict. ' +
         'After a `git push`, the git hook starts a monitor: call get_session (wait: true to wait for its verdict). ' +
         'watch_commit follows a commit in this server, to its verdict. list_history lists past sessions. ' +
-        'Results are the JSON the CLI prints with --json (docs/json-events.md).',
+        'Results are the JSON the CLI prints with --json (docs/json-events.md). ' +
+        "The kubeconfig, the contexts and the repositories the tools may use are chosen when the server starts; a call naming others is refused" +
+        (ctx.readOnly ? '. This server is read-only: watch_commit never writes to the cluster (autoReconcile is refused).' : '.'),
     },
   );
   const running = new Set<Promise<unknown>>();
 
-  // The default repository: --repo, else the client's workspace (its first file:// root), else the working directory.
+  // The default repository and the roots: --repo, else the client's workspace (its first file:// root), else the
+  // working directory.
+  const fixed = fixedRoots(ctx);
   let roots: Promise<string | undefined> | undefined;
   server.server.setNotificationHandler(RootsListChangedNotificationSchema, () => void (roots = undefined));
-  const base = async (): Promise<string> => {
-    if (ctx.repo) return ctx.repo;
-    if (!server.server.getClientCapabilities()?.roots) return ctx.io.cwd;
+  const scope = async (): Promise<RepoScope> => {
+    if (fixed) return { base: fixed[0]!, roots: fixed };
+    const cwd = realpathLoose(ctx.io.cwd);
+    if (!server.server.getClientCapabilities()?.roots) return { base: cwd, roots: [cwd] };
     roots ??= server.server.listRoots(undefined, { timeout: 5000 }).then(
       (r) => {
         const root = r.roots.find((x) => x.uri.startsWith('file://'));
-        return root ? fileURLToPath(root.uri) : undefined;
+        return root ? realpathLoose(fileURLToPath(root.uri)) : undefined;
       },
       (err: Error) => {
-        log(ctx, `could not list the client's roots (${err.message}); using ${ctx.io.cwd}`);
+        log(ctx, `could not list the client's roots (${err.message}); using ${cwd}`);
         return undefined;
       },
     );
-    return (await roots) ?? ctx.io.cwd;
+    const base = (await roots) ?? cwd;
+    return { base, roots: [base] };
   };
   const track = <T>(p: Promise<T>): Promise<T> => {
     running.add(p);
@@ -253,6 +595,24 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         return r;
       }),
     );
+  // The calls that wait (a watch, a get_session with wait) hold watches or a poll loop: at most so many at once.
+  const maxWaiting = ctx.maxWaitingCalls ?? MAX_WAITING_CALLS;
+  let waiting = 0;
+  const waits = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    if (waiting >= maxWaiting) {
+      throw new RefusedError(
+        `${name}: refused: too many calls under way: this server runs at most ${maxWaiting} watch_commit and waiting get_session calls at once`,
+        'wait for one of them to end (or cancel one), then call again',
+      );
+    }
+    waiting++;
+    try {
+      return await fn();
+    } finally {
+      waiting--;
+    }
+  };
+  const annotations = toolAnnotations(ctx.readOnly === true);
 
   server.registerTool(
     'watch_commit',
@@ -264,11 +624,13 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         'Returns a JSON array of the --json events: `session` (the objects followed), `phase` (each phase change of an object), ' +
         '`warning`, `error` (cluster problems, with a hint), and last `summary` (verdict success|failed|timeout|superseded|stopped|error|blocked, ' +
         'exitCode, message, counts, final state of each affected object). With output "summary", only the summary event. ' +
-        'Runs until the verdict or the timeout (default 300 s); phase changes are sent as progress notifications when a progress token is given.',
+        'Runs until the verdict or the timeout (default 300 s); phase changes are sent as progress notifications when a progress token is given. ' +
+        "Uses the server's kubeconfig; a context must be one of its contexts, a repository inside the directories the server was started for." +
+        (ctx.readOnly ? ' This server is read-only: autoReconcile is refused.' : ''),
       inputSchema: WATCH_COMMIT_ARGS,
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+      annotations: annotations.watch_commit,
     },
-    (args, extra) => handle('watch_commit', async () => watchCommit(ctx, args, toolCall(extra), await base())),
+    (args, extra) => handle('watch_commit', () => waits('watch_commit', async () => watchCommit(ctx, args, toolCall(extra), await scope()))),
   );
   server.registerTool(
     'get_session',
@@ -279,9 +641,13 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         'as `flux-monitor status --json` prints it: the stored session (id, repo, commit, status, verdict, verdictMessage, nodes by key with phase, reason, message, revision and blockers, error with hint, …) plus `liveness` (running, finished or dead). ' +
         'When there is no session: {"session": null, "message": "…"}. With wait: true, waits until the session ends and returns its final state.',
       inputSchema: GET_SESSION_ARGS,
-      annotations: { readOnlyHint: true, openWorldHint: false },
+      annotations: annotations.get_session,
     },
-    (args, extra) => handle('get_session', async () => getSession(ctx, args, toolCall(extra), await base())),
+    (args, extra) =>
+      handle('get_session', async () => {
+        const run = async () => getSession(ctx, args, toolCall(extra), await scope());
+        return args.wait ? waits('get_session', run) : run();
+      }),
   );
   server.registerTool(
     'list_history',
@@ -291,9 +657,9 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         'Past monitoring sessions of the repository (all: every repository), newest first, as `flux-monitor history --json` prints them: ' +
         'a JSON array of {id, repo, commit, startedAt, endedAt, durationMs, verdict, verdictMessage, counts, liveness}; running and dead sessions have no verdict.',
       inputSchema: LIST_HISTORY_ARGS,
-      annotations: { readOnlyHint: true, openWorldHint: false },
+      annotations: annotations.list_history,
     },
-    (args) => handle('list_history', async () => listHistory(ctx, args, await base())),
+    (args) => handle('list_history', async () => listHistory(ctx, args, await scope())),
   );
   return { server, running };
 }
@@ -301,7 +667,8 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
 /**
  * Serves MCP on io.stdin/io.stdout until the client goes away (stdin ends) or a signal ends the process; tool
  * calls under way are cancelled (a watch ends as `stopped`) and awaited. Nothing but protocol is written to
- * stdout: console output is sent to stderr meanwhile.
+ * stdout: console output is sent to stderr meanwhile. A line that is not JSON is answered with a JSON-RPC Parse
+ * error (-32700), a JSON value that is no JSON-RPC message with Invalid Request (-32600), both with id null.
  */
 export async function serveStdio(ctx: McpContext): Promise<number> {
   const { io } = ctx;
@@ -317,7 +684,8 @@ export async function serveStdio(ctx: McpContext): Promise<number> {
   for (const s of signals) process.once(s, close);
   try {
     await server.connect(transport);
-    log(ctx, `serving the Model Context Protocol on stdio (repository: ${ctx.repo ?? `the client's workspace root, else ${io.cwd}`})`);
+    answerBadLines(transport);
+    log(ctx, `serving the Model Context Protocol on stdio (${describeServer(ctx)})`);
     await closed;
     await Promise.allSettled([...running]);
   } finally {
@@ -330,15 +698,74 @@ export async function serveStdio(ctx: McpContext): Promise<number> {
   return 0;
 }
 
+/**
+ * The SDK's stdio transport reports a line it cannot read to `onerror` and drops it; JSON-RPC 2.0 wants an
+ * answer: -32700 Parse error for what is not JSON, -32600 Invalid Request for JSON that is no message.
+ */
+function answerBadLines(transport: StdioServerTransport): void {
+  const reported = transport.onerror;
+  transport.onerror = (err) => {
+    const error =
+      err instanceof SyntaxError
+        ? { code: -32700, message: `Parse error: ${err.message}` }
+        : err.name === 'ZodError'
+          ? { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' }
+          : undefined;
+    if (error) void transport.send({ jsonrpc: '2.0', id: null, error } as unknown as JSONRPCMessage).catch(() => undefined);
+    reported?.(err);
+  };
+}
+
+function describeServer(ctx: McpContext): string {
+  const roots = fixedRoots(ctx);
+  return [
+    `repositories: ${roots ? roots.join(', ') : `the client's workspace root, else ${ctx.io.cwd}`}`,
+    `kubeconfig: ${ctx.kubeconfig ?? serverKubeconfig(ctx.io)}`,
+    `contexts: ${ctx.contexts?.length ? ctx.contexts.join(', ') : 'any of the kubeconfig'}`,
+    ctx.readOnly ? 'read-only' : 'may write to the cluster (autoReconcile)',
+  ].join('; ');
+}
+
+const MCP_FLAGS = {
+  repo: { value: true, multiple: true },
+  kubeconfig: { value: true },
+  context: { value: true, multiple: true },
+  'read-only': {},
+} as const;
+
 const mcp: Command = {
   name: 'mcp',
   summary: 'Serve the Model Context Protocol over stdio for agents (tools watch_commit, get_session, list_history)',
-  usage: 'flux-monitor mcp [--repo PATH]',
+  usage: 'flux-monitor mcp [--kubeconfig PATH] [--context CTX]... [--repo PATH]... [--read-only]',
   async run(argv, io) {
-    const p = parseArgs(argv, { repo: { value: true } });
+    const p = parseArgs(argv, MCP_FLAGS);
     if (p.positionals.length) throw new UsageError(`unexpected argument "${p.positionals[0]}"`);
-    const repo = str(p, 'repo');
-    return serveStdio({ io, repo: repo ? resolve(io.cwd, repo) : undefined });
+    // Paths may hold commas: every --repo is one path.
+    const repos = ((p.flags.repo as string[] | undefined) ?? []).map((r) => {
+      const path = resolve(io.cwd, r);
+      let dir: boolean;
+      try {
+        dir = statSync(path).isDirectory();
+      } catch {
+        throw new UsageError(`--repo ${r}: no such directory`);
+      }
+      if (!dir) throw new UsageError(`--repo ${r}: not a directory`);
+      return realpathSync.native(path);
+    });
+    const flag = str(p, 'kubeconfig');
+    if (flag !== undefined) {
+      const files = flag.split(delimiter).filter(Boolean);
+      if (!files.length) throw new UsageError('--kubeconfig needs a path');
+      for (const f of files) if (!existsSync(resolve(io.cwd, f))) throw new UsageError(`--kubeconfig ${f}: no such file`);
+    }
+    const contexts = list(p, 'context');
+    return serveStdio({
+      io,
+      repos: repos.length ? repos : undefined,
+      kubeconfig: serverKubeconfig(io, flag),
+      contexts: contexts.length ? contexts : undefined,
+      readOnly: bool(p, 'read-only'),
+    });
   },
 };
 export default mcp;
@@ -437,6 +864,22 @@ export function toolError(err: unknown): CallToolResult {
 
 function log(ctx: McpContext, line: string): void {
   ctx.io.stderr.write(`flux-monitor mcp: ${line}\n`);
+}
+
+/**
+ * The stderr a tool hands to the code of the commands: their lines, prefixed `flux-monitor status:` or
+ * `flux-monitor:`, are the server's, prefixed `flux-monitor mcp: <tool>:`.
+ */
+function toolStderr(stderr: CommandIO['stderr'], tool: string): CommandIO['stderr'] {
+  const write = (chunk: unknown, ...rest: unknown[]) =>
+    (stderr.write as (...a: unknown[]) => boolean)(String(chunk).replace(/^flux-monitor(?: [a-z-]+)?: /gm, `flux-monitor mcp: ${tool}: `), ...rest);
+  return new Proxy(stderr, {
+    get: (t, k) => {
+      if (k === 'write') return write;
+      const v: unknown = Reflect.get(t, k);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
 }
 
 /** Sends console.log/info/debug to stderr (stdout carries the protocol); returns the restore function. */

@@ -62,8 +62,8 @@ afterEach(async () => {
   rmSync(base, { recursive: true, force: true });
 });
 
-async function connect(): Promise<{ client: Client; stderr: () => string }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp'], cwd: repo, env, stderr: 'pipe' });
+async function connect(flags: string[] = []): Promise<{ client: Client; stderr: () => string }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', ...flags], cwd: repo, env, stderr: 'pipe' });
   let err = '';
   transport.stderr?.on('data', (d) => (err += d));
   const client = new Client({ name: 'e2e', version: '1' });
@@ -113,8 +113,9 @@ describe('flux-monitor mcp over stdio', () => {
     const KS = { kind: 'Kustomization', namespace: 'flux-system', name };
     sim.apply({ ...gitRepository(name, URL_), status: gitReady(SHA_OLD) });
     sim.apply({ ...kustomization(name, { source: name }), status: ksReady(SHA_OLD) });
-    const { client } = await connect();
-    // `repo`: a directory outside any repository, where the commit is given by sha and URL, as for `watch`.
+    // `repo`: a directory outside any repository, where the commit is given by sha and URL, as for `watch`; the
+    // server must be started for it (--repo), the first --repo staying the default repository.
+    const { client } = await connect(['--repo', repo, '--repo', base]);
     const progress: string[] = [];
     const call = client.callTool(
       { name: 'watch_commit', arguments: { repo: base, revision: SHA_NEW, repoUrl: URL_, branch: 'main', timeout: '5m' } },
@@ -133,7 +134,7 @@ describe('flux-monitor mcp over stdio', () => {
   });
 
   it('exits cleanly when the client closes stdin during a watch; stdout carries protocol only', async () => {
-    const child = spawn(process.execPath, [CLI, 'mcp'], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'mcp', '--repo', base], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -151,11 +151,11 @@ describe('mcp tools', () => {
     expect(byName.list_history!.annotations?.readOnlyHint).toBe(true);
   });
 
-  it('watch_commit arguments stand for the flags of `flux-monitor watch`', () => {
-    const argv = ['--revision', 'abc1234', '--branch', 'dev', '--repo-url', URL_, '--remote', 'up', '--context', 'kind', '--kubeconfig', '/k',
+  it('watch_commit arguments stand for the flags of `flux-monitor watch` (never --kubeconfig: the server chooses it)', () => {
+    const argv = ['--revision', 'abc1234', '--branch', 'dev', '--repo-url', URL_, '--remote', 'up', '--context', 'kind',
       '--timeout', '90', '--poll-interval', '2s', '--all', '--namespace', 'a', '--namespace', 'b', '--auto-reconcile'];
     const fromTool = watchFlags({
-      revision: 'abc1234', branch: 'dev', repoUrl: URL_, remote: 'up', context: 'kind', kubeconfig: '/k', timeout: 90, pollInterval: '2s',
+      revision: 'abc1234', branch: 'dev', repoUrl: URL_, remote: 'up', context: 'kind', timeout: 90, pollInterval: '2s',
       all: true, namespaces: ['a', 'b'], autoReconcile: true, output: 'summary', repo: '/elsewhere',
     });
     expect(fromTool).toEqual(parseArgs(argv, WATCH_FLAGS));
@@ -260,10 +260,10 @@ describe('watch_commit against the API simulator', () => {
     sim.setStatus(GIT, gitReady(SHA_NEW));
     sim.setStatus(KS, ksReady(SHA_NEW));
   };
-  const args = (over: Record<string, unknown> = {}) => ({ revision: SHA_NEW, repoUrl: URL_, branch: 'main', kubeconfig, timeout: '10m', ...over });
+  const args = (over: Record<string, unknown> = {}) => ({ revision: SHA_NEW, repoUrl: URL_, branch: 'main', timeout: '10m', ...over });
 
   it('follows a commit to its verdict: the `watch --json` events, phase changes and heartbeats as progress', async () => {
-    const client = await connect({ heartbeatMs: 20 });
+    const client = await connect({ heartbeatMs: 20, kubeconfig });
     const progress: string[] = [];
     const call = client.callTool({ name: 'watch_commit', arguments: args() }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
     await waitFor(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)') && progress.some((m) => /^running \d+m?s: 0 ready/.test(m)), 'Pending and a heartbeat');
@@ -283,7 +283,7 @@ describe('watch_commit against the API simulator', () => {
 
   it('output "summary" gives the summary event alone', async () => {
     deliver();
-    const client = await connect();
+    const client = await connect({ kubeconfig });
     const r = resultJson(await client.callTool({ name: 'watch_commit', arguments: args({ output: 'summary', timeout: 30 }) })) as MonitorEvent[];
     expect(r).toHaveLength(1);
     expect(r[0]).toMatchObject({ type: 'summary', verdict: 'success', exitCode: 0 });
@@ -291,17 +291,19 @@ describe('watch_commit against the API simulator', () => {
   });
 
   it('a cluster it cannot reach ends with verdict error, like `watch`', async () => {
-    const client = await connect();
-    const r = resultJson(await client.callTool({ name: 'watch_commit', arguments: args({ kubeconfig: join(dir, 'missing'), output: 'summary' }) })) as MonitorEvent[];
+    const client = await connect({ kubeconfig: join(dir, 'missing') });
+    const r = resultJson(await client.callTool({ name: 'watch_commit', arguments: args({ output: 'summary' }) })) as MonitorEvent[];
     expect(r[0]).toMatchObject({ type: 'summary', verdict: 'error', exitCode: 3 });
   });
 
-  it('arguments `watch` refuses are tool errors with its message', async () => {
-    const client = await connect();
-    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: { repoUrl: URL_ } }))).toBe('not inside a git repository: pass --revision SHA (and --repo-url URL --branch B, or --all)');
-    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: args({ timeout: 'soon' }) }))).toMatch(/^--timeout: /);
+  it('arguments `watch` refuses are tool errors with its message, in the words of the tool arguments', async () => {
+    const client = await connect({ kubeconfig });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: { repoUrl: URL_ } }))).toBe('not inside a git repository: pass revision: SHA (and repoUrl: URL branch: B, or all: true)');
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: args({ timeout: 'soon' }) }))).toMatch(/^timeout: .*"soon"/);
     const repo = newRepo();
-    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: { repo } }))).toMatch(/has no remote[\s\S]*\nhint: Pass --repo-url URL/);
+    const noRemote = errorText(await client.callTool({ name: 'watch_commit', arguments: { repo } }));
+    expect(noRemote).toMatch(/has no remote[\s\S]*\nhint: Pass repoUrl: URL .* or pass all: true/);
+    expect(noRemote).not.toContain('--');
   });
 
   it('serving on stdio: only protocol on stdout; the client going away stops a running watch and ends the server', async () => {
@@ -309,7 +311,7 @@ describe('watch_commit against the API simulator', () => {
     const fromServer = new PassThrough();
     const stdout: string[] = [];
     fromServer.on('data', (d) => stdout.push(String(d)));
-    const served = serveStdio({ io: { ...io(), stdin: toServer as unknown as NodeJS.ReadStream, stdout: fromServer as unknown as NodeJS.WriteStream } });
+    const served = serveStdio({ io: { ...io(), stdin: toServer as unknown as NodeJS.ReadStream, stdout: fromServer as unknown as NodeJS.WriteStream }, kubeconfig });
     // The SDK's stdio transport is symmetric: over the server's streams, reversed, it carries the client.
     const client = new Client({ name: 'test', version: '1' });
     await client.connect(new StdioServerTransport(fromServer, toServer));
