@@ -253,10 +253,25 @@ export const HELP: Record<string, CommandHelp> = {
     summary: 'Serve the Model Context Protocol over stdio for agents (tools watch_commit, get_session, list_history)',
     usage: 'flux-monitor mcp [flags]',
     description: [
-      'An MCP server on stdin/stdout for agents (Kiro, other MCP clients): watch_commit follows a commit to its verdict with progress notifications, get_session reads the running or most recent session, list_history lists past ones; each answers with the JSON of `watch --json`, `status --json` and `history --json`. See docs/mcp.md.',
+      'An MCP server on stdin/stdout for agents (Kiro, other MCP clients): watch_commit follows a commit to its verdict with progress notifications, get_session reads the running or most recent session, list_history lists past ones; each answers with the JSON of `watch --json`, `status --json` and `history --json`. What the tools may touch (repositories, kubeconfig, contexts, writes) is decided by these flags when it starts, not by the caller. See docs/mcp.md.',
     ],
-    flags: [{ ...repoFlag('that tool calls naming none use'), default: "the client's workspace root, else the current directory" }],
-    examples: [{ comment: 'Register it in an MCP client configuration', command: '{"command": "flux-monitor", "args": ["mcp"]}' }],
+    flags: [
+      {
+        name: 'repo',
+        value: 'PATH',
+        complete: 'directory',
+        repeatable: true,
+        default: "the client's workspace root, else the current directory",
+        description: 'a repository tool calls may name (the first is the default); calls naming another directory are refused',
+      },
+      { name: 'kubeconfig', value: 'PATH', complete: 'file', default: '$KUBECONFIG, else ~/.kube/config', description: 'the kubeconfig the tools use' },
+      { name: 'context', value: 'CTX', repeatable: true, default: 'any context of the kubeconfig', description: 'a kubeconfig context tool calls may name; others are refused' },
+      { name: 'read-only', description: 'write nothing to the cluster: watch_commit refuses autoReconcile and ignores auto_reconcile of the hook file' },
+    ],
+    examples: [
+      { comment: 'Register it in an MCP client configuration', command: '{"command": "flux-monitor", "args": ["mcp"]}' },
+      { comment: 'Only this repository and cluster, reading only', command: 'flux-monitor mcp --repo ~/src/fleet --context prod-eu --read-only' },
+    ],
     exitCodes: [{ code: 0, meaning: 'the client closed the connection' }, { code: 3, meaning: 'the server could not run' }, USAGE_ERROR],
   },
 
