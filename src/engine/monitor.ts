@@ -1835,7 +1835,10 @@ const isAwaitingCi = (n: NodeState) => n.phase === 'Pending' && CI_WAIT_REASONS.
 const isBlocked = (n: NodeState) => n.settled && (n.phase === 'Pending' || n.phase === 'Waiting');
 
 export function decideVerdict(s: SessionState): Verdict {
-  const nodes = Object.values(s.nodes).filter((n) => n.affected && !n.deleted);
+  const affected = Object.values(s.nodes).filter((n) => n.affected);
+  const nodes = affected.filter((n) => !n.deleted);
+  // Every object that would have applied the commit is gone: nothing carries it, which is no success.
+  if (nodes.length === 0 && affected.length > 0) return 'failed';
   if (nodes.some((n) => FAILURE_PHASES.has(n.phase))) return 'failed';
   const blocked = nodes.filter(isBlocked);
   // Nothing failed, and everything that cannot move waits on a suspended object: the commit is held back on
@@ -1860,6 +1863,10 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
     case 'success':
       return `commit ${short} is applied${through(s)}: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
     case 'failed': {
+      if (nodes.length > 0 && nodes.every((n) => n.deleted)) {
+        const names = nodes.slice(0, 3).map((n) => `${n.kind} ${n.namespace}/${n.name}`).join(', ');
+        return `commit ${short} was not applied: every object that would apply it was deleted (${names}${nodes.length > 3 ? `, +${nodes.length - 3} more` : ''})`;
+      }
       const first = nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
       const head = `commit ${short} failed${through(s)}: ${c.failed} failed${blocked ? `, ${blocked} blocked` : ''}, ${c.ready} ready`;
       const before = first?.preexisting ? ', already failing before this push' : '';

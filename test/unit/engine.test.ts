@@ -396,6 +396,23 @@ describe('engine against the API simulator', () => {
     expect(final.warnings.some((w) => w.includes('is unknown'))).toBe(false);
   }, 30_000);
 
+  it('a session in which every affected object was deleted is not a success: it says which were deleted', async () => {
+    await startSim();
+    seedFleet();
+    const { p, events, states } = run();
+    await waitFor(() => events.some((e) => e.type === 'session'));
+    // Children first, each seen gone before the next (watches of different kinds deliver in any order).
+    for (const ref of [{ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' }, ks('apps'), ks('infra'), GIT]) {
+      expect(sim.delete(ref)).toBe(true);
+      await waitFor(() => states.at(-1)?.nodes[`${ref.kind}/${ref.namespace}/${ref.name}`]?.deleted === true || states.at(-1)?.status === 'finished');
+    }
+    const final = await p;
+    expect(final.verdict).toBe('failed');
+    expect(final.timedOut).toBeUndefined();
+    expect(final.verdictMessage).toMatch(new RegExp(`^commit ${SHA_NEW.slice(0, 7)} was not applied: every object that would apply it was deleted \\(`));
+    expect(final.verdictMessage).toContain('Kustomization flux-system/infra');
+  });
+
   it('stops with verdict superseded when aborted for a newer push', async () => {
     await startSim();
     seedFleet();
