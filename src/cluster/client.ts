@@ -1,5 +1,6 @@
 // Cluster access layer: the user's kubeconfig (read by kubeconfig.ts; @kubernetes/client-node, loaded only when
-// needed, runs exec/OIDC auth plugins and proxies) and a small HTTP transport for list / watch / patch that counts
+// needed, runs exec/OIDC auth plugins and proxies: the cluster's proxy-url, or HTTPS_PROXY/HTTP_PROXY as client-go
+// picks them) and a small HTTP transport for list / watch / patch that counts
 // every request it makes.
 import http from 'node:http';
 import https from 'node:https';
@@ -7,8 +8,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, MonitorError, WatchStallError } from './errors.js';
-import { resolveKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
+import { ApiError, BadBodyError, MonitorError, WatchStallError } from './errors.js';
+import { LineSplitter } from './lines.js';
+import { resolveKubeconfig, type Impersonation, type ImpersonationOverride, type ResolvedKubeconfig } from './kubeconfig.js';
 import { ListBodyParser } from './listbody.js';
 import { redactUrl } from '../core/giturl.js';
 import { sanitizeText } from '../core/sanitize.js';
@@ -18,6 +20,8 @@ export interface ClientStats {
   byVerb: Record<string, number>;
   watchesOpen: number;
   watchesStarted: number;
+  /** Bytes of watch streams looked at for a line end: at most the bytes received (no rescans). */
+  watchScannedBytes: number;
 }
 
 export interface RequestOptions {
@@ -29,9 +33,28 @@ export interface RequestOptions {
   statsVerb?: string;
   /**
    * A LIST: a successful body is parsed as it arrives, item by item (ListBodyParser), instead of as one buffer and
-   * one string. A body that is not JSON then resolves as an empty string (no items) instead of its text.
+   * one string. It must be a list (a JSON object whose `items` is an array, or null): anything else, or a body
+   * that is not JSON, rejects with a BadBodyError, never resolves as "no objects".
    */
   list?: boolean;
+  /** Largest body accepted, in bytes (default MAX_LIST_BYTES for a LIST, MAX_BODY_BYTES otherwise). */
+  maxBytes?: number;
+}
+
+/** Largest body of a non-LIST answer (an object, a discovery document, a diagnosis read). */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** Largest LIST body (10,000 Flux objects of 10 KB are 100 MB). */
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
+/** Bytes kept of an error answer (a Status, or a proxy's error page). */
+export const MAX_ERROR_BODY_BYTES = 1024 * 1024;
+/** Longest watch event line. */
+export const MAX_WATCH_LINE_BYTES = 64 * 1024 * 1024;
+
+/** What a LIST answers: a JSON object whose `items` is an array (or null, an empty list of some servers). */
+export function isListBody(doc: unknown): doc is { items: unknown[] | null; metadata?: unknown } {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return false;
+  const items = (doc as { items?: unknown }).items;
+  return items === null || Array.isArray(items);
 }
 
 export interface WatchEvent {
@@ -57,7 +80,10 @@ export interface LoadOptions {
   /** Path(s) of the kubeconfig (default: $KUBECONFIG, then ~/.kube/config). */
   kubeconfig?: string;
   context?: string;
+  /** The environment: KUBECONFIG, HOME, and the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
   env?: NodeJS.ProcessEnv;
+  /** `--as`, `--as-group`, `--as-uid`: each one given replaces the kubeconfig's `as`, `as-groups`, `as-uid`. */
+  impersonate?: ImpersonationOverride;
 }
 
 /** Loads the user's kubeconfig and resolves the context; errors are categorised as `config`. */
@@ -73,7 +99,7 @@ export function loadKubeConfig(opts: LoadOptions = {}): ResolvedKubeconfig {
       hint: 'Point KUBECONFIG or --kubeconfig at your cluster config, or try `flux-monitor demo` to see the tool without a cluster.',
     });
   }
-  return resolveKubeconfig(present, opts.context);
+  return resolveKubeconfig(present, opts.context, { env, impersonate: opts.impersonate });
 }
 
 /** The same files and context in @kubernetes/client-node, for the auth plugins and proxies it implements. */
@@ -101,7 +127,35 @@ async function libraryKubeConfig(cfg: ResolvedKubeconfig): Promise<KubeConfig> {
     });
   }
   kc.setCurrentContext(cfg.contextName);
+  // A proxy of the environment (HTTPS_PROXY...) goes where the library looks for the kubeconfig's proxy-url.
+  const proxy = cfg.proxy;
+  if (proxy && proxy.from !== 'proxy-url') {
+    const name = kc.getCurrentCluster()?.name;
+    kc.clusters = kc.clusters.map((c) => (c.name === name ? { ...c, proxyUrl: proxy.url } : c));
+  }
   return kc;
+}
+
+/** Go's header-key escaping of client-go (headerKeyEscape): bytes that are not token characters, and %, as %XX. */
+function headerKeyEscape(key: string): string {
+  let out = '';
+  for (const b of Buffer.from(key, 'utf8')) {
+    const c = String.fromCharCode(b);
+    out += b < 0x80 && /[A-Za-z0-9!#$&'*+\-.^_`|~]/.test(c) ? c : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
+}
+
+/** UTF-8 text as the bytes of a header value (Node writes header strings as latin1). */
+const headerBytes = (v: string) => Buffer.from(v, 'utf8').toString('latin1');
+
+/** The Impersonate-* headers of client-go's impersonating round tripper. */
+export function impersonationHeaders(imp: Impersonation): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = { 'Impersonate-User': headerBytes(imp.user) };
+  if (imp.uid) h['Impersonate-Uid'] = headerBytes(imp.uid);
+  if (imp.groups.length) h['Impersonate-Group'] = imp.groups.map(headerBytes);
+  for (const [k, values] of Object.entries(imp.extra)) h[`Impersonate-Extra-${headerKeyEscape(k)}`] = values.map(headerBytes);
+  return h;
 }
 
 /** An object as the API returns it, enough for the engine: metadata with a name, string fields where strings belong. */
@@ -141,7 +195,7 @@ function parseRetryAfter(v: string | string[] | undefined): number | undefined {
 
 /** Kubernetes REST client with request accounting. */
 export class ClusterClient {
-  readonly stats: ClientStats = { requests: 0, byVerb: {}, watchesOpen: 0, watchesStarted: 0 };
+  readonly stats: ClientStats = { requests: 0, byVerb: {}, watchesOpen: 0, watchesStarted: 0, watchScannedBytes: 0 };
   readonly server: string;
   readonly contextName: string;
   /** Default namespace of the context, if it sets one. */
@@ -168,8 +222,13 @@ export class ClusterClient {
   private async prepare(method: string, path: string, headers: Record<string, string>): Promise<http.RequestOptions & { url: URL }> {
     const url = new URL(this.server + path);
     const opts: https.RequestOptions = { method, headers: { Accept: 'application/json', 'User-Agent': 'flux-monitor', ...headers } };
-    const h = opts.headers as Record<string, string>;
+    const h = opts.headers as Record<string, string | string[]>;
     const cfg = this.config;
+    const impersonate = () => {
+      // Set here on both paths (the library sets only Impersonate-User, from the kubeconfig's `as`).
+      for (const k of Object.keys(h)) if (/^impersonate-/i.test(k)) delete h[k];
+      if (cfg.impersonate) Object.assign(h, impersonationHeaders(cfg.impersonate));
+    };
     if (cfg.needsLibrary) {
       // Exec and auth-provider plugins, proxies: the library fills in TLS, the agent and the Authorization header.
       this.library ??= libraryKubeConfig(cfg);
@@ -190,6 +249,7 @@ export class ClusterClient {
         h.Authorization = 'Basic ' + Buffer.from(opts.auth).toString('base64');
         delete opts.auth;
       }
+      impersonate();
       return { ...opts, url };
     }
     if (url.protocol === 'https:') {
@@ -201,6 +261,7 @@ export class ClusterClient {
     if (auth.type === 'token') h.Authorization = `Bearer ${auth.token}`;
     else if (auth.type === 'tokenFile') h.Authorization = `Bearer ${this.readTokenFile(auth.path)}`;
     else if (auth.type === 'basic') h.Authorization = 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
+    impersonate();
     return { ...opts, url };
   }
 
@@ -217,7 +278,11 @@ export class ClusterClient {
     }
   }
 
-  /** One request; resolves with the parsed JSON body or rejects with ApiError / a network error. */
+  /**
+   * One request; resolves with the parsed JSON body or rejects with ApiError (non-2xx), BadBodyError (a 2xx body
+   * that is not JSON, a LIST that is not a list, a body over the size limit: a transient `server-error`, never
+   * "no objects") or a network error.
+   */
   async request<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     const verb = method === 'GET' ? (path.includes('?') && /[?&]watch=/.test(path) ? 'watch' : 'get') : method.toLowerCase();
     this.count(o.statsVerb ?? verb);
@@ -230,50 +295,32 @@ export class ClusterClient {
     }
     const req = await this.prepare(method, path, headers);
     const mod = req.url.protocol === 'http:' ? http : https;
+    const maxBytes = o.maxBytes ?? (o.list ? MAX_LIST_BYTES : MAX_BODY_BYTES);
     return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (err: unknown, value?: unknown) => {
+        if (settled) return;
+        settled = true;
+        o.signal?.removeEventListener('abort', onAbort);
+        if (err !== undefined) reject(err);
+        else resolve(value as T);
+      };
       // The abort listener holds the request, and through it the response: remove it once settled, or every
       // request made with a long-lived signal (all the LISTs of a reflector) would stay in memory.
       const onAbort = () => r.destroy(new Error('aborted'));
-      const done = () => o.signal?.removeEventListener('abort', onAbort);
       const r = mod.request(req.url, req, (res) => {
         const status = res.statusCode ?? 0;
-        if (o.list && status >= 200 && status < 300) {
-          const parser = new ListBodyParser();
-          let failed = false;
-          res.on('data', (c: Buffer) => {
-            if (failed) return;
-            try {
-              parser.write(c);
-            } catch {
-              failed = true;
-            }
-          });
-          res.on('error', (err) => {
-            done();
-            reject(err);
-          });
-          res.on('end', () => {
-            done();
-            let body: unknown = '';
-            if (!failed) {
-              try {
-                body = parser.end();
-              } catch {
-                body = '';
-              }
-            }
-            resolve(body as T);
-          });
-          return;
-        }
+        const ok = status >= 200 && status < 300;
+        const type = String(res.headers['content-type'] ?? 'no Content-Type').split(';')[0]!.trim();
+        const bad = (what: string) => new BadBodyError(status, path, what);
+        // A body that never ends (or a huge one) is cut off: a 2xx one is a BadBodyError; an error answer keeps
+        // its first bytes, enough for a Status or an error page.
+        const limit = ok ? maxBytes : Math.min(maxBytes, MAX_ERROR_BODY_BYTES);
+        let received = 0;
         let chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => {
-          done();
-          reject(err);
-        });
-        res.on('end', () => {
-          done();
+        let parser: ListBodyParser | undefined = o.list && ok ? new ListBodyParser() : undefined;
+        let parseError = false;
+        const finishError = () => {
           const text = Buffer.concat(chunks).toString('utf8');
           chunks = [];
           let body: unknown = text;
@@ -282,14 +329,67 @@ export class ClusterClient {
           } catch {
             /* keep text */
           }
-          if (status >= 200 && status < 300) resolve(body as T);
-          else reject(new ApiError(status, path, body, parseRetryAfter(res.headers['retry-after'])));
+          settle(new ApiError(status, path, body, parseRetryAfter(res.headers['retry-after'])));
+        };
+        res.on('data', (c: Buffer) => {
+          if (settled) return;
+          received += c.length;
+          if (received > limit) {
+            if (ok) settle(bad(`a body larger than ${limit} bytes (${type})`));
+            else finishError();
+            r.destroy();
+            return;
+          }
+          if (!parser) {
+            chunks.push(c);
+            return;
+          }
+          if (parseError) return;
+          try {
+            parser.write(c);
+          } catch {
+            parseError = true;
+          }
+        });
+        res.on('error', (err) => settle(err));
+        // A response cut short without an error (e.g. the socket closed with no 'end'): not a complete answer.
+        res.on('close', () => {
+          if (!res.complete) settle(Object.assign(new Error('the response was cut short'), { code: 'ECONNRESET' }));
+        });
+        res.on('end', () => {
+          if (settled) return;
+          if (!ok) return finishError();
+          if (parser) {
+            let doc: unknown;
+            let valid = !parseError;
+            if (valid) {
+              try {
+                doc = parser.end();
+              } catch {
+                valid = false;
+              }
+            }
+            parser = undefined;
+            if (valid && doc === undefined) return settle(bad('an empty body'));
+            if (!valid) return settle(bad(`a body that is not JSON or is cut short (${type}, ${received} bytes)`));
+            if (!isListBody(doc)) return settle(bad(`JSON that is not a list (${type})`));
+            return settle(undefined, doc);
+          }
+          const text = Buffer.concat(chunks).toString('utf8');
+          chunks = [];
+          // 204 No Content is the one answer without a body; any other 2xx carries a JSON document.
+          if (status === 204 && !text.trim()) return settle(undefined, undefined);
+          if (!text.trim()) return settle(bad('an empty body'));
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            return settle(bad(`a body that is not JSON or is cut short (${type}, ${received} bytes)`));
+          }
+          settle(undefined, body);
         });
       });
-      r.on('error', (err) => {
-        done();
-        reject(err);
-      });
+      r.on('error', (err) => settle(err));
       const timeout = o.timeoutMs ?? 30_000;
       r.setTimeout(timeout, () => r.destroy(Object.assign(new Error(`request timed out after ${timeout} ms`), { code: 'ETIMEDOUT' })));
       if (o.signal) {
@@ -340,8 +440,8 @@ export class ClusterClient {
       const status = res.statusCode ?? 0;
       if (status !== 200) {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
+        let kept = 0;
+        const answer = () => {
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
           try {
@@ -350,43 +450,54 @@ export class ClusterClient {
             /* keep text */
           }
           finish(new ApiError(status, path, body, parseRetryAfter(res.headers['retry-after'])));
+        };
+        res.on('data', (c: Buffer) => {
+          // An error page that never ends: its first bytes are enough.
+          if (kept + c.length > MAX_ERROR_BODY_BYTES) return answer();
+          chunks.push(c);
+          kept += c.length;
         });
+        res.on('end', answer);
         res.on('error', finish);
         return;
       }
       armStall();
       cb.onOpen?.();
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        armStall();
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          let ev: WatchEvent;
-          try {
-            ev = JSON.parse(line) as WatchEvent;
-          } catch {
-            finish(Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }));
-            return;
-          }
-          if (closed) return;
-          // Valid JSON that is not a watch event (no type, an object without metadata or name...) is as broken.
-          if (!isWatchEvent(ev)) {
-            finish(Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }));
-            return;
-          }
-          cb.onEvent(ev);
+      const lines = new LineSplitter(MAX_WATCH_LINE_BYTES);
+      const onLine = (text: string): boolean => {
+        const line = text.trim();
+        if (!line) return true;
+        let ev: WatchEvent;
+        try {
+          ev = JSON.parse(line) as WatchEvent;
+        } catch {
+          finish(Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }));
+          return false;
         }
+        if (closed) return false;
+        // Valid JSON that is not a watch event (no type, an object without metadata or name...) is as broken.
+        if (!isWatchEvent(ev)) {
+          finish(Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }));
+          return false;
+        }
+        cb.onEvent(ev);
+        return !closed;
+      };
+      res.on('data', (chunk: Buffer) => {
+        if (closed) return;
+        armStall();
+        const before = lines.scanned;
+        const result = lines.write(chunk, onLine);
+        this.stats.watchScannedBytes += lines.scanned - before;
         // A frame that never ends is as broken as a malformed one.
-        if (buf.length > 64 * 1024 * 1024) finish(new Error('watch frame too large'));
+        if (result === 'too-large') finish(Object.assign(new Error('watch frame too large'), { code: 'EPROTO_FRAME' }));
       });
-      res.on('end', () => finish());
+      // A stream that ends in the middle of a frame (an HTML page without a final newline, a cut connection) did
+      // not end normally: reopening it at once, silently, would loop on a proxy that answers every watch so.
+      const ended = () => finish(lines.pending > 0 ? Object.assign(new Error('malformed watch frame'), { code: 'EPROTO_FRAME' }) : undefined);
+      res.on('end', ended);
       res.on('error', finish);
-      res.on('close', () => finish());
+      res.on('close', ended);
     });
     r.on('error', finish);
     r.end();

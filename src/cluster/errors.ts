@@ -34,6 +34,24 @@ export class WatchStallError extends Error {
   }
 }
 
+/**
+ * A 2xx answer whose body is not what a Kubernetes API server sends: not JSON (a proxy's login page, a captive
+ * portal), JSON cut short, a LIST that is not a list, or a body beyond the size limit. Never "no objects": a
+ * transient `server-error`, retried like a 503.
+ */
+export class BadBodyError extends Error {
+  readonly code = 'EBADBODY';
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    /** What is wrong, e.g. `a body that is not JSON (text/html)`. */
+    readonly what: string,
+  ) {
+    super(`HTTP ${status} with ${what}`);
+    this.name = 'BadBodyError';
+  }
+}
+
 /** An error that already carries its category (e.g. from discovery or kubeconfig loading). */
 export class MonitorError extends Error {
   constructor(readonly info: CategorizedError) {
@@ -143,6 +161,14 @@ export function categorize(err: unknown, what = 'the Kubernetes API'): Categoriz
       category: 'server-error',
       message: `a watch on ${what} sent nothing for ${Math.round(err.stallMs / 1000)}s`,
       hint: 'flux-monitor re-opens quiet watches by itself.',
+    };
+  }
+  if (err instanceof BadBodyError) {
+    return {
+      category: 'server-error',
+      status: err.status,
+      message: sanitizeText(`${what} answered HTTP ${err.status} with ${err.what}`, { maxLength: 400 }),
+      hint: 'Something between you and the API server may answer in its place (a proxy that wants a login, a captive portal); flux-monitor keeps what it knew and retries. Check `kubectl get --raw /version`.',
     };
   }
   if (code === 'EPROTO_FRAME') {

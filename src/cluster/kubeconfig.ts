@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { MonitorError } from './errors.js';
+import { proxyFromEnvironment } from './proxy.js';
 
 export interface TlsMaterial {
   ca?: Buffer;
@@ -32,8 +33,37 @@ export interface ResolvedKubeconfig {
   server: string;
   tls: TlsMaterial;
   auth: StaticAuth;
-  /** Why this context needs @kubernetes/client-node (an exec or auth-provider user, a proxy-url); else undefined. */
+  /** Why this context needs @kubernetes/client-node (an exec or auth-provider user, a proxy); else undefined. */
   needsLibrary?: string;
+  /**
+   * The proxy requests go through, as client-go picks it: the cluster's `proxy-url`, else HTTPS_PROXY (https
+   * servers) or HTTP_PROXY (http servers) unless NO_PROXY matches the server (see proxy.ts). Undefined: direct.
+   */
+  proxy?: { url: string; from: string };
+  /** Whom requests act as (kubectl's `as`, `as-groups`, `as-uid`, `as-user-extra`, and `--as`...): Impersonate-* headers. */
+  impersonate?: Impersonation;
+}
+
+/** An identity to act as (the Impersonate-* headers of every request). */
+export interface Impersonation {
+  user: string;
+  uid?: string;
+  groups: string[];
+  /** Impersonate-Extra-<key>: values. */
+  extra: Record<string, string[]>;
+}
+
+/** What `--as`, `--as-group` and `--as-uid` set: each field given replaces the kubeconfig's, as in kubectl. */
+export interface ImpersonationOverride {
+  user?: string;
+  uid?: string;
+  groups?: string[];
+}
+
+export interface ResolveOptions {
+  /** The environment the proxy variables come from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  impersonate?: ImpersonationOverride;
 }
 
 type Dict = Record<string, unknown>;
@@ -90,7 +120,7 @@ function fileData(entry: Named, dataKey: string, pathKey: string, what: string):
  * Merges the files like kubectl (the first file to set a cluster, user, context or current-context wins) and
  * resolves `context` (default: current-context).
  */
-export function resolveKubeconfig(files: string[], context?: string): ResolvedKubeconfig {
+export function resolveKubeconfig(files: string[], context?: string, opts: ResolveOptions = {}): ResolvedKubeconfig {
   const clusters = new Map<string, Named>();
   const users = new Map<string, Named>();
   const contexts = new Map<string, Named>();
@@ -149,6 +179,62 @@ export function resolveKubeconfig(files: string[], context?: string): ResolvedKu
   if (token) auth = { type: 'token', token };
   else if (tokenFile) auth = { type: 'tokenFile', path: isAbsolute(tokenFile) ? tokenFile : resolve(user.dir, tokenFile) };
   else if (str(u.username) || str(u.password)) auth = { type: 'basic', username: str(u.username) ?? '', password: str(u.password) ?? '' };
-  const needsLibrary = isDict(u.exec) ? 'exec' : isDict(u['auth-provider']) ? 'auth-provider' : str(cluster.item['proxy-url']) ? 'proxy-url' : undefined;
-  return { files, contextName, namespace: str(ctx.item.namespace), server: server.replace(/\/+$/, ''), tls, auth, needsLibrary };
+  const url = server.replace(/\/+$/, '');
+  const proxyUrl = str(cluster.item['proxy-url']);
+  let proxy: ResolvedKubeconfig['proxy'];
+  if (proxyUrl) proxy = { url: proxyUrl, from: 'proxy-url' };
+  else {
+    try {
+      proxy = proxyFromEnvironment(url, opts.env ?? process.env);
+    } catch (err) {
+      throw configError((err as Error).message, 'Fix the proxy variable (e.g. HTTPS_PROXY=http://proxy.example:3128), or set NO_PROXY for this cluster.');
+    }
+  }
+  const impersonate = impersonation(userName ?? '', u, opts.impersonate);
+  const needsLibrary = isDict(u.exec) ? 'exec' : isDict(u['auth-provider']) ? 'auth-provider' : proxy ? proxy.from : undefined;
+  return { files, contextName, namespace: str(ctx.item.namespace), server: url, tls, auth, needsLibrary, proxy, impersonate };
+}
+
+/** A header value: no control characters (a newline would end the header); UTF-8 bytes sent as they are. */
+function headerValue(v: string, what: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) throw configError(`the kubeconfig's ${what} contains a control character`);
+  return v;
+}
+
+function stringList(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw configError(`the kubeconfig's ${what} must be a list of strings`);
+  return (v as string[]).map((x) => headerValue(x, what));
+}
+
+/**
+ * kubectl's impersonation: the user's `as`, `as-uid`, `as-groups`, `as-user-extra`, each replaced by the flag that
+ * sets it (`--as`, `--as-uid`, `--as-group`), as client-go merges its overrides. A uid, groups or extra without a
+ * user is an error, as in kubectl ("requesting uid, groups or user-extra ... without impersonating a user").
+ */
+function impersonation(userName: string, u: Dict, over: ImpersonationOverride = {}): Impersonation | undefined {
+  for (const key of ['as', 'as-uid'] as const) {
+    if (u[key] !== undefined && u[key] !== null && typeof u[key] !== 'string') throw configError(`the kubeconfig's ${key} of user "${userName}" must be a string`);
+  }
+  const extraIn = u['as-user-extra'];
+  if (extraIn !== undefined && extraIn !== null && !isDict(extraIn)) throw configError(`the kubeconfig's as-user-extra of user "${userName}" must be a mapping`);
+  const extra: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries((extraIn as Dict | undefined) ?? {})) {
+    const values = stringList(v, `as-user-extra.${k}`);
+    if (k && values.length) extra[k] = values;
+  }
+  const user = over.user || str(u.as);
+  const uid = over.uid || str(u['as-uid']);
+  const groups = over.groups?.length ? over.groups.map((g) => headerValue(g, 'impersonated group')) : stringList(u['as-groups'], 'as-groups');
+  if (!user) {
+    if (uid || groups.length || Object.keys(extra).length) {
+      throw configError(
+        `requesting uid, groups or user-extra for "${userName}" without impersonating a user`,
+        'Name the user to act as too (`as` in the kubeconfig, or --as), as kubectl requires.',
+      );
+    }
+    return undefined;
+  }
+  return { user: headerValue(user, 'impersonated user'), uid: uid ? headerValue(uid, 'impersonated uid') : undefined, groups, extra };
 }

@@ -5,11 +5,13 @@
 // What is an error: a request that fails (network, 5xx, 401...). What is not: a relist after 410 Gone, a watch the
 // server ends or that stays quiet (re-opened), a short 429 waited out as Retry-After asks (an apiserver that is
 // starting answers "storage is (re)initializing" for a moment). client-go's informers do all of these silently.
+// A 2xx LIST whose body is not a list (an HTML login page, JSON cut short) is a transient failure, retried like a
+// 503: the kind keeps the objects it knew. Retry-After is honoured on 429 and 5xx answers alike.
 import pRetry, { AbortError } from 'p-retry';
 import type { KubeObject, CategorizedError } from '../core/types.js';
 import { isKubeObject, type ClusterClient, type WatchHandle } from '../cluster/client.js';
 import type { ResourceType } from '../cluster/discovery.js';
-import { ApiError, categorize, isTransient, WatchStallError } from '../cluster/errors.js';
+import { ApiError, BadBodyError, categorize, isTransient, WatchStallError } from '../cluster/errors.js';
 
 export interface ReflectorEvents {
   /** The full set of objects in scope after a (re)list: the consumer replaces what it had for this scope. */
@@ -44,6 +46,8 @@ export interface ReflectorOptions {
   backoffMs?: number;
   /** Max delay of backoff (ms). */
   maxBackoffMs?: number;
+  /** How the reflector waits between attempts (tests record the delays asked; default: a timer). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 interface ListResult {
@@ -63,7 +67,7 @@ interface KubeList {
  */
 export const QUIET_THROTTLES = 10;
 
-const sleep = (ms: number, signal: AbortSignal) =>
+const timerSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     const t = setTimeout(done, ms);
@@ -91,8 +95,11 @@ export class Reflector {
   /** Number of LISTs done (including relists after 410). */
   lists = 0;
 
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+
   constructor(private readonly o: ReflectorOptions) {
     this.mode = o.pollOnly ? 'poll' : 'watch';
+    this.sleep = o.sleep ?? timerSleep;
   }
 
   get path(): string {
@@ -169,7 +176,12 @@ export class Reflector {
             }
             throw err;
           }
-          for (const it of Array.isArray(page?.items) ? page.items : []) {
+          // Not a list (the client rejects such bodies; this guards any other client): never "no objects", which
+          // would forget every object of the kind. A transient failure: the kind keeps what it knew.
+          if (!page || typeof page !== 'object' || Array.isArray(page) || (page.items !== null && !Array.isArray(page.items))) {
+            throw new BadBodyError(200, this.path, 'JSON that is not a list');
+          }
+          for (const it of Array.isArray(page.items) ? page.items : []) {
             if (!isKubeObject(it)) continue; // not an object the API could have stored: nothing to monitor
             // Lists omit kind/apiVersion on items.
             it.kind ??= this.o.rt.kind;
@@ -194,7 +206,7 @@ export class Reflector {
           if (this.stopped) return;
           this.failOrWait(error);
           const ra = (error as ApiError).retryAfterMs;
-          if (ra) await sleep(Math.min(ra, 60_000), this.ac.signal);
+          if (ra) await this.sleep(Math.min(ra, 60_000), this.ac.signal);
         },
       },
     );
@@ -234,7 +246,7 @@ export class Reflector {
           // (a label selector the server refuses) never heals.
           this.fail(err, true);
           if (err instanceof ApiError && (err.status === 400 || err.status === 403 || err.status === 404)) throw err;
-          await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+          await this.sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
           continue;
         }
         onFirstList();
@@ -243,14 +255,14 @@ export class Reflector {
       }
       if (this.stopped) return;
       if (this.mode === 'poll') {
-        await sleep(this.o.pollIntervalMs(), this.ac.signal);
+        await this.sleep(this.o.pollIntervalMs(), this.ac.signal);
         if (this.stopped) return;
         try {
           await this.listAndDiff();
         } catch (err) {
           if (this.stopped) return;
           this.fail(err, false);
-          await sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+          await this.sleep(Math.min(backoff *= 2, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
         }
         continue;
       }
@@ -263,7 +275,7 @@ export class Reflector {
       } else if (outcome === 'retry') {
         const ra = this.retryAfterMs;
         this.retryAfterMs = undefined;
-        await sleep(ra !== undefined ? Math.min(Math.max(ra, backoff), 60_000) : Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
+        await this.sleep(ra !== undefined ? Math.min(Math.max(ra, backoff), 60_000) : Math.min(backoff, this.o.maxBackoffMs ?? 30_000), this.ac.signal);
         backoff = Math.min(backoff * 2, this.o.maxBackoffMs ?? 30_000);
       } else backoff = this.o.backoffMs ?? 500;
     }
@@ -369,6 +381,8 @@ export class Reflector {
                   this.retryAfterMs = err.retryAfterMs;
                   return settle('retry');
                 }
+                // A 503 (or any 5xx) with Retry-After: the server says when to come back, as for a 429.
+                if (err.status >= 500) this.retryAfterMs = err.retryAfterMs;
               }
               this.fail(err, false);
               settle('retry');
