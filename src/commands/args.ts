@@ -1,5 +1,5 @@
 // Tiny, strict command-line parser shared by every command (no dependency needed).
-import { InvalidDurationError, parseDuration } from '../core/duration.js';
+import { checkDuration, InvalidDurationError, parseDuration, type DurationSetting } from '../core/duration.js';
 
 export interface FlagSpec {
   /** Flag takes a value (`--timeout 5m` or `--timeout=5m`). */
@@ -85,10 +85,19 @@ export function list(p: ParsedArgs, name: string): string[] {
   return [];
 }
 
-/** A duration flag (`--timeout 5m`) in milliseconds; a malformed one is a usage error. */
-export function duration(p: ParsedArgs, name: string): number | undefined {
+/**
+ * A duration flag (`--timeout 5m`) in milliseconds; a malformed one is a usage error. With `setting`, the value
+ * must also be within that setting's limits (DURATION_LIMITS in core/duration.ts, the same as the hook file's),
+ * and the error names the flag: `--timeout: must be a positive duration between 1s and 24h (got "600h")`.
+ */
+export function duration(p: ParsedArgs, name: string, setting?: DurationSetting): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
+  if (setting) {
+    const r = checkDuration(v, setting);
+    if ('problem' in r) throw new UsageError(`--${name}: ${r.problem}`);
+    return r.ms;
+  }
   try {
     return parseDuration(v);
   } catch (err) {

@@ -55,8 +55,9 @@ const demo: Command = {
     const name = str(p, 'scenario') ?? 'demo';
     const scenario = SCENARIOS[name];
     if (!scenario) throw new UsageError(`unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
-    const speed = Number(str(p, 'speed') ?? '1');
-    if (!(speed > 0 && speed <= 100)) throw new UsageError('--speed must be a number between 0 and 100');
+    const speedText = str(p, 'speed') ?? '1';
+    const speed = Number(speedText);
+    if (!speedText.trim() || !(speed > 0 && speed <= 100)) throw new UsageError(`--speed must be a number greater than 0 and at most 100 (got ${JSON.stringify(speedText)})`);
     // The same flag handling as `watch` (verbosity, timeout), from the demo's defaults.
     // A scenario with pipelines follows them as a user would: custom_kinds: [tekton-pipelineruns].
     const customKinds = scenario.pipelineRuns?.length ? [{ ...CUSTOM_KIND_PRESETS['tekton-pipelineruns']!, preset: 'tekton-pipelineruns' }] : [];

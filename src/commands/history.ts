@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
@@ -53,7 +55,13 @@ const history: Command = {
     const limitText = str(args, 'limit') ?? '20';
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive integer (got "${limitText}")`);
-    const repo = bool(args, 'all') ? undefined : (await gitInfo(str(args, 'repo') ?? io.cwd))?.root;
+    const repoFlag = str(args, 'repo');
+    const info = bool(args, 'all') ? undefined : await gitInfo(repoFlag !== undefined ? resolve(io.cwd, repoFlag) : io.cwd);
+    // --repo names a repository: one that is not there is said as such, never "No sessions yet".
+    if (repoFlag !== undefined && !bool(args, 'all') && !info) {
+      throw new UsageError(existsSync(resolve(io.cwd, repoFlag)) ? `not a git repository: ${repoFlag}` : `no such directory: ${repoFlag}`);
+    }
+    const repo = info?.root;
     const shown = historyRows(io, { repo, limit });
 
     if (bool(args, 'json')) {

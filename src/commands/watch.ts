@@ -26,10 +26,12 @@ export const WATCH_FLAGS = {
 
 export function applyFlagOverrides(config: MonitorConfig, p: ParsedArgs): MonitorConfig {
   const c = { ...config };
-  const timeout = duration(p, 'timeout');
-  if (timeout !== undefined) c.timeout = Math.max(1, Math.round(timeout / 1000));
-  const poll = duration(p, 'poll-interval');
-  if (poll !== undefined) c.polling_interval = Math.max(0.25, poll / 1000);
+  // The limits of the hook file's `timeout` and `polling_interval` (DURATION_LIMITS): out of range is an error,
+  // never silently changed.
+  const timeout = duration(p, 'timeout', 'timeout');
+  if (timeout !== undefined) c.timeout = timeout / 1000;
+  const poll = duration(p, 'poll-interval', 'polling_interval');
+  if (poll !== undefined) c.polling_interval = poll / 1000;
   const v = str(p, 'verbosity') ?? (bool(p, 'verbose') ? 'verbose' : undefined);
   if (v) {
     if (!['minimal', 'normal', 'verbose'].includes(v)) throw new UsageError(`--verbosity must be minimal, normal or verbose (got "${v}")`);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
-import { parseDuration } from '../core/duration.js';
+import { checkDuration, type DurationSetting } from '../core/duration.js';
 import { DEFAULT_CONFIG, type CategorizedError, type CustomKindConfig, type MonitorConfig, type Verbosity } from '../core/types.js';
 import { CUSTOM_KIND_PRESETS, isReservedKind, namesCommit } from '../core/custom.js';
 
@@ -51,8 +51,34 @@ export class ConfigError extends Error implements CategorizedError {
   }
 }
 
+/**
+ * `config.retention`: how much of the session store (docs/sessions.md#retention) is kept. Applied by the detached
+ * monitor when a new session starts (pruneStore in src/session/store.ts).
+ */
+export interface RetentionConfig {
+  /** Keep at most this many sessions (their `<id>.json` and `<id>.log`), the newest. */
+  sessions: number;
+  /** Remove sessions that ended (or were last updated) more than this many days ago. */
+  days: number;
+  /** Rotate history.jsonl to history.jsonl.1 when it is larger than this many bytes. */
+  history_size: number;
+}
+
+export const DEFAULT_RETENTION: Readonly<RetentionConfig> = Object.freeze({ sessions: 200, days: 30, history_size: 1024 * 1024 });
+
+/** The limits of each `config.retention` value. */
+export const RETENTION_LIMITS = {
+  sessions: { min: 1, max: 100_000 },
+  days: { min: 1, max: 3650 },
+  history_size: { min: 4 * 1024, max: 1024 * 1024 * 1024 },
+} as const;
+
+export const RETENTION_KEYS = ['sessions', 'days', 'history_size'] as const;
+
 export interface LoadedConfig {
   config: MonitorConfig;
+  /** `config.retention` when the file has it, with the defaults for what it does not say; absent: DEFAULT_RETENTION. */
+  retention?: RetentionConfig;
   /** `enabled: false` in the hook file disables the git hooks (the commands still work). */
   enabled: boolean;
   /** Absolute path of the file that was read; absent when there is none (defaults apply). */
@@ -128,7 +154,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       case 'config':
         if (value === null || (isScalar(value) && value.value === null)) break;
         if (!isMap(value)) atNode(value, 'config must be a mapping');
-        else readConfigBlock(value.items as Pair<YamlNode, YamlNode | null>[], config, atNode);
+        else readConfigBlock(value.items as Pair<YamlNode, YamlNode | null>[], config, out, atNode);
         break;
       default:
         atNode(pair.key, `unknown key "${key}" (allowed: ${TOP_KEYS.join(', ')})`);
@@ -153,22 +179,31 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'custom_kinds',
 ];
 
+/** Keys of the `config` block: MonitorConfig's, and `retention` (kept apart: it is about the store, not a session). */
+const CONFIG_BLOCK_KEYS = [...CONFIG_KEYS, 'retention'] as const;
+
 function readConfigBlock(
   pairs: Pair<YamlNode, YamlNode | null>[],
   config: MonitorConfig,
+  out: LoadedConfig,
   atNode: (node: unknown, message: string) => void,
 ): void {
   for (const pair of pairs) {
     const key = keyName(pair);
     const value = pair.value;
     const where = value ?? pair.key;
+    if (key === 'retention') {
+      out.retention = readRetention(value, atNode);
+      continue;
+    }
     switch (key as keyof MonitorConfig) {
       case 'timeout':
       case 'ci_timeout':
       case 'polling_interval': {
-        const secs = seconds(scalarOf(value));
-        if (secs === undefined) atNode(where, `${key} must be a positive number of seconds or a duration such as 90s or 5m (got ${describe(scalarOf(value))})`);
-        else config[key as 'timeout' | 'ci_timeout' | 'polling_interval'] = secs;
+        // The limits of DURATION_LIMITS (core/duration.ts), the same words as the flags --timeout/--poll-interval.
+        const r = checkDuration(durationValue(scalarOf(value)), key as DurationSetting);
+        if ('problem' in r) atNode(where, `${key} ${r.problem}`);
+        else config[key as 'timeout' | 'ci_timeout' | 'polling_interval'] = r.ms / 1000;
         break;
       }
       case 'verbosity': {
@@ -216,9 +251,58 @@ function readConfigBlock(
         break;
       }
       default:
-        atNode(pair.key, `unknown key "config.${key}" (allowed: ${CONFIG_KEYS.join(', ')})`);
+        atNode(pair.key, `unknown key "config.${key}" (allowed: ${CONFIG_BLOCK_KEYS.join(', ')})`);
     }
   }
+}
+
+/** `config.retention`: a mapping of sessions (count), days, history_size (bytes, or `512KB`, `2MB`). */
+function readRetention(node: YamlNode | null, atNode: (node: unknown, message: string) => void): RetentionConfig {
+  const retention = { ...DEFAULT_RETENTION };
+  if (node === null || (isScalar(node) && node.value === null)) return retention;
+  if (!isMap(node)) {
+    atNode(node, `retention must be a mapping with keys ${RETENTION_KEYS.join(', ')} (got ${describe(scalarOf(node))})`);
+    return retention;
+  }
+  for (const pair of node.items as Pair<YamlNode, YamlNode | null>[]) {
+    const key = keyName(pair);
+    const v = scalarOf(pair.value);
+    const where = pair.value ?? pair.key;
+    switch (key as (typeof RETENTION_KEYS)[number]) {
+      case 'sessions': {
+        const { min, max } = RETENTION_LIMITS.sessions;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) atNode(where, `retention.sessions must be a whole number from ${min} to ${max} (got ${describe(v)})`);
+        else retention.sessions = v;
+        break;
+      }
+      case 'days': {
+        const { min, max } = RETENTION_LIMITS.days;
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) atNode(where, `retention.days must be a number of days from ${min} to ${max} (got ${describe(v)})`);
+        else retention.days = v;
+        break;
+      }
+      case 'history_size': {
+        const { min, max } = RETENTION_LIMITS.history_size;
+        const bytes = byteSize(v);
+        if (bytes === undefined || bytes < min || bytes > max) atNode(where, `retention.history_size must be a size from 4KB to 1GB, in bytes or with KB, MB or GB (got ${describe(v)})`);
+        else retention.history_size = bytes;
+        break;
+      }
+      default:
+        atNode(pair.key, `unknown key "config.retention.${key}" (allowed: ${RETENTION_KEYS.join(', ')})`);
+    }
+  }
+  return retention;
+}
+
+/** Bytes from a number or `512KB`, `2MB`, `1GB` (K = 1024; `KiB`, `MiB`, `GiB` and a trailing `B`-less form too). */
+function byteSize(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:(k|m|g)(?:i?b)?|b)?\s*$/i.exec(v);
+  if (!m) return undefined;
+  const unit = m[2]?.toLowerCase();
+  return Math.round(Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1));
 }
 
 /** Keys of one `custom_kinds` entry. */
@@ -316,9 +400,10 @@ function readCustomKinds(node: YamlNode | null, atNode: (node: unknown, message:
       if (v === true) entry.wait = Infinity;
       else if (v === false || v === 0) entry.wait = 0;
       else {
-        const secs = seconds(v);
-        if (secs === undefined) bad(where('wait'), `custom_kinds.wait must be true, false, a number of seconds or a duration such as 2m (got ${describe(v)})`);
-        else entry.wait = secs;
+        const r = checkDuration(durationValue(v), 'custom_wait');
+        if ('ms' in r && r.ms > 0) entry.wait = r.ms / 1000;
+        else if ('problem' in r && r.outOfRange) bad(where('wait'), `custom_kinds.wait ${r.problem}`);
+        else bad(where('wait'), `custom_kinds.wait must be true, false, a number of seconds or a duration such as 2m (got ${describe(v)})`);
       }
     }
     if (!ok) continue;
@@ -384,16 +469,9 @@ function stringList(
   return ok ? out : undefined;
 }
 
-/** Positive seconds from a number or a duration string (`90s`, `5m`, `1h30m`, `1500ms`). */
-function seconds(v: unknown): number | undefined {
-  if (typeof v === 'number') return Number.isFinite(v) && v > 0 ? v : undefined;
-  if (typeof v !== 'string') return undefined;
-  try {
-    const ms = parseDuration(v);
-    return ms > 0 ? ms / 1000 : undefined;
-  } catch {
-    return undefined;
-  }
+/** A duration as the hook file holds it (a number of seconds or a duration string), for checkDuration; else undefined. */
+function durationValue(v: unknown): number | string | undefined {
+  return typeof v === 'number' || typeof v === 'string' ? v : undefined;
 }
 
 function describe(v: unknown): string {

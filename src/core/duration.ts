@@ -23,3 +23,67 @@ export function parseDuration(text: string): number {
   if (consumed !== t.length || consumed === 0) throw new InvalidDurationError(text);
   return Math.round(total);
 }
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** The range a duration setting must be in, in milliseconds (both ends allowed). */
+export interface DurationLimit {
+  min: number;
+  max: number;
+}
+
+/**
+ * The one table of duration limits, shared by the flags (`--timeout`, `--poll-interval`), the hook file
+ * (`timeout`, `ci_timeout`, `polling_interval`, `custom_kinds.wait`) and the MCP arguments (which go through the
+ * flags). The maxima keep every timer far below Node's limit of 2^31-1 ms (about 24.8 days): past it, a timer
+ * fires at once (`--timeout 600h` used to end the session after a few ms). docs/config.md documents them.
+ */
+export const DURATION_LIMITS = {
+  /** The session timeout. */
+  timeout: { min: SECOND, max: 24 * HOUR },
+  /** How long CI may take to publish the artifact of the pushed commit. */
+  ci_timeout: { min: SECOND, max: 24 * HOUR },
+  /** The base polling period (the engine never polls faster than every 250 ms). */
+  polling_interval: { min: 250, max: 10 * MINUTE },
+  /** How long the verdict waits for a first object of a custom kind (0: not at all). */
+  custom_wait: { min: 0, max: 24 * HOUR },
+} as const satisfies Record<string, DurationLimit>;
+
+export type DurationSetting = keyof typeof DURATION_LIMITS;
+
+/** A limit as people write it: `250ms`, `1s`, `10m`, `24h`, `1h30m`. */
+export function formatLimit(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms % SECOND) return `${ms}ms`;
+  const h = Math.floor(ms / HOUR);
+  const m = Math.floor((ms % HOUR) / MINUTE);
+  const s = Math.floor((ms % MINUTE) / SECOND);
+  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
+}
+
+/**
+ * Why a duration setting is invalid, without the setting's name (the caller puts the flag `--timeout` or the key
+ * `timeout` in front), or its value in ms. `value` is the text of a flag, or what the hook file holds (a number
+ * of seconds or a duration string). The same words for flags, the hook file and MCP arguments.
+ */
+export function checkDuration(value: unknown, setting: DurationSetting): { ms: number } | { problem: string; outOfRange: boolean } {
+  const limit: DurationLimit = DURATION_LIMITS[setting];
+  const got = value === null || value === undefined ? 'nothing' : typeof value === 'string' ? JSON.stringify(value) : String(value);
+  let ms: number | undefined;
+  if (typeof value === 'number') ms = Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+  else if (typeof value === 'string') {
+    try {
+      ms = parseDuration(value);
+    } catch {
+      ms = undefined;
+    }
+  }
+  if (ms === undefined || !Number.isFinite(ms)) return { problem: `must be a positive number of seconds or a duration such as 90s or 5m (got ${got})`, outOfRange: false };
+  if (ms < limit.min || ms > limit.max) {
+    const range = limit.min > 0 ? `a positive duration between ${formatLimit(limit.min)} and ${formatLimit(limit.max)}` : `at most ${formatLimit(limit.max)}`;
+    return { problem: `must be ${range} (got ${got})`, outOfRange: true };
+  }
+  return { ms };
+}
