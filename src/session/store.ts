@@ -1,10 +1,11 @@
 // The session store: one JSON file per session (replaced atomically, mode 0600), the monitor's log beside it,
 // and an append-only history of finished sessions. Readers never see a torn file; a corrupt file is reported
 // for itself and never hides the others.
-import { appendFileSync, closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { countPhases, FAILURE_PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
+import type { RetentionConfig } from '../config/load.js';
+import { countPhases, EXIT_CODES, FAILURE_PHASES, PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
@@ -120,25 +121,234 @@ export class CorruptSessionError extends Error {
     readonly file: string,
     reason: string,
   ) {
-    super(`corrupt session file ${file}: ${reason}`);
+    super(`corrupt session file ${printable(file)}: ${printable(reason)}`);
     this.name = 'CorruptSessionError';
   }
 }
 
-/** Reads one session. Throws CorruptSessionError when the file is not a session, ENOENT errors when absent. */
+class NotRegularFileError extends Error {
+  constructor(readonly file: string) {
+    super('not a regular file');
+    this.name = 'NotRegularFileError';
+  }
+}
+
+/**
+ * Reads a file of the state directory that must be a regular file: a FIFO or a device put there would block a
+ * plain read forever (or never end), so the file is opened non-blocking and checked before it is read.
+ */
+function readRegularFile(file: string): string {
+  const fd = openSync(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  try {
+    if (!fstatSync(fd).isFile()) throw new NotRegularFileError(file);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A file name or key in a message: control characters (terminal escapes) written as `\xNN`. */
+export function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+// ---- schemas of the state files --------------------------------------------------------------------------------
+// Every reader (status, history, follow, stop, the MCP tools) goes through readSessionFile/readHistory, which check
+// each file and each history line against these: a file that parses but has the wrong shape is skipped with one
+// line naming it, instead of failing later on `undefined` in whatever command reads it (security.md §5).
+
+/** Checks a value; returns what is wrong with it (naming its path in the document), or undefined. */
+type Check = (v: unknown, at: string) => string | undefined;
+
+const describeAt = (at: string) => at || 'the document';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str: Check = (v, at) => (typeof v === 'string' ? undefined : `${describeAt(at)} must be a string`);
+const num: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${describeAt(at)} must be a number`);
+const bool: Check = (v, at) => (typeof v === 'boolean' ? undefined : `${describeAt(at)} must be true or false`);
+const oneOf =
+  (values: readonly string[]): Check =>
+  (v, at) =>
+    typeof v === 'string' && values.includes(v) ? undefined : `${describeAt(at)} must be one of ${values.join(', ')}`;
+/** Absent (or null, as some writers put it) is fine; otherwise `check` applies. */
+const opt =
+  (check: Check): Check =>
+  (v, at) =>
+    v === undefined || v === null ? undefined : check(v, at);
+const listOf =
+  (check: Check): Check =>
+  (v, at) => {
+    if (!Array.isArray(v)) return `${describeAt(at)} must be a list`;
+    for (let i = 0; i < v.length; i++) {
+      const p = check(v[i], `${at}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  };
+const obj =
+  (fields: Record<string, Check>): Check =>
+  (v, at) => {
+    if (!isObject(v)) return `${describeAt(at)} must be an object`;
+    for (const [k, check] of Object.entries(fields)) {
+      const p = check(v[k], at ? `${at}.${k}` : k);
+      if (p) return p;
+    }
+    return undefined;
+  };
+const recordOf =
+  (check: Check): Check =>
+  (v, at) => {
+    if (!isObject(v)) return `${describeAt(at)} must be an object`;
+    for (const [k, item] of Object.entries(v)) {
+      const p = check(item, `${at}[${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k)}]`);
+      if (p) return p;
+    }
+    return undefined;
+  };
+
+const VERDICTS = Object.keys(EXIT_CODES) as Verdict[];
+const STATUSES = ['starting', 'running', 'finished'] as const;
+const strings = listOf(str);
+const categorizedError = obj({ category: str, message: str, hint: opt(str), status: opt(num) });
+const repoShape = obj({ path: opt(str), url: opt(str), remote: opt(str), branch: opt(str) });
+const commitShape = obj({ sha: str, subject: opt(str), tag: opt(str), through: opt(str) });
+const diagnosisShape = obj({
+  at: opt(num),
+  workloads: listOf(
+    obj({
+      kind: str,
+      namespace: str,
+      name: str,
+      rollout: obj({}),
+      summary: str,
+      problems: strings,
+      pods: listOf(obj({ name: str, problems: listOf(obj({ reason: str, image: opt(str), message: opt(str), lastTermination: opt(obj({ reason: opt(str) })) })) })),
+      podsNote: opt(str),
+    }),
+  ),
+  moreWorkloads: opt(num),
+  events: listOf(obj({ reason: str, message: str })),
+  notes: strings,
+});
+const nodeShape = obj({
+  key: str,
+  kind: str,
+  namespace: str,
+  name: str,
+  apiVersion: str,
+  phase: oneOf(PHASES),
+  reason: str,
+  message: str,
+  revision: opt(str),
+  blockers: opt(strings),
+  affected: bool,
+  settled: bool,
+  phaseSince: num,
+  firstSeen: num,
+  deleted: opt(bool),
+  preexisting: opt(bool),
+  blockedBy: opt(str),
+  cluster: opt(str),
+  resourceVersion: opt(str),
+  diagnosis: opt(diagnosisShape),
+});
+const clusterShape = obj({
+  context: str,
+  server: opt(str),
+  status: oneOf(STATUSES),
+  startedAt: num,
+  updatedAt: num,
+  endedAt: opt(num),
+  verdict: opt(oneOf(VERDICTS)),
+  verdictMessage: opt(str),
+  error: opt(categorizedError),
+  matchedSources: strings,
+  warnings: strings,
+  cycles: listOf(strings),
+});
+
+/** The shape of a session file (StoredSession): what every reader relies on. */
+const sessionShape = obj({
+  schema: (v, at) => (v === 1 ? undefined : `${at} must be 1`),
+  id: str,
+  repo: repoShape,
+  commit: commitShape,
+  cluster: obj({ context: opt(str), server: opt(str) }),
+  startedAt: num,
+  updatedAt: num,
+  endedAt: opt(num),
+  timeoutMs: num,
+  ci: opt(obj({ timeoutMs: num, artifactAt: opt(num) })),
+  status: oneOf(STATUSES),
+  verdict: opt(oneOf(VERDICTS)),
+  verdictMessage: opt(str),
+  timedOut: opt(bool),
+  nodes: recordOf(nodeShape),
+  edges: listOf(obj({ from: str, to: str, type: str })),
+  cycles: listOf(strings),
+  matchedSources: strings,
+  warnings: strings,
+  error: opt(categorizedError),
+  pid: opt((v, at) => (Number.isSafeInteger(v) && (v as number) > 0 ? undefined : `${at} must be a process id`)),
+  pidStart: opt(str),
+  pushedAt: opt(num),
+  logPath: opt(str),
+  mode: opt(oneOf(['watch', 'poll'])),
+  clusters: opt(listOf(clusterShape)),
+  config: opt(obj({ verbosity: opt(oneOf(['minimal', 'normal', 'verbose'])), show_dependencies: opt(bool), timeout: opt(num), notify: opt(str) })),
+});
+
+/** The shape of one line of history.jsonl (HistoryEntry). */
+const historyShape = obj({
+  id: str,
+  repo: repoShape,
+  commit: commitShape,
+  startedAt: num,
+  endedAt: num,
+  durationMs: num,
+  verdict: oneOf(VERDICTS),
+  verdictMessage: opt(str),
+  counts: recordOf(num),
+  diagnosis: opt(str),
+  clusters: opt(listOf(obj({ context: str, verdict: opt(oneOf(VERDICTS)) }))),
+});
+
+/** What is wrong with a parsed session file, or undefined when it is a StoredSession. */
+export function sessionProblem(data: unknown): string | undefined {
+  return sessionShape(data, '');
+}
+
+/** What is wrong with a parsed line of history.jsonl, or undefined when it is a HistoryEntry. */
+export function historyProblem(data: unknown): string | undefined {
+  return historyShape(data, '');
+}
+
+/**
+ * Reads one session and checks it against the schema of a session file (its `id` must also be its file name).
+ * Throws CorruptSessionError when the file is not a session (not a regular file, not JSON, not of that shape),
+ * the read error (ENOENT when absent) otherwise.
+ */
 export function readSessionFile(file: string): StoredSession {
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readRegularFile(file);
+  } catch (err) {
+    if (err instanceof NotRegularFileError) throw new CorruptSessionError(file, 'not a regular file');
+    throw err;
+  }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
     throw new CorruptSessionError(file, `not JSON (${(err as Error).message})`);
   }
-  const s = data as Partial<StoredSession> | null;
-  if (!s || typeof s !== 'object' || s.schema !== 1 || typeof s.id !== 'string' || typeof s.startedAt !== 'number' || !s.commit || typeof s.commit.sha !== 'string' || typeof s.status !== 'string' || typeof s.nodes !== 'object') {
-    throw new CorruptSessionError(file, 'not a flux-monitor session (missing schema, id, commit, status or nodes)');
+  const problem = sessionProblem(data);
+  if (problem) throw new CorruptSessionError(file, `not a flux-monitor session (${problem})`);
+  const s = data as StoredSession;
+  const name = basename(file);
+  if (name.endsWith('.json') && s.id !== name.slice(0, -'.json'.length)) {
+    throw new CorruptSessionError(file, `not a flux-monitor session (its id ${JSON.stringify(s.id)} is not its file name)`);
   }
-  return s as StoredSession;
+  return s;
 }
 
 export interface SessionEntry {
@@ -243,27 +453,43 @@ export function appendHistory(paths: StatePaths, entry: HistoryEntry): void {
   appendFileSync(paths.history, JSON.stringify(entry) + '\n', { mode: 0o600 });
 }
 
-/** History, oldest first; unreadable lines are reported with their line number and skipped. */
+/** Where history.jsonl is rotated to (one generation is kept: pruneStore). */
+export function rotatedHistoryFile(paths: StatePaths): string {
+  return `${paths.history}.1`;
+}
+
+/**
+ * History, oldest first: the rotated file (history.jsonl.1), then history.jsonl. A line that is not JSON, or not
+ * a history entry (checked against its schema), is reported with its file and line number and skipped.
+ */
 export function readHistory(paths: StatePaths): { entries: HistoryEntry[]; errors: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(paths.history, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], errors: [] };
-    throw err;
-  }
   const entries: HistoryEntry[] = [];
   const errors: string[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
+  for (const file of [rotatedHistoryFile(paths), paths.history]) {
+    let text: string;
     try {
-      const e = JSON.parse(line) as HistoryEntry;
-      if (typeof e?.id !== 'string' || typeof e.startedAt !== 'number' || typeof e.verdict !== 'string') throw new Error('not a history entry');
-      entries.push(e);
+      text = readRegularFile(file);
     } catch (err) {
-      errors.push(`${paths.history}:${i + 1}: unreadable history line (${(err as Error).message})`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (!(err instanceof NotRegularFileError)) throw err; // the state directory itself cannot be used: say so
+      errors.push(`${printable(file)}: skipped (not a regular file)`);
+      continue;
     }
-  });
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      let problem: string | undefined;
+      let e: unknown;
+      try {
+        e = JSON.parse(line);
+        problem = historyProblem(e);
+        if (problem) problem = `not a history entry: ${problem}`;
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+      if (problem) errors.push(`${printable(file)}:${i + 1}: unreadable history line (${printable(problem)})`);
+      else entries.push(e as HistoryEntry);
+    });
+  }
   return { entries, errors };
 }
 
@@ -372,4 +598,164 @@ export function supersedingSession(s: StoredSession, entries: SessionEntry[]): S
   return newestPushedSession(
     entries.filter((e) => e.session && e.id !== s.id && e.session.repo.path === s.repo.path && e.session.repo.branch === s.repo.branch && pushTime(e.session) > pushTime(s)),
   );
+}
+
+// ---- retention ---------------------------------------------------------------------------------------------------
+
+/** A file whose owner cannot be known (an unreadable session file, a log without a session) is left this long. */
+const ORPHAN_GRACE_MS = 60 * 60_000;
+const DAY_MS = 24 * 60 * 60_000;
+
+export interface PruneResult {
+  /** Ids of the sessions whose files (`<id>.json`, `<id>.log`) were removed. */
+  removed: string[];
+  /** history.jsonl was rotated to history.jsonl.1. */
+  rotated: boolean;
+}
+
+/** The session ids named by the locks of live monitors (locks/<key>.lock: pid, start time, session id). */
+function liveLockSessions(paths: StatePaths): Set<string> {
+  const ids = new Set<string>();
+  let names: string[];
+  try {
+    names = readdirSync(paths.locks);
+  } catch {
+    return ids;
+  }
+  for (const n of names) {
+    if (!n.endsWith('.lock')) continue;
+    try {
+      const h = JSON.parse(readRegularFile(join(paths.locks, n))) as { pid?: unknown; pidStart?: unknown; sessionId?: unknown };
+      if (typeof h?.pid === 'number' && typeof h.sessionId === 'string' && sameProcess(h.pid, typeof h.pidStart === 'string' ? h.pidStart : undefined)) ids.add(h.sessionId);
+    } catch {
+      /* unreadable or gone: holds nothing */
+    }
+  }
+  return ids;
+}
+
+function mtimeOf(file: string): number | undefined {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function removeIfPresent(file: string): boolean {
+  try {
+    unlinkSync(file);
+    return true;
+  } catch {
+    return false; // gone meanwhile, or not ours to remove
+  }
+}
+
+/**
+ * Applies the retention of `config.retention` (docs/sessions.md#retention) at the start of a new session: keeps
+ * the newest `sessions` sessions, and of those only the ones that ended (or were last updated) within `days`;
+ * removes the others' `<id>.json` and `<id>.log`. Never removes a live session: one whose monitor (pid + start
+ * time) is alive, one a live monitor's lock names, one listed in `keep` (the session being started), nor a file
+ * whose owner cannot be known (an unreadable session file, a log without its session file) for an hour after it
+ * was last written. Temporaries of writers that died (`.<id>.json.<pid>.<rand>.tmp`) go after an hour too.
+ * Then rotates history.jsonl to history.jsonl.1 (replacing the previous one) when it is larger than
+ * `history_size` bytes, under a mutex so that two monitors starting together rotate once. Never throws for one
+ * file; returns what it removed.
+ */
+export async function pruneStore(
+  paths: StatePaths,
+  retention: RetentionConfig,
+  o: { now?: number; keep?: Iterable<string> } = {},
+): Promise<PruneResult> {
+  const now = o.now ?? Date.now();
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(paths.sessions);
+  } catch {
+    /* no sessions yet */
+  }
+  const keep = new Set(o.keep ?? []);
+  for (const id of liveLockSessions(paths)) keep.add(id);
+
+  interface Candidate {
+    id: string;
+    /** Newest first by this: the session's start, else the file's time. */
+    order: number;
+    /** Age by this: when it ended or was last updated, else the file's time. */
+    last: number;
+    /** Kept whatever the rules say. */
+    protected: boolean;
+  }
+  const byId = new Map<string, { json?: string; log?: string }>();
+  for (const n of names) {
+    if (n.startsWith('.')) {
+      // A writer's temporary (writeJsonAtomic): left behind only by a writer that died.
+      if (n.endsWith('.tmp')) {
+        const t = mtimeOf(join(paths.sessions, n));
+        if (t !== undefined && now - t > ORPHAN_GRACE_MS) removeIfPresent(join(paths.sessions, n));
+      }
+      continue;
+    }
+    const m = /^(.*)\.(json|log)$/.exec(n);
+    if (!m) continue;
+    const e = byId.get(m[1]!) ?? {};
+    e[m[2] as 'json' | 'log'] = join(paths.sessions, n);
+    byId.set(m[1]!, e);
+  }
+  const candidates: Candidate[] = [];
+  for (const [id, f] of byId) {
+    const fileTime = Math.max(mtimeOf(f.json ?? '') ?? 0, mtimeOf(f.log ?? '') ?? 0);
+    let s: StoredSession | undefined;
+    if (f.json) {
+      try {
+        s = readSessionFile(f.json);
+      } catch {
+        s = undefined;
+      }
+    }
+    if (s) {
+      candidates.push({ id, order: s.startedAt, last: s.endedAt ?? s.updatedAt, protected: keep.has(id) || liveness(s) === 'running' });
+    } else {
+      // Unreadable, or a log whose session file is not written yet (a monitor starting): its owner is unknown.
+      candidates.push({ id, order: fileTime, last: fileTime, protected: keep.has(id) || now - fileTime <= ORPHAN_GRACE_MS });
+    }
+  }
+  candidates.sort((a, b) => b.order - a.order || b.id.localeCompare(a.id));
+  const maxAge = retention.days * DAY_MS;
+  candidates.forEach((c, i) => {
+    if (c.protected) return;
+    if (i < retention.sessions && now - c.last <= maxAge) return;
+    const f = byId.get(c.id)!;
+    const a = f.json ? removeIfPresent(f.json) : false;
+    const b = f.log ? removeIfPresent(f.log) : false;
+    if (a || b) removed.push(c.id);
+  });
+
+  let rotated = false;
+  const size = (() => {
+    try {
+      return statSync(paths.history).size;
+    } catch {
+      return 0;
+    }
+  })();
+  if (size > retention.history_size) {
+    try {
+      const { withMutex } = await import('./lock.js');
+      rotated = await withMutex(paths, 'history-rotation', () => {
+        // Checked again under the mutex: another monitor may have rotated it meanwhile.
+        try {
+          if (statSync(paths.history).size <= retention.history_size) return false;
+          renameSync(paths.history, rotatedHistoryFile(paths));
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      /* the mutex could not be had: the next session rotates it */
+    }
+  }
+  return { removed, rotated };
 }
