@@ -573,25 +573,34 @@ export type MonitorEventBody =
       clusters?: ClusterVerdict[];
     };
 
+/** The count a node falls in: the summary line, the fold lines, its row and `--json` counts all say this. */
+export type CountKey = keyof PhaseCounts;
+
+/**
+ * The one decision of what a node counts (and shows) as: its phase's count, or `blocked` for a Pending/Waiting
+ * object that can no longer move because what it waits for failed or is suspended (settled by the engine, with
+ * `blockedBy` naming that upstream). A blocked object is counted only as blocked, never also as waiting or pending.
+ */
+export function countKey(n: Pick<NodeState, 'phase' | 'settled'>): CountKey {
+  if (n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')) return 'blocked';
+  switch (n.phase) {
+    case 'Ready': return 'ready';
+    case 'Progressing': return 'progressing';
+    case 'Waiting': return 'waiting';
+    case 'Failed': case 'Stalled': return 'failed';
+    case 'Pending': return 'pending';
+    case 'Suspended': return 'suspended';
+    case 'Superseded': return 'superseded';
+    default: return 'unknown';
+  }
+}
+
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
   const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0 };
   for (const n of nodes) {
     if (onlyAffected && !n.affected) continue;
-    // One vocabulary for the summary line and the verdict: a Pending/Waiting object that can no longer move is blocked.
-    if (n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')) {
-      c.blocked++;
-      continue;
-    }
-    switch (n.phase) {
-      case 'Ready': c.ready++; break;
-      case 'Progressing': c.progressing++; break;
-      case 'Waiting': c.waiting++; break;
-      case 'Failed': case 'Stalled': c.failed++; break;
-      case 'Pending': c.pending++; break;
-      case 'Suspended': c.suspended++; break;
-      case 'Superseded': c.superseded++; break;
-      default: c.unknown++;
-    }
+    // One vocabulary for the rows, the fold lines, the summary line, the verdict and --json: countKey().
+    c[countKey(n)]++;
   }
   return c;
 }
