@@ -78,7 +78,7 @@ const history: Command = {
         localTime(r.startedAt),
         formatDuration(r.durationMs),
         clean(r.repo.branch ?? r.commit.tag ?? '-'),
-        r.commit.sha.slice(0, 7),
+        clean(r.commit.sha.slice(0, 7)),
         r.liveness === 'finished' ? (r.verdict ?? '?') : r.liveness,
         r.id,
         ...(repo ? [] : [clean(r.repo.path ?? r.repo.url ?? '-')]),

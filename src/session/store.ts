@@ -206,6 +206,8 @@ const recordOf =
   };
 
 const VERDICTS = Object.keys(EXIT_CODES) as Verdict[];
+/** Ids are file names and are printed as they are: the safe alphabet of isValidSessionId. */
+const sessionId: Check = (v, at) => (typeof v === 'string' && isValidSessionId(v) ? undefined : `${at} must be a session id (letters, digits, . _ -)`);
 const STATUSES = ['starting', 'running', 'finished'] as const;
 const strings = listOf(str);
 const categorizedError = obj({ category: str, message: str, hint: opt(str), status: opt(num) });
@@ -269,7 +271,7 @@ const clusterShape = obj({
 /** The shape of a session file (StoredSession): what every reader relies on. */
 const sessionShape = obj({
   schema: (v, at) => (v === 1 ? undefined : `${at} must be 1`),
-  id: str,
+  id: sessionId,
   repo: repoShape,
   commit: commitShape,
   cluster: obj({ context: opt(str), server: opt(str) }),
@@ -299,7 +301,7 @@ const sessionShape = obj({
 
 /** The shape of one line of history.jsonl (HistoryEntry). */
 const historyShape = obj({
-  id: str,
+  id: sessionId,
   repo: repoShape,
   commit: commitShape,
   startedAt: num,
@@ -560,8 +562,8 @@ export function findSession(paths: StatePaths, idOrPrefix: string): SessionEntry
   if (exact) return exact;
   const matches = all.filter((e) => e.id.startsWith(idOrPrefix));
   if (matches.length === 1) return matches[0]!;
-  if (matches.length === 0) throw new Error(`no session "${idOrPrefix}" (see \`flux-monitor history\`)`);
-  throw new Error(`"${idOrPrefix}" matches ${matches.length} sessions: ${matches.slice(0, 5).map((e) => e.id).join(', ')}…`);
+  if (matches.length === 0) throw new Error(`no session "${printable(idOrPrefix)}" (see \`flux-monitor history\`)`);
+  throw new Error(`"${printable(idOrPrefix)}" matches ${matches.length} sessions: ${matches.slice(0, 5).map((e) => printable(e.id)).join(', ')}…`);
 }
 
 /** When the session's commit was pushed (ms): the push time, else (a session without one) its start. */

@@ -125,6 +125,7 @@ const HOSTILE_SESSIONS: Array<[what: string, content: () => unknown, says: RegEx
   ['a pid that is not a process id', () => ({ ...session('bad'), status: 'running', pid: -1 }), /pid must be a process id/],
   ['config.verbosity made up', () => ({ ...session('bad'), config: { verbosity: 'loud' } }), /config\.verbosity must be one of/],
   ['an id that is not its file name', () => session('s-good-but-elsewhere'), /its id "s-good-but-elsewhere" is not its file name/],
+  ['an id with terminal escapes', () => session('\u001b]0;x\u0007'), /id must be a session id/],
   ['JSON null', () => null, /the document must be an object/],
   ['a JSON list', () => [session('bad')], /the document must be an object/],
   ['schema 2', () => ({ ...session('bad'), schema: 2 }), /schema must be 1/],
@@ -250,12 +251,21 @@ describe('history lines of the wrong shape', () => {
     expect(r.stderr).toBe(`flux-monitor: warning: ${paths.history}:2: unreadable history line (not a history entry: repo must be an object)\n`);
   });
 
+  it('terminal escapes in a history line reach no terminal: `history` prints them escaped', async () => {
+    plantHistory([line('h0', { commit: { sha: '\u001b[2J\u001b]0;x' }, repo: { path: '/r\u001b[31m', branch: 'b\u0007' } })]);
+    const r = await run(history, ['--all']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('h0');
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+  });
+
   for (const [what, bad, says] of [
     ['commit without sha', line('x', { commit: {} }), /commit\.sha must be a string/],
     ['an unknown verdict', line('x', { verdict: 'pwned' }), /verdict must be one of/],
     ['counts a string', line('x', { counts: 'many' }), /counts must be an object/],
     ['clusters of strings', line('x', { clusters: ['a'] }), /clusters\[0\] must be an object/],
     ['endedAt missing', line('x', { endedAt: undefined }), /endedAt must be a number/],
+    ['an id with terminal escapes', line('\u001b[2J'), /id must be a session id/],
     ['a JSON number', '42', /the document must be an object/],
     ['not JSON', '{"id":', /JSON/],
   ] as const) {
