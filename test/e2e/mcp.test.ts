@@ -133,6 +133,33 @@ describe('flux-monitor mcp over stdio', () => {
     expect(events.at(-1)).toMatchObject({ type: 'summary', verdict: 'success', exitCode: 0 });
   });
 
+  it('--read-only and the other start flags reach the tools; a non-JSON line gets a Parse error; a bad flag value is a usage error', async () => {
+    const { client, stderr } = await connect(['--read-only', '--kubeconfig', kubeconfig, '--context', 'flux-sim', '--repo', repo]);
+    const { tools } = await client.listTools();
+    expect(tools.find((t) => t.name === 'watch_commit')?.annotations).toMatchObject({ readOnlyHint: true });
+    const refused = (await client.callTool({ name: 'watch_commit', arguments: { autoReconcile: true } })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect((refused.content[0] as { text: string }).text).toMatch(/^autoReconcile: refused: this server is read-only/);
+    const outside = (await client.callTool({ name: 'list_history', arguments: { repo: base } })) as CallToolResult;
+    expect((outside.content[0] as { text: string }).text).toContain(`flux-monitor mcp --repo ${base} allows it`);
+    expect(stderr()).toMatch(/contexts: flux-sim; read-only/);
+
+    const child = spawn(process.execPath, [CLI, 'mcp'], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    child.stdin.write('not json at all\n');
+    await eventually(() => out.includes('-32700'), 15_000, 'the Parse error answer');
+    expect(JSON.parse(out.split('\n')[0]!)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
+    child.stdin.end();
+    expect(await exited).toBe(0);
+
+    const bad = spawnSync(process.execPath, [CLI, 'mcp', '--kubeconfig', join(base, 'missing')], { cwd: repo, env, encoding: 'utf8', input: '' });
+    expect(bad.status).toBe(64);
+    expect(bad.stderr).toContain('--kubeconfig');
+    expect(bad.stderr).toContain('no such file');
+  });
+
   it('exits cleanly when the client closes stdin during a watch; stdout carries protocol only', async () => {
     const child = spawn(process.execPath, [CLI, 'mcp', '--repo', base], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';

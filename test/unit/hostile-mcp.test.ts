@@ -1,0 +1,402 @@
+// `flux-monitor mcp` against a hostile caller: an agent talked into a call by text in what it reads. Whoever
+// starts the server chooses the kubeconfig, its contexts, the directories tools may use and whether anything is
+// written to the cluster; a call (or a repository's hook file) that names anything else is refused with an
+// `isError` result naming the flag that allows it. Each case here is what such a caller would send.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify as yaml } from 'yaml';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { MonitorEvent, SessionState } from '../../src/core/types.js';
+import type { CommandIO } from '../../src/commands/types.js';
+import mcp, { createMcpServer, MAX_WAITING_CALLS, serveStdio, type McpContext } from '../../src/commands/mcp.js';
+import { statePaths, type StatePaths } from '../../src/session/paths.js';
+import { processStartToken } from '../../src/session/proc.js';
+import { sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { SHA_NEW, SHA_OLD, gitReady, gitRepository, kustomization, ksReady } from '../helpers/flux.js';
+
+const URL_ = 'https://github.com/acme/fleet.git';
+const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
+const KS = { kind: 'Kustomization', namespace: 'flux-system', name: 'apps' };
+
+let dir: string;
+let paths: StatePaths;
+let env: NodeJS.ProcessEnv;
+let stderr: string[];
+const cleanup: Array<() => Promise<unknown> | unknown> = [];
+
+beforeEach(() => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'fm-hostile-mcp-')));
+  env = { XDG_STATE_HOME: join(dir, 'state'), HOME: join(dir, 'home'), PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1' };
+  paths = statePaths(env);
+  stderr = [];
+});
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function sink(into: string[]): NodeJS.WriteStream {
+  return { write: (s: string) => (into.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream;
+}
+
+function io(cwd = dir): CommandIO {
+  return { stdout: sink([]), stderr: sink(stderr), stdin: new PassThrough() as unknown as NodeJS.ReadStream, env, cwd };
+}
+
+async function connect(ctx: Partial<McpContext> = {}): Promise<Client> {
+  const { server } = createMcpServer({ io: io(), ...ctx });
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'hostile', version: '1' });
+  await server.connect(a);
+  await client.connect(b);
+  cleanup.push(() => client.close(), () => server.close());
+  return client;
+}
+
+function resultJson(r: unknown): unknown {
+  const res = r as CallToolResult;
+  expect(res.isError ?? false, (res.content[0] as { text: string }).text).toBe(false);
+  return JSON.parse((res.content[0] as { text: string }).text);
+}
+
+function errorText(r: unknown): string {
+  const res = r as CallToolResult;
+  expect(res.isError, (res.content[0] as { text: string }).text).toBe(true);
+  return (res.content[0] as { text: string }).text;
+}
+
+function git(cwd: string, ...args: string[]): string {
+  const r = spawnSync('git', args, { cwd, env: { ...env, GIT_AUTHOR_NAME: 'Dev', GIT_AUTHOR_EMAIL: 'd@x', GIT_COMMITTER_NAME: 'Dev', GIT_COMMITTER_EMAIL: 'd@x' }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** A repository at `path` with one commit and `origin` = URL_; with `hook`, its hook file's `config:` block. */
+function newRepo(path: string, hook?: Record<string, unknown>): { path: string; head: string } {
+  mkdirSync(path, { recursive: true });
+  git(path, 'init', '-q', '-b', 'main');
+  git(path, 'remote', 'add', 'origin', URL_);
+  if (hook) {
+    mkdirSync(join(path, '.kiro', 'hooks'), { recursive: true });
+    writeFileSync(join(path, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), yaml({ name: 'x', trigger: 'post-push', config: hook }));
+  }
+  git(path, 'commit', '-q', '--allow-empty', '-m', 'initial');
+  return { path, head: git(path, 'rev-parse', 'HEAD') };
+}
+
+/** A kubeconfig file whose one context `evil` uses `user` against `server`. */
+function hostileKubeconfig(path: string, user: Record<string, unknown>, server = 'https://127.0.0.1:1'): string {
+  writeFileSync(
+    path,
+    yaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'u', user }],
+      contexts: [{ name: 'evil', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'evil',
+    }),
+  );
+  return path;
+}
+
+async function waitFor<T>(fn: () => T | undefined | false, what: string): Promise<T> {
+  for (let i = 0; i < 1500; i++) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('hostile MCP calls', () => {
+  let sim: ApiSimulator;
+  let kubeconfig: string;
+
+  beforeEach(async () => {
+    sim = new ApiSimulator();
+    await sim.start();
+    cleanup.push(() => sim.stop());
+    // The server's kubeconfig: one context, flux-sim.
+    kubeconfig = await sim.writeKubeconfig(join(dir, 'server-kubeconfig'));
+    sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
+    sim.apply({ ...kustomization('apps'), status: ksReady(SHA_OLD) });
+  });
+
+  const watchArgs = (over: Record<string, unknown> = {}) => ({ revision: SHA_NEW, repoUrl: URL_, branch: 'main', timeout: '20s', ...over });
+
+  it('a kubeconfig argument whose user execs `/bin/sh -c touch MARKER` is refused: nothing runs', async () => {
+    const marker = join(dir, 'MARKER');
+    const exec = { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: '/bin/sh', args: ['-c', `touch ${marker}`], interactiveMode: 'Never' } };
+    const evil = hostileKubeconfig(join(dir, 'evil-kubeconfig'), exec);
+    const client = await connect({ kubeconfig });
+    const results: unknown[] = [];
+    for (const path of [evil, 'evil-kubeconfig', '']) {
+      results.push(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ kubeconfig: path, context: 'evil' }) }));
+    }
+    // Let an exec that had started finish (nothing should have).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(existsSync(marker)).toBe(false);
+    expect(sim.stats().requests).toBe(0);
+    for (const r of results) expect(errorText(r)).toMatch(/^kubeconfig: refused: .*flux-monitor mcp --kubeconfig PATH/);
+  });
+
+  it('a kubeconfig argument with a tokenFile and a server the caller chose is refused: the file is sent nowhere', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const listener = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(401).end();
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => listener.close(r)));
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, 'the-users-secret\n');
+    const evil = hostileKubeconfig(join(dir, 'evil-kubeconfig'), { tokenFile: secret }, `http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
+    const client = await connect({ kubeconfig });
+    const r = await client.callTool({ name: 'watch_commit', arguments: watchArgs({ kubeconfig: evil, timeout: '3s' }) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.map((h) => h.authorization)).toEqual([]);
+    expect(errorText(r)).toMatch(/^kubeconfig: refused/);
+  });
+
+  it("a context that is not in the server's kubeconfig is refused, naming --kubeconfig", async () => {
+    const client = await connect({ kubeconfig });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ context: 'prod' }) }))).toMatch(
+      /^context "prod": refused: not a context of the server's kubeconfig \(.*server-kubeconfig\)\nhint: its contexts: flux-sim\. .*flux-monitor mcp --kubeconfig PATH/,
+    );
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ contexts: ['flux-sim', 'prod'] }) }))).toMatch(/^context "prod": refused/);
+    expect(sim.stats().requests).toBe(0);
+  });
+
+  it('with --context, a context of the kubeconfig that is not one of them is refused, naming --context', async () => {
+    const client = await connect({ kubeconfig, contexts: ['staging'] });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ context: 'flux-sim' }) }))).toMatch(
+      /^context "flux-sim": refused: not one of the contexts this server may use \(staging\); flux-monitor mcp --context flux-sim allows it/,
+    );
+    expect(sim.stats().requests).toBe(0);
+  });
+
+  it("a repository's hook file cannot choose a context the server does not allow", async () => {
+    const repo = newRepo(join(dir, 'repo'), { contexts: ['prod'] });
+    const client = await connect({ kubeconfig });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: { repo: repo.path, timeout: '5s' } }))).toMatch(
+      /^context "prod" \(contexts: of \.kiro\/hooks\/flux-reconciliation-monitor\.yaml\): refused: not a context of the server's kubeconfig/,
+    );
+    // Nor name a kubeconfig: the hook file has no such key (src/config/load.ts), so it is an invalid file.
+    const named = newRepo(join(dir, 'repo2'), { kubeconfig: join(dir, 'evil-kubeconfig') });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: { repo: named.path, timeout: '5s' } }))).toMatch(/unknown key "config\.kubeconfig"/);
+    expect(sim.stats().requests).toBe(0);
+  });
+
+  it('a repository outside the roots is refused, naming --repo, by every tool', async () => {
+    const root = join(dir, 'root');
+    const inside = newRepo(join(root, 'inside'));
+    const outside = newRepo(join(dir, 'outside'));
+    const client = await connect({ kubeconfig, repo: root });
+    for (const repo of [outside.path, '../outside', '..', '/']) {
+      for (const [name, args] of [
+        ['watch_commit', watchArgs({ repo })],
+        ['get_session', { repo }],
+        ['list_history', { repo }],
+      ] as const) {
+        const text = errorText(await client.callTool({ name, arguments: args }));
+        expect(text).toMatch(/^repo .*: refused: .* is outside the directories this server may use \(.*\/root\); flux-monitor mcp --repo \/.* allows it/);
+      }
+    }
+    // Inside the root: allowed.
+    expect(resultJson(await client.callTool({ name: 'list_history', arguments: { repo: 'inside' } }))).toEqual([]);
+    expect(resultJson(await client.callTool({ name: 'get_session', arguments: { repo: inside.path } }))).toMatchObject({ session: null });
+    expect(sim.stats().requests).toBe(0);
+  });
+
+  it('a symlink inside a root that leads out of it is refused; several --repo roots are each allowed', async () => {
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    const outside = newRepo(join(dir, 'outside'));
+    symlinkSync(outside.path, join(root, 'link'));
+    const client = await connect({ kubeconfig, repo: root });
+    for (const repo of ['link', join(root, 'link'), 'link/.kiro', 'link/missing/deeper']) {
+      expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ repo }) }))).toMatch(
+        new RegExp(`^repo ${repo.replace(/[/.]/g, '\\$&')}: refused: ${outside.path}.* is outside .*flux-monitor mcp --repo ${outside.path}`),
+      );
+    }
+    const second = await connect({ kubeconfig, repos: [root, outside.path] });
+    expect(resultJson(await second.callTool({ name: 'list_history', arguments: { repo: 'link' } }))).toEqual([]);
+    expect(resultJson(await second.callTool({ name: 'list_history', arguments: { repo: outside.path } }))).toEqual([]);
+  });
+
+  it('--read-only: autoReconcile is refused, auto_reconcile of the hook file is ignored, and nothing is PATCHed', async () => {
+    const repo = newRepo(join(dir, 'repo'), { auto_reconcile: true });
+    const client = await connect({ kubeconfig, readOnly: true });
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ autoReconcile: true }) }))).toMatch(
+      /^autoReconcile: refused: this server is read-only \(flux-monitor mcp --read-only\)/,
+    );
+    expect(sim.stats().requests).toBe(0);
+
+    // The repository asks for auto_reconcile: the watch runs, warns, and only reads.
+    const progress: string[] = [];
+    const call = client.callTool({ name: 'watch_commit', arguments: { repo: repo.path, timeout: '1m' } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
+    await waitFor(() => progress.some((m) => m.startsWith('Kustomization flux-system/apps: ')), 'the watch to start');
+    sim.setStatus(GIT, gitReady(repo.head));
+    sim.setStatus(KS, ksReady(repo.head));
+    const events = resultJson(await call) as MonitorEvent[];
+    expect(events.at(-1)).toMatchObject({ type: 'summary', verdict: 'success' });
+    expect(events[1]).toMatchObject({ type: 'warning', message: expect.stringMatching(/^auto_reconcile of .* is ignored: this server is read-only/) });
+    const verbs = sim.stats().requestsByVerb;
+    expect(Object.keys(verbs)).toContain('list');
+    for (const v of Object.keys(verbs)) expect(['list', 'watch', 'get', 'discovery']).toContain(v);
+    expect(verbs.patch).toBeUndefined();
+  });
+
+  it('tool annotations say what each tool does: watch_commit writes only without --read-only', async () => {
+    const byName = async (ctx: Partial<McpContext>) => Object.fromEntries((await (await connect(ctx)).listTools()).tools.map((t) => [t.name, t.annotations]));
+    const rw = await byName({ kubeconfig });
+    expect(rw.watch_commit).toEqual({ readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true });
+    const ro = await byName({ kubeconfig, readOnly: true });
+    expect(ro.watch_commit).toEqual({ readOnlyHint: true, openWorldHint: true });
+    for (const a of [rw, ro]) {
+      expect(a.get_session).toEqual({ readOnlyHint: true, openWorldHint: false });
+      expect(a.list_history).toEqual({ readOnlyHint: true, openWorldHint: false });
+    }
+  });
+
+  it(`at most ${MAX_WAITING_CALLS} watch_commit and waiting get_session calls at once: the next one is a clear error`, async () => {
+    const me = { pid: process.pid, pidStart: processStartToken(process.pid) };
+    const running: StoredSession = { ...session('s-run'), status: 'running', verdict: undefined, verdictMessage: undefined, endedAt: undefined, ...me };
+    writeJsonAtomic(sessionFile(paths, 's-run'), running);
+    const client = await connect({ kubeconfig });
+    const progress = new Map<number, number>();
+    const waits = Array.from({ length: MAX_WAITING_CALLS }, (_, i) =>
+      client.callTool({ name: 'get_session', arguments: { id: 's-run', wait: true } }, undefined, {
+        onprogress: () => void progress.set(i, (progress.get(i) ?? 0) + 1),
+        timeout: 600_000,
+      }),
+    );
+    await waitFor(() => progress.size === MAX_WAITING_CALLS, 'every waiting call to be under way');
+    const tooMany = /^(watch_commit|get_session): refused: too many calls under way: this server runs at most \d+ watch_commit and waiting get_session calls at once\nhint: wait for one/;
+    expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs() }))).toMatch(tooMany);
+    expect(errorText(await client.callTool({ name: 'get_session', arguments: { id: 's-run', wait: true } }))).toMatch(tooMany);
+    // What does not wait still answers.
+    expect(resultJson(await client.callTool({ name: 'get_session', arguments: { id: 's-run' } }))).toMatchObject({ liveness: 'running' });
+    expect(sim.stats().requests).toBe(0);
+    writeJsonAtomic(sessionFile(paths, 's-run'), { ...running, status: 'finished', verdict: 'success', updatedAt: 3000, endedAt: 3000 });
+    for (const w of await Promise.all(waits)) expect(resultJson(w)).toMatchObject({ verdict: 'success' });
+    // The slots are free again.
+    expect(resultJson(await client.callTool({ name: 'get_session', arguments: { id: 's-run', wait: true } }))).toMatchObject({ verdict: 'success' });
+  });
+
+  it('the events a call keeps are bounded: the oldest go, a warning says how many, the session and summary stay', async () => {
+    const client = await connect({ kubeconfig, maxEvents: 2 });
+    const progress: string[] = [];
+    const call = client.callTool({ name: 'watch_commit', arguments: watchArgs() }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
+    await waitFor(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)'), 'the watch to start');
+    sim.setStatus(GIT, gitReady(SHA_NEW));
+    await waitFor(() => progress.includes('GitRepository flux-system/flux-system: Ready (Succeeded)'), 'the source Ready');
+    sim.setStatus(KS, ksReady(SHA_NEW));
+    const events = resultJson(await call) as MonitorEvent[];
+    expect(events[0]).toMatchObject({ type: 'session' });
+    expect(events[1]).toMatchObject({ type: 'warning', message: expect.stringMatching(/^\d+ earlier events are left out: a call keeps at most 2 events/) });
+    expect(events.slice(2, -1).length).toBeLessThanOrEqual(2);
+    expect(events.at(-1)).toMatchObject({ type: 'summary', verdict: 'success' });
+    expect(progress.filter((m) => / (Pending|Ready) /.test(m) || /: (Pending|Ready)/.test(m)).length).toBeGreaterThan(2);
+  });
+});
+
+describe('the MCP server on stdio', () => {
+  /** `flux-monitor mcp ARGS` in-process, with a client over its stdin/stdout. */
+  async function start(argv: string[] = [], ctx?: Partial<McpContext>): Promise<{ client: Client; send: (line: string) => void; lines: () => Array<Record<string, unknown>>; done: Promise<number> }> {
+    const toServer = new PassThrough();
+    const fromServer = new PassThrough();
+    const out: string[] = [];
+    fromServer.on('data', (d) => out.push(String(d)));
+    const serverIo = { ...io(), stdin: toServer as unknown as NodeJS.ReadStream, stdout: fromServer as unknown as NodeJS.WriteStream };
+    const done = ctx ? serveStdio({ io: serverIo, ...ctx }) : mcp.run(argv, serverIo);
+    const client = new Client({ name: 'hostile', version: '1' });
+    await client.connect(new StdioServerTransport(fromServer, toServer));
+    cleanup.push(async () => {
+      await client.close();
+      toServer.end();
+      await done;
+    });
+    return {
+      client,
+      send: (line) => void toServer.write(line),
+      lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+      done,
+    };
+  }
+
+  it('a line that is not JSON is answered with a JSON-RPC Parse error (-32700, id null); JSON that is no message with -32600', async () => {
+    const s = await start([], {});
+    s.send('this is not json\n');
+    await waitFor(() => s.lines().some((l) => l.id === null), 'the parse error answer');
+    expect(s.lines().find((l) => l.id === null)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.stringMatching(/^Parse error/) } });
+    s.send('{"hello": "world"}\n');
+    await waitFor(() => s.lines().filter((l) => l.id === null).length === 2, 'the invalid request answer');
+    expect(s.lines().filter((l) => l.id === null)[1]).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
+    // The server still serves.
+    expect((await s.client.listTools()).tools).toHaveLength(3);
+  });
+
+  it('`mcp --read-only --kubeconfig K --context C --repo R` starts the server with them', async () => {
+    const k = join(dir, 'kubeconfig');
+    hostileKubeconfig(k, {});
+    const root = join(dir, 'root');
+    mkdirSync(root);
+    const s = await start(['--read-only', '--kubeconfig', k, '--context', 'evil', '--repo', root]);
+    const { tools } = await s.client.listTools();
+    expect(tools.find((t) => t.name === 'watch_commit')!.annotations).toMatchObject({ readOnlyHint: true });
+    const call = (args: Record<string, unknown>) => s.client.callTool({ name: 'watch_commit', arguments: { revision: SHA_NEW, repoUrl: URL_, branch: 'main', ...args } });
+    expect(errorText(await call({ autoReconcile: true }))).toMatch(/^autoReconcile: refused/);
+    expect(errorText(await call({ repo: dir }))).toMatch(/flux-monitor mcp --repo /);
+    expect(errorText(await call({ kubeconfig: k }))).toMatch(/^kubeconfig: refused/);
+    expect(stderr.join('')).toMatch(/flux-monitor mcp: serving .*repositories: .*\/root; kubeconfig: .*\/kubeconfig; contexts: evil; read-only/);
+  });
+
+  it('`mcp` refuses a --kubeconfig or --repo that does not exist when it starts', async () => {
+    await expect(mcp.run(['--kubeconfig', join(dir, 'nope')], io())).rejects.toThrow(/^--kubeconfig .*nope: no such file$/);
+    await expect(mcp.run(['--repo', join(dir, 'nope')], io())).rejects.toThrow(/^--repo .*nope: no such directory$/);
+  });
+
+  it('what the commands log on behalf of a tool carries the prefix of mcp, not `flux-monitor status:`', async () => {
+    const client = await connect({ kubeconfig: join(dir, 'none') });
+    expect(resultJson(await client.callTool({ name: 'get_session', arguments: { id: 'nope' } }))).toMatchObject({ session: null });
+    const log = stderr.join('');
+    expect(log).toContain('flux-monitor mcp: get_session: no session "nope"');
+    expect(log).not.toMatch(/^flux-monitor(?: status| history)?: /m);
+  });
+});
+
+function session(id: string): StoredSession {
+  const s: SessionState = {
+    schema: 1,
+    id,
+    repo: { path: join(dir, 'repo'), branch: 'main', remote: 'origin' },
+    commit: { sha: 'a'.repeat(40), subject: 'deploy' },
+    cluster: {},
+    startedAt: 1000,
+    updatedAt: 2000,
+    timeoutMs: 300_000,
+    status: 'finished',
+    verdict: 'success',
+    verdictMessage: 'commit aaaaaaa is ready',
+    endedAt: 2000,
+    nodes: {},
+    edges: [],
+    cycles: [],
+    matchedSources: [],
+    warnings: [],
+  };
+  return { ...s, pushedAt: 1000 };
+}
