@@ -273,7 +273,20 @@ function judgeSource(
   }
   const now = judgeCurrent(obj, conds);
   if (now.phase === 'Failed' || now.phase === 'Stalled' || now.phase === 'Progressing' || now.phase === 'Waiting') return withRevision(now, shown, match);
+  // source-controller writes the end of a fetch in two status updates: first the conditions (Ready=True "stored
+  // artifact for revision '<new>'"), then status.artifact. Between the two (recorded in the real-Flux transcripts,
+  // e.g. chain-success.json), the artifact is still the old one: the fetch of the pushed commit is done, not to come.
+  const stored = storedRevision(ready) ?? storedRevision(cond(conds, 'ArtifactInStorage'));
+  if (match === false && isTrue(ready) && stored && revisionMatches(stored, pushed) === true) {
+    return result('Progressing', 'StoringArtifact', `storing the artifact of ${stored}`, { revision: stored, matchesPushed: true });
+  }
   return result('Pending', pending.reason, pending.message(shown), { revision: shown, matchesPushed: match });
+}
+
+/** The revision a source condition says it stored (`stored artifact for revision 'main@sha1:…'`), if any. */
+function storedRevision(c: Condition | undefined): string | undefined {
+  if (!isTrue(c) || !c!.message) return undefined;
+  return /^stored artifact for revision '([^'\s]+@(?:sha1|sha256):[0-9a-f]{7,64})'/.exec(c!.message)?.[1];
 }
 
 interface Deployment {

@@ -193,6 +193,21 @@ describe('computeStatus: common precedence', () => {
 
 describe('computeStatus: GitRepository', () => {
   const fetched = (rev: string) => ready('True', 'Succeeded', `stored artifact for revision '${rev}'`);
+  it('between the two status updates that end a fetch (conditions first, then the artifact) it is storing, not back to Pending', () => {
+    // The recorded real source-controller status at t=6453 of chain-success.json: Ready names the pushed commit,
+    // status.artifact is still the previous one; 6 ms later the artifact is updated.
+    const t = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'transcripts', 'chain-success.json'), 'utf8'));
+    const pushed: PushedRevision = { sha: t.pushes[0].sha, branch: 'main' };
+    const entries = t.entries
+      .filter((e: { t: number; object: KubeObject }) => e.object.kind === 'GitRepository' && e.t >= t.pushes[0].t)
+      .map((e: { object: KubeObject }) => e.object);
+    const between = entries.find((o: KubeObject) => o.status?.conditions?.some((c: Condition) => c.type === 'Ready' && c.status === 'True' && c.message?.includes(pushed.sha)) && !o.status?.artifact?.revision?.includes(pushed.sha));
+    expect(between).toBeDefined();
+    expect(computeStatus(between, pushed)).toMatchObject({ phase: 'Progressing', reason: 'StoringArtifact', message: `storing the artifact of main@sha1:${pushed.sha}`, matchesPushed: true });
+    // The phases the recorded sequence goes through for the push never step back to Pending once it started.
+    const phases = entries.map((o: KubeObject) => computeStatus(o, pushed).phase).filter((p: string, i: number, a: string[]) => i === 0 || a[i - 1] !== p);
+    expect(phases).toEqual(['Pending', 'Progressing', 'Ready']);
+  });
   runCases([
     {
       name: 'artifact of the pushed commit, Ready → Ready',
