@@ -367,6 +367,10 @@ export class Reflector {
             },
             onClose: (err) => {
               // Ended by the server (timeoutSeconds), or quiet for stallMs: re-open it; a failing re-open is reported.
+              // A stream that ended normally without a single event (not even a bookmark) is re-opened after a
+              // backoff, silently, as client-go does with a "very short watch": a proxy that answers every watch
+              // 200 and closes would otherwise be asked again at once, in a tight loop.
+              if (!err && !gotEvent) return settle('retry');
               if (!err || err instanceof WatchStallError) return settle('resume');
               if (err instanceof ApiError) {
                 if (err.status === 410) return settle('relist');

@@ -346,6 +346,26 @@ describe('watch streams', () => {
   });
 });
 
+describe('a watch the server closes at once', () => {
+  it('answered 200 and closed without an event, again and again: re-opened after a backoff each time, silently', async () => {
+    let watches = 0;
+    const server = await serve((req, res) => {
+      if (!/[?&]watch=true/.test(req.url ?? '')) return json(res, 200, LIST);
+      watches++;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end();
+    });
+    const f = reflect(server);
+    await f.r.start();
+    await until(() => watches >= 6, 'a few watches');
+    f.r.stop();
+    // A wait before every watch after the first (a tight loop would ask for none), and nothing reported.
+    expect(f.sleeps.length).toBeGreaterThanOrEqual(5);
+    expect(f.errors).toEqual([]);
+    expect(f.replaced).toEqual([['infra', 'apps']]);
+  });
+});
+
 describe('Retry-After on a 503', () => {
   it('a watch answered 503 with Retry-After waits as asked before the next watch', async () => {
     let watches = 0;
