@@ -3,14 +3,14 @@
 import { normalizeGitUrl, redactUrl } from '../core/giturl.js';
 import type { MonitorConfig, SessionState, Verdict } from '../core/types.js';
 import { EXIT_CODES, newSessionState } from '../core/types.js';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, DEFAULT_RETENTION, loadConfig, type RetentionConfig } from '../config/load.js';
 import { commitInfo } from '../git/repo.js';
 import { relateCommit } from '../git/relate.js';
 import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
 import type { StatePaths } from './paths.js';
 import { notifySessionEnd } from './notify.js';
 import { processStartToken } from './proc.js';
-import { appendHistory, historyEntry, SessionWriter, sessionFile, sessionLogFile, type StoredSession } from './store.js';
+import { appendHistory, historyEntry, pruneStore, SessionWriter, sessionFile, sessionLogFile, type StoredSession } from './store.js';
 
 export interface DetachedSessionOptions {
   id: string;
@@ -81,9 +81,11 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
   const end = (verdict: Verdict, message: string, error?: SessionState['error']) =>
     finish({ ...base, updatedAt: Date.now(), endedAt: Date.now(), verdict, verdictMessage: message, error });
 
+  let retention: RetentionConfig = DEFAULT_RETENTION;
   try {
     const loaded = loadConfig(o.repoPath);
     config = loaded.config;
+    retention = loaded.retention ?? DEFAULT_RETENTION;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     log(err.message);
@@ -91,6 +93,13 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
   }
   base.timeoutMs = config.timeout * 1000;
   writer.update({ ...base, ...extra, config });
+  // Retention (docs/sessions.md#retention): old sessions and logs go, history.jsonl rotates; never a live session.
+  try {
+    const pruned = await pruneStore(o.paths, retention, { keep: [o.id] });
+    if (pruned.removed.length || pruned.rotated) log(`retention: removed ${pruned.removed.length} old session(s)${pruned.rotated ? ', rotated history.jsonl' : ''}`);
+  } catch (err) {
+    log(`retention: ${(err as Error).message}`);
+  }
 
   // One live monitor per repository + branch (or tag); the newer push wins.
   const pushedRef = o.tag ? `refs/tags/${o.tag}` : (o.branch ?? '');
