@@ -84,6 +84,10 @@ export interface NoSessionJson {
   state?: PendingPush['state'];
 }
 
+/** What `status` says outside a git repository when there is no session at all. */
+export const NOT_IN_REPO =
+  'not inside a git repository, and no session yet: run status in the repository you pushed from, pass --repo PATH, or give a session ID (flux-monitor history --all)';
+
 /** How long one-shot `status` waits for the session of a push that just happened before saying it is starting. */
 export const ONE_SHOT_WAIT_MS = 3_000;
 /** How long `status --follow` and the human view wait for it (the hook helper may ask the cluster first). */
@@ -135,6 +139,7 @@ export async function pickSession(
     if (e.error) io.stderr.write(`flux-monitor: warning: ${e.error} (other sessions are not affected)\n`);
   }
   let entry = latestSessionFor(paths, info?.root, entries);
+  if (!info && entry) io.stderr.write('flux-monitor: not inside a git repository: showing the newest session of any repository\n');
   // A push that just happened, whose session is newer than the newest one stored (or not written yet).
   const pending = info ? newestPushFor(paths, info.root) : undefined;
   if (info && pending && !covers(entry, pending)) {
@@ -156,7 +161,7 @@ export async function pickSession(
   if (!entry) {
     const message = info
       ? `no session for ${info.root} yet. Sessions start after a push to a branch Flux follows (\`flux-monitor install\` sets up the hooks), or run \`flux-monitor watch\`.`
-      : 'no session yet.';
+      : NOT_IN_REPO;
     io.stderr.write(`flux-monitor: ${message}\n`);
     return { code: 1, message };
   }

@@ -35,7 +35,10 @@ describe('status --json without a session', () => {
 
     const outside = run(['status', '--json'], realpathSync(mkdtempSync(join(tmpdir(), 'fm-nogit-'))), r.env);
     expect(outside.status).toBe(1);
-    expect(JSON.parse(outside.stdout)).toEqual({ session: null, message: 'no session yet.' });
+    expect(JSON.parse(outside.stdout)).toEqual({
+      session: null,
+      message: 'not inside a git repository, and no session yet: run status in the repository you pushed from, pass --repo PATH, or give a session ID (flux-monitor history --all)',
+    });
   });
 });
 
