@@ -172,8 +172,27 @@ export class WorkRepo {
     return git(this.dir, ['rev-parse', 'HEAD']);
   }
 
-  async push(env: NodeJS.ProcessEnv = {}): Promise<void> {
-    await git(this.dir, ['push', '-q', 'origin', 'HEAD:refs/heads/main'], env);
+  /** A second clone of the same repository (a teammate's), with main checked out. */
+  static async clone(url: string, name: string): Promise<WorkRepo> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `flux-monitor-work-${name}-`));
+    await git(dir, ['clone', '-q', '--branch', 'main', url, '.']);
+    const r = new WorkRepo(dir, url);
+    r.commits = 30; // its commit dates differ from the first clone's (commit ids stay the same run to run)
+    return r;
+  }
+
+  /** Moves HEAD back `n` commits, keeping nothing of them (to rewrite history before a force push). */
+  async resetHard(n: number): Promise<void> {
+    await git(this.dir, ['reset', '-q', '--hard', `HEAD~${n}`]);
+  }
+
+  /** The parents of a commit. */
+  async parents(sha: string): Promise<string[]> {
+    return (await git(this.dir, ['rev-list', '--parents', '-n', '1', sha])).split(/\s+/).slice(1);
+  }
+
+  async push(env: NodeJS.ProcessEnv = {}, opts: { force?: boolean } = {}): Promise<void> {
+    await git(this.dir, ['push', '-q', ...(opts.force ? ['--force'] : []), 'origin', 'HEAD:refs/heads/main'], env);
   }
 
   async remove(): Promise<void> {

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/core/types.js';
 import { configMap, deployment, gitRepository, kustomization, kustomizationYaml } from './cases.js';
-import { mergePatch } from './env.js';
+import { mergePatch, WorkRepo } from './env.js';
+import { git } from '../harness/git-server.js';
 import { decidedByFlux, fluxSuite } from './support.js';
 
 const suite = fluxSuite({ beforeAll, afterAll });
@@ -211,6 +212,67 @@ describe('real Flux: Kustomizations', () => {
         expect(['success', 'superseded']).toContain(run.summary.verdict);
       }
       expect(c.node(run3, 'Kustomization', 'apps').revision).toContain(r3);
+    }));
+
+  it("a teammate's newer commit that this clone never fetched: the push is applied through it", () =>
+    withCase('teammate-through', "I push A; a teammate pulls A, commits B on top and pushes before Flux fetches A; Flux goes straight to B", async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
+        // Flux fetches only when asked (auto_reconcile) or at creation: A is never fetched before B is pushed.
+        gitRepository(ns, url, { interval: '1h' }),
+        kustomization(ns, 'infra', './infra'),
+        kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
+      ]);
+      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const a = await c.push('A: change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'A' }) });
+      const teammate = await WorkRepo.clone(c.repo.url, 'teammate');
+      try {
+        const b = await c.push('B: change infra', { 'infra/config.yaml': configMap('infra-config', { message: 'B' }) }, { from: teammate });
+        // The monitoring clone has never seen B.
+        await expect(git(c.repo.dir, ['cat-file', '-e', `${b}^{commit}`])).rejects.toThrow();
+        const run = await c.monitor(a);
+        decidedByFlux(run);
+        expect(run.summary.verdict).toBe('success');
+        expect(run.summary.exitCode).toBe(EXIT_CODES.success);
+        expect(run.summary).toMatchObject({ commit: a, through: b });
+        expect(run.summary.message).toBe(`commit ${a.slice(0, 7)} is applied through ${b.slice(0, 7)}, which includes it: 3 ready`);
+        for (const [kind, name] of [['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']] as const) {
+          expect(c.node(run, kind, name)).toMatchObject({ phase: 'Ready', revision: `main@sha1:${b}` });
+          // What the controllers wrote: Ready at B; A itself was never fetched.
+          expect(c.ready(kind, name, b)).toBe(true);
+        }
+        expect(c.recorder.entries.some((e) => JSON.stringify(e.object.status ?? {}).includes(a))).toBe(false);
+        // B was fetched into the object store only: no branch or remote-tracking ref of the clone moved.
+        await git(c.repo.dir, ['cat-file', '-e', `${b}^{commit}`]);
+        expect(await git(c.repo.dir, ['for-each-ref', '--contains', b])).toBe('');
+      } finally {
+        await teammate.remove();
+      }
+    }));
+
+  it('a force push that drops the pushed commit: the push is superseded, saying by what', () =>
+    withCase('force-push-superseded', 'I push A; before Flux fetches it, a force push replaces main with B, which does not contain A', async (c) => {
+      const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
+        gitRepository(ns, url, { interval: '1h' }),
+        kustomization(ns, 'infra', './infra'),
+        kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
+      ]);
+      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const a = await c.push('A: change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'A' }) });
+      const other = await WorkRepo.clone(c.repo.url, 'rewrite');
+      try {
+        await other.resetHard(1);
+        const b = await c.push('B: instead of A', { 'apps/config.yaml': configMap('apps-config', { message: 'B' }) }, { from: other, force: true });
+        const run = await c.monitor(a);
+        decidedByFlux(run);
+        expect(run.summary.verdict).toBe('superseded');
+        expect(run.summary.exitCode).toBe(EXIT_CODES.superseded);
+        const source = c.node(run, 'GitRepository', 'repo');
+        expect(source).toMatchObject({ phase: 'Superseded', revision: `main@sha1:${b}` });
+        expect(source.message).toContain(b);
+        expect(c.ready('GitRepository', 'repo', b)).toBe(true);
+      } finally {
+        await other.remove();
+      }
     }));
 
   it('a timeout gives a partial report of every object', () =>

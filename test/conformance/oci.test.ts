@@ -166,7 +166,7 @@ describe('real Flux: OCI artifacts built by CI', () => {
       expect(c.latest('Kustomization', 'app').status.lastAppliedOriginRevision).toBe(`main@sha1:${first}`);
     }));
 
-  it('two pushes, CI publishes only the newer one: the older push is superseded', () =>
+  it('two pushes, CI publishes only the newer one: the older push is applied through it', () =>
     suite.withCase('oci-superseded', 'two pushes in a row; CI (cancelling the older pipeline) publishes only the newer commit', async (c) => {
       await start(c);
       const older = await c.push('r1', { 'deploy/config.yaml': configMap('app-config', { message: 'r1' }) });
@@ -175,12 +175,15 @@ describe('real Flux: OCI artifacts built by CI', () => {
       await publish(c, newer);
       const run = await running;
       decidedByFlux(run);
-      expect(run.summary.verdict).toBe('superseded');
-      expect(run.summary.exitCode).toBe(EXIT_CODES.superseded);
+      // r2 is built on r1: r1's change reached the cluster inside r2's artifact.
+      expect(run.summary.verdict).toBe('success');
+      expect(run.summary.exitCode).toBe(EXIT_CODES.success);
+      expect(run.summary).toMatchObject({ commit: older, through: newer });
       const oci = c.node(run, 'OCIRepository', 'app');
-      expect(oci.phase).toBe('Superseded');
+      expect(oci.phase).toBe('Ready');
       expect(oci.revision).toBe(`main@sha1:${newer}`);
-      expect(c.node(run, 'Kustomization', 'app').phase).toBe('Superseded');
+      expect(c.node(run, 'Kustomization', 'app').phase).toBe('Ready');
+      expect(c.ready('Kustomization', 'app')).toBe(true);
       expect(phaseEvents(run.events, 'OCIRepository').some((e) => e.phase === 'Pending' && e.reason === 'AwaitingArtifact')).toBe(true);
     }));
 

@@ -32,7 +32,11 @@ export interface Transcript {
   repoUrl: string;
   branch: string;
   /** Pushes in order: the commit id and what the commit does. */
-  pushes: Array<{ sha: string; subject: string; t: number }>;
+  /**
+   * The commits pushed during the case, in order. `parents` (recorded since the commit-relation cases) is each
+   * commit's parents as git had them, so a replay can tell which commit contains which without the repository.
+   */
+  pushes: Array<{ sha: string; subject: string; t: number; parents?: string[] }>;
   /** The push flux-monitor followed, when it is not the last one (an older push that a newer one superseded). */
   monitored?: string;
   /** What flux-monitor concluded for the last push (verdict, exit code, per-object phases). */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runMonitor } from '../../src/engine/run.js';
+import { relateCommit } from '../../src/git/relate.js';
 import { countPhases, DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { apply, startFluxEnv, WorkRepo, type FluxEnv } from './env.js';
 import { Recorder, type Transcript } from './recorder.js';
@@ -101,10 +102,11 @@ export class Case {
   }
 
   /** Commits and pushes a change; returns the new commit id. */
-  async push(subject: string, files: Record<string, string | null>): Promise<string> {
-    const sha = await this.repo.commit(subject, files);
-    await this.repo.push();
-    this.pushes.push({ sha, subject, t: this.recorder.now() });
+  async push(subject: string, files: Record<string, string | null>, opts: { from?: WorkRepo; force?: boolean } = {}): Promise<string> {
+    const repo = opts.from ?? this.repo;
+    const sha = await repo.commit(subject, files);
+    await repo.push({}, { force: opts.force });
+    this.pushes.push({ sha, subject, t: this.recorder.now(), parents: await repo.parents(sha) });
     return sha;
   }
 
@@ -123,7 +125,8 @@ export class Case {
         events.push(e);
         opts.onEvent?.(e);
       },
-      isNewerCommit: (other) => isAncestor(this.repo.dir, sha, other),
+      // As the CLI does: the monitoring clone fetches a commit it does not have from its remote.
+      relateCommit: (other) => relateCommit(this.repo.dir, sha, other, { remote: 'origin', branch: 'main' }),
       signal,
     });
     const summary = events.at(-1);
@@ -197,15 +200,6 @@ export class Case {
       await writeFile(path.join(TRANSCRIPT_DIR, `${this.name}.json`), JSON.stringify(t, null, 1) + '\n');
     }
     return t;
-  }
-}
-
-async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
-  try {
-    await execFileP('git', ['merge-base', '--is-ancestor', ancestor, descendant], { cwd: dir });
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../../src/core/status.js';
 import { EXIT_CODES, type KubeObject } from '../../src/core/types.js';
-import { loadTranscripts, monitoredPush, replay, splitAtPush } from '../helpers/replay.js';
+import { loadTranscripts, monitoredPush, recordedRelation, replay, splitAtPush } from '../helpers/replay.js';
 
 const transcripts = loadTranscripts();
 
@@ -30,7 +30,13 @@ describe('real-Flux transcripts', () => {
       // A node that waits on a failed or suspended upstream is blocked, whether the engine saw it Pending or
       // already Waiting (DependencyNotReady) when it decided: that depends on how fast each watch delivered.
       const settled = t.expected.verdict !== 'timeout';
-      const norm = (p: { phase: string; reason: string }) => (settled && (p.phase === 'Pending' || p.phase === 'Waiting') ? { phase: 'blocked', reason: '' } : { phase: p.phase, reason: p.reason });
+      // Likewise a node superseded by its own newer revision or by its upstream's (which watch came first).
+      const norm = (p: { phase: string; reason: string }) =>
+        settled && (p.phase === 'Pending' || p.phase === 'Waiting')
+          ? { phase: 'blocked', reason: '' }
+          : p.phase === 'Superseded'
+            ? { phase: p.phase, reason: '' }
+            : { phase: p.phase, reason: p.reason };
       const phases: Record<string, { phase: string; reason: string }> = {};
       for (const n of Object.values(r.state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = norm({ phase: n.phase, reason: n.reason });
       const want = Object.fromEntries(Object.entries(t.expected.phases).map(([k, p]) => [k, norm(p)]));
@@ -38,7 +44,10 @@ describe('real-Flux transcripts', () => {
     });
 
     it('the status model gives each object its recorded phase from the last status the controllers wrote', () => {
-      const pushed = { sha: monitoredPush(t).sha, branch: t.branch, newer: t.pushes.slice(t.pushes.indexOf(monitoredPush(t)) + 1).map((p) => p.sha) };
+      // The later pushes, placed as the engine's git layer places them: containing the push, or replacing it.
+      const push = monitoredPush(t);
+      const later = t.pushes.slice(t.pushes.indexOf(push) + 1).map((p) => ({ sha: p.sha, r: recordedRelation(t, push.sha, p.sha).relation }));
+      const pushed = { sha: push.sha, branch: t.branch, newer: later.filter((p) => p.r === 'diverged').map((p) => p.sha), through: later.filter((p) => p.r === 'contains').map((p) => p.sha) };
       // The version of each object flux-monitor judged last (Flux may reconcile again right after a verdict).
       const judged = new Map<string, KubeObject>();
       // As the engine does: which commit each OCI artifact was built from, from the artifacts' metadata.
