@@ -238,6 +238,13 @@ export class ClusterClient {
       } catch (err) {
         // Typically an exec plugin that fails because the user is logged out of their cloud CLI.
         const first = sanitizeText(err instanceof Error ? err.message : String(err), { maxLength: 300 }).trim().split('\n')[0];
+        if (cfg.proxy && cfg.needsLibrary === cfg.proxy.from) {
+          throw new MonitorError({
+            category: 'config',
+            message: `cannot use the proxy of ${cfg.proxy.from}: ${first}`,
+            hint: cfg.proxy.from === 'proxy-url' ? 'Fix the proxy-url of the cluster in the kubeconfig.' : `Fix ${cfg.proxy.from}, or add the cluster to NO_PROXY.`,
+          });
+        }
         throw new MonitorError({
           category: 'unauthorized',
           message: `the kubeconfig's credential plugin (${cfg.needsLibrary}) failed: ${first}`,

@@ -2,7 +2,10 @@
 // watches, broken watch frames and hostile object contents. The monitor must keep going, say what happens, end
 // with the right verdict and never throw. No timing assertions: every wait is bounded by the session timeout.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import YAML from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiSimulator } from '../../src/sim/server.js';
@@ -325,6 +328,78 @@ describe('faults during a session', () => {
     expect(errors[1]!.outageMs!).toBeGreaterThanOrEqual(backUp - reported);
     expect(errors[1]!.outageMs!).toBeLessThanOrEqual(recoverySeen - beforeDown);
     expect(final.error).toBeUndefined();
+  });
+});
+
+/**
+ * A loopback HTTP front for the simulator that forwards everything, except that while `loginPage` is set it answers
+ * the LISTs (and other GETs) of paths matching it 200 with an HTML login page, as a proxy that wants a login does.
+ */
+async function loginPageFront(target: string): Promise<{ kubeconfig: string; loginPage?: RegExp; served: number; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const front = {
+    kubeconfig: '',
+    loginPage: undefined as RegExp | undefined,
+    served: 0,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    if (front.loginPage && req.method === 'GET' && !/[?&]watch=true/.test(url) && front.loginPage.test(url.split('?')[0]!)) {
+      front.served++;
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end('<!DOCTYPE html><html><head><title>Sign in</title></head><body>Your session has expired.</body></html>');
+      return;
+    }
+    const up = http.request({ host: upstream.hostname, port: upstream.port, path: url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const cfg = YAML.parse(readFileSync(kubeconfig, 'utf8'));
+  for (const c of cfg.clusters) c.cluster.server = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  front.kubeconfig = join(dir, 'front.kubeconfig');
+  writeFileSync(front.kubeconfig, YAML.stringify(cfg));
+  return front;
+}
+
+describe('a proxy answering LISTs with a login page', () => {
+  it('every relist of a kind answered 200 text/html: its objects are kept (none Deleted), the failure is a server-error, then success', async () => {
+    const target = YAML.parse(readFileSync(kubeconfig, 'utf8')).clusters[0].cluster.server as string;
+    const front = await loginPageFront(target);
+    try {
+      const { p, events, state } = run({ kubeconfig: front.kubeconfig, config: { ...DEFAULT_CONFIG, timeout: 60 } });
+      await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+      // From now on, Kustomization lists get the login page; the watches' history goes, so they must relist.
+      // (Every watch ends; a change is made before any is re-opened, then the history is compacted: each resumes
+      // from a resourceVersion that is gone, gets 410 and relists.)
+      front.loginPage = /kustomizations$/;
+      sim.closeWatchesNow();
+      sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
+      sim.compact();
+      const gone = () => Object.values(state()!.nodes).filter((n) => n.deleted || n.reason === 'Deleted');
+      await waitFor(() => front.served >= 3 || (front.served > 0 && gone().length > 0), 'a few relists answered by the login page');
+      expect(gone()).toEqual([]);
+      const nodes = Object.values(state()!.nodes);
+      expect(nodes.filter((n) => n.deleted || n.reason === 'Deleted')).toEqual([]);
+      expect(Object.keys(state()!.nodes).filter((k) => k.startsWith('Kustomization/')).sort()).toEqual(['Kustomization/flux-system/apps', 'Kustomization/flux-system/infra']);
+      const reported = errorsOf(events).find((e) => !e.recovered);
+      expect(reported).toMatchObject({ category: 'server-error', status: 200 });
+      expect(reported!.message).toMatch(/text\/html/);
+      // The proxy lets the lists through again; Flux applies the commit.
+      front.loginPage = undefined;
+      for (const step of STEPS) step();
+      const final = await p;
+      expect(final.verdict).toBe('success');
+      expect(Object.values(final.nodes).map((n) => n.phase)).toEqual(['Ready', 'Ready', 'Ready', 'Ready']);
+      expect(errorsOf(events).some((e) => e.recovered && e.category === 'server-error')).toBe(true);
+    } finally {
+      await front.close();
+    }
   });
 });
 
