@@ -42,7 +42,7 @@ import { gitInfo } from '../git/repo.js';
 import { formatDuration, nodeLabel, summarize } from '../ui/layout.js';
 import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { historyRows } from './history.js';
-import { pickSession, type NoSessionJson, type StatusJson } from './status.js';
+import { NOT_IN_REPO, pickSession, type NoSessionJson, type StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
 import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
 
@@ -331,6 +331,10 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
 
 const HOOK_FILE = '.kiro/hooks/flux-reconciliation-monitor.yaml';
 
+/** NOT_IN_REPO of `status`, in the words of the tools. */
+export const NOT_IN_REPO_MCP =
+  'not inside a git repository, and no session yet: name the repository you pushed from (repo), or give a session id (list_history with all: true lists them)';
+
 /**
  * get_session: `flux-monitor status [ID] --json`: the stored session plus `liveness`, or `{"session": null,
  * "message"}` when there is none. With `wait`, follows the session (as `status --json --follow`) and returns its
@@ -340,7 +344,7 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
   const paths = statePaths(ctx.io.env);
   const repo = a.repo === undefined ? undefined : allowedRepo(scope, a.repo);
   const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo);
-  if ('code' in picked) return json({ session: null, message: picked.message } satisfies NoSessionJson);
+  if ('code' in picked) return json({ session: null, message: picked.message === NOT_IN_REPO ? NOT_IN_REPO_MCP : picked.message } satisfies NoSessionJson);
   const doc = (s: StoredSession, live: Liveness): StatusJson => ({ ...s, liveness: live });
   if (!a.wait) return json(doc(picked.session, liveness(picked.session)));
 
@@ -473,7 +477,7 @@ function checkContexts(ctx: McpContext, kubeconfig: string, named: string[], fro
 }
 
 /** --read-only, whatever the engine asks: the client sends GET requests only (reads, lists and watches). */
-function readOnlyClient(client: ClusterClient): void {
+export function readOnlyClient(client: ClusterClient): void {
   const request = client.request.bind(client);
   client.request = (<T>(method: string, path: string, o?: Parameters<ClusterClient['request']>[2]) =>
     method === 'GET'
@@ -488,16 +492,18 @@ function readOnlyClient(client: ClusterClient): void {
 }
 
 /**
- * The events of one watch_commit call, bounded: every `session` and `summary` event, and at most `max` others
- * (at most MAX_EVENT_CHARS of JSON), the newest; when older ones had to go, a `warning` says how many.
+ * The events of one watch_commit call, in order, bounded: every `session` and `summary` event, and at most `max`
+ * others (at most MAX_EVENT_CHARS of JSON), the newest; when older ones had to go, a `warning` after the first
+ * `session` event says how many.
  */
 class EventLog {
-  private readonly head: string[] = [];
-  private readonly mid: string[] = [];
-  private midStart = 0;
-  private midChars = 0;
+  /** In order; null: left out. `keep`: a session or summary event, or a warning of the server's, never left out. */
+  private events: Array<{ json: string; keep: boolean; overall?: boolean } | null> = [];
+  /** Every event before this one is kept or left out. */
+  private cursor = 0;
+  private counted = 0;
+  private chars = 0;
   private dropped = 0;
-  private readonly summaries: Array<{ json: string; overall: boolean }> = [];
 
   constructor(
     private readonly max: number,
@@ -508,32 +514,44 @@ class EventLog {
 
   push(e: MonitorEvent): void {
     const json = JSON.stringify(e);
+    if (e.type === 'summary') {
+      // With several clusters, each cluster's summary has `cluster`; the overall one (last) does not.
+      this.events.push({ json, keep: true, overall: e.cluster === undefined });
+      return;
+    }
     if (e.type === 'session') {
-      this.head.push(json);
-      if (this.head.length === 1) for (const w of this.warnings) this.head.push(this.warning(w, e.session));
-    } else if (e.type === 'summary') this.summaries.push({ json, overall: e.cluster === undefined });
-    else {
-      this.mid.push(json);
-      this.midChars += json.length;
-      while (this.mid.length - this.midStart > this.max || (this.midChars > MAX_EVENT_CHARS && this.mid.length - this.midStart > 1)) {
-        this.midChars -= this.mid[this.midStart]!.length;
-        this.mid[this.midStart++] = '';
-        this.dropped++;
-      }
-      if (this.midStart > 1024 && this.midStart * 2 > this.mid.length) {
-        this.mid.splice(0, this.midStart);
-        this.midStart = 0;
-      }
+      const first = !this.events.some((x) => x?.keep && x.overall === undefined);
+      this.events.push({ json, keep: true });
+      if (first) for (const w of this.warnings) this.events.push({ json: this.warning(w, e.session), keep: true });
+      return;
+    }
+    this.events.push({ json, keep: false });
+    this.counted++;
+    this.chars += json.length;
+    while (this.counted > this.max || (this.chars > MAX_EVENT_CHARS && this.counted > 1)) {
+      while (this.events[this.cursor] === null || this.events[this.cursor]!.keep) this.cursor++;
+      this.chars -= this.events[this.cursor]!.json.length;
+      this.events[this.cursor] = null;
+      this.counted--;
+      this.dropped++;
+    }
+    if (this.cursor > 4096 && this.cursor * 2 > this.events.length) {
+      const before = this.events.slice(0, this.cursor).filter((x) => x?.keep);
+      this.events = [...before, ...this.events.slice(this.cursor)];
+      this.cursor = before.length;
     }
   }
 
   /** The JSON of the events in order; `summaryOnly`: the overall summary alone (with several clusters, the last). */
   json(summaryOnly: boolean): string[] {
-    if (summaryOnly) return this.summaries.filter((s) => s.overall).map((s) => s.json);
-    const left = this.dropped
-      ? [this.warning(`${this.dropped} earlier events are left out: a call keeps at most ${this.max} events besides the session and summary events; the summary holds the final state of every object`)]
-      : [];
-    return [...this.head, ...left, ...this.mid.slice(this.midStart), ...this.summaries.map((s) => s.json)];
+    if (summaryOnly) return this.events.filter((x) => x?.overall).map((x) => x!.json);
+    const out = this.events.filter((x) => x !== null).map((x) => x.json);
+    if (this.dropped) {
+      const first = this.events.findIndex((x) => x?.keep && x.overall === undefined);
+      const at = first < 0 ? 0 : this.events.slice(0, first + 1).filter((x) => x !== null).length;
+      out.splice(at, 0, this.warning(`${this.dropped} earlier events are left out: a call keeps at most ${this.max} events besides the session and summary events; the summary holds the final state of every object`));
+    }
+    return out;
   }
 
   private warning(message: string, session = this.session): string {

@@ -17,7 +17,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { MonitorEvent, SessionState } from '../../src/core/types.js';
 import type { CommandIO } from '../../src/commands/types.js';
-import mcp, { createMcpServer, MAX_WAITING_CALLS, serveStdio, type McpContext } from '../../src/commands/mcp.js';
+import mcp, { createMcpServer, MAX_WAITING_CALLS, readOnlyClient, serveStdio, type McpContext } from '../../src/commands/mcp.js';
+import type { ClusterClient } from '../../src/cluster/client.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import { sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
@@ -257,6 +258,19 @@ describe('hostile MCP calls', () => {
     expect(Object.keys(verbs)).toContain('list');
     for (const v of Object.keys(verbs)) expect(['list', 'watch', 'get', 'discovery']).toContain(v);
     expect(verbs.patch).toBeUndefined();
+  });
+
+  it("--read-only: the API client of a watch sends GET requests only, whatever the engine asks", async () => {
+    const sent: string[] = [];
+    const client = { request: async (method: string, path: string) => (sent.push(`${method} ${path}`), {}) } as unknown as ClusterClient;
+    readOnlyClient(client);
+    await client.request('GET', '/apis/source.toolkit.fluxcd.io/v1/gitrepositories?watch=1');
+    for (const method of ['PATCH', 'POST', 'PUT', 'DELETE']) {
+      await expect(client.request(method, '/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/x')).rejects.toMatchObject({
+        info: { category: 'forbidden', message: expect.stringMatching(new RegExp(`^${method} .*: refused: the MCP server is read-only`)) },
+      });
+    }
+    expect(sent).toEqual(['GET /apis/source.toolkit.fluxcd.io/v1/gitrepositories?watch=1']);
   });
 
   it('tool annotations say what each tool does: watch_commit writes only without --read-only', async () => {

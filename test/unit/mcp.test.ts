@@ -17,7 +17,7 @@ import history from '../../src/commands/history.js';
 import status from '../../src/commands/status.js';
 import { WATCH_FLAGS } from '../../src/commands/watch.js';
 import type { CommandIO } from '../../src/commands/types.js';
-import { createMcpServer, serveStdio, WATCH_COMMIT_ARGS, watchFlags, type McpContext } from '../../src/commands/mcp.js';
+import { createMcpServer, NOT_IN_REPO_MCP, serveStdio, WATCH_COMMIT_ARGS, watchFlags, type McpContext } from '../../src/commands/mcp.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import { appendHistory, historyEntry, sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
@@ -167,8 +167,9 @@ describe('mcp tools', () => {
   it('get_session without a session answers {"session": null, message} as `status --json` does', async () => {
     const client = await connect();
     const r = resultJson(await client.callTool({ name: 'get_session', arguments: {} }));
-    expect(r).toEqual({ session: null, message: 'no session yet.' });
-    expect(r).toEqual(await cli(status, ['--json']));
+    // What `status --json` says outside a repository, in the words of the tool's arguments.
+    expect(await cli(status, ['--json'])).toEqual({ session: null, message: expect.stringMatching(/^not inside a git repository, and no session yet: .*--repo PATH/) });
+    expect(r).toEqual({ session: null, message: NOT_IN_REPO_MCP });
     const unknown = resultJson(await client.callTool({ name: 'get_session', arguments: { id: 'nope' } }));
     expect(unknown).toEqual({ session: null, message: 'no session "nope" (see `flux-monitor history`)' });
     expect(unknown).toEqual(await cli(status, ['nope', '--json']));
