@@ -1,21 +1,14 @@
 // Shared data model of flux-monitor. Pure types and tiny helpers only: no I/O.
 
-/** The Flux kinds flux-monitor understands. */
-export const FLUX_KINDS = [
-  'GitRepository',
-  'OCIRepository',
-  'HelmRepository',
-  'HelmChart',
-  'Bucket',
-  'ExternalArtifact',
-  'Kustomization',
-  'HelmRelease',
-] as const;
-export type FluxKind = (typeof FLUX_KINDS)[number];
+import { KINDS, type FluxKind } from './kinds.js';
+export type { FluxKind } from './kinds.js';
 
-export const SOURCE_KINDS: readonly FluxKind[] = ['GitRepository', 'OCIRepository', 'HelmRepository', 'HelmChart', 'Bucket', 'ExternalArtifact'];
+/** The Flux kinds flux-monitor understands (src/core/kinds.ts). */
+export const FLUX_KINDS: readonly FluxKind[] = KINDS.map((k) => k.kind);
+
+export const SOURCE_KINDS: readonly FluxKind[] = KINDS.filter((k) => k.role === 'source').map((k) => k.kind);
 /** Sources whose artifacts CI builds from a commit and whose status names that commit in artifact metadata. */
-export const CI_ARTIFACT_KINDS: readonly FluxKind[] = ['OCIRepository', 'ExternalArtifact'];
+export const CI_ARTIFACT_KINDS: readonly FluxKind[] = KINDS.filter((k) => 'ciArtifact' in k && k.ciArtifact).map((k) => k.kind);
 
 export function isFluxKind(k: unknown): k is FluxKind {
   return typeof k === 'string' && (FLUX_KINDS as readonly string[]).includes(k);
@@ -679,7 +672,7 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   ci_timeout: 900,
   polling_interval: 2,
   verbosity: 'normal',
-  monitor_types: ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'kustomizations', 'helmreleases'],
+  monitor_types: KINDS.filter((k) => k.shownByDefault).map((k) => k.plural),
   show_dependencies: true,
   auto_reconcile: false,
   branches: [],

@@ -29,6 +29,7 @@ import {
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { touchNodes } from '../core/clusters.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
+import { KINDS, kindInfo } from '../core/kinds.js';
 import { parseRevision, revisionCommit, revisionMatches, sameCommit, throughCommit } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
@@ -145,16 +146,8 @@ export function diagnosisTrigger(n: Pick<NodeState, 'kind' | 'phase' | 'reason' 
   return undefined;
 }
 
-/** The Flux controller that reconciles each kind (its Deployment has the same name). */
-const CONTROLLER_OF: Partial<Record<FluxKind, string>> = {
-  GitRepository: 'source-controller',
-  OCIRepository: 'source-controller',
-  HelmRepository: 'source-controller',
-  HelmChart: 'source-controller',
-  Bucket: 'source-controller',
-  Kustomization: 'kustomize-controller',
-  HelmRelease: 'helm-controller',
-};
+/** The Flux controller that reconciles each kind (its Deployment has the same name; src/core/kinds.ts). */
+const CONTROLLER_OF: Partial<Record<FluxKind, string>> = Object.fromEntries(KINDS.flatMap((k) => ('controller' in k ? [[k.kind, k.controller]] : [])));
 
 /** Flux's namespace: FLUX_SYSTEM_NAMESPACE as the flux CLI reads it, else flux-system. */
 function fluxNamespace(): string {
@@ -162,7 +155,7 @@ function fluxNamespace(): string {
 }
 
 /** Kinds that have to be read whatever `monitor_types` says, because correlation goes through them. */
-const ALWAYS_READ: FluxKind[] = ['GitRepository', 'OCIRepository', 'ExternalArtifact', 'Kustomization', 'HelmRelease', 'HelmChart'];
+const ALWAYS_READ: FluxKind[] = KINDS.filter((k) => k.alwaysRead).map((k) => k.kind);
 
 export function wantedKinds(config: MonitorConfig): FluxKind[] {
   const fromConfig = config.monitor_types.map((t) => kindOfPlural(t)).filter((k): k is FluxKind => Boolean(k));
@@ -1892,17 +1885,10 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
   }
 }
 
-const RESUME_KIND: Record<string, string> = {
-  Kustomization: 'kustomization',
-  HelmRelease: 'helmrelease',
-  GitRepository: 'source git',
-  OCIRepository: 'source oci',
-  HelmRepository: 'source helm',
-  HelmChart: 'source chart',
-  Bucket: 'source bucket',
-};
+
 
 /** The flux CLI command that resumes a suspended object. */
 export function resumeCommand(n: Pick<NodeState, 'kind' | 'name' | 'namespace'>): string {
-  return `flux resume ${RESUME_KIND[n.kind] ?? n.kind.toLowerCase()} ${n.name} -n ${n.namespace}`;
+  const noun = isFluxKind(n.kind) ? kindInfo(n.kind).resume : n.kind.toLowerCase();
+  return `flux resume ${noun} ${n.name} -n ${n.namespace}`;
 }

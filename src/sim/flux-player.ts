@@ -39,7 +39,8 @@ const DEFAULT_TIMING: Record<string, { start: number; duration: number }> = {
 };
 
 const OBSERVED: FluxKind[] = ['GitRepository', 'OCIRepository', 'Bucket', 'HelmRepository', 'HelmChart', 'Kustomization', 'HelmRelease'];
-const SOURCE_KINDS = new Set(['GitRepository', 'OCIRepository', 'Bucket']);
+/** Sources a HelmChart can be built from whose artifact revision the chart records (not a HelmRepository). */
+const ARTIFACT_CHART_SOURCES = new Set(['GitRepository', 'OCIRepository', 'Bucket']);
 const KS_OWNER_NAME = 'kustomize.toolkit.fluxcd.io/name';
 const KS_OWNER_NS = 'kustomize.toolkit.fluxcd.io/namespace';
 
@@ -107,7 +108,7 @@ function substitute(msg: string, vars: Record<string, string>): string {
 /** Chart version a HelmRelease gets from its source (git charts with reconcileStrategy Revision get +<sha12>). */
 function chartVersionOf(hrObj: KubeObject, src: KubeObject, b: Behavior): string {
   const spec = hrObj.spec?.chart?.spec;
-  const fromGit = SOURCE_KINDS.has(src.kind) && src.kind !== 'OCIRepository';
+  const fromGit = ARTIFACT_CHART_SOURCES.has(src.kind) && src.kind !== 'OCIRepository';
   let base = b.chartVersion;
   if (!base && typeof spec?.version === 'string' && /^v?\d+\.\d+\.\d+([-+][\w.-]+)?$/.test(spec.version)) base = spec.version;
   if (!base && src.kind === 'OCIRepository') base = String(src.status?.artifact?.revision ?? '1.0.0').split('@')[0];
@@ -247,7 +248,7 @@ export async function setupScenario(client: RestClient, scenario: Scenario, init
     if (!src) return;
     const b = behaviorOf(r, keyOf(o), 'HelmRelease', 0);
     const version = chartVersionOf(o, src, b);
-    const helmChart = await ensureHelmChart(flux, o, version, SOURCE_KINDS.has(src.kind) ? src.status?.artifact?.revision : undefined);
+    const helmChart = await ensureHelmChart(flux, o, version, ARTIFACT_CHART_SOURCES.has(src.kind) ? src.status?.artifact?.revision : undefined);
     await status(o, (cur) =>
       hr.released(cur, version, b.fail ? { ok: false, reason: b.fail.reason, message: b.fail.message } : { ok: true }, { helmChart }));
   });
@@ -728,7 +729,7 @@ export class FluxPlayer {
     if (!srcRef) return;
     const src = snap.get(`${srcRef.kind}/${srcRef.namespace ?? ns}/${srcRef.name}`);
     if (!src || !isReady(src)) return; // helm-controller waits for the chart source; retried next tick
-    const sourceRevision = SOURCE_KINDS.has(src.kind) ? (src.status?.artifact?.revision as string | undefined) : undefined;
+    const sourceRevision = ARTIFACT_CHART_SOURCES.has(src.kind) ? (src.status?.artifact?.revision as string | undefined) : undefined;
     let commit: number;
     if (sourceRevision && src.kind === 'GitRepository') commit = this.commitOf(shaOfRevision(sourceRevision));
     else commit = this.delivered.get(key) ?? this.parentCommit(obj, snap);

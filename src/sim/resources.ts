@@ -1,4 +1,5 @@
 // The API resources the simulator serves, described like a CRD / built-in type would describe them.
+import { KINDS } from '../core/kinds.js';
 import type { FluxKind } from '../core/types.js';
 
 /** Which Flux API versions the simulated cluster serves. */
@@ -27,18 +28,16 @@ export const FLUX_GROUPS = {
   helm: 'helm.toolkit.fluxcd.io',
 } as const;
 
-/** Group, plural and short names of each Flux kind (versions depend on the mode). */
-export const FLUX_RESOURCES: Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[]; versions?: string[] }> = {
-  GitRepository: { group: FLUX_GROUPS.source, plural: 'gitrepositories', singular: 'gitrepository', shortNames: ['gitrepo'] },
-  OCIRepository: { group: FLUX_GROUPS.source, plural: 'ocirepositories', singular: 'ocirepository', shortNames: ['ocirepo'] },
-  HelmRepository: { group: FLUX_GROUPS.source, plural: 'helmrepositories', singular: 'helmrepository', shortNames: ['helmrepo'] },
-  HelmChart: { group: FLUX_GROUPS.source, plural: 'helmcharts', singular: 'helmchart', shortNames: ['hc'] },
-  Bucket: { group: FLUX_GROUPS.source, plural: 'buckets', singular: 'bucket', shortNames: [] },
-  // Only v1 (Flux 2.7+): never served in the legacy mode.
-  ExternalArtifact: { group: FLUX_GROUPS.source, plural: 'externalartifacts', singular: 'externalartifact', shortNames: [], versions: ['v1'] },
-  Kustomization: { group: FLUX_GROUPS.kustomize, plural: 'kustomizations', singular: 'kustomization', shortNames: ['ks'] },
-  HelmRelease: { group: FLUX_GROUPS.helm, plural: 'helmreleases', singular: 'helmrelease', shortNames: ['hr'] },
-};
+/**
+ * Group, plural and short names of each Flux kind (src/core/kinds.ts); versions depend on the mode, except for a
+ * kind served in one version only (ExternalArtifact, v1: never served in the legacy mode).
+ */
+export const FLUX_RESOURCES = Object.fromEntries(
+  KINDS.map((k) => [
+    k.kind,
+    { group: k.group, plural: k.plural, singular: k.singular, shortNames: [...k.shortNames], ...(k.versions.length === 1 ? { versions: [...k.versions] } : {}) },
+  ]),
+) as Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[]; versions?: string[] }>;
 
 /** Served versions per Flux group for a mode, preferred first. */
 export function fluxVersions(mode: FluxApiMode): Record<string, string[]> {

@@ -1,6 +1,7 @@
 // The real-Flux conformance environment: a real kube-apiserver + etcd with the real Flux CRDs, the real
 // source-, kustomize- and helm-controller, and a git smart-HTTP server on loopback. One environment serves the
 // whole suite; every case lives in its own namespace with its own repository, so cases never see each other.
+import { KINDS } from '../../src/core/kinds.js';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -75,15 +76,9 @@ export async function apply(cluster: KubeCluster, objs: unknown[] | string): Pro
 
 const PLURALS: Record<string, string> = {
   Namespace: 'namespaces',
-  GitRepository: 'gitrepositories',
-  HelmRepository: 'helmrepositories',
-  HelmChart: 'helmcharts',
-  OCIRepository: 'ocirepositories',
-  Bucket: 'buckets',
-  Kustomization: 'kustomizations',
-  HelmRelease: 'helmreleases',
   ConfigMap: 'configmaps',
   Deployment: 'deployments',
+  ...Object.fromEntries(KINDS.map((k) => [k.kind, k.plural])),
 };
 
 export function collectionPath(apiVersion: string, kind: string, namespace?: string): string {
