@@ -87,7 +87,7 @@ export class Reflector {
   private failing = false;
   /** 429 answers in a row (reset by any success). */
   private throttled = 0;
-  /** Delay before the next watch attempt asked by the server (Retry-After of a 429). */
+  /** Delay before the next watch attempt asked by the server (Retry-After of a 429 or a 5xx). */
   private retryAfterMs?: number;
   private stopped = false;
   mode: 'watch' | 'poll';
