@@ -1,6 +1,5 @@
 // Git remote URLs: a canonical comparable form, credential redaction and ref names. Pure, no URL parsing
 // by `new URL` (it rejects scp-like forms and percent-encodes paths differently across forms).
-import { redactParams } from './sanitize.js';
 
 export interface ParsedGitUrl {
   /** Lower-case scheme (`https`, `ssh`, `git`, `file`...), `ssh` for scp-like forms, `file` for local paths. */
@@ -153,12 +152,24 @@ export function sameRepo(a: string | undefined, b: string | undefined): boolean 
  *   `https://ghp_x@host/x` → `https://***@host/x`;
  * - a lone ssh user is not a secret and is kept: `ssh://git@host/x`, `git@host:x`;
  * - the userinfo runs to the last `@` of the authority, so a password holding `@` is hidden whole;
- * - secret-named query parameters keep their name only: `?private_token=***`, `X-Amz-Signature=***`.
+ * - every query value is hidden, its name kept (`?private_token=***`, `X-Amz-Signature=***`), a bare one
+ *   becomes `***`: a git remote's query is never what identifies it.
  * Everything else is returned as written (trimmed). What identifies the repository (scheme, host, port, path) is
- * kept, so `normalizeGitUrl(redactUrl(u)) === normalizeGitUrl(u)` for a URL without secret query parameters.
+ * kept, so `normalizeGitUrl(redactUrl(u)) === normalizeGitUrl(u)` for a URL without a query. The hooks apply the
+ * same rule in sh (`fm_redact`, hooks/lib/common.sh) to the URL they write to the intent file; it is idempotent.
  */
 export function redactUrl(url: string): string {
-  return redactParams(redactUserinfo((url ?? '').trim()));
+  const u = redactUserinfo((url ?? '').trim());
+  if (!SCHEME.test(u)) return u;
+  const q = u.indexOf('?');
+  if (q < 0) return u;
+  const hash = u.indexOf('#', q);
+  const query = hash >= 0 ? u.slice(q + 1, hash) : u.slice(q + 1);
+  const params = query.split('&').map((p) => {
+    const eq = p.indexOf('=');
+    return eq >= 0 ? `${p.slice(0, eq)}=***` : p ? '***' : p;
+  });
+  return `${u.slice(0, q)}?${params.join('&')}${hash >= 0 ? u.slice(hash) : ''}`;
 }
 
 function redactUserinfo(u: string): string {

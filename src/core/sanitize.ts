@@ -26,9 +26,10 @@ const STRIP =
   /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x80-\x9f]*(?:\x07|\x1b\\|\x9c)|\x1b[ -/]*[0-~]?|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
 
 // Credentials inside URLs: `scheme://userinfo@`. The userinfo runs to the LAST `@` before the host (a password may
-// hold an `@`: `https://user:p@ss@host`), so it may hold `@` but no `/`, `?`, `#` or space. The scheme and the
-// userinfo are bounded so that a long run of letters cannot make the search quadratic.
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#]{1,512})@/gi;
+// hold an `@`: `https://user:p@ss@host`), so it may hold `@` but no `/`, `?`, `#` or space; up to 8 KiB (a JWT
+// used as a password is ~1 KiB). Two scans cannot overlap (the next scheme's `//` stops one), and the scheme is
+// bounded, so the search stays linear.
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]{0,31}:\/\/)([^\s/?#]{1,8192})@/gi;
 // An `Authorization:` (or `Proxy-Authorization:`) header: its value, after a known scheme word, to the end of the
 // line or a quote (`Authorization: token ghp…`, `Authorization: Bearer …`, `Authorization: Basic …`, a bare
 // value). An unknown first word is not kept: it may be the secret itself.
