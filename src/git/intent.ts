@@ -1,5 +1,6 @@
 // Push intents: what pre-push recorded, what reference-transaction confirmed, and the decision of which
 // branch and tag updates really reached the remote (docs/hooks.md).
+import { redactUrl } from '../core/giturl.js';
 
 export interface IntentRef {
   localRef: string;
@@ -9,8 +10,9 @@ export interface IntentRef {
 }
 
 export interface PushIntent {
-  /** Remote name, or the URL itself for a push to a URL (git passes the URL twice then). */
+  /** Remote name, or the URL itself for a push to a URL (git passes the URL twice then), without its secrets. */
   remote: string;
+  /** The remote's URL without its secrets (`redactUrl`): enough to match GitRepositories, not to authenticate. */
   url: string;
   /** Directory the hook ran in (the work tree root). */
   dir: string;
@@ -29,7 +31,11 @@ export function isZeroSha(sha: string): boolean {
   return /^0+$/.test(sha);
 }
 
-/** Parses an intent file (format written by hooks/pre-push). Throws on anything else. */
+/**
+ * Parses an intent file (format written by hooks/pre-push). Throws on anything else. The hook writes the remote and
+ * its URL redacted already; they are redacted again here (idempotent), so that an intent written by an older hook
+ * never carries credentials further.
+ */
 export function parseIntent(text: string): PushIntent {
   const lines = text.split('\n');
   if (lines[0] !== 'flux-monitor-intent 1') throw new Error('not a flux-monitor intent (version line missing)');
@@ -38,12 +44,12 @@ export function parseIntent(text: string): PushIntent {
     if (!l.startsWith(name + ' ')) throw new Error(`intent line ${i + 1}: expected "${name} …"`);
     return l.slice(name.length + 1);
   };
-  const intent: PushIntent = { remote: field(1, 'remote'), url: field(2, 'url'), dir: field(3, 'dir'), refs: [] };
+  const intent: PushIntent = { remote: redactUrl(field(1, 'remote')), url: redactUrl(field(2, 'url')), dir: field(3, 'dir'), refs: [] };
   for (const line of lines.slice(4)) {
     if (!line.trim()) continue;
     const [localRef, localSha, remoteRef, remoteSha] = line.split(' ');
     if (!localRef || !remoteRef || !localSha || !remoteSha || !SHA.test(localSha) || !SHA.test(remoteSha)) {
-      throw new Error(`intent: malformed ref line "${line}"`);
+      throw new Error(`intent: malformed ref line "${line.slice(0, 200)}"`);
     }
     intent.refs.push({ localRef, localSha, remoteRef, remoteSha });
   }

@@ -5,6 +5,7 @@ import { mkdirSync, rmdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { KubeObject, MonitorConfig } from '../core/types.js';
 import { sameRepo } from '../core/giturl.js';
+import { firstLine } from '../core/sanitize.js';
 import { effectiveRef, trackedBranch } from '../engine/graph.js';
 
 export interface WatchedBranches {
@@ -40,7 +41,8 @@ export async function resolveWatchedBranches(config: MonitorConfig, repoUrl: str
   try {
     matched = await (sources ?? gitRepositoriesOf(config, repoUrl, lookup))();
   } catch (err) {
-    return { patterns: DEFAULT_BRANCHES, source: 'default', detail: `cannot list GitRepositories: ${(err as Error).message.split('\n')[0]}` };
+    // The cluster's error text goes to hooks.log: sanitised (no escapes, no credentials), one line.
+    return { patterns: DEFAULT_BRANCHES, source: 'default', detail: `cannot list GitRepositories: ${firstLine(err, { maxLength: 500 })}` };
   }
   const branches = [...new Set(matched.map((o) => trackedBranch(o)).filter((b): b is string => Boolean(b)))];
   if (!branches.length) {

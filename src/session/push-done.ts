@@ -4,7 +4,8 @@
 // pushed branch or followed tag.
 import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { redactUrl } from '../core/giturl.js';
+import { redactUrl, sameRepo } from '../core/giturl.js';
+import { firstLine, sanitizeText } from '../core/sanitize.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
 import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
@@ -12,7 +13,7 @@ import { matchSources, objectKey } from '../engine/graph.js';
 import type { KubeObject } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
 import type { StatePaths } from './paths.js';
-import { spawnDetached } from './spawn.js';
+import { closeInheritedFds, spawnDetached } from './spawn.js';
 import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
 
 /** Intents older than this are leftovers (a helper that never ran): removed, never acted on. */
@@ -38,8 +39,29 @@ export interface StartedMonitor {
   pid: number;
 }
 
+/**
+ * What the hook helper hands over in its environment, removed from `env` once read: the descriptors to close
+ * (FLUX_MONITOR_CLOSE_FDS, set, even empty, only by the helper) and, for a push to a URL, that URL as typed
+ * (FLUX_MONITOR_PUSH_URL), credentials included, which `git ls-remote` may need. It is used for nothing else: the
+ * intent file, the logs and the monitor's command line only ever see the URL redacted.
+ */
+function takeHandover(env: NodeJS.ProcessEnv): { pushUrl?: string; closedFds: number[] } {
+  const fromHook = env.FLUX_MONITOR_CLOSE_FDS !== undefined;
+  const pushUrl = env.FLUX_MONITOR_PUSH_URL || undefined;
+  delete env.FLUX_MONITOR_PUSH_URL;
+  // Only in the hook helper: a test (or any other caller) runs this inside a process whose descriptors are its own.
+  const closedFds = fromHook ? closeInheritedFds(env) : [];
+  return { ...(pushUrl ? { pushUrl } : {}), closedFds };
+}
+
 export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
-  const { log } = o;
+  const handover = takeHandover(o.env);
+  // Every line of hooks.log goes through the sanitiser: git's and the cluster's messages may carry credentials or
+  // terminal escapes.
+  const write = o.log;
+  const log = (line: string) => write(sanitizeText(line, { maxLength: 16_384 }));
+  if (handover.closedFds.length) log(`closed inherited file descriptors ${handover.closedFds.join(' ')}`);
+  o = { ...o, log };
   let text: string;
   let confirmedText = '';
   let pushedAt: number;
@@ -64,18 +86,23 @@ export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: P
     return { decisions: [], started: [] };
   }
   const intent = parseIntent(text);
-  const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt);
+  const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt, handover.pushUrl);
   log(`done ${intent.refs.map((r) => r.localSha.slice(0, 12)).join(',')}: ${result.started.length} monitor(s) started`);
   return result;
 }
 
-async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmations: Confirmation[], pushedAt: number): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
+async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmations: Confirmation[], pushedAt: number, pushUrl?: string): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
   const { log } = o;
   const url = absoluteRemote(intent.url, intent.dir);
+  // A push to a URL is confirmed against the URL as typed (credentials included), which only the helper's
+  // environment holds; the intent's is redacted. A named remote is asked by its name: git reads its URL.
+  const byUrl = intent.remote === intent.url;
+  const handed = pushUrl !== undefined && (redactUrl(pushUrl) === intent.url || sameRepo(pushUrl, intent.url));
+  const lsRemoteTarget = (remote: string) => (byUrl && handed && remote === intent.remote ? pushUrl! : remote);
   const decisions = await decidePushed(intent, confirmations, {
     remoteUrl: (name) => remoteUrl(intent.dir, name),
     trackingRef: async (name, ref) => trackingRef(await fetchRefspecs(intent.dir, name), ref),
-    lsRemote: (remote, ref) => lsRemote(intent.dir, remote, ref, { env: o.env }),
+    lsRemote: (remote, ref) => lsRemote(intent.dir, lsRemoteTarget(remote), ref, { env: o.env }),
   });
   for (const d of decisions) log(`push ${d.branch || d.ref.remoteRef} ${d.ref.localSha.slice(0, 12)}: ${d.pushed ? 'confirmed' : 'not pushed'} (${d.reason})`);
   const pushed = decisions.filter((d) => d.pushed);
@@ -141,7 +168,7 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
       followed = new Map(list.flatMap((r) => (objectKey(r) ? [[objectKey(r)!, r] as const] : [])));
       if (commonDir) writeWatchedCache(commonDir, watchedTagPatterns(list), 'watched-tags');
     } catch (err) {
-      if (tags) log(`cannot tell which tags Flux follows: cannot list GitRepositories: ${(err as Error).message.split('\n')[0]}`);
+      if (tags) log(`cannot tell which tags Flux follows: cannot list GitRepositories: ${firstLine(err, { maxLength: 500 })}`);
       if (commonDir) writeWatchedCache(commonDir, [], 'watched-tags');
     }
   }
@@ -172,7 +199,7 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
       log(`started monitor ${sessionId} (pid ${pid}) for ${what}@${sha.slice(0, 12)}`);
       started.push({ sessionId, branch: d.branch, ...(d.tag ? { tag: d.tag } : {}), sha, pid });
     } catch (err) {
-      log(`cannot start the monitor for ${what}: ${(err as Error).message}`);
+      log(`cannot start the monitor for ${what}: ${firstLine(err, { maxLength: 500 })}`);
     }
   }
   return { decisions, started };

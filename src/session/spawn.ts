@@ -1,7 +1,7 @@
 // Starting a flux-monitor process that outlives its parent and the terminal: a new session (setsid), no
 // stdin, stdout and stderr appended to a log file.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { defaultCliPath } from '../git/hooks.js';
 import { ensurePrivateDir } from './paths.js';
@@ -49,4 +49,54 @@ export function spawnDetached(args: string[], opts: DetachedOptions): Promise<nu
   } finally {
     closeSync(fd);
   }
+}
+
+/** O_CLOEXEC in the octal `flags:` of /proc/self/fdinfo/<fd> (Linux). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Closes the file descriptors above 2 that this process inherited from the git hook and, through it, from whoever
+ * ran `git push`, so that neither this process nor the monitor it starts keeps them open: `{ git push 240>&1
+ * >/dev/null 2>&1; } | cat` ends when git does, not when the monitor does. Two sources:
+ * - `FLUX_MONITOR_CLOSE_FDS` (removed from `env`): the descriptors above 9 the hook's shell saw open but could not
+ *   close (dash names only 0–9 in a redirection). They were open when this process started, so none of this
+ *   process's own descriptors can have their numbers;
+ * - on Linux, any other descriptor above 2 without close-on-exec: Node and libuv open all of theirs with
+ *   O_CLOEXEC, so such a descriptor was inherited, and a spawned child would inherit it in turn.
+ * Call it first thing, and only in a process whose descriptors above 2 are all inherited (the hook helper).
+ * Returns the descriptors closed.
+ */
+export function closeInheritedFds(env: NodeJS.ProcessEnv): number[] {
+  const closed = new Set<number>();
+  const listed = env.FLUX_MONITOR_CLOSE_FDS ?? '';
+  delete env.FLUX_MONITOR_CLOSE_FDS;
+  const close = (fd: number) => {
+    try {
+      closeSync(fd);
+      closed.add(fd);
+    } catch {
+      /* already closed */
+    }
+  };
+  for (const word of listed.split(/\s+/)) {
+    const fd = Number(word);
+    if (word && Number.isInteger(fd) && fd > 2) close(fd);
+  }
+  let names: string[] = [];
+  try {
+    names = readdirSync('/proc/self/fd');
+  } catch {
+    /* not Linux: the hook's listing is all there is */
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd <= 2 || closed.has(fd)) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+      if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) close(fd);
+    } catch {
+      /* gone meanwhile (the directory listing's own descriptor) */
+    }
+  }
+  return [...closed].sort((a, b) => a - b);
 }
