@@ -102,7 +102,8 @@ const MAX_EVENT_CHARS = 8_000_000;
 // ---- tool schemas ---------------------------------------------------------------------------------------------
 
 const duration = z
-  .union([z.string().min(1), z.number().positive()])
+  // Any number: the limits are checked as for the flags, with the same words (src/core/duration.ts).
+  .union([z.string().min(1), z.number()])
   .describe('A duration: "90s", "5m", "1h30m", or a number of seconds.');
 
 const repoArg = z
@@ -132,8 +133,8 @@ export const WATCH_COMMIT_ARGS = {
     .string()
     .optional()
     .describe('Not accepted: the kubeconfig is chosen when the server starts (`flux-monitor mcp --kubeconfig PATH`); a call that passes one is refused. Name a context instead.'),
-  timeout: duration.optional().describe('Give up with verdict "timeout" after this long: "90s", "5m", or seconds (default: the repository\'s hook configuration, 300 s).'),
-  pollInterval: duration.optional().describe('Polling period when the API server refuses watches: "2s", or seconds (default 2 s).'),
+  timeout: duration.optional().describe('Give up with verdict "timeout" after this long (1s to 24h): "90s", "5m", or seconds (default: the repository\'s hook configuration, 300 s).'),
+  pollInterval: duration.optional().describe('Polling period when the API server refuses watches (250ms to 10m): "2s", or seconds (default 2 s).'),
   all: z.boolean().optional().describe('Follow every Flux object, whatever repository it comes from.'),
   namespaces: z.array(z.string().min(1)).optional().describe('Namespaces to read when listing cluster-wide is forbidden.'),
   autoReconcile: z
@@ -379,7 +380,12 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
 /** list_history: `flux-monitor history --json [--all] [--limit N] [--repo PATH]`. */
 export async function listHistory(ctx: McpContext, a: ListHistoryArgs, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
   const dir = a.repo === undefined ? scope.base : allowedRepo(scope, a.repo);
-  const repo = a.all ? undefined : (await gitInfo(dir))?.root;
+  let repo: string | undefined;
+  if (!a.all) {
+    repo = (await gitInfo(dir))?.root;
+    // Never every repository's history for a directory that is no repository (as `history --repo` says too).
+    if (!repo) return toolError(`repo: not a git repository: ${dir}`);
+  }
   return json(historyRows({ ...ctx.io, stderr: toolStderr(ctx.io.stderr, 'list_history') }, { repo, limit: a.limit ?? 20 }));
 }
 

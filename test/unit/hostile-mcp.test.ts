@@ -221,6 +221,21 @@ describe('hostile MCP calls', () => {
     expect(sim.stats().requests).toBe(0);
   });
 
+  it("list_history for a directory under a root that is no repository is an error, never every repository's history", async () => {
+    const root = join(dir, 'root');
+    newRepo(join(root, 'inside'));
+    mkdirSync(join(root, 'plain'), { recursive: true });
+    const client = await connect({ kubeconfig, repo: root });
+    expect(errorText(await client.callTool({ name: 'list_history', arguments: { repo: 'plain' } }))).toBe(`repo: not a git repository: ${realpathSync(join(root, 'plain'))}`);
+  });
+
+  it('durations past the limits are refused in the words of the flags, numbers included', async () => {
+    const client = await connect({ kubeconfig });
+    for (const [timeout, shown] of [[0, '0'], [2_160_000, '2160000'], ['600h', '600h']] as const) {
+      expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ timeout }) }))).toContain(`timeout: must be a positive duration between 1s and 24h (got "${shown}")`);
+    }
+  });
+
   it('a symlink inside a root that leads out of it is refused; several --repo roots are each allowed', async () => {
     const root = join(dir, 'root');
     mkdirSync(root);
