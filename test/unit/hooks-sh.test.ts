@@ -67,8 +67,8 @@ describe('pre-push', () => {
     const r = runHook(e, 'pre-push', ['origin', 'git@example.com:org/repo.git'], input);
     expect(r.status).toBe(0);
     // A branch push to a named remote is announced by reference-transaction; a tag push, which updates no local
-    // ref, here (no watched-tags cache yet: Flux may follow it).
-    expect(r.stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with tag v1: flux-monitor status\n');
+    // ref, here (no watched-tags cache yet: whether Flux follows it is not known yet, and the line says so).
+    expect(r.stderr).toBe('flux-monitor: checking whether Flux follows tag v1; if it does: flux-monitor status\n');
     const intent = join(e.state, 'flux-monitor', 'intents', String(r.parent));
     expect(readFileSync(intent, 'utf8')).toBe(
       [
@@ -126,14 +126,14 @@ describe('pre-push', () => {
     writeFileSync(cache, '');
     // A branch push is announced by reference-transaction, not here; a push to a URL once, whatever it holds.
     expect(runHook(e, 'pre-push', ['origin', 'u'], `refs/heads/main ${A} refs/heads/main ${B}\n`).stderr).toBe('');
-    expect(runHook(e, 'pre-push', ['../r.git', '../r.git'], tags('v1.2.3')).stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with it: flux-monitor status\n');
+    expect(runHook(e, 'pre-push', ['../r.git', '../r.git'], tags('v1.2.3')).stderr).toBe('flux-monitor: checking whether Flux follows this push; if it does: flux-monitor status\n');
   });
 
-  it('announces a push to a URL itself (no tracking ref will confirm it)', () => {
+  it('announces a push to a URL itself (no tracking ref will confirm it), without promising a monitor', () => {
     const e = setup();
     const r = runHook(e, 'pre-push', ['../remote.git', '../remote.git'], `refs/heads/main ${A} refs/heads/main ${B}\n`);
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe('flux-monitor: if this push succeeds, follow what Flux does with it: flux-monitor status\n');
+    expect(r.stderr).toBe('flux-monitor: checking whether Flux follows this push; if it does: flux-monitor status\n');
   });
 
   it('runs the chained hook with the same arguments and input, and a rejection still rejects', () => {
@@ -194,8 +194,12 @@ describe('reference-transaction', () => {
     const input = [`${B} ${A} refs/remotes/origin/main`, `${A} ${Z} refs/remotes/origin/gone`, `${B} ${A} refs/remotes/other/main`, `${B} ${A} refs/heads/main`].join('\n') + '\n';
     const r = runHook(e, 'reference-transaction', ['committed'], input, intentFor(e));
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe('flux-monitor: following main@aaaaaaa through Flux: flux-monitor status\n');
+    // No watched-branches cache yet: push-done has still to ask the cluster, and the line says so.
+    expect(r.stderr).toBe('flux-monitor: checking whether Flux follows main@aaaaaaa; if it does: flux-monitor status\n');
     expect(readFileSync(join(e.state, 'flux-monitor', 'intents', `${r.parent}.confirmed`), 'utf8')).toBe(`${B} ${A} refs/remotes/origin/main\n`);
+    mkdirSync(join(e.root, '.git', 'flux-monitor'));
+    writeFileSync(join(e.root, '.git', 'flux-monitor', 'watched-branches'), 'main\n');
+    expect(runHook(e, 'reference-transaction', ['committed'], input, intentFor(e)).stderr).toBe('flux-monitor: following main@aaaaaaa through Flux: flux-monitor status\n');
   });
 
   it('stays silent for branches the watched-branches cache does not list', () => {
