@@ -472,7 +472,7 @@ export class Monitor {
   private async namespacesToTry(): Promise<string[]> {
     if (this.o.config.namespaces.length) return this.o.config.namespaces;
     try {
-      const list = await this.o.client.request<{ items?: Array<{ metadata: { name: string } }> }>('GET', '/api/v1/namespaces');
+      const list = await this.o.client.request<{ items?: Array<{ metadata: { name: string } }> }>('GET', '/api/v1/namespaces', { list: true });
       return (list.items ?? []).map((n) => n.metadata.name);
     } catch (err) {
       if (err instanceof ApiError && err.status === 403) {
@@ -1236,7 +1236,7 @@ export class Monitor {
         [...kinds].map(async (kind) => {
           const rt = this.resources.get(kind);
           if (!rt) return;
-          const list = await this.o.client.request<{ items?: KubeObject[] }>('GET', `/apis/${rt.group}/${rt.version}/${rt.plural}`, { statsVerb: 'confirm' });
+          const list = await this.o.client.request<{ items?: KubeObject[] }>('GET', `/apis/${rt.group}/${rt.version}/${rt.plural}`, { statsVerb: 'confirm', list: true });
           // Objects of this kind that are gone from the API although no watch has said so yet (a watch may be
           // relisting after 410 Gone): deleted.
           const listed = new Set((list.items ?? []).map((i) => objectKey({ ...i, kind })));
