@@ -1,5 +1,6 @@
 // API discovery: which versions of the Flux APIs the cluster serves.
 import type { FluxKind } from '../core/types.js';
+import { KINDS, kindInfo, kindOfPlural } from '../core/kinds.js';
 import type { ClusterClient } from './client.js';
 import { ApiError, MonitorError } from './errors.js';
 
@@ -21,25 +22,14 @@ interface KindSpec {
   versions: string[];
 }
 
-export const FLUX_RESOURCES: readonly KindSpec[] = [
-  { kind: 'GitRepository', group: 'source.toolkit.fluxcd.io', plural: 'gitrepositories', versions: ['v1', 'v1beta2'] },
-  { kind: 'OCIRepository', group: 'source.toolkit.fluxcd.io', plural: 'ocirepositories', versions: ['v1', 'v1beta2'] },
-  { kind: 'HelmRepository', group: 'source.toolkit.fluxcd.io', plural: 'helmrepositories', versions: ['v1', 'v1beta2'] },
-  { kind: 'HelmChart', group: 'source.toolkit.fluxcd.io', plural: 'helmcharts', versions: ['v1', 'v1beta2'] },
-  { kind: 'Bucket', group: 'source.toolkit.fluxcd.io', plural: 'buckets', versions: ['v1', 'v1beta2'] },
-  // Flux 2.7 (source-controller v1.7) and later.
-  { kind: 'ExternalArtifact', group: 'source.toolkit.fluxcd.io', plural: 'externalartifacts', versions: ['v1'] },
-  { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', plural: 'kustomizations', versions: ['v1', 'v1beta2'] },
-  { kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', plural: 'helmreleases', versions: ['v2', 'v2beta2', 'v2beta1'] },
-];
+/** What discovery looks for, per Flux kind (src/core/kinds.ts). */
+export const FLUX_RESOURCES: readonly KindSpec[] = KINDS.map((k) => ({ kind: k.kind, group: k.group, plural: k.plural, versions: [...k.versions] }));
 
 export function pluralOf(kind: FluxKind): string {
-  return FLUX_RESOURCES.find((r) => r.kind === kind)!.plural;
+  return kindInfo(kind).plural;
 }
 
-export function kindOfPlural(plural: string): FluxKind | undefined {
-  return FLUX_RESOURCES.find((r) => r.plural === plural.toLowerCase())?.kind;
-}
+export { kindOfPlural };
 
 interface APIGroupList {
   groups?: Array<{ name: string; versions?: Array<{ groupVersion: string; version: string }> }>;

@@ -5,6 +5,7 @@ import { KINDS, kindOfPlural } from '../../src/core/kinds.js';
 import { CI_ARTIFACT_KINDS, DEFAULT_CONFIG, FLUX_KINDS, SOURCE_KINDS } from '../../src/core/types.js';
 import { MONITOR_TYPES } from '../../src/config/load.js';
 import { FLUX_RESOURCES as SIM_RESOURCES } from '../../src/sim/resources.js';
+import { FLUX_RESOURCES, pluralOf } from '../../src/cluster/discovery.js';
 import { resumeCommand, wantedKinds } from '../../src/engine/monitor.js';
 import { computeStatus } from '../../src/core/status.js';
 
@@ -19,6 +20,8 @@ describe('the kind registry', () => {
     for (const k of KINDS) {
       expect(kindOfPlural(k.plural.toUpperCase())).toBe(k.kind);
       expect(SIM_RESOURCES[k.kind]).toMatchObject({ group: k.group, plural: k.plural, singular: k.singular });
+      expect(FLUX_RESOURCES.find((r) => r.kind === k.kind)).toEqual({ kind: k.kind, group: k.group, plural: k.plural, versions: [...k.versions] });
+      expect(pluralOf(k.kind)).toBe(k.plural);
     }
   });
 
