@@ -1,6 +1,7 @@
 // `flux-monitor watch`: monitor a commit in the foreground, with CI-friendly exit codes.
 import { EXIT_CODES, type MonitorConfig, type Verbosity } from '../core/types.js';
 import { runMonitor, newSessionId, type RunOptions } from '../engine/run.js';
+import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { bool, duration, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { createOutput } from './output.js';
 import { resolveWatchTarget } from './target.js';
@@ -13,6 +14,9 @@ export const WATCH_FLAGS = {
   remote: { value: true },
   context: { value: true, multiple: true },
   kubeconfig: { value: true },
+  as: { value: true },
+  'as-group': { value: true, multiple: true },
+  'as-uid': { value: true },
   timeout: { value: true, short: 't' },
   'poll-interval': { value: true },
   json: {},
@@ -50,6 +54,15 @@ export type WatchRun = Omit<RunOptions, 'signal' | 'onState' | 'onEvent'>;
  * Resolves the flags of `watch` (parsed with WATCH_FLAGS) against the repository in `io.cwd`: the commit, branch,
  * repository URL and hook configuration, with the flag overrides. Shared by `watch` and the MCP tool watch_commit.
  */
+/** kubectl's --as, --as-group (repeatable) and --as-uid: each given one replaces the kubeconfig's. */
+function impersonation(p: ParsedArgs): { impersonate?: ImpersonationOverride } {
+  const user = str(p, 'as');
+  const uid = str(p, 'as-uid');
+  const groups = list(p, 'as-group');
+  if (!user && !uid && !groups.length) return {};
+  return { impersonate: { ...(user ? { user } : {}), ...(uid ? { uid } : {}), ...(groups.length ? { groups } : {}) } };
+}
+
 export async function prepareWatch(io: CommandIO, p: ParsedArgs): Promise<WatchRun> {
   const target = await resolveWatchTarget(io, {
     revision: str(p, 'revision'),
@@ -63,6 +76,7 @@ export async function prepareWatch(io: CommandIO, p: ParsedArgs): Promise<WatchR
     config: applyFlagOverrides(target.config, p),
     all: bool(p, 'all'),
     kubeconfig: str(p, 'kubeconfig'),
+    ...impersonation(p),
     // --context may be given more than once (or as a comma-separated list): one subtree per cluster.
     contexts: list(p, 'context'),
     sessionId: newSessionId(),

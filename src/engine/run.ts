@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
 import { countPhases, EXIT_CODES, newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
+import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { categorize } from '../cluster/errors.js';
 import { redactUrl } from '../core/giturl.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
@@ -19,6 +20,8 @@ export interface RunOptions {
   all?: boolean;
   /** Path of the kubeconfig (default $KUBECONFIG, then ~/.kube/config). */
   kubeconfig?: string;
+  /** Whom to act as (`watch --as/--as-group/--as-uid`), over the kubeconfig's `as*` fields, as kubectl does. */
+  impersonate?: ImpersonationOverride;
   /** The kubeconfig context (default: config.contexts, else the current context). */
   context?: string;
   /**
@@ -128,7 +131,7 @@ async function runOne(opts: RunOptions): Promise<SessionState> {
   const id = opts.sessionId ?? newSessionId();
   let client: ClusterClient;
   try {
-    client = new ClusterClient(loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env }));
+    client = new ClusterClient(loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env, impersonate: opts.impersonate }));
   } catch (err) {
     return failedBeforeStart(id, opts, err);
   }
