@@ -92,6 +92,14 @@ export function loadKubeConfig(opts: LoadOptions = {}): ResolvedKubeconfig {
   const paths = (opts.kubeconfig ?? env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
   const file = paths.length > 0 ? paths : [join(env.HOME ?? homedir(), '.kube', 'config')];
   const present = file.filter((p) => existsSync(p));
+  if (present.length === 0 && opts.kubeconfig) {
+    // The path the user gave: name it, and not the variables that a --kubeconfig overrides.
+    throw new MonitorError({
+      category: 'config',
+      message: `kubeconfig ${file.join(', ')} (given with --kubeconfig) does not exist`,
+      hint: 'Check the path given to --kubeconfig; without it, $KUBECONFIG or ~/.kube/config is used.',
+    });
+  }
   if (present.length === 0) {
     throw new MonitorError({
       category: 'config',

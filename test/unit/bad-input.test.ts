@@ -108,8 +108,9 @@ describe('bad kubeconfigs', () => {
 
   it('a missing kubeconfig, named or default', async () => {
     const named = await monitor({ kubeconfig: join(dir, 'nope', 'config') });
-    expectConfigError(named, /no kubeconfig found \(looked at .*nope\/config\)/);
-    expect(named.final.error?.hint).toMatch(/KUBECONFIG|--kubeconfig/);
+    // A path given with --kubeconfig is named as such, with a hint about that path, not about $KUBECONFIG.
+    expectConfigError(named, /^kubeconfig .*nope\/config \(given with --kubeconfig\) does not exist$/);
+    expect(named.final.error?.hint).toBe('Check the path given to --kubeconfig; without it, $KUBECONFIG or ~/.kube/config is used.');
     // Neither --kubeconfig nor KUBECONFIG: ~/.kube/config, which does not exist in this HOME.
     const byDefault = await monitor({ env: { HOME: dir } });
     expectConfigError(byDefault, new RegExp(`looked at ${dir}/\\.kube/config`));
