@@ -1,19 +1,21 @@
 // Pure layout of a session for the terminal: the object tree as a flat list of rows (with tree glyphs),
 // collapsing to a height budget, the summary line, the verdict line and durations. No React, no I/O.
 import {
+  countKey,
   countPhases,
   FAILURE_PHASES,
   FLUX_KINDS,
-  PHASES,
   SOURCE_KINDS,
+  type CountKey,
   type NodeState,
-  type Phase,
   type PhaseCounts,
   type SessionState,
   type Verbosity,
 } from '../core/types.js';
+import { causeLine } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
-import { cleanText, firstLine, oneLine, truncate, VERDICT_TITLE, wrapLine } from './theme.js';
+import { rootBlocker } from '../engine/monitor.js';
+import { cleanText, oneLine, textWidth, truncate, truncateMiddle, VERDICT_TITLE, wrapLine, type ShownPhase } from './theme.js';
 
 export interface TreeOptions {
   /** Show every monitored object (true) or only those affected by the pushed commit (false). */
@@ -33,8 +35,8 @@ export type TreeRow =
   | { type: 'detail'; key: string; depth: number; prefix: string; text: string; tone: 'error' | 'info' }
   /** The object is drawn elsewhere in the tree (reached a second time), or closes a dependency cycle. */
   | { type: 'ref'; key: string; depth: number; prefix: string; text: string; cycle: boolean }
-  /** Collapsed objects: `count` objects, by phase in `counts`. */
-  | { type: 'more'; depth: number; prefix: string; count: number; counts: Partial<Record<Phase, number>>; text: string };
+  /** Collapsed objects: `count` objects, by what their rows would say (countKey) in `counts`. */
+  | { type: 'more'; depth: number; prefix: string; count: number; counts: Partial<Record<CountKey, number>>; text: string };
 
 // ---- intermediate tree ---------------------------------------------------------------------------------------
 
@@ -63,7 +65,7 @@ interface RefItem {
 interface MoreItem {
   t: 'more';
   depth: number;
-  counts: Map<Phase, number>;
+  counts: Map<CountKey, number>;
 }
 type Item = NodeItem | RefItem | MoreItem;
 
@@ -83,6 +85,37 @@ function cmp(a: string, b: string): number {
 /** `Kind namespace/name` of a node (sanitised). */
 export function nodeLabel(n: Pick<NodeState, 'kind' | 'namespace' | 'name'>): string {
   return `${n.kind} ${oneLine(n.namespace)}/${oneLine(n.name)}`;
+}
+
+/**
+ * What a node's row says in its phase column: `Blocked` for a Pending/Waiting object that can no longer move
+ * (countKey() says `blocked`: the word of the summary line, the fold lines and the verdict), else its phase.
+ */
+export function shownPhase(n: Pick<NodeState, 'phase' | 'settled'>): ShownPhase {
+  return countKey(n) === 'blocked' ? 'Blocked' : n.phase;
+}
+
+/**
+ * What blocks a blocked node, as its row says it (`Blocked · by Kustomization flux-system/infra (Failed)`): the
+ * settled object at the end of its chain of blockers (rootBlocker). Undefined for a node that is not blocked or
+ * whose blocker is not in the state.
+ */
+export function blockedByText(state: SessionState, n: NodeState, width?: number): string | undefined {
+  if (countKey(n) !== 'blocked') return undefined;
+  const root = rootBlocker(state, n);
+  if (!root) return undefined;
+  const phase = ` (${root.deleted ? 'Deleted' : root.phase})`;
+  const name = `${oneLine(root.namespace)}/${oneLine(root.name)}`;
+  // Too narrow: the name gives way from its middle, its end (what tells it apart) and the phase stay.
+  const room = width === undefined ? Infinity : width - textWidth(`by ${root.kind} ${phase}`);
+  return `by ${root.kind} ${room >= textWidth(name) ? name : truncateMiddle(name, Math.max(1, room), 0.6)}${phase}`;
+}
+
+/** `reason: cause line` of a node's message (the line that carries the cause, src/core/cause.ts), sanitised. */
+export function reasonAndCause(n: Pick<NodeState, 'reason' | 'message'>): string {
+  const reason = oneLine(n.reason);
+  const cause = oneLine(causeLine(cleanText(n.message)));
+  return reason && cause ? `${reason}: ${cause}` : reason || cause;
 }
 
 /** The nodes the view shows: all of them, or only the affected ones. */
@@ -118,15 +151,19 @@ function diagnosisDetails(n: NodeState, verbose: boolean, avail: number | undefi
   return out;
 }
 
-/** Detail lines under a node: the failure reason and message, its diagnosis; in verbose mode also blockers and other messages. */
-function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
+/**
+ * Detail lines under a node: the failure reason and the line of its message that carries the cause, its
+ * diagnosis, what blocks a blocked node (unless it is the object it hangs under: `parent`); in verbose mode also
+ * blockers and the whole messages.
+ */
+function detailsOf(state: SessionState, n: NodeState, parent: string | undefined, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
   const failing = FAILURE_PHASES.has(n.phase);
+  const by = verbosity !== 'minimal' && n.blockedBy !== parent ? blockedByText(state, n, avail === undefined ? undefined : avail - 'blocked '.length) : undefined;
+  const blocked: Detail[] = by ? [{ text: `blocked ${by}`, tone: 'info' }] : [];
   if (verbosity !== 'verbose') {
     const diag = verbosity === 'normal' ? diagnosisDetails(n, false, avail) : [];
-    if (!failing) return diag;
-    const reason = oneLine(n.reason);
-    const first = firstLine(n.message);
-    const text = reason && first ? `${reason}: ${first}` : reason || first;
+    if (!failing) return [...blocked, ...diag];
+    const text = reasonAndCause(n);
     if (!text) return diag;
     return [{ text: avail === undefined ? text : truncate(text, avail), tone: 'error' }, ...diag];
   }
@@ -142,7 +179,7 @@ function detailsOf(n: NodeState, verbosity: Verbosity, avail: number | undefined
   if (msg.length > 0) msg[0] = reason ? `${reason}: ${msg[0]!.trim()}` : msg[0]!.trim();
   else if (reason && failing) msg.push(reason);
   lines.push(...msg);
-  const out: Detail[] = [];
+  const out: Detail[] = [...blocked];
   for (const l of lines) for (const part of avail === undefined ? [l] : wrapLine(l, avail)) out.push({ text: part, tone });
   out.push(...diagnosisDetails(n, true, avail));
   return out;
@@ -240,14 +277,15 @@ function buildItems(state: SessionState, opts: TreeOptions): Item[] {
   const inCycle = new Set(state.cycles.flat());
   const visited = new Set<string>();
   const onPath = new Set<string>();
-  const visit = (n: NodeState, depth: number): NodeItem => {
+  const visit = (n: NodeState, depth: number, parent?: string): NodeItem => {
     visited.add(n.key);
     onPath.add(n.key);
     const avail = opts.width === undefined ? undefined : Math.max(8, opts.width - (3 * depth + 2));
-    const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details: detailsOf(n, opts.verbosity, avail, opts.showDependencies !== false), children: [] };
+    const details = detailsOf(state, n, parent, opts.verbosity, avail, opts.showDependencies !== false);
+    const item: NodeItem = { t: 'node', key: n.key, node: n, depth, cycle: inCycle.has(n.key), details, children: [] };
     for (const ck of shape.children.get(n.key) ?? NO_KEYS) {
       const c = shown.get(ck)!;
-      if (!visited.has(c.key)) item.children.push(visit(c, depth + 1));
+      if (!visited.has(c.key)) item.children.push(visit(c, depth + 1, n.key));
       else if (onPath.has(c.key)) item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: true, text: `↻ cycle back to ${nodeLabel(c)}` });
       else item.children.push({ t: 'ref', key: c.key, depth: depth + 1, cycle: false, text: `↳ see ${nodeLabel(c)}` });
     }
@@ -272,9 +310,10 @@ function subtreeOk(it: Item, ok: (n: NodeState) => boolean): boolean {
   return true; // references and already collapsed rows can always be folded further
 }
 
-function addCounts(it: Item, into: Map<Phase, number>): void {
+function addCounts(it: Item, into: Map<CountKey, number>): void {
   if (it.t === 'node') {
-    into.set(it.node.phase, (into.get(it.node.phase) ?? 0) + 1);
+    const k = countKey(it.node);
+    into.set(k, (into.get(k) ?? 0) + 1);
     for (const c of it.children) addCounts(c, into);
   } else if (it.t === 'more') {
     for (const [p, n] of it.counts) into.set(p, (into.get(p) ?? 0) + n);
@@ -311,7 +350,7 @@ function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: No
       }
     }
     if (savings <= 0) continue;
-    const counts = new Map<Phase, number>();
+    const counts = new Map<CountKey, number>();
     for (const i of hidden) addCounts(list[i]!, counts);
     const depth = list[0]!.depth;
     for (const i of [...hidden].reverse()) list.splice(i, 1);
@@ -321,11 +360,15 @@ function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: No
   return total;
 }
 
-function moreText(counts: Map<Phase, number>): { count: number; text: string } {
+/** Order of the counts in a fold line ("+4 more (2 progressing, 1 waiting, 1 ready)"). */
+const FOLD_ORDER: readonly CountKey[] = ['pending', 'progressing', 'waiting', 'blocked', 'ready', 'failed', 'suspended', 'superseded', 'unknown'];
+
+function moreText(counts: Map<CountKey, number>): { count: number; text: string } {
   const count = [...counts.values()].reduce((a, b) => a + b, 0);
-  const parts = PHASES.filter((p) => counts.get(p)).map((p) => `${counts.get(p)} ${p.toLowerCase()}`);
+  // The words of the summary line (countKey): a blocked object is "blocked" here too, not "waiting" or "pending".
+  const parts = FOLD_ORDER.filter((k) => counts.get(k)).map((k) => `${counts.get(k)} ${k}`);
   if (count === 0) return { count, text: '+ more' };
-  if (parts.length === 1 && counts.get('Ready')) return { count, text: `+${count} more ready` };
+  if (parts.length === 1 && counts.get('ready')) return { count, text: `+${count} more ready` };
   return { count, text: `+${count} more (${parts.join(', ')})` };
 }
 
@@ -420,10 +463,10 @@ export function buildTree(state: SessionState, opts: TreeOptions): TreeRow[] {
     // Last resort: cut the tail and say how many objects are not shown.
     const kept = rows.slice(0, maxRows - 1);
     const cut = rows.slice(maxRows - 1);
-    const counts: Partial<Record<Phase, number>> = {};
+    const counts: Partial<Record<CountKey, number>> = {};
     for (const r of cut) {
-      if (r.type === 'node') counts[r.node.phase] = (counts[r.node.phase] ?? 0) + 1;
-      else if (r.type === 'more') for (const [p, n] of Object.entries(r.counts)) counts[p as Phase] = (counts[p as Phase] ?? 0) + (n ?? 0);
+      if (r.type === 'node') counts[countKey(r.node)] = (counts[countKey(r.node)] ?? 0) + 1;
+      else if (r.type === 'more') for (const [k, n] of Object.entries(r.counts)) counts[k as CountKey] = (counts[k as CountKey] ?? 0) + (n ?? 0);
     }
     const count = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
     kept.push({ type: 'more', depth: 0, prefix: '', count, counts, text: count ? `+${count} more not shown` : '…' });
@@ -455,6 +498,12 @@ export interface Summary {
   countsLine: string;
   /** The verdict as one line, once the session has one: `Failed after 1m05s: …`. */
   verdictLine?: string;
+  /**
+   * Under a `failed` verdict: the line of the message of the failure it names that carries the cause
+   * (`cause: Helm upgrade failed: master.resources.limits.memory: Invalid type…`), which the verdict (object and
+   * reason only) does not say.
+   */
+  causeLine?: string;
 }
 
 export function formatCounts(c: PhaseCounts): string {
@@ -478,8 +527,27 @@ export function summarize(state: SessionState): Summary {
     // The cluster error is on screen just above (with its hint): the verdict does not say it a second time.
     const msg = verdictRestatesError(state) ? '' : oneLine(state.verdictMessage);
     summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : state.verdict === 'error' && state.error ? ' (see the error above)' : ''}`;
+    const named = state.verdict === 'failed' ? verdictFailure(state) : undefined;
+    const cause = named ? oneLine(causeLine(cleanText(named.message))) : '';
+    if (cause) summary.causeLine = `cause: ${cause}`;
   }
   return summary;
+}
+
+/**
+ * The failure a `failed` verdict names: the first affected Failed/Stalled object that the push caused, else the
+ * first one (the choice verdictMessage() in src/engine/monitor.ts makes for its `(Kind ns/name: reason)`).
+ */
+export function verdictFailure(state: SessionState): NodeState | undefined {
+  const nodes = Object.values(state.nodes).filter((n) => n.affected);
+  return nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
+}
+
+/** The affected objects that failed, in display order: their whole messages are printed once the live view ends. */
+export function failures(state: SessionState): NodeState[] {
+  return Object.values(state.nodes)
+    .filter((n) => n.affected && FAILURE_PHASES.has(n.phase))
+    .sort(compareNodes);
 }
 
 /** Whether the verdict message of an `error` verdict is the session's cluster error (`message. hint`), which views show on its own. */

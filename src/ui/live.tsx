@@ -4,8 +4,9 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { render, useApp, useInput, useStdin, useStdout } from 'ink';
 import type { SessionState, Verbosity } from '../core/types.js';
 import { incrementalStdout } from './ink-incremental.js';
-import { hasProgress } from './layout.js';
+import { failures, hasProgress, nodeLabel } from './layout.js';
 import { colorEnabled } from './mode.js';
+import { ansi, cleanText, oneLine } from './theme.js';
 import { SessionView } from './view.js';
 
 export type LiveMode = 'watch' | 'status' | 'demo';
@@ -151,20 +152,48 @@ export function LiveApp(props: LiveAppProps) {
   );
 }
 
+/**
+ * What is printed below the final frame of a finished session that failed: each failure's whole message (the
+ * tree shows the line that carries the cause, cut to the width), so that nobody needs to run again with
+ * `--verbosity verbose`. Empty when nothing failed. The text is sanitised; colours only when `color`.
+ */
+export function failureReport(state: SessionState, color: boolean): string {
+  if (state.status !== 'finished') return '';
+  const failed = failures(state);
+  if (failed.length === 0) return '';
+  const out: string[] = ['', ansi(`What failed, in full (${failed.length}):`, 'red', color)];
+  for (const n of failed) {
+    const where = n.cluster !== undefined ? `[${oneLine(n.cluster)}] ` : '';
+    const reason = oneLine(n.reason);
+    out.push(`${ansi('✖', 'red', color)} ${where}${nodeLabel(n)}  ${n.phase}${reason ? `  ${reason}` : ''}${n.preexisting ? '  (already failing before this push)' : ''}`);
+    // Every line as the controller wrote it (no cut, no wrap: it stays whole when copied).
+    for (const l of cleanText(n.message).split('\n')) if (l.trim() !== '') out.push(`  ${l.trimEnd()}`);
+  }
+  return out.join('\n') + '\n';
+}
+
 /** Starts the live view on the terminal. Use only when shouldUseInk() says so; otherwise the plain printer. */
 export function startLiveView(opts: LiveViewOptions): LiveView {
   const out = opts.stdout ?? process.stdout;
   const incremental = opts.incremental ?? out.isTTY === true;
   const stdout = incremental ? incrementalStdout(out) : out;
+  // The newest state the view was given: once the view has ended, a finished one's failures are printed in full.
+  let last = opts.initial;
+  const subscribe = (cb: (s: SessionState) => void) =>
+    opts.subscribe((s) => {
+      last = s;
+      cb(s);
+    });
+  const color = colorEnabled(opts.env ?? process.env);
   const instance = render(
     <LiveApp
       initial={opts.initial}
-      subscribe={opts.subscribe}
+      subscribe={subscribe}
       mode={opts.mode}
       verbosity={opts.verbosity}
       showDependencies={opts.showDependencies}
       onQuit={opts.onQuit}
-      color={colorEnabled(opts.env ?? process.env)}
+      color={color}
     />,
     {
       stdout,
@@ -179,7 +208,11 @@ export function startLiveView(opts: LiveViewOptions): LiveView {
   );
   // Ask for Ink's exit promise now: Ink resolves only a promise that exists when the view unmounts, so one
   // requested after a quit (`q` ends the view before the command is done with the monitor) would never settle.
-  const exited = instance.waitUntilExit().then(() => undefined);
+  const exited = instance.waitUntilExit().then(() => {
+    // Below the final frame, which stays on the terminal: the whole messages of what failed.
+    const report = failureReport(last, color);
+    if (report) out.write(report);
+  });
   exited.catch(() => undefined); // whoever awaits waitUntilExit() gets the rejection; nobody else must
   return {
     waitUntilExit: () => exited,

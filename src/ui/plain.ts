@@ -1,11 +1,12 @@
 // Line printer for pipes, CI logs and dumb terminals: one line per phase change, warnings and errors once,
 // summary and verdict at the end. It receives full states and diffs them itself. Deterministic: all times come
 // from the states (offsets from state.startedAt), never from the clock.
-import { FAILURE_PHASES, type NodeState, type Phase, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
+import { FAILURE_PHASES, type NodeState, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
+import { hasMoreThanCause } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
-import { compareNodes, formatDuration, nodeLabel, shortSha, summarize } from './layout.js';
-import { ansi, cleanText, firstLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON } from './theme.js';
+import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize } from './layout.js';
+import { ansi, cleanText, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
 
 export interface PlainPrinterOptions {
   verbosity: Verbosity;
@@ -99,6 +100,7 @@ function createClustersPrinter(out: { write(s: string): unknown }, opts: PlainPr
     const s = summarize(state);
     if (!minimal) line(`summary: ${s.countsLine} on ${state.clusters?.length ?? 0} clusters`);
     line(verdictText(state, s.verdictLine, opts.ascii, color));
+    if (s.causeLine) line(`  ${ansi(s.causeLine, state.verdict ? VERDICT_COLOR[state.verdict] : undefined, color)}`);
   }
   return { onState, finish };
 }
@@ -125,7 +127,7 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
   let finished = false;
 
   const line = (s: string) => out.write(prefix + s + '\n');
-  const icon = (p: Phase) => (opts.ascii ? PHASE_TAG[p] : PHASE_ICON[p]);
+  const icon = (p: ShownPhase) => (opts.ascii ? PHASE_TAG[p] : PHASE_ICON[p]);
 
   function header(state: SessionState): void {
     headerDone = true;
@@ -158,22 +160,21 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
 
   function nodeLines(state: SessionState, n: NodeState): void {
     const failing = FAILURE_PHASES.has(n.phase);
-    const reason = oneLine(n.reason);
-    const first = firstLine(n.message);
-    const why = reason && first ? `${reason}: ${first}` : reason || first;
-    const phase = n.deleted ? 'Deleted' : n.phase;
-    const c = PHASE_COLOR[n.phase];
+    // A blocked object says so, and what blocks it; the others their reason and the line that carries the cause.
+    const shown = shownPhase(n);
+    const by = blockedByText(state, n);
+    const why = by ?? reasonAndCause(n);
+    const phase = n.deleted ? 'Deleted' : shown;
+    const c = PHASE_COLOR[shown];
     const at = offset(Math.max(0, n.phaseSince - state.startedAt));
-    line(`${at} ${ansi(icon(n.phase), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}`);
+    line(`${at} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}`);
     if (!verbose) return;
     const pad = ' '.repeat(8);
     if (opts.showDependencies !== false && n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
-    const rest = cleanText(n.message)
-      .split('\n')
-      .map((l) => l.trimEnd())
-      .filter((l) => l.trim() !== '');
-    // The first line is already on the phase line.
-    for (const l of rest.slice(1)) line(`${pad}${l}`);
+    // The whole message, when the phase line showed only part of it (its cause line, or what blocks the object).
+    if (by || hasMoreThanCause(cleanText(n.message))) {
+      for (const l of cleanText(n.message).split('\n')) if (l.trim() !== '') line(`${pad}${l.trimEnd()}`);
+    }
     if (n.revision) line(`${pad}revision: ${oneLine(n.revision)}`);
   }
 
@@ -204,8 +205,9 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     const changed = Object.values(state.nodes)
       .filter((n) => opts.showAll || n.affected)
       .filter((n) => {
-        // Failures are printed again when their reason changes (a new error on retry).
-        const sig = `${n.phase}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) ? n.reason : ''}`;
+        // Failures are printed again when their reason changes (a new error on retry); an object again when it
+        // becomes blocked.
+        const sig = `${shownPhase(n)}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) ? n.reason : ''}`;
         if (seen.get(n.key) === sig) return false;
         seen.set(n.key, sig);
         return !minimal || FAILURE_PHASES.has(n.phase);
@@ -245,6 +247,8 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     const s = summarize(state);
     if (!minimal) line(`summary: ${s.countsLine}`);
     line(verdictText(state, s.verdictLine, opts.ascii, color));
+    // The cause of the failure the verdict names (its object and reason): the line of its message that says it.
+    if (s.causeLine) line(`  ${ansi(s.causeLine, state.verdict ? VERDICT_COLOR[state.verdict] : undefined, color)}`);
   }
 
   return { onState, finish };

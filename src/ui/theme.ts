@@ -2,8 +2,14 @@
 // truncation and sanitising. Pure: no I/O, no environment reads.
 import type { Phase, Verdict } from '../core/types.js';
 
+/**
+ * What a row shows in its phase column: the phase, or `Blocked` for a Pending/Waiting object that can no longer
+ * move (layout.ts shownPhase(), after countKey() in core/types.ts).
+ */
+export type ShownPhase = Phase | 'Blocked';
+
 /** Icons of the phases. Progressing is drawn with the spinner in the live view; this is its still form. */
-export const PHASE_ICON: Record<Phase, string> = {
+export const PHASE_ICON: Record<ShownPhase, string> = {
   Ready: '✔',
   Progressing: '⟳',
   Waiting: '◷',
@@ -13,10 +19,11 @@ export const PHASE_ICON: Record<Phase, string> = {
   Suspended: '⏸',
   Superseded: '↷',
   Unknown: '?',
+  Blocked: '⊘',
 };
 
 /** ASCII tags of the phases, for logs that must stay 7-bit. All 6 columns wide. */
-export const PHASE_TAG: Record<Phase, string> = {
+export const PHASE_TAG: Record<ShownPhase, string> = {
   Ready: '[ OK ]',
   Progressing: '[ .. ]',
   Waiting: '[WAIT]',
@@ -26,12 +33,13 @@ export const PHASE_TAG: Record<Phase, string> = {
   Suspended: '[SUSP]',
   Superseded: '[SUPR]',
   Unknown: '[ ?? ]',
+  Blocked: '[BLKD]',
 };
 
 /** Colour names understood by both Ink (chalk) and the plain printer. */
 export type ColorName = 'green' | 'red' | 'yellow' | 'cyan' | 'gray' | 'magenta';
 
-export const PHASE_COLOR: Record<Phase, ColorName> = {
+export const PHASE_COLOR: Record<ShownPhase, ColorName> = {
   Ready: 'green',
   Progressing: 'cyan',
   Waiting: 'yellow',
@@ -41,6 +49,7 @@ export const PHASE_COLOR: Record<Phase, ColorName> = {
   Suspended: 'magenta',
   Superseded: 'gray',
   Unknown: 'gray',
+  Blocked: 'yellow',
 };
 
 export const VERDICT_ICON: Record<Verdict, string> = {
@@ -149,6 +158,37 @@ export function truncate(s: string, width: number): string {
     w += cw;
   }
   return out + '…';
+}
+
+/**
+ * Cuts text to at most `width` columns from the middle (`monitoring-crds` → `moni…g-crds`), keeping its start and
+ * its end: names that differ only at the end (a suffix such as `-crds`) stay apart. `tail` is the share of the
+ * kept columns given to the end.
+ */
+export function truncateMiddle(s: string, width: number, tail = 0.5): string {
+  if (width <= 0) return '';
+  if (textWidth(s) <= width) return s;
+  if (width <= 2) return truncate(s, width);
+  const room = width - 1;
+  const tailRoom = Math.min(room - 1, Math.max(1, Math.round(room * tail)));
+  const chars = [...s];
+  let head = '';
+  let w = 0;
+  for (const ch of chars) {
+    const cw = charWidth(ch.codePointAt(0)!);
+    if (w + cw > room - tailRoom) break;
+    head += ch;
+    w += cw;
+  }
+  let end = '';
+  let tw = 0;
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const cw = charWidth(chars[i]!.codePointAt(0)!);
+    if (tw + cw > tailRoom) break;
+    end = chars[i]! + end;
+    tw += cw;
+  }
+  return `${head}…${end}`;
 }
 
 /** Pads with spaces to `width` columns (no-op when already wider). */

@@ -4,7 +4,7 @@ import { memo, useRef, type ReactElement, type ReactNode } from 'react';
 import { Box, Text } from 'ink';
 import type { ClusterState, SessionState, Verbosity } from '../core/types.js';
 import { splitClusters } from '../core/clusters.js';
-import { buildTree, formatDuration, nodeLabel, shortSha, summarize, type TreeRow } from './layout.js';
+import { buildTree, formatDuration, nodeLabel, shortSha, shownPhase, summarize, type TreeRow } from './layout.js';
 import { colorEnabled } from './mode.js';
 import {
   oneLine,
@@ -16,6 +16,7 @@ import {
   spinnerGlyph,
   textWidth,
   truncate,
+  truncateMiddle,
   VERDICT_COLOR,
   VERDICT_ICON,
   wrapLine,
@@ -79,30 +80,40 @@ export function fitLine(line: Line, width: number): Line {
   return out;
 }
 
-/** `namespace/name` in `room` columns: the namespace gives way first (down to a few characters), then the name. */
+/**
+ * `namespace/name` in `room` columns: the namespace gives way first (down to a few characters, its start kept:
+ * `flux-…`), then the name, shortened from the middle so that what tells two objects apart (`monitoring` and
+ * `monitoring-crds`) stays on screen.
+ */
 export function fitName(namespace: string, name: string, room: number): string {
   const full = `${namespace}/${name}`;
   if (textWidth(full) <= room) return full;
-  const nsRoom = Math.max(6, room - textWidth(name) - 1);
-  return truncate(`${truncate(namespace, nsRoom)}/${name}`, Math.max(1, room));
+  if (room < 8) return truncateMiddle(full, Math.max(1, room), 0.6);
+  const nsWidth = textWidth(namespace);
+  // The whole name, if the namespace keeps at least 8 columns; else the namespace gets under a third.
+  const nsRoom = room - textWidth(name) - 1 >= Math.min(nsWidth, 8) ? room - textWidth(name) - 1 : Math.min(nsWidth, Math.max(5, Math.floor(room * 0.3)));
+  const ns = truncate(namespace, nsRoom);
+  return `${ns}/${truncateMiddle(name, Math.max(1, room - textWidth(ns) - 1), 0.6)}`;
 }
 
 function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now: number; spinner: string; finished: boolean }): Line {
   const n = row.node;
-  const icon = n.phase === 'Progressing' && !p.finished ? p.spinner : PHASE_ICON[n.phase];
+  // Blocked (a Pending/Waiting object that can no longer move) is what the summary and the fold lines count it as.
+  const shown = shownPhase(n);
+  const icon = n.phase === 'Progressing' && !p.finished ? p.spinner : PHASE_ICON[shown];
   const kind = n.kind;
   // Room left for namespace/name before the phase column: prefix, icon, space, kind, space, name, one space.
   const room = col - 1 - textWidth(row.prefix) - 2 - textWidth(kind) - 1;
   const name = fitName(oneLine(n.namespace), oneLine(n.name) + (row.cycle ? ' ↻' : ''), room);
   const label = `${row.prefix}${icon} ${kind} ${name}`;
-  const phaseText = n.deleted ? 'Deleted' : n.phase;
+  const phaseText = n.deleted ? 'Deleted' : shown;
   return [
     { text: row.prefix, color: 'gray' },
-    { text: icon, color: PHASE_COLOR[n.phase] },
+    { text: icon, color: PHASE_COLOR[shown] },
     { text: ` ${kind} `, dim: !n.affected },
     { text: name, bold: n.affected, dim: !n.affected },
     { text: ' '.repeat(Math.max(1, col - textWidth(label))), gap: true },
-    { text: padEnd(phaseText, PHASE_COL), color: n.deleted ? 'gray' : PHASE_COLOR[n.phase] },
+    { text: padEnd(phaseText, PHASE_COL), color: n.deleted ? 'gray' : PHASE_COLOR[shown] },
     { text: ' ' + padStart(formatDuration(p.now - n.phaseSince), DURATION_COL), color: 'gray' },
   ];
 }
@@ -166,7 +177,45 @@ function headerLines(state: SessionState, p: SessionViewProps, now: number): Lin
   parts.push(`${affected} object${affected === 1 ? '' : 's'}${hidden > 0 && p.showAll ? ` + ${hidden} unrelated` : ''}`);
   if (state.status === 'finished') parts.push('finished');
   else if (state.mode) parts.push(state.mode === 'watch' ? 'watching' : 'polling');
-  return [title, [{ text: '  ' + parts.join(' · '), color: 'gray' }]];
+  // Wrapped at its separators rather than cut: the end (finished, watching) is what changes.
+  return [title, ...packed(parts.map((t) => [{ text: t, color: 'gray' as const }]), { text: ' · ', color: 'gray' }, p.width, '  ')];
+}
+
+function lineWidth(l: Line): number {
+  return l.reduce((w, g) => w + textWidth(g.text), 0);
+}
+
+/**
+ * Parts laid out on as few lines of `width` columns as they need, separated by `sep` and broken between parts
+ * (never inside one, unless it alone is too wide: then it is cut later, by fitLine). Each line starts with
+ * `indent`; `sepAtBreak` ends a line that continues (the comma of a list).
+ */
+function packed(parts: Line[], sep: Seg, width: number, indent = '', sepAtBreak?: Seg): Line[] {
+  const lines: Line[] = [];
+  const start = (): Line => (indent ? [{ text: indent }] : []);
+  let cur = start();
+  let fresh = true;
+  const w = Math.max(20, Math.floor(width));
+  for (const part of parts) {
+    if (!fresh && lineWidth(cur) + textWidth(sep.text) + lineWidth(part) > w) {
+      if (sepAtBreak) cur.push(sepAtBreak);
+      lines.push(cur);
+      cur = start();
+      fresh = true;
+    }
+    if (!fresh) cur.push(sep);
+    cur.push(...part);
+    fresh = false;
+  }
+  lines.push(cur);
+  return lines;
+}
+
+/** The counts, wrapped at their commas to `width` columns (never cut). */
+function summaryLines(state: SessionState, width: number, indent = ''): Line[] {
+  const line = summaryLine(state);
+  const parts: Line[] = line.filter((g) => g.text !== ', ').map((g) => [g]);
+  return packed(parts, { text: ', ', color: 'gray' }, width, indent, { text: ',', color: 'gray' });
 }
 
 function summaryLine(state: SessionState): Line {
@@ -223,10 +272,13 @@ function wrapped(text: string, width: number, maxLines: number, style: Omit<Seg,
  * mode), its object tree indented under it, its counts, its error and its verdict line, in `budget` lines.
  */
 /** The verdict line of a finished state (wrapped, in the verdict's colour), or "Finished." without one. */
-function verdictLines(state: SessionState, verdictLine: string | undefined, width: number): Line[] {
+function verdictLines(state: SessionState, verdictLine: string | undefined, width: number, cause?: string, bold = true): Line[] {
   if (state.status !== 'finished') return [];
   if (!state.verdict) return [[{ text: 'Finished.', bold: true }]];
-  return wrapped(`${VERDICT_ICON[state.verdict]} ${verdictLine ?? ""}`, width, 3, { color: VERDICT_COLOR[state.verdict], bold: true });
+  const color = VERDICT_COLOR[state.verdict];
+  // The cause of the failure the verdict names, which the verdict (object and reason) does not say.
+  const why = cause ? wrapped(`  ${cause}`, width, 2, { color }) : [];
+  return [...wrapped(`${VERDICT_ICON[state.verdict]} ${verdictLine ?? ''}`, width, 3, { color, bold }), ...why];
 }
 
 function clusterBlock(
@@ -255,8 +307,8 @@ function clusterBlock(
       ].map(indent)
     : [];
   const s = summarize(sub);
-  const verdict: Line[] = finished && sub.verdict ? wrapped(`${VERDICT_ICON[sub.verdict]} ${s.verdictLine}`, o.width - 2, 2, { color: VERDICT_COLOR[sub.verdict] }).map(indent) : [];
-  const counts = p.verbosity === 'minimal' ? [] : [indent(summaryLine(sub))];
+  const verdict: Line[] = finished && sub.verdict ? verdictLines(sub, s.verdictLine, o.width - 2, s.causeLine, false).map(indent) : [];
+  const counts = p.verbosity === 'minimal' ? [] : summaryLines(sub, o.width - 2).map(indent);
   const fixed = 1 + error.length + verdict.length + counts.length;
   const rows = o.layoutTree(sub, { showAll: p.showAll, showDependencies: p.showDependencies, verbosity: p.verbosity, maxRows: Math.max(1, o.budget - fixed), width: o.width - 2 });
   const tree = rows.length
@@ -274,19 +326,25 @@ function clustersLines(p: SessionViewProps, layoutTree: typeof buildTree): Line[
   const now = finished && state.endedAt !== undefined ? Math.min(p.now, state.endedAt) : p.now;
   const width = Math.max(20, Math.floor(p.width));
   const header = headerLines(state, p, now);
-  const summary = summaryLine(state);
+  const summary = summaryLines(state, width);
   const s = summarize(state);
-  const verdict = verdictLines(state, s.verdictLine, width);
-  const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
+  const verdict = verdictLines(state, s.verdictLine, width, s.causeLine);
+  const footer = footerLines(p.footer, width);
   // Each cluster's warnings, prefixed with its context.
   const warnings = warningLines(state, p.verbosity);
   const parts = splitClusters(state);
-  const fixed = header.length + 1 + warnings.length + verdict.length + footer.length;
+  const fixed = header.length + summary.length + warnings.length + verdict.length + footer.length;
   const budget = Math.max(parts.length * 2, Math.floor(p.height) - fixed);
   const each = Math.max(2, Math.floor(budget / Math.max(1, parts.length)));
   const spinner = spinnerGlyph(p.spinnerFrame);
   const blocks = parts.flatMap(({ cluster, state: sub }) => clusterBlock(cluster, sub, p, { width, budget: each, now, spinner, layoutTree }).slice(0, each));
-  return [...header, ...blocks, summary, ...warnings, ...verdict, ...footer].map((l) => fitLine(l, width));
+  return [...header, ...blocks, ...summary, ...warnings, ...verdict, ...footer].map((l) => fitLine(l, width));
+}
+
+/** The footer (the keys), wrapped at its ` · ` separators instead of cut. */
+function footerLines(footer: string | undefined, width: number): Line[] {
+  if (!footer) return [];
+  return packed(footer.split(' · ').map((t) => [{ text: t, color: 'gray' as const }]), { text: ' · ', color: 'gray' }, width);
 }
 
 /** All lines of the view, already fitted to the width and the height. Exported for tests and text captures. */
@@ -298,26 +356,27 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
   const width = Math.max(20, Math.floor(p.width));
 
   const header = headerLines(state, p, now);
-  const summary = summaryLine(state);
+  const summary = summaryLines(state, width);
   const warnings = warningLines(state, p.verbosity);
-  // The cluster error and the verdict matter most: they wrap (a little) instead of being cut.
+  // The cluster error and the verdict matter most: they wrap (a little) instead of being cut; the hint wraps
+  // further, since its point is at its end.
   const error: Line[] = state.error
     ? [
         ...wrapped(`✖ ${state.error.category}: ${oneLine(state.error.message)}`, width, 2, { color: 'red', bold: true }),
-        ...wrapped(`  hint: ${oneLine(state.error.hint)}`, width, 2, { color: 'yellow' }),
+        ...wrapped(`  hint: ${oneLine(state.error.hint)}`, width, 4, { color: 'yellow' }),
       ]
     : [];
   const s = summarize(state);
-  const verdict = verdictLines(state, s.verdictLine, width);
-  const footer: Line[] = p.footer ? [[{ text: p.footer, color: 'gray' }]] : [];
+  const verdict = verdictLines(state, s.verdictLine, width, s.causeLine);
+  const footer = footerLines(p.footer, width);
 
-  const fixed = header.length + 1 + warnings.length + error.length + verdict.length + footer.length;
+  const fixed = header.length + summary.length + warnings.length + error.length + verdict.length + footer.length;
   const budget = Math.max(1, Math.floor(p.height) - fixed);
   const rows = layoutTree(state, { showAll: p.showAll, showDependencies: p.showDependencies, verbosity: p.verbosity, maxRows: budget, width });
   const spinner = spinnerGlyph(p.spinnerFrame);
   const tree = rows.length ? treeLines(rows, width, { now, spinner, finished }) : [emptyTreeLine(state, p.showAll)];
 
-  return [...header, ...tree, summary, ...warnings, ...error, ...verdict, ...footer].map((l) => fitLine(l, width));
+  return [...header, ...tree, ...summary, ...warnings, ...error, ...verdict, ...footer].map((l) => fitLine(l, width));
 }
 
 /** A segment: its text, or a <Text> with its style (unstyled text needs no node of its own in Ink). */

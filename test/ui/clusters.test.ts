@@ -79,8 +79,10 @@ describe('plain printer of several clusters', () => {
     expect(lines).toContain('[prod] [PASS] Succeeded after 30s: commit 3f2a9c1 is applied: 4 ready');
     expect(lines.some((l) => /^\[staging\] \[FAIL\] Failed after 30s: commit 3f2a9c1 failed/.test(l))).toBe(true);
     expect(lines.some((l) => /^\[dr\] \[ERR \] Error after 30s/.test(l))).toBe(true);
-    expect(lines.at(-2)).toMatch(/^\[FAIL\] Failed after 30s: failed on 1 of 3 clusters — staging: .*; prod: success, dr: error$/);
-    expect(lines.at(-3)).toBe('summary: 6 ready, 0 progressing, 0 waiting, 1 failed, 1 pending on 3 clusters');
+    expect(lines.at(-3)).toMatch(/^\[FAIL\] Failed after 30s: failed on 1 of 3 clusters — staging: .*; prod: success, dr: error$/);
+    // Under the verdict, the cause of the failure it names (the verdict says its object and reason only).
+    expect(lines.at(-2)).toBe('  cause: kustomize build failed: missing podinfo.yaml');
+    expect(lines.at(-4)).toBe('summary: 6 ready, 0 progressing, 0 waiting, 1 failed, 1 pending on 3 clusters');
     // Each object line printed once, under its own cluster.
     expect(lines.filter((l) => /Kustomization flux-system\/apps {2}Failed/.test(l))).toHaveLength(1);
   });

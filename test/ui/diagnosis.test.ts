@@ -31,7 +31,8 @@ const texts = (s: SessionState, o: Partial<Parameters<typeof buildTree>[1]> = {}
 describe('the live tree', () => {
   it('shows the workloads behind the failure under the failing node', () => {
     expect(texts(failing())).toEqual([
-      "HealthCheckFailed: health check failed after 30s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']",
+      // The cause line of the health check's message: what timed out (src/core/cause.ts).
+      "HealthCheckFailed: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress'] (after 30s)",
       '▸ Deployment monitoring/kube-state-metrics: 1/1 updated, 0/1 ready, 0/1 available, 1 old replica; generation 2 observed',
       '    pod …x2x8k: ImagePullBackOff: registry.k8s.io/kube-state-metrics/kube-state-metrics:v9.9.9 (not found), container kube-state-metrics',
       '▸ note: cannot read pods in monitoring-extra (forbidden)',

@@ -123,13 +123,14 @@ describe('buildTree', () => {
     expect(shape(buildTree(s, { showAll: true, verbosity: 'normal' }))).toContain('Kustomization/unrelated');
   });
 
-  it('adds the failure reason and first message line under failed objects; verbose adds the rest and blockers', () => {
+  it('adds the failure reason and the message line that carries the cause under failed objects; verbose adds the rest and blockers', () => {
+    // Flux puts the cause last: the last line, not the first, says what to fix.
     const failed = node('Kustomization', 'apps', 'Failed', { reason: 'BuildFailed', message: 'kustomize build failed\nsecond line' });
     const waiting = node('Kustomization', 'web', 'Waiting', { reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'] });
     const s = session([failed, waiting], [edge(waiting, failed, 'dependsOn')]);
     expect(shape(buildTree(s, { showAll: false, verbosity: 'normal' }))).toEqual([
       'Kustomization/apps',
-      '│ BuildFailed: kustomize build failed',
+      '│ BuildFailed: second line',
       '└─ Kustomization/web',
     ]);
     expect(shape(buildTree(s, { showAll: false, verbosity: 'verbose' }))).toEqual([
@@ -249,8 +250,9 @@ describe('buildTree', () => {
         'GitRepository/flux-system',
         '└─ Kustomization/infra-controllers',
         '   ├─ Kustomization/monitoring',
-        "   │    HealthCheckFailed: health check failed after 30s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']",
-        '   └─ +4 more (2 progressing, 1 waiting, 1 ready)',
+        '   │    HealthCheckFailed: Deployment/monitoring/kube-state-metrics: 0 of 1 replicas available',
+        // tenants waits on the failed monitoring: blocked, as the summary counts it.
+        '   └─ +4 more (2 progressing, 1 blocked, 1 ready)',
         '+2 more ready',
       ]);
     });

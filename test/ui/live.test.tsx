@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { SessionState } from '../../src/core/types.js';
@@ -12,7 +11,7 @@ vi.hoisted(() => {
   process.env.CONTINUOUS_INTEGRATION = '0';
 });
 import { fleet, node, session, T0 } from './factory.js';
-import { VirtualTerminal } from './vt.js';
+import { FakeStdin, FakeStdout } from './term.js';
 
 afterEach(() => cleanup());
 
@@ -66,14 +65,16 @@ describe('LiveApp', () => {
 
   it('v toggles the verbose details', async () => {
     const { stdin, text } = mount(failingFleet());
-    expect(text()).toContain('BuildFailed: kustomize build failed');
-    expect(text()).not.toContain('resource podinfo.yaml not found');
+    // Normal: the line of the message that carries the cause (the last); verbose: the whole message.
+    expect(text()).toContain('BuildFailed: resource podinfo.yaml not found');
+    expect(text()).not.toContain('kustomize build failed');
     expect(text()).toContain('v more detail');
     stdin.write('v');
-    await vi.waitFor(() => expect(text()).toContain('resource podinfo.yaml not found'));
+    await vi.waitFor(() => expect(text()).toContain('BuildFailed: kustomize build failed'));
+    expect(text()).toContain('resource podinfo.yaml not found');
     expect(text()).toContain('v less detail');
     stdin.write('v');
-    await vi.waitFor(() => expect(text()).not.toContain('resource podinfo.yaml not found'));
+    await vi.waitFor(() => expect(text()).not.toContain('kustomize build failed'));
   });
 
   it('a toggles between affected objects and all objects', async () => {
@@ -128,65 +129,6 @@ describe('LiveApp', () => {
     expect(onQuit).not.toHaveBeenCalled();
   });
 });
-
-/** A terminal's stdout: what is written goes to a virtual terminal, which shows what the user would see. */
-class FakeStdout extends EventEmitter {
-  isTTY = true;
-  output = '';
-  vt: VirtualTerminal;
-  constructor(
-    public columns = 80,
-    public rows = 20,
-  ) {
-    super();
-    this.vt = new VirtualTerminal(columns, rows);
-  }
-  write(s: string): boolean {
-    this.output += s;
-    this.vt.write(s);
-    return true;
-  }
-  /** The screen as the user sees it now. */
-  screen(): string {
-    return this.vt.text();
-  }
-  /** The terminal is resized: a new screen keeps what the old one showed, as far as it fits. */
-  resize(columns: number, rows: number): void {
-    const vt = new VirtualTerminal(columns, rows);
-    const shown = this.vt.text().split('\n');
-    const { row } = this.vt.cursor();
-    // Replay the visible lines, the cursor back where it was (on the line after the live area).
-    vt.write(shown.slice(0, rows).map((l) => l.slice(0, columns)).join('\n') + '\n'.repeat(Math.max(0, row - shown.length + 1)));
-    this.vt = vt;
-    this.columns = columns;
-    this.rows = rows;
-    this.emit('resize');
-  }
-}
-
-class FakeStdin extends EventEmitter {
-  private queue: string[] = [];
-  constructor(readonly isTTY: boolean) {
-    super();
-    if (isTTY) Object.assign(this, { setRawMode: () => this });
-  }
-  setEncoding(): void {}
-  resume(): this {
-    return this;
-  }
-  pause(): this {
-    return this;
-  }
-  ref(): void {}
-  unref(): void {}
-  read(): string | null {
-    return this.queue.shift() ?? null;
-  }
-  type(s: string): void {
-    this.queue.push(s);
-    this.emit('readable');
-  }
-}
 
 function start(state: SessionState, stdin: FakeStdin, mode: LiveMode = 'watch', stdout = new FakeStdout(), incremental?: boolean) {
   const src = feed(state);
@@ -291,10 +233,10 @@ describe('startLiveView', () => {
     const { view, stdout } = start(f.state, stdin);
     await vi.waitFor(() => expect(stdout.screen()).toContain('v more detail'));
     stdin.type('v');
-    await vi.waitFor(() => expect(stdout.screen()).toContain('resource podinfo.yaml not found'));
+    await vi.waitFor(() => expect(stdout.screen()).toContain('kustomize build failed'));
     const tall = stdout.screen().split('\n').length;
     stdin.type('v');
-    await vi.waitFor(() => expect(stdout.screen()).not.toContain('resource podinfo.yaml not found'));
+    await vi.waitFor(() => expect(stdout.screen()).not.toContain('kustomize build failed'));
     const screen = stdout.screen();
     expect(screen.split('\n').length).toBeLessThan(tall);
     expect(screen.split('\n').at(-1)).toContain('v more detail');

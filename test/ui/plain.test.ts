@@ -27,7 +27,8 @@ function sequence(): SessionState[] {
     12_000,
     {
       [f.apps.key]: { phase: 'Failed', reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources\nmissing podinfo.yaml', phaseSince: T0 + 12_000 },
-      [f.hr.key]: { phase: 'Waiting', reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'], phaseSince: T0 + 12_500, settled: true },
+      // Settled by the failure of what it depends on: blocked (what the summary counts it as).
+      [f.hr.key]: { phase: 'Waiting', reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'], phaseSince: T0 + 12_500, settled: true, blockedBy: f.apps.key },
     },
     { error: { category: 'unreachable', message: 'connect ECONNREFUSED 127.0.0.1:6443', hint: 'Check that the cluster is running.' } },
   );
@@ -55,33 +56,37 @@ describe('plain printer', () => {
       '   +0ms ○ HelmRelease podinfo/podinfo  Pending',
       '    +3s ⟳ Kustomization flux-system/apps  Progressing  Progressing: Building manifests…',
       '    +9s ⚠ warning: cannot watch HelmCharts: forbidden; polling instead',
-      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources',
-      "   +12s ◷ HelmRelease podinfo/podinfo  Waiting  DependencyNotReady: dependency 'flux-system/apps' is not ready",
+      // The line of the message that carries the cause (the last); a blocked object says it is, and by what.
+      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: missing podinfo.yaml',
+      '   +12s ⊘ HelmRelease podinfo/podinfo  Blocked  by Kustomization flux-system/apps (Failed)',
       '   +12s ✖ error (unreachable): connect ECONNREFUSED 127.0.0.1:6443',
       '        hint: Check that the cluster is running.',
       '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo',
       '   +20s ✔ cluster reachable again',
       'summary: 2 ready, 0 progressing, 0 waiting, 1 failed, 0 pending, 1 blocked',
       '✖ Failed after 21s: Kustomization flux-system/apps failed',
+      '  cause: timeout waiting for Deployment/podinfo',
     ]);
   });
 
   it('minimal verbosity prints only failures, errors and the verdict', () => {
     expect(run({ verbosity: 'minimal' }).lines()).toEqual([
-      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources',
+      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: missing podinfo.yaml',
       '   +12s ✖ error (unreachable): connect ECONNREFUSED 127.0.0.1:6443',
       '        hint: Check that the cluster is running.',
       '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo',
       '✖ Failed after 21s: Kustomization flux-system/apps failed',
+      '  cause: timeout waiting for Deployment/podinfo',
     ]);
   });
 
   it('verbose prints whole messages, blockers and revisions', () => {
     const lines = run({ verbosity: 'verbose' }).lines();
-    const i = lines.indexOf('   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources');
-    expect(lines[i + 1]).toBe('        missing podinfo.yaml');
-    const j = lines.findIndex((l) => l.includes('HelmRelease podinfo/podinfo  Waiting'));
-    expect(lines[j + 1]).toBe('        waiting for: flux-system/apps');
+    const i = lines.indexOf('   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: missing podinfo.yaml');
+    // The whole message under the line that showed its cause line.
+    expect(lines.slice(i + 1, i + 3)).toEqual(['        kustomize build failed: accumulating resources', '        missing podinfo.yaml']);
+    const j = lines.findIndex((l) => l.includes('HelmRelease podinfo/podinfo  Blocked'));
+    expect(lines.slice(j + 1, j + 3)).toEqual(['        waiting for: flux-system/apps', "        dependency 'flux-system/apps' is not ready"]);
     const k = lines.findIndex((l) => l.includes('GitRepository flux-system/flux-system'));
     expect(lines[k + 1]).toBe('        revision: main@sha1:3f2a9c1d8e7b6a5f4c3d2e1f0a9b8c7d6e5f4a3b');
     // Normal verbosity keeps to one line per change.
@@ -92,8 +97,9 @@ describe('plain printer', () => {
 
   it('can print ASCII tags and ANSI colours', () => {
     const ascii = run({ ascii: true }).lines();
-    expect(ascii).toContain('   +12s [FAIL] Kustomization flux-system/apps  Failed  BuildFailed: kustomize build failed: accumulating resources');
-    expect(ascii.at(-1)).toBe('[FAIL] Failed after 21s: Kustomization flux-system/apps failed');
+    expect(ascii).toContain('   +12s [FAIL] Kustomization flux-system/apps  Failed  BuildFailed: missing podinfo.yaml');
+    expect(ascii).toContain('   +12s [BLKD] HelmRelease podinfo/podinfo  Blocked  by Kustomization flux-system/apps (Failed)');
+    expect(ascii.at(-2)).toBe('[FAIL] Failed after 21s: Kustomization flux-system/apps failed');
     expect(run().raw()).not.toContain('\u001b[');
     expect(run({ color: true }).raw()).toContain('\u001b[31mFailed\u001b[39m');
   });
@@ -108,7 +114,7 @@ describe('plain printer', () => {
     expect(c.raw()).toBe(before);
     // A session seen only at its end still gets header, objects, summary and verdict.
     expect(c.lines()[0]).toBe('flux-monitor: following 3f2a9c1 "Bump podinfo to 6.5.0"');
-    expect(c.lines().at(-1)).toBe('✖ Failed after 21s: Kustomization flux-system/apps failed');
+    expect(c.lines().slice(-2)).toEqual(['✖ Failed after 21s: Kustomization flux-system/apps failed', '  cause: timeout waiting for Deployment/podinfo']);
   });
 
   it('a session that ends with a cluster error says the error once: the error line, not again in the verdict', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup, render } from 'ink-testing-library';
 import type { NodeState, SessionState, Verbosity } from '../../src/core/types.js';
-import { asciiTail, SessionView, sessionLines, type Line } from '../../src/ui/view.js';
+import { asciiTail, fitName, SessionView, sessionLines, type Line } from '../../src/ui/view.js';
 import { textWidth } from '../../src/ui/theme.js';
 import { edge, fleet, node, session, T0 } from './factory.js';
 
@@ -88,14 +88,15 @@ describe('SessionView', () => {
     expect(lines[0]).toBe('⟳ flux-monitor 3f2a9c1 (through b1c2d3e, which includes it) Bump podinfo to 6.5.0');
   });
 
-  it('shows the failure reason and first message line; verbose shows the whole message and blockers', () => {
+  it('shows the failure reason and the message line that carries the cause; verbose shows the whole message and blockers', () => {
     const f = fleet({ apps: 'Failed', hr: 'Waiting' });
     f.state.nodes[f.apps.key] = { ...f.apps, reason: 'BuildFailed', message: 'kustomize build failed: accumulating resources\nmissing file podinfo.yaml' };
     f.state.nodes[f.hr.key] = { ...f.hr, reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'] };
     const normal = frame(f.state);
     const i = normal.findIndex((l) => l.includes('flux-system/apps'));
-    expect(normal[i + 1]).toBe('      │ BuildFailed: kustomize build failed: accumulating resources');
-    expect(normal.join('\n')).not.toContain('missing file podinfo.yaml');
+    // Flux puts the cause last: the last line, not the first, is under the row.
+    expect(normal[i + 1]).toBe('      │ BuildFailed: missing file podinfo.yaml');
+    expect(normal.join('\n')).not.toContain('accumulating resources');
     expect(normal.join('\n')).not.toContain('waiting for');
 
     const verbose = frame(f.state, { verbosity: 'verbose' });
@@ -133,7 +134,19 @@ describe('SessionView', () => {
     expect(lines.at(-1)).toBe('40 ready, 0 progressing, 0 waiting, 1 failed, 0 pending');
   });
 
-  it('fits 80 columns: long names are truncated with …, never wrapped', () => {
+  it('fitName keeps apart names that differ only at their end, however narrow', () => {
+    for (const room of [12, 14, 16, 18, 20]) {
+      const crds = fitName('flux-system', 'monitoring-crds', room);
+      const mon = fitName('flux-system', 'monitoring', room);
+      expect(textWidth(crds)).toBeLessThanOrEqual(room);
+      expect(textWidth(mon)).toBeLessThanOrEqual(room);
+      expect(crds).not.toBe(mon);
+      expect(crds).toMatch(room >= 14 ? /crds$/ : /rds$/);
+    }
+    expect(fitName('flux-system', 'monitoring', 22)).toBe('flux-system/monitoring');
+  });
+
+  it('fits 80 columns: long names are shortened from the middle with …, never wrapped', () => {
     const long = node('Kustomization', 'a-really-long-kustomization-name-that-goes-on-and-on-and-on-forever', 'Failed', {
       namespace: 'team-platform-observability',
       reason: 'HealthCheckFailed',
@@ -143,10 +156,11 @@ describe('SessionView', () => {
     const s = session([long, child], [edge(long, child, 'inventory')], { warnings: ['w'.repeat(200)], commit: { sha: 'abcdef1234567', subject: 's'.repeat(120) } });
     const lines = frame(s, { width: 80 });
     for (const l of lines) expect(textWidth(l)).toBeLessThanOrEqual(80);
-    const row = lineOf(lines, 'a-really-long');
-    expect(row).toMatch(/^✖ Kustomization team-…\/a-really-long-kustomization-name.*… +Failed +1m05s$/);
+    const row = lineOf(lines, 'a-really-');
+    // The namespace keeps its start; the name both its ends: what tells objects apart is often at the end.
+    expect(row).toMatch(/^✖ Kustomization team-[a-z]*…\/a-really-[a-z-]*…[a-z-]*-forever +Failed +1m05s$/);
     expect(lineOf(lines, 'HealthCheckFailed')).toMatch(/…$/);
-    expect(lineOf(lines, 'kube-prometheus')).toMatch(/^└─ ⠋ HelmRelease team-…\/kube-prometheus-stack-with-a-long-.*… +Progressing +1m05s$/);
+    expect(lineOf(lines, 'kube-prom')).toMatch(/^└─ ⠋ HelmRelease team-[a-z]*…\/kube-prom[a-z-]*…[a-z-]*-release-name +Progressing +1m05s$/);
     // One line per row: 2 header + 3 tree + summary + warning.
     expect(lines).toHaveLength(7);
   });
