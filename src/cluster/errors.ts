@@ -100,6 +100,21 @@ export function isTransient(err: unknown): boolean {
 }
 
 /** Maps any error to a category, a short message and one actionable hint. Never leaks credentials. */
+/**
+ * The hint of an error once the session has ended: flux-monitor no longer retries, reopens or carries on, so the
+ * words that promise it are dropped (what to check stays). Hints without such words are returned unchanged.
+ */
+export function finalHint(hint: string): string {
+  const out = hint
+    .replace(/;\s*flux-monitor keeps retrying\.?/g, '.')
+    .replace(/;\s*flux-monitor (?:lists again and carries on|backs off and retries) by itself\.?/g, '.')
+    .replace(/;\s*flux-monitor keeps what it knew and retries\./g, '.')
+    .replace(/\s*flux-monitor retries with backoff\./g, '')
+    .replace(/^flux-monitor re-?opens (?:quiet watches|the watch) by itself[;.]\s*/i, '')
+    .trim();
+  return out ? out.charAt(0).toUpperCase() + out.slice(1) : hint;
+}
+
 export function categorize(err: unknown, what = 'the Kubernetes API'): CategorizedError {
   if (err instanceof MonitorError) return err.info;
   if (err instanceof ApiError) {

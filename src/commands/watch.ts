@@ -85,6 +85,11 @@ export async function prepareWatch(io: CommandIO, p: ParsedArgs): Promise<WatchR
   };
 }
 
+/** Whether stdout (not JSON) and stderr are both a terminal: what the view prints, the user has already read. */
+export function sameTerminal(io: Pick<CommandIO, 'stdout' | 'stderr'>, json: boolean): boolean {
+  return !json && (io.stdout as { isTTY?: boolean }).isTTY === true && (io.stderr as { isTTY?: boolean }).isTTY === true;
+}
+
 const watch: Command = {
   name: 'watch',
   summary: 'Follow what Flux does with a commit, in the foreground (exit 0 ready, 1 failed, 2 timeout, 3 error)',
@@ -110,8 +115,9 @@ const watch: Command = {
         onEvent: (e) => out.onEvent(e),
       });
       await out.finish(final);
-      // Errors also go to stderr, where scripts look for them (stdout may be JSON).
-      if (final.verdict === 'error' && final.verdictMessage) io.stderr.write(`flux-monitor watch: ${final.verdictMessage}\n`);
+      // Errors also go to stderr, where scripts look for them (stdout may be JSON), unless both are the terminal
+      // the view has just said it on: said once.
+      if (final.verdict === 'error' && final.verdictMessage && !sameTerminal(io, bool(p, 'json'))) io.stderr.write(`flux-monitor watch: ${final.verdictMessage}\n`);
       return EXIT_CODES[final.verdict ?? 'error'];
     } finally {
       process.off('SIGINT', onSignal);

@@ -35,7 +35,7 @@ import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverCustom, discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
-import { ApiError, categorize, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
+import { ApiError, categorize, finalHint, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import { diagnoseObject } from './diagnose.js';
 import { REQUESTED_AT, slimObject } from './slim.js';
@@ -313,12 +313,17 @@ export class Monitor {
     this.publish();
   }
 
+  /** An error in words, naming the API server as this session reaches it (`cannot reach https://…:6443`). */
+  private categorize(err: unknown): CategorizedError {
+    return categorize(err, this.o.client.displayServer);
+  }
+
   private fatal(err: unknown): void {
     if (this.finished) return;
-    const info = categorize(err);
+    const info = this.categorize(err);
     this.state.error = info;
     this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...info });
-    this.finish('error', `${info.message}. ${info.hint}`);
+    this.finish('error', `${info.message}. ${finalHint(info.hint)}`);
   }
 
   /** Discovery with retries while the cluster is unreachable; 401 and missing Flux are final. */
@@ -334,11 +339,11 @@ export class Monitor {
       randomize: true,
       signal: this.stopAc.signal,
       shouldRetry: ({ error }) =>
-        !this.finished && (isTransient(error) || (outage && categorize(error).category === 'flux-not-installed' && notInstalledRetries++ < 5)),
+        !this.finished && (isTransient(error) || (outage && this.categorize(error).category === 'flux-not-installed' && notInstalledRetries++ < 5)),
       onFailedAttempt: ({ error }) => {
         if (this.finished || !isTransient(error)) return;
         outage = true;
-        this.reportError(categorize(error));
+        this.reportError(this.categorize(error));
       },
     });
     this.recovered();
@@ -507,7 +512,7 @@ export class Monitor {
           ck.rt = d.rt;
         } catch (err) {
           ck.status = 'unavailable';
-          const c = categorize(err);
+          const c = this.categorize(err);
           this.warn(`${what} is not followed: discovery failed: ${c.message}`);
           return;
         }
@@ -522,7 +527,7 @@ export class Monitor {
         const refused: string[] = [];
         results.forEach((r, i) => {
           if (r.status === 'fulfilled') return;
-          const c = categorize(r.reason);
+          const c = this.categorize(r.reason);
           const where = scopes[i] ? `in namespace ${scopes[i]}` : 'cluster-wide';
           refused.push(`${where}: ${c.category === 'forbidden' ? `RBAC forbids listing ${ck.rt!.plural}.${ck.rt!.group} (grant get, list and watch)` : c.message}`);
         });
@@ -1317,7 +1322,7 @@ export class Monitor {
       });
       this.requests.set(key, { token, at: this.now() });
     } catch (err) {
-      const c = categorize(err);
+      const c = this.categorize(err);
       this.warn(`auto_reconcile: could not annotate ${key}: ${c.message}. ${c.hint}`);
     }
   }
@@ -1543,10 +1548,13 @@ export class Monitor {
   private finish(verdict: Verdict, message?: string): void {
     if (this.finished) return;
     if (verdict === 'timeout') this.state.timedOut = true;
+    // The session no longer retries: its open error's hint stops promising it (on the screen, in the file, to MCP).
+    if (this.state.error) this.state.error = { ...this.state.error, hint: finalHint(this.state.error.hint) };
     if (verdict === 'timeout' && this.state.error && !this.synced) {
       // Never got through to the cluster: that is a cluster error, not a slow Flux.
       verdict = 'error';
-      message = `${this.state.error.message}. ${this.state.error.hint}`;
+      const ctx = this.o.client.contextName ? `; context ${this.o.client.contextName}` : '';
+      message = `${this.state.error.message}${ctx}. ${this.state.error.hint}`;
     }
     if (verdict === 'timeout' && Object.values(this.state.nodes).some((n) => n.affected && FAILURE_PHASES.has(n.phase))) verdict = 'failed';
     if (verdict === 'timeout' && !message && this.unplaced.size) {

@@ -133,7 +133,7 @@ export class Reflector {
 
   private fail(err: unknown, fatal: boolean): void {
     this.failing = true;
-    this.o.events.onError(categorize(err), fatal);
+    this.o.events.onError(categorize(err, this.o.client.displayServer), fatal);
   }
 
   /** A failure that is reported, unless it is one of the first QUIET_THROTTLES 429s in a row. */

@@ -199,7 +199,7 @@ describe('engine against a real kube-apiserver', () => {
     const final = await run.p;
     expect(final.verdict).toBe('error');
     expect(final.error).toMatchObject({ category: 'unreachable' });
-    expect(final.error!.message).toMatch(/^TLS verification of the Kubernetes API failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
+    expect(final.error!.message).toMatch(/^TLS verification of https:\/\/127\.0\.0\.1:\d+ failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
     expect(run.events.some((e) => e.type === 'session')).toBe(false);
   });
 

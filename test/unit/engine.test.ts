@@ -263,6 +263,13 @@ describe('engine against the API simulator', () => {
     expect(final.verdict).toBe('error');
     expect(final.error?.category).toBe('unreachable');
     expect((events.at(-1) as { exitCode: number }).exitCode).toBe(3);
+    // It names the server and the context, and no longer promises to retry once it has stopped.
+    const server = sim.url;
+    expect(final.error?.message).toMatch(new RegExp(`^cannot reach ${server.replace(/[.:/]/g, '\\$&')} \\(E[A-Z]+\\)$`));
+    expect(final.verdictMessage).toMatch(new RegExp(`^cannot reach .*; context ${final.cluster.context}\\. Check the cluster is up and reachable`));
+    for (const text of [final.error!.hint, final.verdictMessage!, (events.at(-1) as { message: string }).message]) expect(text).not.toMatch(/retr/);
+    // While it was retrying, the live error said so.
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ hint: expect.stringContaining('keeps retrying') });
   });
 
   it('expired credentials give an unauthorized error with a hint', async () => {

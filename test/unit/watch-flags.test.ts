@@ -63,3 +63,15 @@ describe('watch --as', () => {
     for (const h of api.seen) expect([h['impersonate-user'], h['impersonate-group']]).toEqual(['bob', 'admins']);
   });
 });
+
+describe('watch: a cluster error said once', () => {
+  it('goes to stderr for scripts, but not again when stdout and stderr are the terminal the view showed it on', async () => {
+    const { sameTerminal } = await import('../../src/commands/watch.js');
+    const tty = { isTTY: true } as unknown as NodeJS.WriteStream;
+    const pipe = {} as unknown as NodeJS.WriteStream;
+    expect(sameTerminal({ stdout: tty, stderr: tty }, false)).toBe(true);
+    expect(sameTerminal({ stdout: tty, stderr: tty }, true)).toBe(false);
+    expect(sameTerminal({ stdout: pipe, stderr: tty }, false)).toBe(false);
+    expect(sameTerminal({ stdout: tty, stderr: pipe }, false)).toBe(false);
+  });
+});
