@@ -303,7 +303,7 @@ function clusterBlock(
   const error: Line[] = sub.error
     ? [
         ...wrapped(`✖ ${sub.error.category}: ${oneLine(sub.error.message)}`, o.width - 2, 2, { color: 'red', bold: true }),
-        ...(p.verbosity === 'minimal' ? [] : wrapped(`  hint: ${oneLine(sub.error.hint)}`, o.width - 2, 1, { color: 'yellow' })),
+        ...(p.verbosity === 'minimal' ? [] : wrapped(`  hint: ${oneLine(sub.error.hint)}`, o.width - 2, 3, { color: 'yellow' })),
       ].map(indent)
     : [];
   const s = summarize(sub);

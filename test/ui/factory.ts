@@ -10,6 +10,7 @@ const API: Record<FluxKind, string> = {
   HelmRepository: 'source.toolkit.fluxcd.io/v1',
   HelmChart: 'source.toolkit.fluxcd.io/v1',
   Bucket: 'source.toolkit.fluxcd.io/v1',
+  ExternalArtifact: 'source.toolkit.fluxcd.io/v1',
   Kustomization: 'kustomize.toolkit.fluxcd.io/v1',
   HelmRelease: 'helm.toolkit.fluxcd.io/v2',
 };
@@ -84,14 +85,17 @@ export function sampleSession(): SessionState {
   const release = node('HelmRelease', 'podinfo', 'Progressing', { namespace: 'podinfo', reason: 'Progressing', message: 'Running upgrade action', phaseSince: at(19) });
   const monitoring = node('Kustomization', 'monitoring', 'Failed', {
     reason: 'HealthCheckFailed',
-    message: "health check failed after 30s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']\nDeployment/monitoring/kube-state-metrics: 0 of 1 replicas available",
+    // kustomize-controller's message, one line (test/fixtures/transcripts/health-check.json).
+    message: "health check failed after 30s: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress']",
     phaseSince: at(47),
   });
   const tenants = node('Kustomization', 'tenants', 'Waiting', {
     reason: 'DependencyNotReady',
     message: "dependency 'flux-system/monitoring' is not ready",
     blockers: ['flux-system/monitoring'],
+    // The engine settles it: what it depends on failed (computeSettled), so it is blocked.
     settled: true,
+    blockedBy: monitoring.key,
     phaseSince: at(15),
   });
   const edges = [

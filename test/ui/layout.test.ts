@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildTree, formatDuration, summarize, type TreeRow } from '../../src/ui/layout.js';
+import { buildTree, formatDuration, shownPhase, summarize, type TreeRow } from '../../src/ui/layout.js';
+import { countKey, countPhases } from '../../src/core/types.js';
 import { colorEnabled, shouldUseInk } from '../../src/ui/mode.js';
 import { cleanText, shortUrl, textWidth, truncate, wrapLine } from '../../src/ui/theme.js';
 import type { NodeState } from '../../src/core/types.js';
@@ -250,7 +251,7 @@ describe('buildTree', () => {
         'GitRepository/flux-system',
         '└─ Kustomization/infra-controllers',
         '   ├─ Kustomization/monitoring',
-        '   │    HealthCheckFailed: Deployment/monitoring/kube-state-metrics: 0 of 1 replicas available',
+        "   │    HealthCheckFailed: timeout waiting for: [Deployment/monitoring/kube-state-metrics status: 'InProgress'] (after 30s)",
         // tenants waits on the failed monitoring: blocked, as the summary counts it.
         '   └─ +4 more (2 progressing, 1 blocked, 1 ready)',
         '+2 more ready',
@@ -265,6 +266,26 @@ describe('buildTree', () => {
 });
 
 describe('summarize', () => {
+  it('one vocabulary: each object counts once, as its row shows it; a blocked one only as blocked (the --json counts too)', () => {
+    const f = fleet({ apps: 'Failed', hr: 'Pending' });
+    // What the engine's computeSettled leaves: the HelmRelease apps would apply, and a dependent of apps, blocked.
+    f.state.nodes[f.hr.key] = { ...f.hr, settled: true, blockedBy: f.apps.key };
+    const web = node('Kustomization', 'web', 'Waiting', { settled: true, blockedBy: f.apps.key });
+    const later = node('Kustomization', 'later', 'Waiting'); // still waiting: what it waits for may yet come
+    const s = session([...Object.values(f.state.nodes), web, later], [...f.edges, edge(web, f.apps, 'dependsOn')]);
+    const counts = summarize(s).counts;
+    expect(counts).toMatchObject({ ready: 2, failed: 1, waiting: 1, pending: 0, blocked: 2 });
+    expect(summarize(s).countsLine).toBe('2 ready, 0 progressing, 1 waiting, 1 failed, 0 pending, 2 blocked');
+    // Every object counted once: the counts add up to the objects (what --json's summary carries: countPhases).
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(Object.keys(s.nodes).length);
+    expect(countPhases(Object.values(s.nodes))).toEqual(counts);
+    // The rows say the same words.
+    const rows = buildTree(s, { showAll: false, verbosity: 'normal' }).filter((r) => r.type === 'node');
+    const said = Object.fromEntries(rows.map((r) => [r.node.name, shownPhase(r.node)]));
+    expect(said).toMatchObject({ podinfo: 'Blocked', web: 'Blocked', later: 'Waiting', apps: 'Failed' });
+    for (const r of rows) expect(shownPhase(r.node) === 'Blocked').toBe(countKey(r.node) === 'blocked');
+  });
+
   it('counts affected objects by phase, adding rare phases only when present', () => {
     const f = fleet({ apps: 'Failed', hr: 'Waiting' });
     expect(summarize(f.state).countsLine).toBe('2 ready, 0 progressing, 1 waiting, 1 failed, 0 pending');

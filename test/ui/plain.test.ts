@@ -150,4 +150,24 @@ describe('plain printer', () => {
     expect(c.raw()).not.toContain('\u001b');
     expect(c.raw()).toContain('BuildFailed: bad thing');
   });
+  it('prints the line of a message that carries the cause, on the phase line and under the verdict', () => {
+    // helm-controller's values schema error: the cause on the last line, after a wrapper and a chart heading.
+    const f = fleet({ apps: 'Ready', hr: 'Stalled' });
+    const message =
+      "Failed to upgrade after 1 attempt(s): Helm upgrade failed for release podinfo/podinfo with chart podinfo@6.5.0: values don't meet the specifications of the schema(s) in the following chart(s):\npodinfo:\n- replicaCount: Invalid type. Expected: integer, given: string";
+    f.state.nodes[f.hr.key] = { ...f.hr, reason: 'RetriesExceeded', message, phaseSince: T0 + 5_000 };
+    const end: SessionState = { ...f.state, status: 'finished', verdict: 'failed', verdictMessage: 'commit 3f2a9c1 failed: 1 failed, 3 ready (HelmRelease podinfo/podinfo: RetriesExceeded)', endedAt: T0 + 6_000 };
+    const c = capture();
+    c.printer.finish(end);
+    expect(c.lines()).toContain('    +5s ✖ HelmRelease podinfo/podinfo  Stalled  RetriesExceeded: Helm upgrade failed: replicaCount: Invalid type. Expected: integer, given: string');
+    expect(c.lines().slice(-2)).toEqual([
+      '✖ Failed after 6s: commit 3f2a9c1 failed: 1 failed, 3 ready (HelmRelease podinfo/podinfo: RetriesExceeded)',
+      '  cause: Helm upgrade failed: replicaCount: Invalid type. Expected: integer, given: string',
+    ]);
+    // Verbose adds the whole message under the phase line.
+    const v = capture({ verbosity: 'verbose' });
+    v.printer.finish(end);
+    expect(v.lines()).toContain('        - replicaCount: Invalid type. Expected: integer, given: string');
+    expect(v.lines().some((l) => l.startsWith('        Failed to upgrade after 1 attempt(s): Helm upgrade failed for release podinfo/podinfo'))).toBe(true);
+  });
 });

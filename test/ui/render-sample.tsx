@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { renderToString } from 'ink';
 import type { SessionState } from '../../src/core/types.js';
 import { createPlainPrinter } from '../../src/ui/plain.js';
+import { failureReport } from '../../src/ui/live.js';
 import { SessionView } from '../../src/ui/view.js';
 import { sampleSession, T0 } from './factory.js';
 
@@ -35,6 +36,7 @@ const sections = [
   ['Same, verbose (v)', view(live, 'verbose', 30, 'q quit · v less detail · a all objects')],
   ['Same, in a 12-line terminal (collapsed)', view(live, 'normal', 11, 'q quit · v more detail · a all objects')],
   ['Final frame', view(done, 'normal', 30)],
+  ['Printed below the final frame once the view has ended', failureReport(done, false).trim()],
   ['Plain printer (non-TTY / CI)', plain.trimEnd()],
 ];
 const out = sections.map(([title, body]) => `== ${title} ==\n\n${body}\n`).join('\n');
