@@ -2,7 +2,7 @@
 // the intent has exited. It decides which branch and tag updates reached the remote, applies the hook
 // configuration, the watched branches and the tags GitRepositories follow, and starts one detached monitor per
 // pushed branch or followed tag.
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactUrl, sameRepo } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
@@ -13,6 +13,7 @@ import { matchSources, objectKey } from '../engine/graph.js';
 import type { KubeObject } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
 import type { StatePaths } from './paths.js';
+import type { PushOutcome } from './pending.js';
 import { closeInheritedFds, spawnDetached } from './spawn.js';
 import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
 
@@ -77,22 +78,58 @@ export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: P
   } catch {
     /* nothing confirmed by reference-transaction */
   }
-  removeQuietly(o.intentFile);
-  removeQuietly(o.intentFile + '.confirmed');
   pruneStaleIntents(o.paths);
 
   if (Date.now() - pushedAt > INTENT_MAX_AGE_MS) {
     log(`intent ${o.intentFile} is stale; ignored`);
+    removeQuietly(o.intentFile);
+    removeQuietly(o.intentFile + '.confirmed');
     return { decisions: [], started: [] };
   }
-  const intent = parseIntent(text);
-  const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt, handover.pushUrl);
-  log(`done ${intent.refs.map((r) => r.localSha.slice(0, 12)).join(',')}: ${result.started.length} monitor(s) started`);
-  return result;
+  // The intent stays until the outcome is written: until then it tells `status` that this push is the newest
+  // and is being decided (src/session/pending.ts), so status never shows the previous push meanwhile.
+  const outcome: PushOutcome['refs'] = [];
+  let intent: PushIntent | undefined;
+  try {
+    intent = parseIntent(text);
+    const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt, handover.pushUrl, outcome);
+    log(`done ${intent.refs.map((r) => r.localSha.slice(0, 12)).join(',')}: ${result.started.length} monitor(s) started`);
+    return result;
+  } finally {
+    if (intent && outcome.length) writeOutcome(o.intentFile + '.outcome', { schema: 1, dir: await workTree(intent.dir), pushedAt, refs: outcome });
+    removeQuietly(o.intentFile);
+    removeQuietly(o.intentFile + '.confirmed');
+  }
 }
 
-async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmations: Confirmation[], pushedAt: number, pushUrl?: string): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
+/** push-done's decision per pushed ref, for `status` right after the push (intents/<pid>.outcome, 0600). */
+function writeOutcome(file: string, o: PushOutcome): void {
+  try {
+    writeFileSync(file, JSON.stringify(o) + '\n', { mode: 0o600 });
+  } catch {
+    /* status then waits for the session or its bound, as with older hooks */
+  }
+}
+
+async function workTree(dir: string): Promise<string> {
+  try {
+    return await repoRoot(dir);
+  } catch {
+    return dir;
+  }
+}
+
+async function decideAndStart(
+  o: PushDoneOptions,
+  intent: PushIntent,
+  confirmations: Confirmation[],
+  pushedAt: number,
+  pushUrl: string | undefined,
+  outcome: PushOutcome['refs'],
+): Promise<{ decisions: PushDecision[]; started: StartedMonitor[] }> {
   const { log } = o;
+  const where = (d: PushDecision) => (d.tag ? { tag: d.tag } : d.branch ? { branch: d.branch } : {});
+  const skip = (d: PushDecision, sha: string, reason: string) => outcome.push({ sha, ...where(d), followed: false, reason: sanitizeText(reason, { maxLength: 300 }) });
   const url = absoluteRemote(intent.url, intent.dir);
   // A push to a URL is confirmed against the URL as typed (credentials included), which only the helper's
   // environment holds; the intent's is redacted. A named remote is asked by its name: git reads its URL.
@@ -105,6 +142,7 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
     lsRemote: (remote, ref) => lsRemote(intent.dir, lsRemoteTarget(remote), ref, { env: o.env }),
   });
   for (const d of decisions) log(`push ${d.branch || d.ref.remoteRef} ${d.ref.localSha.slice(0, 12)}: ${d.pushed ? 'confirmed' : 'not pushed'} (${d.reason})`);
+  for (const d of decisions) if (!d.pushed && (d.branch || d.tag)) skip(d, d.ref.localSha, `it did not reach the remote (${d.reason})`);
   const pushed = decisions.filter((d) => d.pushed);
   if (!pushed.length) return { decisions, started: [] };
 
@@ -132,7 +170,10 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
     }
     const sha = await resolveRef(root, d.ref.localSha, { env: o.env });
     if (sha) wanted.push({ d, sha });
-    else log(`tag ${d.tag} does not point to a commit here; left alone`);
+    else {
+      log(`tag ${d.tag} does not point to a commit here; left alone`);
+      skip(d, d.ref.localSha, `tag ${d.tag} does not point to a commit`);
+    }
   }
   if (!wanted.length) return { decisions, started: [] };
 
@@ -143,11 +184,14 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
     if (!(err instanceof ConfigError)) throw err;
     // Nobody sees this log: make the problem visible to `flux-monitor status` as a failed session.
     log(err.message);
-    recordConfigError(o.paths, wanted[0]!, { root, remote, url, pushedAt }, err, (await import('../engine/run.js')).newSessionId());
+    const id = (await import('../engine/run.js')).newSessionId();
+    recordConfigError(o.paths, wanted[0]!, { root, remote, url, pushedAt }, err, id);
+    outcome.push({ sha: wanted[0]!.sha, ...where(wanted[0]!.d), followed: true, sessionId: id });
     return { decisions, started: [] };
   }
   if (!loaded.enabled) {
     log(`${loaded.path}: enabled: false; no monitor started`);
+    for (const w of wanted) skip(w.d, w.sha, `monitoring is disabled in ${loaded.path} (enabled: false)`);
     if (commonDir) {
       writeWatchedCache(commonDir, []);
       writeWatchedCache(commonDir, [], 'watched-tags');
@@ -181,12 +225,15 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
     if (d.tag) {
       const followers = followed ? matchSources(followed, { repoUrl: url, tag: d.tag }) : [];
       if (!followers.length) {
-        log(`tag ${d.tag} is ${followed ? 'followed by no GitRepository of this repository' : 'not known to be followed by Flux'}; left alone`);
+        const why = `tag ${d.tag} is ${followed ? 'followed by no GitRepository of this repository' : 'not known to be followed by Flux'}`;
+        log(`${why}; left alone`);
+        skip(d, sha, why);
         continue;
       }
       log(`tag ${d.tag} is followed by ${followers.join(', ')}`);
     } else if (!branchMatches(d.branch, watched.patterns)) {
       log(`branch ${d.branch} is not watched by Flux; left alone`);
+      skip(d, sha, `branch ${d.branch} is not watched by Flux (watched: ${watched.patterns.join(', ') || 'none'})`);
       continue;
     }
     const what = d.tag ? `tag ${d.tag}` : d.branch;
@@ -198,8 +245,10 @@ async function decideAndStart(o: PushDoneOptions, intent: PushIntent, confirmati
       const pid = await start(args, sessionLogFile(o.paths, sessionId), root);
       log(`started monitor ${sessionId} (pid ${pid}) for ${what}@${sha.slice(0, 12)}`);
       started.push({ sessionId, branch: d.branch, ...(d.tag ? { tag: d.tag } : {}), sha, pid });
+      outcome.push({ sha, ...where(d), followed: true, sessionId });
     } catch (err) {
       log(`cannot start the monitor for ${what}: ${firstLine(err, { maxLength: 500 })}`);
+      skip(d, sha, `its monitor could not be started: ${firstLine(err, { maxLength: 200 })}`);
     }
   }
   return { decisions, started };

@@ -1,0 +1,101 @@
+// `status` the moment `git push` returns: real git, the installed hooks, the detached monitor and the API
+// simulator. The answer is always about the push that just happened, never the previous push's session.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/core/types.js';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
+import { eventually, requireBuild, TestRepo } from './helpers.js';
+
+let sim: ApiSimulator;
+let kubeconfig: string;
+const repos: TestRepo[] = [];
+
+beforeAll(async () => {
+  requireBuild();
+  sim = new ApiSimulator();
+  await sim.start();
+  kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-e2e-kube-')), 'kubeconfig');
+  await sim.writeKubeconfig(kubeconfig);
+});
+afterEach(() => {
+  for (const r of repos.splice(0)) r.stopAll();
+});
+afterAll(async () => {
+  await sim?.stop();
+});
+
+/** A GitRepository of the test's remote (branch main) and a Kustomization from it; `deliver` makes both Ready at a commit. */
+function fluxFor(r: TestRepo, name: string): (sha: string) => void {
+  const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
+  const repo = sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' }, spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' } } as KubeObject);
+  const ks = sim.apply({
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+    kind: 'Kustomization',
+    metadata: { name, namespace: 'flux-system' },
+    spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
+  } as KubeObject);
+  const deliver = (sha: string) => {
+    const rev = `main@sha1:${sha}`;
+    sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository')) ?? repo, rev));
+    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization')) ?? ks, rev, {}));
+  };
+  deliver(r.ok(r.work, 'rev-parse', 'HEAD'));
+  return deliver;
+}
+
+/** The commit a `status --json` answer is about: the session's, or that of the push it says is starting. */
+function commitOf(json: { session?: null; commit?: string | { sha: string } }): string | undefined {
+  return typeof json.commit === 'string' ? json.commit : json.commit?.sha;
+}
+
+describe('status right after git push', () => {
+  it('answers for the push that just happened, every time, never with the previous push', async () => {
+    const r = new TestRepo({ kubeconfig, config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
+    repos.push(r);
+    const deliver = fluxFor(r, 'status-after-push');
+    let previous: string | undefined;
+    for (let i = 0; i < 3; i++) {
+      const sha = r.commit(`push ${i}`);
+      expect(r.git(['push', '-q', 'origin', 'main']).status).toBe(0);
+      // The moment git push returns.
+      const st = r.cli(['status', '--json']);
+      const json = JSON.parse(st.stdout);
+      expect(commitOf(json), st.stdout + st.stderr).toBe(sha);
+      if (previous) expect(st.stdout).not.toContain(previous);
+      if (json.session === null) expect(json).toMatchObject({ branch: 'main', state: expect.stringMatching(/^(pushing|deciding|starting)$/) });
+      // Flux applies it; its session ends in success before the next push.
+      await r.decided(sha);
+      deliver(sha);
+      await eventually(() => r.sessions().find((s) => s.commit.sha === sha && s.status === 'finished'), 15_000, `the session of ${sha.slice(0, 7)} to end`);
+      previous = sha;
+    }
+  });
+
+  it('a push of a branch Flux does not follow is said so, instead of showing the session of another branch', async () => {
+    const r = new TestRepo({ kubeconfig, config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
+    repos.push(r);
+    const deliver = fluxFor(r, 'not-followed');
+    const main = r.commit('on main');
+    r.git(['push', '-q', 'origin', 'main']);
+    await r.decided(main);
+    deliver(main);
+    await eventually(() => r.sessions().find((s) => s.commit.sha === main && s.status === 'finished'), 15_000, 'the main session to end');
+
+    r.ok(r.work, 'checkout', '-q', '-b', 'feature');
+    const feature = r.commit('on feature');
+    expect(r.git(['push', '-q', 'origin', 'feature']).status).toBe(0);
+    const st = r.cli(['status', '--json']);
+    expect(st.status).toBe(1);
+    expect(JSON.parse(st.stdout)).toEqual({
+      session: null,
+      message: `the push of feature@${feature.slice(0, 7)} is not followed: branch feature is not watched by Flux (watched: main)`,
+      commit: feature,
+      branch: 'feature',
+      state: 'not-followed',
+    });
+    expect(st.stdout).not.toContain(main);
+  });
+});
