@@ -42,7 +42,7 @@ import { gitInfo } from '../git/repo.js';
 import { formatDuration, nodeLabel, summarize } from '../ui/layout.js';
 import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { historyRows } from './history.js';
-import { NOT_IN_REPO, pickSession, type NoSessionJson, type StatusJson } from './status.js';
+import { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, type NoSessionJson, type StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
 import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
 
@@ -344,8 +344,10 @@ export const NOT_IN_REPO_MCP =
 export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolCall, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
   const paths = statePaths(ctx.io.env);
   const repo = a.repo === undefined ? undefined : allowedRepo(scope, a.repo);
-  const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo);
-  if ('code' in picked) return json({ session: null, message: picked.message === NOT_IN_REPO ? NOT_IN_REPO_MCP : picked.message } satisfies NoSessionJson);
+  // Right after a push, its session may not be written yet: wait for it a moment (longer when asked to wait).
+  const waitMs = a.wait ? FOLLOW_WAIT_MS : ONE_SHOT_WAIT_MS;
+  const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo, { waitMs });
+  if ('code' in picked) return json({ ...noSessionJson(picked), ...(picked.message === NOT_IN_REPO ? { message: NOT_IN_REPO_MCP } : {}) } satisfies NoSessionJson);
   const doc = (s: StoredSession, live: Liveness): StatusJson => ({ ...s, liveness: live });
   if (!a.wait) return json(doc(picked.session, liveness(picked.session)));
 

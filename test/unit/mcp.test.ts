@@ -1,7 +1,7 @@
 // `flux-monitor mcp`: the tool handlers, through the SDK's own Client (in memory, and over stdio streams), against
 // an isolated state directory and the API simulator. The tools must answer with what the commands print.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -173,6 +173,19 @@ describe('mcp tools', () => {
     const unknown = resultJson(await client.callTool({ name: 'get_session', arguments: { id: 'nope' } }));
     expect(unknown).toEqual({ session: null, message: 'no session "nope" (see `flux-monitor history`)' });
     expect(unknown).toEqual(await cli(status, ['nope', '--json']));
+  });
+
+  it('get_session right after a push answers for that push (its commit and state), not with the previous session', async () => {
+    const repo = newRepo();
+    writeJsonAtomic(sessionFile(paths, 's-old'), session('s-old', { startedAt: Date.now() - 60_000, pushedAt: Date.now() - 60_000 }));
+    const sha = 'b'.repeat(40);
+    mkdirSync(paths.intents, { recursive: true });
+    // hooks/pre-push's intent, with this process standing for the git push still running.
+    writeFileSync(join(paths.intents, String(process.pid)), `flux-monitor-intent 1\nremote origin\nurl https://example.invalid/r.git\ndir ${repo}\nrefs/heads/main ${sha} refs/heads/main ${'a'.repeat(40)}\n`);
+    const client = await connect({ repo });
+    const r = resultJson(await client.callTool({ name: 'get_session', arguments: {} }));
+    expect(r).toMatchObject({ session: null, commit: sha, branch: 'main', state: 'pushing' });
+    expect(JSON.stringify(r)).not.toContain('s-old');
   });
 
   it("get_session reads the session of the repository's newest push, or one by ID, as `status --json`", async () => {
