@@ -51,7 +51,12 @@ const install: Command = {
     const commonDir = await gitCommonDir(root);
     writeWatchedCache(commonDir, cache);
     writeWatchedCache(commonDir, tagCache, 'watched-tags');
-    out(`sessions: ${stateDir(io.env)}`);
+    // Without a usable state directory the hooks do nothing: say so (the hooks are installed all the same).
+    try {
+      out(`sessions: ${stateDir(io.env)}`);
+    } catch (err) {
+      io.stderr.write(`flux-monitor install: warning: ${(err as Error).message}\n`);
+    }
     out('After your next push to a branch Flux follows, run `flux-monitor status` to watch it.');
     return actions.some((a) => a.action === 'skipped') ? 1 : 0;
   },

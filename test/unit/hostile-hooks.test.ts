@@ -148,6 +148,16 @@ describe('§6 the state directory: one rule for the hooks and the CLI, and one t
     expect(r.stderr).toBe('flux-monitor history: no state directory: set HOME (or XDG_STATE_HOME) to an absolute path; the git hooks do nothing without one\n');
   });
 
+  it('install without HOME installs the hooks and warns, in one line, that they will do nothing', () => {
+    requireBuild();
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'fm-nohome-')));
+    spawnSync('git', ['init', '-q', dir]);
+    const r = spawnSync(process.execPath, [CLI, 'install'], { cwd: dir, env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1' }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('flux-monitor install: warning: no state directory: set HOME (or XDG_STATE_HOME) to an absolute path; the git hooks do nothing without one\n');
+    expect(existsSync(join(dir, '.git', 'hooks', 'pre-push'))).toBe(true);
+  });
+
   const refusals: Array<[string, (dir: string) => void, RegExp, boolean]> = [
     ['owned by another user', (dir) => chownSync(dir, 12345, 12345), /belongs to uid 12345, not to you/, !isRoot],
     ['writable by others', (dir) => chmodSync(dir, 0o777), /group or others may write to it \(mode 0777\)/, false],
