@@ -529,7 +529,8 @@ export function summarize(state: SessionState): Summary {
     summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : state.verdict === 'error' && state.error ? ' (see the error above)' : ''}`;
     const named = state.verdict === 'failed' ? verdictFailure(state) : undefined;
     const cause = named ? oneLine(causeLine(cleanText(named.message))) : '';
-    if (cause) summary.causeLine = `cause: ${cause}`;
+    // In a session of several clusters, the cluster the failure is on (the verdict lists them).
+    if (cause) summary.causeLine = `cause${named!.cluster !== undefined ? ` (${oneLine(named!.cluster)})` : ''}: ${cause}`;
   }
   return summary;
 }

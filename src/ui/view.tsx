@@ -277,7 +277,7 @@ function verdictLines(state: SessionState, verdictLine: string | undefined, widt
   if (!state.verdict) return [[{ text: 'Finished.', bold: true }]];
   const color = VERDICT_COLOR[state.verdict];
   // The cause of the failure the verdict names, which the verdict (object and reason) does not say.
-  const why = cause ? wrapped(`  ${cause}`, width, 2, { color }) : [];
+  const why = cause ? wrapped(`  ${cause}`, width, 3, { color }) : [];
   return [...wrapped(`${VERDICT_ICON[state.verdict]} ${verdictLine ?? ''}`, width, 3, { color, bold }), ...why];
 }
 

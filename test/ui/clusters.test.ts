@@ -6,6 +6,7 @@ import { mergeClusters } from '../../src/core/clusters.js';
 import type { SessionState } from '../../src/core/types.js';
 import { sessionLines } from '../../src/ui/view.js';
 import { createPlainPrinter } from '../../src/ui/plain.js';
+import { failureReport } from '../../src/ui/live.js';
 import { historyEntry } from '../../src/session/store.js';
 import { notificationFor } from '../../src/session/notify.js';
 import { fleet, T0 } from './factory.js';
@@ -81,10 +82,22 @@ describe('plain printer of several clusters', () => {
     expect(lines.some((l) => /^\[dr\] \[ERR \] Error after 30s/.test(l))).toBe(true);
     expect(lines.at(-3)).toMatch(/^\[FAIL\] Failed after 30s: failed on 1 of 3 clusters — staging: .*; prod: success, dr: error$/);
     // Under the verdict, the cause of the failure it names (the verdict says its object and reason only).
-    expect(lines.at(-2)).toBe('  cause: kustomize build failed: missing podinfo.yaml');
+    expect(lines.at(-2)).toBe('  cause (staging): kustomize build failed: missing podinfo.yaml');
+    expect(lines).toContain('[staging]   cause: kustomize build failed: missing podinfo.yaml');
     expect(lines.at(-4)).toBe('summary: 6 ready, 0 progressing, 0 waiting, 1 failed, 1 pending on 3 clusters');
     // Each object line printed once, under its own cluster.
     expect(lines.filter((l) => /Kustomization flux-system\/apps {2}Failed/.test(l))).toHaveLength(1);
+  });
+
+  it('below the live view\'s final frame, the failures\' whole messages name their cluster', () => {
+    expect(failureReport(threeClusters(true), false).split('\n')).toEqual([
+      '',
+      'What failed, in full (1):',
+      '✖ [staging] Kustomization flux-system/apps  Failed  BuildFailed',
+      '  kustomize build failed: missing podinfo.yaml',
+      '',
+    ]);
+    expect(failureReport(threeClusters(false), false)).toBe('');
   });
 
   it('a single-cluster session prints as before: no cluster prefixes', () => {
