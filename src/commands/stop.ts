@@ -5,6 +5,7 @@ import { statePaths } from '../session/paths.js';
 import { sameProcess } from '../session/proc.js';
 import { appendHistory, findSession, historyEntry, latestSessionFor, listSessions, liveness, readSessionFile, writeJsonAtomic, type SessionEntry, type StoredSession } from '../session/store.js';
 import { gitInfo } from '../git/repo.js';
+import { firstLine } from '../core/sanitize.js';
 
 const STOP_WAIT_MS = 10_000;
 
@@ -82,7 +83,8 @@ async function stopOne(e: SessionEntry, out: (line: string) => void, paths: Retu
       continue;
     }
     if (cur.status === 'finished') {
-      out(`session ${s.id} stopped (${cur.verdict})`);
+      // It may have reached a verdict of its own before the signal arrived: then say which.
+      out(cur.verdict === 'stopped' ? `session ${s.id} stopped` : `session ${s.id} had already ended: ${cur.verdict}${cur.verdictMessage ? ` (${firstLine(cur.verdictMessage, { maxLength: 300 })})` : ''}`);
       return 0;
     }
     if (!sameProcess(s.pid, s.pidStart)) {

@@ -182,7 +182,9 @@ export function clustersVerdictMessage(clusters: ClusterState[]): string {
   const rest = clusters.filter((c) => (c.verdict ?? 'error') !== worst);
   // A cluster that ended while failing to reach its apiserver says so (its verdict message may not).
   const error = (c: ClusterState) => (c.error && c.verdict !== 'error' ? ` (${c.error.category}: ${c.error.message})` : '');
-  const head = bad.map((c) => `${c.context}: ${c.verdictMessage ?? c.verdict ?? 'no verdict'}${error(c)}`).join('; ');
+  // Each cluster's message is one clause of the sentence: its own final period would read ".;".
+  const clause = (t: string) => t.replace(/\.\s*$/, '');
+  const head = bad.map((c) => `${c.context}: ${clause(c.verdictMessage ?? c.verdict ?? 'no verdict')}${error(c)}`).join('; ');
   const tail = rest.map((c) => `${c.context}: ${c.verdict ?? 'no verdict'}`).join(', ');
   const of = clusters.length > 1 ? `${verdictWord(worst!)} on ${bad.length} of ${clusters.length} clusters — ` : '';
   return `${of}${head}${tail ? `; ${tail}` : ''}`;

@@ -137,7 +137,7 @@ describe('git push → session', () => {
     const s = await eventually(() => r.live().find((x) => x.commit.sha === sha), 10_000, 'a running monitor');
     const res = r.cli(['stop']);
     expect(res.status).toBe(0);
-    expect(res.stdout).toBe(`session ${s.id} stopped (stopped)\n`);
+    expect(res.stdout).toBe(`session ${s.id} stopped\n`);
     expect(r.sessions()[0]).toMatchObject({ id: s.id, status: 'finished', verdict: 'stopped' });
     expect(readHistory(r.paths).entries.map((e) => e.verdict)).toEqual(['stopped']);
     await eventually(() => !pidAlive(s.pid!), 5000, 'the monitor process to exit');

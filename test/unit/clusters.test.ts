@@ -437,3 +437,18 @@ describe('which branches the hooks watch, with several clusters', () => {
     expect(down.source).toBe('default');
   });
 });
+
+describe('clustersVerdictMessage', () => {
+  it("joins each cluster's message as one clause: no '.;' where a message ended with a period", async () => {
+    const { clustersVerdictMessage } = await import('../../src/core/clusters.js');
+    const msg = clustersVerdictMessage([
+      { context: 'dead', verdict: 'error', verdictMessage: 'context "dead" is not in the kubeconfig. Known contexts: east.' },
+      { context: 'gone', verdict: 'error', verdictMessage: 'cannot reach https://10.0.0.1:6443 (ECONNREFUSED); context gone. Check the cluster is up.' },
+      { context: 'east', verdict: 'success', verdictMessage: 'commit abcdef0 is applied: 4 ready' },
+    ] as never);
+    expect(msg).toBe(
+      'error on 2 of 3 clusters — dead: context "dead" is not in the kubeconfig. Known contexts: east; gone: cannot reach https://10.0.0.1:6443 (ECONNREFUSED); context gone. Check the cluster is up; east: success',
+    );
+    expect(msg).not.toContain('.;');
+  });
+});
