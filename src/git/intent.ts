@@ -112,7 +112,10 @@ export async function decidePushed(intent: PushIntent, confirmations: Confirmati
       out.push({ ...base, pushed: false, reason: 'not a branch or tag update' });
       continue;
     }
-    const tracking = named && branch ? await deps.trackingRef(intent.remote, ref.remoteRef) : undefined;
+    // Only a remote-tracking ref (refs/remotes/…) is confirmed by reference-transaction; a mirror's refspec
+    // (+refs/*:refs/*) maps the branch onto itself, which the hook does not record: ask the remote then.
+    const mapped = named && branch ? await deps.trackingRef(intent.remote, ref.remoteRef) : undefined;
+    const tracking = mapped?.startsWith('refs/remotes/') ? mapped : undefined;
     if (tracking) {
       const ok = confirmations.some((c) => c.ref === tracking && c.new === ref.localSha);
       out.push(

@@ -110,6 +110,9 @@ describe('decidePushed', () => {
     expect(await decidePushed(url, [], deps({ lsRemote: async () => B }))).toMatchObject([{ pushed: false }]);
     const unmapped = await decidePushed(named, [], deps({ trackingRef: async () => undefined, lsRemote: async () => A }));
     expect(unmapped).toMatchObject([{ pushed: true, how: 'ls-remote' }]);
+    // A mirror clone (+refs/*:refs/*) maps the branch onto refs/heads/main itself: no remote-tracking ref to confirm.
+    const mirror = await decidePushed(named, [], deps({ trackingRef: async (_r, r) => r, lsRemote: async () => A }));
+    expect(mirror).toMatchObject([{ pushed: true, how: 'ls-remote' }]);
     const failing = await decidePushed(url, [], deps({ lsRemote: async () => Promise.reject(new Error('auth needed')) }));
     expect(failing[0]!.pushed).toBe(false);
     expect(failing[0]!.reason).toMatch(/auth needed/);
