@@ -244,9 +244,13 @@ const GIT_PENDING = (pushed: PushedRevision): SourcePending => ({
   message: (shown) => `waiting for source-controller to fetch ${shortSha(pushed.sha)}${shown ? `; the artifact is at ${shown}` : ''}`,
 });
 
+/** Reasons of a source that waits for CI to publish the pushed commit's artifact (core/verdict.ts reads them). */
+export const CI_WAIT = { awaiting: 'AwaitingArtifact', noOrigin: 'NoOriginRevision', notACommit: 'OriginNotACommit' } as const;
+export const CI_WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(CI_WAIT));
+
 /** An artifact built by CI (OCIRepository, ExternalArtifact): between the push and the artifact there is CI. */
 const CI_PENDING = (pushed: PushedRevision): SourcePending => ({
-  reason: 'AwaitingArtifact',
+  reason: CI_WAIT.awaiting,
   message: (shown) => `waiting for an artifact built from ${shortSha(pushed.sha)}${shown ? `; the artifact is at ${shown}` : ''}`,
 });
 
@@ -438,7 +442,7 @@ function judgeArtifact(obj: KubeObject, conds: Condition[], pushed: PushedRevisi
     : `it has no ${OCI_REVISION_ANNOTATION} annotation`;
   return result(
     'Pending',
-    origin.revision ? 'OriginNotACommit' : 'NoOriginRevision',
+    origin.revision ? CI_WAIT.notACommit : CI_WAIT.noOrigin,
     `waiting for an artifact built from ${shortSha(pushed.sha)}: the artifact ${artifactRev} comes from ${origin.source} but ${what}, so the commit it was built from is unknown; ` +
       'have CI pass --revision="<branch>@sha1:<commit>" to flux push artifact',
     { revision: artifactRev },

@@ -23,7 +23,7 @@
 // The diagnosis of a failure (src/engine/diagnose.ts) reads the object again from the API, whole.
 import type { KubeObject } from '../core/types.js';
 import { OCI_REVISION_ANNOTATION, OCI_SOURCE_ANNOTATION } from '../core/status.js';
-import { inventoryKey } from './graph.js';
+import { inventoryKey } from '../core/graph.js';
 
 /** The only annotation of a Flux object that is read (a pending `flux reconcile` request). */
 export const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { KubeObject, MonitorConfig } from '../core/types.js';
 import { sameRepo } from '../core/giturl.js';
 import { firstLine } from '../core/sanitize.js';
-import { effectiveRef, trackedBranch } from '../engine/graph.js';
+import { effectiveRef, trackedBranch } from '../core/graph.js';
 
 export interface WatchedBranches {
   /** Branch names or shell-style patterns (`release/*`). */

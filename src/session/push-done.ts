@@ -9,7 +9,7 @@ import { firstLine, sanitizeText } from '../core/sanitize.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
 import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
-import { matchSources, objectKey } from '../engine/graph.js';
+import { matchSources, objectKey } from '../core/graph.js';
 import type { KubeObject } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
 import type { StatePaths } from './paths.js';

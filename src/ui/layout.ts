@@ -14,7 +14,7 @@ import {
 } from '../core/types.js';
 import { causeLine } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
-import { rootBlocker } from '../engine/monitor.js';
+import { rootBlocker } from '../core/verdict.js';
 import { cleanText, oneLine, textWidth, truncate, truncateMiddle, VERDICT_TITLE, wrapLine, type ShownPhase } from './theme.js';
 
 export interface TreeOptions {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
 import { runMonitor, type RunOptions } from '../../src/engine/run.js';
-import { diagnosisTrigger } from '../../src/engine/monitor.js';
+import { diagnosisTrigger } from '../../src/core/verdict.js';
 import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import type { ClientStats } from '../../src/cluster/client.js';
 import { cond, gitReady, gitRepository, invId, kustomization, ksFailed, ksReady, SHA_NEW, SHA_OLD } from '../helpers/flux.js';

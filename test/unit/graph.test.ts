@@ -1,7 +1,7 @@
 // The object graph, matching and the affected set (pure), and the settle/verdict rules of the engine.
 import { describe, expect, it } from 'vitest';
-import { affectedSet, buildGraph, correlatedSet, effectiveRef, findCycles, followsTag, inventoryKey, matchSources, objectKey, trackedBranch, trackedTag } from '../../src/engine/graph.js';
-import { computeSettled, decideVerdict } from '../../src/engine/monitor.js';
+import { affectedSet, buildGraph, correlatedSet, effectiveRef, findCycles, followsTag, inventoryKey, matchSources, objectKey, trackedBranch, trackedTag } from '../../src/core/graph.js';
+import { computeSettled, decideVerdict } from '../../src/core/verdict.js';
 import type { KubeObject, NodeState, SessionState } from '../../src/core/types.js';
 import { gitRepository, helmRelease, invId, kustomization } from '../helpers/flux.js';
 

@@ -6,7 +6,8 @@ import { CI_ARTIFACT_KINDS, DEFAULT_CONFIG, FLUX_KINDS, SOURCE_KINDS } from '../
 import { MONITOR_TYPES } from '../../src/config/load.js';
 import { FLUX_RESOURCES as SIM_RESOURCES } from '../../src/sim/resources.js';
 import { FLUX_RESOURCES, pluralOf } from '../../src/cluster/discovery.js';
-import { resumeCommand, wantedKinds } from '../../src/engine/monitor.js';
+import { wantedKinds } from '../../src/engine/monitor.js';
+import { resumeCommand } from '../../src/core/verdict.js';
 import { computeStatus } from '../../src/core/status.js';
 
 describe('the kind registry', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision, type StatusContext } from '../../src/core/status.js';
 import type { KubeObject, PushedRevision } from '../../src/core/types.js';
-import { buildGraph, dependsOnRefs, effectiveRef, followsPushAsArtifact, inventoryRefs, matchSources, objectKey, sourceRefs, type PushTarget } from '../../src/engine/graph.js';
+import { buildGraph, dependsOnRefs, effectiveRef, followsPushAsArtifact, inventoryRefs, matchSources, objectKey, sourceRefs, type PushTarget } from '../../src/core/graph.js';
 import { REQUESTED_AT, slimObject } from '../../src/engine/slim.js';
 import { loadTranscripts } from '../helpers/replay.js';
 

@@ -1,10 +1,10 @@
 // The object graph (pure): dependsOn, source and inventory edges; dependsOn cycles; sources matching the pushed
 // repository; the set of objects affected by the push.
-import { CI_ARTIFACT_KINDS, isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from '../core/types.js';
-import { sameRepo } from '../core/giturl.js';
-import { parseRevision } from '../core/revision.js';
-import { artifactOrigin } from '../core/status.js';
-import { satisfies } from '../core/semver.js';
+import { CI_ARTIFACT_KINDS, isFluxKind, refKey, type FluxKind, type GraphEdge, type KubeObject } from './types.js';
+import { sameRepo } from './giturl.js';
+import { parseRevision } from './revision.js';
+import { artifactOrigin } from './status.js';
+import { satisfies } from './semver.js';
 
 export interface Graph {
   objects: Map<string, KubeObject>;
