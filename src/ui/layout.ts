@@ -14,7 +14,7 @@ import {
 } from '../core/types.js';
 import { causeLine } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
-import { rootBlocker } from '../core/verdict.js';
+import { rootBlocker, verdictFailure } from '../core/verdict.js';
 import { cleanText, oneLine, textWidth, truncate, truncateMiddle, VERDICT_TITLE, wrapLine, type ShownPhase } from './theme.js';
 
 export interface TreeOptions {
@@ -535,14 +535,6 @@ export function summarize(state: SessionState): Summary {
   return summary;
 }
 
-/**
- * The failure a `failed` verdict names: the first affected Failed/Stalled object that the push caused, else the
- * first one (the choice verdictMessage() in src/engine/monitor.ts makes for its `(Kind ns/name: reason)`).
- */
-export function verdictFailure(state: SessionState): NodeState | undefined {
-  const nodes = Object.values(state.nodes).filter((n) => n.affected);
-  return nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
-}
 
 /** The affected objects that failed, in display order: their whole messages are printed once the live view ends. */
 export function failures(state: SessionState): NodeState[] {
