@@ -13,7 +13,6 @@ import {
   type CategorizedError,
   type CommitRelation,
   type CustomKindConfig,
-  type Diagnosis,
   type FluxKind,
   type GraphEdge,
   type KubeObject,
@@ -26,19 +25,23 @@ import {
   type StatusResult,
   type Verdict,
 } from '../core/types.js';
-import { artifactDigestKey, artifactOrigin, CI_WAIT_REASONS, computeStatus, originRevision } from '../core/status.js';
+import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { touchNodes } from '../core/clusters.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { KINDS } from '../core/kinds.js';
-import { parseRevision, revisionCommit, revisionMatches, sameCommit, throughCommit } from '../core/revision.js';
+import { parseRevision, revisionCommit, revisionMatches } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverCustom, discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, finalHint, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
-import { diagnoseObject } from './diagnose.js';
-import { REQUESTED_AT, slimObject } from './slim.js';
+import { slimObject } from './slim.js';
+import type { EngineContext } from './parts.js';
+import { CommitPlacement } from './commits.js';
+import { ReconcileRequests } from './reconcile.js';
+import { ControllerHealth } from './health.js';
+import { Diagnoses } from './diagnoses.js';
 import {
   affectedSet,
   buildGraph,
@@ -51,7 +54,7 @@ import {
   type Graph,
   type PushTarget,
 } from '../core/graph.js';
-import { computeSettled, decideVerdict, diagnosisTrigger, nodesByNsName, opensToSettle, settledBlocker, settleRelevant, verdictMessage } from '../core/verdict.js';
+import { computeSettled, decideVerdict, nodesByNsName, opensToSettle, settledBlocker, settleRelevant, verdictMessage } from '../core/verdict.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -105,33 +108,6 @@ export interface MonitorOptions {
   };
 }
 
-/** A reconcile request not handled after this long points at a controller that does not act. */
-const NOT_HANDLED_MS = 10_000;
-/** A consumer whose source holds the pushed commit and that has not moved for this long: same. */
-const STILL_MS = 30_000;
-/**
- * auto_reconcile, while CI has not published the pushed commit's artifact: a matched OCIRepository is asked to
- * look at the registry again this often (its own `interval` may be minutes; nothing tells Flux that CI pushed).
- */
-const ARTIFACT_POLL_MS = 10_000;
-
-/** A Kustomization running its health checks for this long is diagnosed before it fails. */
-const HEALTH_SLOW_MS = 5_000;
-/** At the verdict, a diagnosis older than this is made again (the state it shows may have moved). */
-const DIAGNOSIS_REFRESH_MS = 3_000;
-/** The verdict waits at most this long for diagnoses. */
-const DIAGNOSIS_WAIT_MS = 5_000;
-/** Objects diagnosed again at the verdict, at most. */
-const DIAGNOSIS_FINAL_NODES = 5;
-
-/** The Flux controller that reconciles each kind (its Deployment has the same name; src/core/kinds.ts). */
-const CONTROLLER_OF: Partial<Record<FluxKind, string>> = Object.fromEntries(KINDS.flatMap((k) => ('controller' in k ? [[k.kind, k.controller]] : [])));
-
-/** Flux's namespace: FLUX_SYSTEM_NAMESPACE as the flux CLI reads it, else flux-system. */
-function fluxNamespace(): string {
-  return process.env.FLUX_SYSTEM_NAMESPACE || 'flux-system';
-}
-
 /** Kinds that have to be read whatever `monitor_types` says, because correlation goes through them. */
 const ALWAYS_READ: FluxKind[] = KINDS.filter((k) => k.alwaysRead).map((k) => k.kind);
 
@@ -152,14 +128,13 @@ export class Monitor {
   private readonly scopes = new Map<string, Set<string>>();
   private readonly reflectors: Reflector[] = [];
   private readonly pushed: PushedRevision;
-  /** Commits whose relation to the pushed one is known or being asked; an `unknown` answer is asked again later. */
-  private readonly newerChecked = new Set<string>();
-  /** Commits git could not place (not fetchable, a shallow clone), with why, and the timer that asks again. */
-  private readonly unplaced = new Map<string, { reason: string; attempt: number; timer?: NodeJS.Timeout }>();
-  /** Bumped whenever a commit joins pushed.newer or pushed.through: the memoised statuses depend on them. */
-  private knownCommits = 0;
+  /** The parts, each one job (src/engine/parts.ts): they see the session through `ctx`. */
+  private readonly ctx: EngineContext;
+  private readonly commits: CommitPlacement;
+  private readonly reconcile: ReconcileRequests;
+  private readonly health: ControllerHealth;
+  private readonly diag: Diagnoses;
   private readonly displayed: Set<FluxKind>;
-  private graph?: Graph;
   /**
    * The graph and what derives from it alone, reused by recompute() while no object is added or removed and no
    * graph input of an object changes (status churn leaves it alone): rebuilding it costs O(objects) of string work.
@@ -182,8 +157,6 @@ export class Monitor {
   private counts = { affected: 0, open: 0 };
   /** Recomputes made so far, full and incremental (for tests and benches). */
   readonly recomputes = { full: 0, incremental: 0 };
-  /** Nodes whose diagnosis was not started because one was under way: looked at again on the next recompute. */
-  private readonly diagnosisRetry = new Set<string>();
   private synced = false;
   private finished = false;
   private resolveDone?: (s: SessionState) => void;
@@ -204,7 +177,7 @@ export class Monitor {
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
     this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', scopes: 0, seen: false }));
-    const t = this.now();
+    const started = this.now();
     this.state = newSessionState(
       {
         id: o.sessionId,
@@ -218,10 +191,47 @@ export class Monitor {
         context: o.client.contextName,
         server: o.client.displayServer,
         timeoutMs: o.config.timeout * 1000,
-        now: t,
+        now: started,
       },
       redactUrl,
     );
+    const self = this;
+    this.ctx = {
+      get state() {
+        return self.state;
+      },
+      client: o.client,
+      pushed: this.pushed,
+      get objects() {
+        return self.objects;
+      },
+      get resources() {
+        return self.resources;
+      },
+      get finished() {
+        return self.finished;
+      },
+      get synced() {
+        return self.synced;
+      },
+      get concluding() {
+        return self.concluding;
+      },
+      signal: this.stopAc.signal,
+      now: () => this.now(),
+      time: () => this.time(),
+      emit: (e) => this.emit(e),
+      publish: () => this.publish(),
+      warn: (m) => this.warn(m),
+      categorize: (err) => this.categorize(err),
+      schedule: () => this.schedule(),
+      failWith: (err) => this.failWith(err),
+    };
+    const t = o.tuning;
+    this.commits = new CommitPlacement(this.ctx, o.relateCommit);
+    this.reconcile = new ReconcileRequests(this.ctx, t?.artifactPollMs);
+    this.health = new ControllerHealth(this.ctx, { lastMove: this.lastMove, requests: this.reconcile.requests, graph: () => this.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
+    this.diag = new Diagnoses(this.ctx, t ?? {});
   }
 
   /** Runs the session to its end and resolves with the final state. Never rejects. */
@@ -297,11 +307,15 @@ export class Monitor {
   }
 
   private fatal(err: unknown): void {
+    this.failWith(this.categorize(err));
+  }
+
+  /** Ends the session with verdict `error` for `err` (said as an error event first). */
+  private failWith(err: CategorizedError): void {
     if (this.finished) return;
-    const info = this.categorize(err);
-    this.state.error = info;
-    this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...info });
-    this.finish('error', `${info.message}. ${finalHint(info.hint)}`);
+    this.state.error = err;
+    this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
+    this.finish('error', `${err.message}. ${finalHint(err.hint)}`);
   }
 
   /** Discovery with retries while the cluster is unreachable; 401 and missing Flux are final. */
@@ -336,23 +350,10 @@ export class Monitor {
   private confirming = false;
   /** A watch or discovery failed since the last full confirmation: the next one reads every kind. */
   private sinceError = false;
-  /** Dependents asked to reconcile (auto_reconcile), by key: each once per session. */
-  private readonly nudged = new Set<string>();
-  /** Reconcile requests sent (auto_reconcile): key → token and when. */
-  private readonly requests = new Map<string, { token: string; at: number }>();
-  /** When each monitored object's status last changed (ms), for the controllers-down diagnosis. */
+  /** When each monitored object's status last changed (ms), for the controller-health part. */
   private readonly lastMove = new Map<string, number>();
-  private diagnoseTimer?: NodeJS.Timeout;
-  /** Controllers found not running or not acting, so each is reported once. */
-  private readonly diagnosed = new Set<string>();
-  /** The latest diagnosis of each node (workloads behind a failing health check), kept while the node is not Ready. */
-  private readonly diagnoses = new Map<string, Diagnosis>();
-  /** The attempt each node was last diagnosed for (`trigger|reason|revision`): once per node per attempt. */
-  private readonly diagnosedAttempt = new Map<string, string>();
-  /** Diagnoses under way, by key. */
-  private readonly diagnosing = new Map<string, Promise<void>>();
-  /** Since when each Kustomization has been running health checks for a revision (ms). */
-  private readonly healthSince = new Map<string, { revision?: string; since: number }>();
+  /** Every 2 s: what time alone changes (controller health, CI polls, slow health checks). */
+  private tickTimer?: NodeJS.Timeout;
   /** The verdict is decided and waits for the last diagnoses: the state is frozen. */
   private concluding = false;
 
@@ -440,16 +441,16 @@ export class Monitor {
     });
     this.emitPhaseChanges(new Map());
     this.triggerDiagnoses();
-    if (this.o.config.auto_reconcile) await this.requestReconcile();
+    if (this.o.config.auto_reconcile) await this.reconcile.requestSources();
     this.checkDone();
-    this.diagnoseTimer = setInterval(() => {
-      this.diagnose();
-      if (this.o.config.auto_reconcile) this.pollArtifacts();
+    this.tickTimer = setInterval(() => {
+      this.health.check();
+      if (this.o.config.auto_reconcile) this.reconcile.pollArtifacts();
       // Only what time alone can change: slow health checks, and diagnoses that waited for one under way (each
       // recompute looks at the nodes it changed).
       this.triggerDiagnoses([]);
     }, this.o.tuning?.diagnoseEveryMs ?? 2_000);
-    this.diagnoseTimer.unref?.();
+    this.tickTimer.unref?.();
   }
 
   private async namespacesToTry(): Promise<string[]> {
@@ -791,7 +792,7 @@ export class Monitor {
 
   /** computeStatus(), memoised on its inputs (the object itself, delivery, correlation, the known newer commits). */
   private statusOf(key: string, obj: KubeObject, delivered: boolean | undefined, correlate: boolean, now: number): StatusResult {
-    const newer = this.knownCommits;
+    const newer = this.commits.known;
     const origins = this.origins.size;
     const m = this.statusMemo.get(key);
     if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer && m.origins === origins) return m.res;
@@ -813,7 +814,7 @@ export class Monitor {
   /** Recomputes the nodes from the current objects: incrementally when it can (see recomputeChanged), else in full. */
   private recompute(): PhaseChanges {
     const topo = this.currentTopology();
-    const newer = this.knownCommits;
+    const newer = this.commits.known;
     this.noteOrigins(topo.matched);
     let changes: PhaseChanges | undefined;
     if (this.o.tuning?.incremental !== false && !this.customChanged && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
@@ -829,9 +830,9 @@ export class Monitor {
       changes = { prev };
     }
     // Both ways end alike: the CI deadline, the dependents to nudge, the new state published.
-    if (this.pushed.through!.length) this.noteThrough(topo.matched);
+    this.commits.noteThrough(topo.matched);
     this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
-    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.nudgeDependents(topo.g);
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.reconcile.nudgeDependents(topo.g);
     this.publish();
     return changes;
   }
@@ -868,17 +869,17 @@ export class Monitor {
       firstSeen: prev?.firstSeen ?? now,
       resourceVersion: obj.metadata.resourceVersion,
     };
-    const diagnosis = this.diagnoses.get(key);
     // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
-    if (diagnosis && !(res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended')) node.diagnosis = diagnosis;
+    const diagnosis = this.diag.shownOn(key, res.phase);
+    if (diagnosis) node.diagnosis = diagnosis;
     return node;
   }
 
   /** What recompute() does to a node it rebuilt (not to one it reused): remembers its result, drops a stale diagnosis, checks its commit. */
   private adoptNode(node: NodeState, res: StatusResult): void {
     this.nodeRes.set(node.key, res);
-    if (!node.diagnosis && this.diagnoses.has(node.key) && (res.phase === 'Ready' || res.phase === 'Superseded' || res.phase === 'Suspended')) this.diagnoses.delete(node.key);
-    this.checkNewer(res.revision);
+    this.diag.dropStale(node);
+    this.commits.check(res.revision);
   }
 
   /** Whether an object is delivered by its inventory parents; `nodeOf` gives the parents' nodes computed before it. */
@@ -894,7 +895,6 @@ export class Monitor {
   private recomputeAll(topo: Topology, before: ReadonlyMap<string, Phase>): void {
     const now = this.now();
     const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
-    this.graph = g;
     this.dirty.clear();
     this.customChanged = false;
     const nodes: Record<string, NodeState> = {};
@@ -961,7 +961,7 @@ export class Monitor {
    */
   private recomputeChanged(topo: Topology): PhaseChanges | undefined {
     const now = this.now();
-    const { order, parents: parentsOf, correlated, children, pos } = topo;
+    const { parents: parentsOf, correlated, children, pos } = topo;
     const nodes = this.state.nodes;
     // Keys to compute, processed in topological order (inventory parents first).
     const queue: string[] = [];
@@ -1102,54 +1102,6 @@ export class Monitor {
   }
 
 
-  /** Asks the git layer where a commit seen on an object stands to the pushed one (see relateCommit). */
-  private checkNewer(revision: string | undefined): void {
-    if (!revision || !this.o.relateCommit) return;
-    const sha = revisionCommit(revision)?.toLowerCase();
-    if (!sha || sha.length < 7 || sameCommit(sha, this.pushed.sha) || this.newerChecked.has(sha)) return;
-    this.newerChecked.add(sha);
-    this.relate(sha);
-  }
-
-  private relate(sha: string): void {
-    const unknown = (reason: string) => {
-      if (this.finished) return;
-      const prev = this.unplaced.get(sha);
-      const attempt = (prev?.attempt ?? 0) + 1;
-      // Asked again, less often each time (5 s, 10 s, 20 s, then every 60 s): the remote may come back.
-      const timer = setTimeout(() => this.relate(sha), Math.min(60_000, 5_000 * 2 ** (attempt - 1)));
-      timer.unref?.();
-      this.unplaced.set(sha, { reason, attempt, timer });
-      this.warn(`a source is at ${sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown: ${reason}`);
-    };
-    this.o.relateCommit!(sha).then(
-      (r) => {
-        if (this.finished) return;
-        if (r.relation === 'unknown') return unknown(r.reason);
-        if (this.unplaced.delete(sha)) this.state.warnings = this.state.warnings.filter((w) => !w.startsWith(`a source is at ${sha.slice(0, 7)}, `));
-        if (r.relation === 'contains') this.pushed.through!.push(sha);
-        else if (r.relation === 'diverged') this.pushed.newer!.push(sha);
-        else return;
-        this.knownCommits++;
-        this.schedule();
-      },
-      (err) => unknown(err instanceof Error ? err.message : String(err)),
-    );
-  }
-
-  /**
-   * `commit.through`: the commit containing ours that the matched sources carry. The objects that carry it are
-   * judged as carrying the push.
-   */
-  private noteThrough(matched: string[]): void {
-    let through: string | undefined;
-    for (const k of matched) {
-      const t = throughCommit(this.state.nodes[k]?.revision, this.pushed);
-      if (t) through = t;
-    }
-    if (through && this.state.commit.through !== through) this.state.commit = { ...this.state.commit, through };
-  }
-
   /** A `phase` event for each node whose phase is not the one in `prev`: the nodes `keys` (in order), or all. */
   private emitPhaseChanges(prev: Map<string, string>, keys?: string[]): void {
     if (!this.synced) return;
@@ -1256,235 +1208,6 @@ export class Monitor {
     else if (settledNow()) void this.conclude(decideVerdict(this.state));
   }
 
-  private async requestReconcile(): Promise<void> {
-    for (const key of this.state.matchedSources) {
-      const n = this.state.nodes[key];
-      if (!n || n.phase === 'Ready' || n.phase === 'Superseded') continue;
-      // An ExternalArtifact's producer is not a Flux controller: nothing is known to handle the request.
-      if (n.kind === 'ExternalArtifact') continue;
-      await this.annotate(key);
-    }
-  }
-
-  /**
-   * auto_reconcile while CI has not published: the request made at the start usually comes before CI has pushed
-   * the artifact, and an OCIRepository's `interval` may be minutes. Every ARTIFACT_POLL_MS, each matched
-   * OCIRepository still waiting for the pushed commit's artifact is asked again, as `flux reconcile source oci`
-   * would: one PATCH per waiting source, never per object, until the artifact arrives or `ci_timeout`. A request
-   * that source-controller has not handled yet is not repeated (the controllers-down diagnosis judges it).
-   */
-  private pollArtifacts(): void {
-    if (this.finished || this.concluding || !this.synced || this.state.ci?.artifactAt !== undefined) return;
-    const every = this.o.tuning?.artifactPollMs ?? ARTIFACT_POLL_MS;
-    const now = this.now();
-    for (const key of this.state.matchedSources) {
-      const n = this.state.nodes[key];
-      if (!n || n.kind !== 'OCIRepository' || !CI_WAIT_REASONS.has(n.reason ?? '')) continue;
-      const last = this.requests.get(key);
-      if (last && (now - last.at < every || this.objects.get(key)?.status?.lastHandledReconcileAt !== last.token)) continue;
-      void this.annotate(key);
-    }
-  }
-
-  /** Asks Flux to reconcile an object now, as `flux reconcile` does: a new `reconcile.fluxcd.io/requestedAt` token. */
-  private async annotate(key: string): Promise<void> {
-    const obj = this.objects.get(key);
-    const rt = obj && this.resources.get(obj.kind as FluxKind);
-    if (!obj || !rt) return;
-    const token = new Date(this.now()).toISOString();
-    const path = `/apis/${rt.group}/${rt.version}/namespaces/${encodeURIComponent(obj.metadata.namespace ?? '')}/${rt.plural}/${encodeURIComponent(obj.metadata.name)}`;
-    try {
-      await this.o.client.request('PATCH', path, {
-        body: { metadata: { annotations: { [REQUESTED_AT]: token } } },
-        contentType: 'application/merge-patch+json',
-      });
-      this.requests.set(key, { token, at: this.now() });
-    } catch (err) {
-      const c = this.categorize(err);
-      this.warn(`auto_reconcile: could not annotate ${key}: ${c.message}. ${c.hint}`);
-    }
-  }
-
-  /**
-   * auto_reconcile: Flux re-checks a dependent whose dependency was not ready only after its dependency requeue
-   * interval (30 s by default), a delay per level of a dependsOn chain. As soon as every dependency of a waiting
-   * object is Ready with the pushed commit, ask for its reconciliation (once).
-   */
-  private nudgeDependents(g: Graph): void {
-    for (const n of Object.values(this.state.nodes)) {
-      if (!n.affected || n.phase !== 'Waiting' || this.nudged.has(n.key)) continue;
-      const deps = (g.out.get(n.key) ?? []).filter((e) => e.type === 'dependsOn');
-      if (deps.length === 0 || !deps.every((e) => this.state.nodes[e.to]?.phase === 'Ready')) continue;
-      this.nudged.add(n.key);
-      void this.annotate(n.key);
-    }
-  }
-
-  /**
-   * Controllers down: a reconcile request (ours or anyone's `flux reconcile`) not handled within
-   * NOT_HANDLED_MS, or a consumer that has not moved for STILL_MS while its source already holds the pushed
-   * commit, points at the controller that should act. Its Deployment in the Flux namespace says whether it
-   * runs (where RBAC allows): not running ends the session with a diagnosis; running, or not visible, gives a
-   * warning that names the controller. Requests grow with the controllers, never with the objects.
-   */
-  private diagnose(): void {
-    if (this.finished || !this.synced) return;
-    const now = this.now();
-    const suspects = new Map<string, string>();
-    const topo = this.topology;
-    const nodes = this.state.nodes;
-    const stillMs = this.o.tuning?.stillMs ?? STILL_MS;
-    // Runs every 2 s over every node (10,000 at most): the cheap tests first, the graph last.
-    for (const key in nodes) {
-      const n = nodes[key]!;
-      if (!n.affected || n.settled || n.deleted) continue;
-      const controller = isFluxKind(n.kind) ? CONTROLLER_OF[n.kind] : undefined;
-      if (!controller || suspects.has(controller) || this.diagnosed.has(controller)) continue;
-      const obj = this.objects.get(n.key);
-      if (!obj) continue;
-      const requested = obj.metadata.annotations?.[REQUESTED_AT];
-      if (requested && requested !== obj.status?.lastHandledReconcileAt) {
-        const since = this.requests.get(n.key)?.at ?? this.lastMove.get(n.key) ?? this.state.startedAt;
-        if (now - since >= (this.o.tuning?.notHandledMs ?? NOT_HANDLED_MS)) {
-          suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not handled the reconcile request of ${Math.round((now - since) / 1000)}s ago`);
-          continue;
-        }
-      }
-      if (n.phase !== 'Pending' || (n.kind !== 'Kustomization' && n.kind !== 'HelmRelease')) continue;
-      const still = now - (this.lastMove.get(n.key) ?? this.state.startedAt);
-      if (still < stillMs) continue;
-      // What delivers the commit to it: a Kustomization's sourceRef; a HelmRelease's chart (its HelmChart or
-      // chartRef), not the HelmRepository or GitRepository the chart is built from.
-      let sourceHasCommit = false;
-      for (const e of topo?.g.out.get(n.key) ?? []) {
-        if (e.type === 'source' && nodes[e.to]?.phase === 'Ready' && (n.kind !== 'HelmRelease' || e.to.startsWith('HelmChart/') || e.to.startsWith('OCIRepository/'))) {
-          sourceHasCommit = true;
-          break;
-        }
-      }
-      if (sourceHasCommit) {
-        suspects.set(controller, `${n.kind} ${n.namespace}/${n.name} has not moved for ${Math.round(still / 1000)}s although its source holds the pushed commit`);
-      }
-    }
-    for (const [controller, why] of suspects) {
-      this.diagnosed.add(controller);
-      void this.checkController(controller, why);
-    }
-  }
-
-  private async checkController(name: string, why: string): Promise<void> {
-    const ns = fluxNamespace();
-    try {
-      const d = await this.o.client.request<{ spec?: { replicas?: number }; status?: { availableReplicas?: number } }>(
-        'GET',
-        `/apis/apps/v1/namespaces/${encodeURIComponent(ns)}/deployments/${encodeURIComponent(name)}`,
-      );
-      if (this.finished) return;
-      const want = d.spec?.replicas ?? 1;
-      const available = d.status?.availableReplicas ?? 0;
-      if (available > 0) {
-        this.warn(`${name} is running (${available}/${want} available) but does not act: ${why}; see \`kubectl -n ${ns} logs deploy/${name}\``);
-        // Look again later (it may be busy, or go down).
-        setTimeout(() => this.diagnosed.delete(name), this.o.tuning?.stillMs ?? STILL_MS).unref?.();
-        return;
-      }
-      const message = `${name} is not running: Deployment ${ns}/${name} has ${available}/${want} replicas available (${why})`;
-      const hint = want === 0
-        ? `It is scaled to zero: \`kubectl -n ${ns} scale deployment ${name} --replicas=1\`. Nothing is applied until it runs.`
-        : `See \`kubectl -n ${ns} describe deployment ${name}\` and \`flux check\`. Nothing is applied until it runs.`;
-      const err: CategorizedError = { category: 'controller-down', message: sanitizeText(message, { maxLength: 500 }), hint };
-      this.state.error = err;
-      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
-      this.finish('error', `${err.message}. ${err.hint}`);
-    } catch (e) {
-      if (this.finished) return;
-      const status = e instanceof ApiError ? e.status : undefined;
-      if (status === 404) this.warn(`${why}; there is no Deployment ${ns}/${name}: is ${name} installed and running? (\`flux check\`)`);
-      else if (status === 403) this.warn(`${why}; is ${name} running? (RBAC does not allow reading Deployments in ${ns}; \`flux check\` tells)`);
-      else this.warn(`${why}; is ${name} running? (\`flux check\`)`);
-    }
-  }
-
-  /**
-   * Starts the diagnosis of the affected nodes whose state calls for one (diagnosisTrigger), once per node per
-   * attempt: a failure at once, a Kustomization that has been running its health checks for HEALTH_SLOW_MS.
-   */
-  private triggerDiagnoses(changed?: string[]): void {
-    if (this.finished || !this.synced || this.o.tuning?.diagnosis === false) return;
-    const now = this.now();
-    // After an incremental recompute, only the nodes that changed can call for a diagnosis they did not call
-    // for before, besides those whose health checks are being timed and those that waited for a diagnosis under way.
-    let nodes: Iterable<NodeState>;
-    if (changed) {
-      const keys = new Set([...changed, ...this.healthSince.keys(), ...this.diagnosisRetry]);
-      nodes = [...keys].map((k) => this.state.nodes[k]).filter((n): n is NodeState => !!n);
-    } else nodes = Object.values(this.state.nodes);
-    this.diagnosisRetry.clear();
-    for (const n of nodes) {
-      if (!n.affected || n.deleted) continue;
-      const trigger = diagnosisTrigger(n);
-      if (trigger !== 'health' && this.healthSince.size) this.healthSince.delete(n.key);
-      if (!trigger) continue;
-      if (trigger === 'health') {
-        const h = this.healthSince.get(n.key);
-        if (!h || h.revision !== n.revision) {
-          this.healthSince.set(n.key, { revision: n.revision, since: now });
-          continue;
-        }
-        if (now - h.since < (this.o.tuning?.healthSlowMs ?? HEALTH_SLOW_MS)) continue;
-      }
-      const attempt = `${trigger}|${n.reason}|${n.revision ?? ''}`;
-      if (this.diagnosedAttempt.get(n.key) === attempt) continue;
-      if (this.diagnosing.has(n.key)) {
-        this.diagnosisRetry.add(n.key);
-        continue;
-      }
-      this.diagnosedAttempt.set(n.key, attempt);
-      this.startDiagnosis(n);
-    }
-  }
-
-  private startDiagnosis(n: NodeState): Promise<void> {
-    const running = this.diagnosing.get(n.key);
-    if (running) return running;
-    const kind = n.kind;
-    if (!isFluxKind(kind)) return Promise.resolve();
-    const rt = this.resources.get(kind);
-    if (!rt) return Promise.resolve();
-    const p = diagnoseObject({
-      client: this.o.client,
-      rt,
-      node: { ...n, kind },
-      pushed: this.pushed,
-      since: this.state.startedAt,
-      now: this.now,
-      signal: this.stopAc.signal,
-    })
-      .then((d) => {
-        if (this.finished) return;
-        const cur = this.state.nodes[n.key];
-        if (!cur || cur.phase === 'Ready' || cur.phase === 'Superseded' || cur.phase === 'Suspended') return;
-        this.diagnoses.set(n.key, d);
-        this.state.nodes = { ...this.state.nodes, [n.key]: { ...cur, diagnosis: d } };
-        this.emit({
-          type: 'diagnosis',
-          time: this.time(),
-          session: this.state.id,
-          key: cur.key,
-          kind: cur.kind,
-          namespace: cur.namespace,
-          name: cur.name,
-          phase: cur.phase,
-          diagnosis: d,
-        });
-        this.publish();
-      })
-      .catch(() => undefined)
-      .finally(() => this.diagnosing.delete(n.key));
-    this.diagnosing.set(n.key, p);
-    return p;
-  }
-
   /**
    * Ends the session with `verdict`, after the last diagnoses for a failed or timed-out one: those under way,
    * and a refresh of those older than DIAGNOSIS_REFRESH_MS (and of slow health checks not diagnosed yet), so the
@@ -1495,32 +1218,15 @@ export class Monitor {
     if ((verdict === 'failed' || verdict === 'timeout') && this.synced && this.o.tuning?.diagnosis !== false) {
       this.concluding = true;
       clearTimeout(this.timeoutTimer);
-      const deadline = this.now() + (this.o.tuning?.diagnosisWaitMs ?? DIAGNOSIS_WAIT_MS);
-      const wait = async (work: Promise<void>[]) => {
-        const left = deadline - this.now();
-        if (!work.length || left <= 0) return;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([Promise.all(work), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
-        clearTimeout(timer);
-      };
-      // The diagnoses under way first, then those to make again.
-      await wait([...this.diagnosing.values()]);
-      const now = this.now();
-      const refreshAfter = this.o.tuning?.diagnosisRefreshMs ?? DIAGNOSIS_REFRESH_MS;
-      const work: Promise<void>[] = [];
-      for (const n of Object.values(this.state.nodes)) {
-        if (work.length >= DIAGNOSIS_FINAL_NODES || this.finished) break;
-        if (!n.affected || n.deleted || this.diagnosing.has(n.key) || !diagnosisTrigger(n)) continue;
-        const d = this.diagnoses.get(n.key);
-        // A failure's own Warning Event is recorded by the controller's event broadcaster, a moment after the
-        // status that made us look: read once more when it was not there yet.
-        const eventMissing = !!d && FAILURE_PHASES.has(n.phase) && !d.events.some((e) => e.type === 'Warning');
-        if (d && now - d.at < refreshAfter && !eventMissing) continue;
-        work.push(this.startDiagnosis(n));
-      }
-      await wait(work);
+      await this.diag.final();
     }
     this.finish(verdict);
+  }
+
+  /** Starts the diagnoses the nodes call for (all of them, or those `changed` by an incremental recompute). */
+  private triggerDiagnoses(changed?: string[]): void {
+    if (this.o.tuning?.diagnosis === false) return;
+    this.diag.trigger(changed);
   }
 
   private finish(verdict: Verdict, message?: string): void {
@@ -1535,20 +1241,20 @@ export class Monitor {
       message = `${this.state.error.message}${ctx}. ${this.state.error.hint}`;
     }
     if (verdict === 'timeout' && Object.values(this.state.nodes).some((n) => n.affected && FAILURE_PHASES.has(n.phase))) verdict = 'failed';
-    if (verdict === 'timeout' && !message && this.unplaced.size) {
-      const [sha, u] = [...this.unplaced].at(-1)!;
-      message = `${verdictMessage(verdict, this.state)}; the source is at ${sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown (${u.reason})`;
+    const unplaced = verdict === 'timeout' && !message ? this.commits.lastUnplaced() : undefined;
+    if (unplaced) {
+      message = `${verdictMessage(verdict, this.state)}; the source is at ${unplaced.sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown (${unplaced.reason})`;
     }
     if (verdict === 'timeout' && !message) {
       const missing = this.customKinds.filter((ck) => ck.status === 'watching' && !ck.seen && ck.c.wait > 0 && !ck.expired);
       if (missing.length) message = `${verdictMessage(verdict, this.state)}; no ${missing.map((ck) => ck.c.kind).join(' nor ')} of ${this.pushed.sha.slice(0, 7)} appeared`;
     }
     this.finished = true;
-    for (const u of this.unplaced.values()) clearTimeout(u.timer);
+    this.commits.stop();
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.customWaitTimer);
     clearTimeout(this.settleTimer);
-    clearInterval(this.diagnoseTimer);
+    clearInterval(this.tickTimer);
     this.stopAc.abort();
     for (const r of this.reflectors) r.stop();
     const end = this.now();
