@@ -12,7 +12,6 @@ import {
   TERMINAL_PHASES,
   type CategorizedError,
   type CommitRelation,
-  type CustomKindConfig,
   type FluxKind,
   type GraphEdge,
   type KubeObject,
@@ -27,13 +26,12 @@ import {
 } from '../core/types.js';
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { touchNodes } from '../core/clusters.js';
-import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
 import { KINDS } from '../core/kinds.js';
 import { parseRevision, revisionCommit, revisionMatches } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
-import { discoverCustom, discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
+import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { ApiError, categorize, finalHint, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import { slimObject } from './slim.js';
@@ -42,6 +40,7 @@ import { CommitPlacement } from './commits.js';
 import { ReconcileRequests } from './reconcile.js';
 import { ControllerHealth } from './health.js';
 import { Diagnoses } from './diagnoses.js';
+import { CustomKinds } from './custom-kinds.js';
 import {
   affectedSet,
   buildGraph,
@@ -147,8 +146,6 @@ export class Monitor {
   /** The status result each current node was built from. */
   private readonly nodeRes = new Map<string, StatusResult>();
   private recomputeScheduled = false;
-  /** An object of a custom kind came, changed or went since the last recompute: the next one is a full one. */
-  private customChanged = false;
   /** Keys of the objects stored since the last recompute (watch events, the confirming LIST). */
   private readonly dirty = new Set<string>();
   /** What the last full recompute was based on: while both stay the same, recompute() can be incremental. */
@@ -176,7 +173,6 @@ export class Monitor {
     this.now = o.now ?? Date.now;
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
-    this.customKinds = o.config.custom_kinds.map((c) => ({ c, status: 'starting', scopes: 0, seen: false }));
     const started = this.now();
     this.state = newSessionState(
       {
@@ -232,6 +228,15 @@ export class Monitor {
     this.reconcile = new ReconcileRequests(this.ctx, t?.artifactPollMs);
     this.health = new ControllerHealth(this.ctx, { lastMove: this.lastMove, requests: this.reconcile.requests, graph: () => this.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
     this.diag = new Diagnoses(this.ctx, t ?? {});
+    this.custom = new CustomKinds(this.ctx, o.config, {
+      reflectorTuning: () => this.reflectorTuning(),
+      adopt: (r) => this.reflectors.push(r),
+      drop: (r) => this.reflectors.splice(this.reflectors.indexOf(r), 1),
+      reportError: (err, scope) => this.reportError(err, scope),
+      recovered: (scope) => this.recovered(scope),
+      checkDone: () => this.checkDone(),
+      forget: (key) => this.nodeRes.delete(key),
+    });
   }
 
   /** Runs the session to its end and resolves with the final state. Never rejects. */
@@ -360,14 +365,8 @@ export class Monitor {
   /** Aborted when the session finishes: stops discovery retries. */
   private readonly stopAc = new AbortController();
 
-  /** The custom kinds of the configuration and what is known of each. */
-  private readonly customKinds: CustomKindState[];
-  /** The objects of custom kinds that belong to the pushed commit, by key. */
-  private readonly customObjects = new Map<string, { obj: KubeObject; ck: CustomKindState }>();
-  /** Last computeCustomStatus() result per key, with the object it was computed from. */
-  private readonly customMemo = new Map<string, { obj: KubeObject; res: StatusResult }>();
-  /** Fires when the first custom kind's wait for its objects ends, to decide the verdict then. */
-  private customWaitTimer?: NodeJS.Timeout;
+  /** The custom kinds of the configuration (pipelines, releases of the pushed commit): their watches and objects. */
+  private readonly custom: CustomKinds;
 
   private async start(): Promise<void> {
     const resources = await this.discover();
@@ -411,7 +410,7 @@ export class Monitor {
           (denied.size ? `; no access to ${[...denied].join(', ')}` : ''),
       );
     }
-    await this.startCustomKinds();
+    await this.custom.start();
     if (this.finished) return;
     this.synced = true;
     this.recompute();
@@ -466,172 +465,6 @@ export class Monitor {
       }
       throw err;
     }
-  }
-
-  /**
-   * The custom kinds of `config.custom_kinds`: one discovery request per kind, then one LIST+WATCH per kind (per
-   * configured namespace), with the pushed commit's label selector sent to the server. A kind the cluster does
-   * not serve (CRD not installed), or that RBAC does not let us list, is reported once as a warning and not
-   * followed; the session goes on with the others.
-   */
-  private async startCustomKinds(): Promise<void> {
-    await Promise.all(
-      this.customKinds.map(async (ck) => {
-        const what = `${ck.c.kind} (${ck.c.apiVersion})`;
-        if (this.pushed.sha.length < 40 && [ck.c.labelSelector, ck.c.annotation?.value].some((t) => t?.includes('{sha}'))) {
-          this.warn(`${what}: {sha} stands for the full commit sha, but only ${this.pushed.sha} is known (pass --revision with the full sha)`);
-        }
-        try {
-          const d = await discoverCustom(this.o.client, ck.c);
-          if ('missing' in d) {
-            ck.status = 'unavailable';
-            this.warn(`${what} is not followed: ${d.missing}`);
-            return;
-          }
-          ck.rt = d.rt;
-        } catch (err) {
-          ck.status = 'unavailable';
-          const c = this.categorize(err);
-          this.warn(`${what} is not followed: discovery failed: ${c.message}`);
-          return;
-        }
-        let scopes: Array<string | undefined> = ck.c.namespaces.length ? ck.c.namespaces : [undefined];
-        let results = await Promise.allSettled(scopes.map((ns) => this.startCustomScope(ck, ns)));
-        // Cluster-wide list forbidden: the namespaces of `config.namespaces`, as for the Flux kinds.
-        const forbidden = (r: PromiseSettledResult<void>) => r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 403;
-        if (!ck.c.namespaces.length && forbidden(results[0]!) && this.o.config.namespaces.length) {
-          scopes = [undefined, ...this.o.config.namespaces];
-          results = [results[0]!, ...(await Promise.allSettled(this.o.config.namespaces.map((ns) => this.startCustomScope(ck, ns))))];
-        }
-        const refused: string[] = [];
-        results.forEach((r, i) => {
-          if (r.status === 'fulfilled') return;
-          const c = this.categorize(r.reason);
-          const where = scopes[i] ? `in namespace ${scopes[i]}` : 'cluster-wide';
-          refused.push(`${where}: ${c.category === 'forbidden' ? `RBAC forbids listing ${ck.rt!.plural}.${ck.rt!.group} (grant get, list and watch)` : c.message}`);
-        });
-        ck.status = ck.scopes > 0 ? 'watching' : 'unavailable';
-        if (refused.length) this.warn(`${what} is not followed ${refused.join('; ')}${ck.scopes > 0 ? `; followed in ${scopes.filter((ns, i) => ns && results[i]!.status === 'fulfilled').join(', ')}` : ''}`);
-      }),
-    );
-  }
-
-  private startCustomScope(ck: CustomKindState, namespace?: string): Promise<void> {
-    const rt = ck.rt!;
-    const scope = `custom:${rt.kind}/${namespace ?? '*'}`;
-    const keys = new Set<string>();
-    const sha = this.pushed.sha;
-    let started = false;
-    const forget = (k: string) => {
-      if (!keys.delete(k)) return;
-      this.customChanged = true;
-      this.customObjects.delete(k);
-      this.customMemo.delete(k);
-      this.nodeRes.delete(k);
-    };
-    const keep = (o: KubeObject) => {
-      const k = customKey(o);
-      if (!matchesCustom(ck.c, o, sha)) return forget(k);
-      keys.add(k);
-      ck.seen = true;
-      this.customChanged = true;
-      this.customObjects.set(k, { obj: slimCustomObject(o), ck });
-    };
-    const drop = () => {
-      for (const k of [...keys]) forget(k);
-    };
-    const r = new Reflector({
-      client: this.o.client,
-      rt,
-      namespace,
-      labelSelector: customSelector(ck.c, sha),
-      ...this.reflectorTuning(),
-      events: {
-        onReplace: (objs) => {
-          drop();
-          for (const o of objs) keep(o);
-          this.schedule();
-        },
-        onUpsert: (o) => {
-          keep(o);
-          this.schedule();
-        },
-        onDelete: (o) => {
-          forget(customKey(o));
-          this.schedule();
-        },
-        onError: (err, fatal) => {
-          // Refused at the start: startCustomKinds() says so once. Refused later (the CRD was deleted, RBAC
-          // revoked): said once, and the kind is no longer followed.
-          const refused = err.status === 400 || err.status === 403 || err.status === 404;
-          if (refused && !started) return;
-          if (refused) {
-            // The list or the watch (404 on a resource that is gone) is refused: stop asking.
-            r.stop();
-            this.recovered(scope);
-            drop();
-            if (--ck.scopes === 0) ck.status = 'unavailable';
-            this.warn(`${ck.c.kind} (${ck.c.apiVersion}) is no longer followed${namespace ? ` in ${namespace}` : ''}: ${err.message}`);
-            this.schedule();
-            return;
-          }
-          this.reportError(err, scope);
-        },
-        onRecovered: () => this.recovered(scope),
-        onModeChange: (mode, reason) => {
-          if (mode !== 'poll') return;
-          this.warn(`watching ${rt.plural}.${rt.group}${namespace ? ` in ${namespace}` : ''} is not allowed${reason ? ` (${reason})` : ''}: polling instead`);
-        },
-      },
-    });
-    this.reflectors.push(r);
-    return r.start().then(
-      () => {
-        started = true;
-        ck.scopes++;
-      },
-      (err) => {
-        r.stop();
-        this.reflectors.splice(this.reflectors.indexOf(r), 1);
-        throw err;
-      },
-    );
-  }
-
-  /**
-   * Whether the verdict waits for a custom kind whose objects have not appeared yet (`wait`, counted from the
-   * session start). Says once what it waits for, and once when a wait ends without any object; arms a timer
-   * for the end of the first wait.
-   */
-  private awaitingCustom(): boolean {
-    const now = this.now();
-    const short = this.pushed.sha.slice(0, 7);
-    let next = Infinity;
-    let waiting = false;
-    for (const ck of this.customKinds) {
-      if (ck.status !== 'watching' || ck.seen || ck.c.wait <= 0 || ck.expired) continue;
-      const until = this.state.startedAt + ck.c.wait * 1000;
-      if (now >= until) {
-        ck.expired = true;
-        this.warn(`no ${ck.c.kind} of ${short} appeared within ${formatWait(ck.c.wait)} (${matchDescription(ck.c)}): the verdict does not include ${ck.c.kind}s`);
-        continue;
-      }
-      waiting = true;
-      next = Math.min(next, until);
-      if (!ck.waitWarned) {
-        ck.waitWarned = true;
-        const span = Number.isFinite(ck.c.wait) ? `up to ${formatWait(ck.c.wait)} after the push` : 'until the session timeout';
-        this.warn(`waiting ${span} for a ${ck.c.kind} of ${short} (${matchDescription(ck.c)}) before the verdict`);
-      }
-    }
-    if (waiting && Number.isFinite(next) && !this.customWaitTimer) {
-      this.customWaitTimer = setTimeout(() => {
-        this.customWaitTimer = undefined;
-        this.checkDone();
-      }, Math.max(0, next - now) + 10);
-      this.customWaitTimer.unref?.();
-    }
-    return waiting;
   }
 
   /** The reflector settings every watch of the session shares (tests and benches tune them). */
@@ -817,7 +650,7 @@ export class Monitor {
     const newer = this.commits.known;
     this.noteOrigins(topo.matched);
     let changes: PhaseChanges | undefined;
-    if (this.o.tuning?.incremental !== false && !this.customChanged && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
+    if (this.o.tuning?.incremental !== false && !this.custom.changed && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
       changes = this.recomputeChanged(topo);
       if (changes) this.recomputes.incremental++;
     }
@@ -896,7 +729,7 @@ export class Monitor {
     const now = this.now();
     const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
     this.dirty.clear();
-    this.customChanged = false;
+    this.custom.changed = false;
     const nodes: Record<string, NodeState> = {};
     for (const key of order) {
       const obj = this.objects.get(key)!;
@@ -908,10 +741,8 @@ export class Monitor {
       if (node !== prev) this.adoptNode(node, res);
     }
     // The objects of custom kinds found for the pushed commit (no graph: each stands on its own).
-    for (const [key, { obj, ck }] of this.customObjects) {
-      const m = this.customMemo.get(key);
-      const res = m?.obj === obj ? m.res : computeCustomStatus(obj, { condition: ck.c.condition, progressingReasons: ck.c.progressingReasons });
-      this.customMemo.set(key, { obj, res });
+    for (const [key, obj] of this.custom.objects()) {
+      const res = this.custom.statusOf(key, obj);
       const prev = this.state.nodes[key];
       const node = this.buildNode(key, obj, res, prev, true, now);
       nodes[key] = node;
@@ -919,7 +750,7 @@ export class Monitor {
     }
     // Objects deleted during the session stay visible, marked as deleted.
     for (const [key, prev] of Object.entries(this.state.nodes)) {
-      if (!nodes[key] && !this.objects.has(key) && !this.customObjects.has(key)) {
+      if (!nodes[key] && !this.objects.has(key) && !this.custom.has(key)) {
         nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
       }
     }
@@ -1131,7 +962,7 @@ export class Monitor {
     if (this.finished || this.concluding || !this.synced || this.state.status !== 'running') return;
     // Kept by recompute(): the same as counting the affected nodes and those not settled, without visiting them.
     if (this.counts.affected === 0) return;
-    if (this.counts.open === 0 && !this.awaitingCustom()) void this.confirmVerdict();
+    if (this.counts.open === 0 && !this.custom.awaiting()) void this.confirmVerdict();
   }
 
   /**
@@ -1246,13 +1077,13 @@ export class Monitor {
       message = `${verdictMessage(verdict, this.state)}; the source is at ${unplaced.sha.slice(0, 7)}, and whether it includes ${this.pushed.sha.slice(0, 7)} is unknown (${unplaced.reason})`;
     }
     if (verdict === 'timeout' && !message) {
-      const missing = this.customKinds.filter((ck) => ck.status === 'watching' && !ck.seen && ck.c.wait > 0 && !ck.expired);
-      if (missing.length) message = `${verdictMessage(verdict, this.state)}; no ${missing.map((ck) => ck.c.kind).join(' nor ')} of ${this.pushed.sha.slice(0, 7)} appeared`;
+      const missing = this.custom.stillAwaited();
+      if (missing.length) message = `${verdictMessage(verdict, this.state)}; no ${missing.join(' nor ')} of ${this.pushed.sha.slice(0, 7)} appeared`;
     }
     this.finished = true;
     this.commits.stop();
     clearTimeout(this.timeoutTimer);
-    clearTimeout(this.customWaitTimer);
+    this.custom.stop();
     clearTimeout(this.settleTimer);
     clearInterval(this.tickTimer);
     this.stopAc.abort();
@@ -1285,38 +1116,6 @@ export class Monitor {
   get requestCount(): number {
     return this.o.client.stats.requests;
   }
-}
-
-/** One custom kind of the configuration during a session. */
-interface CustomKindState {
-  c: CustomKindConfig;
-  /** Its served resource, once discovered. */
-  rt?: ResourceType;
-  /** `watching`: at least one LIST+WATCH runs; `unavailable`: not served, refused, or gone (said once). */
-  status: 'starting' | 'watching' | 'unavailable';
-  /** LIST+WATCHes running (one per namespace, or one cluster-wide). */
-  scopes: number;
-  /** An object of the pushed commit has been seen. */
-  seen: boolean;
-  /** The verdict's wait for a first object is over without one (said once). */
-  expired?: boolean;
-  /** The verdict's wait was announced. */
-  waitWarned?: boolean;
-}
-
-/** `60s`, `2m`, `1m30s`. */
-function formatWait(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  return s % 60 ? `${Math.floor(s / 60)}m${s % 60}s` : `${s / 60}m`;
-}
-
-/** How the objects of a custom kind are found, for messages: `label pipelinesascode.tekton.dev/sha={sha}`. */
-function matchDescription(c: CustomKindConfig): string {
-  const parts: string[] = [];
-  if (c.labelSelector) parts.push(`label ${c.labelSelector}`);
-  if (c.annotation) parts.push(`annotation ${c.annotation.key}=${c.annotation.value}`);
-  return parts.join(', ');
 }
 
 interface Topology {
