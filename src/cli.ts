@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-// flux-monitor entry point. Commands are loaded lazily so that light commands (the git hook helpers) start fast.
+// flux-monitor entry point. Commands are loaded lazily so that light commands (the git hook helpers) start fast;
+// `npm run build` bundles this file and what it loads into dist/src/cli.js and a few chunks, each command's
+// loaded only when it runs (bench/bundle.mjs, docs/performance.md (i)).
+import * as nodeModule from 'node:module';
 import { realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +102,16 @@ function isEntryPoint(): boolean {
 }
 const isEntry = isEntryPoint();
 if (isEntry) {
+  // Node ≥ 22.1 keeps V8's compiled code of the modules on disk: the chunks a command loads are compiled once, not
+  // at every start (Node 20 has no such cache; nothing happens there).
+  try {
+    (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+  } catch {
+    /* a cache directory that cannot be written: start as without it */
+  }
+  // Stack traces (shown with FLUX_MONITOR_DEBUG) name the TypeScript sources of the bundle (its source maps);
+  // off otherwise: reading the maps costs start-up time. `node --enable-source-maps` turns them on too.
+  if (process.env.FLUX_MONITOR_DEBUG) process.setSourceMapsEnabled(true);
   // `flux-monitor history | head`: a closed pipe ends the output quietly.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {

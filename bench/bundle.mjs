@@ -1,0 +1,50 @@
+// Bundles the CLI (`npm run build`, after tsc): src/cli.ts and everything it loads become dist/src/cli.js and a
+// few chunks in dist/src/chunks/, replacing tsc's dist/src/cli.js. Node then resolves, reads and compiles a
+// handful of files instead of hundreds (yaml alone is ~90 modules, @kubernetes/client-node ~1,000), which is most
+// of the CLI's start-up (docs/performance.md, (i)). The `await import()`s of src/cli.ts and of the commands stay
+// lazy: each becomes a chunk loaded only by the commands that use it (Ink and React for a live view, the MCP SDK
+// and zod for `mcp`, the Kubernetes client for exec plugins and proxies, the simulator for `demo`).
+//
+// tsc's per-file output stays in dist/ for the benchmarks and the tests that import single modules; what the
+// package's bin (dist/src/cli.js), the git hooks and the e2e tests run is this bundle.
+//
+// Chunks sit two levels under dist/ (dist/src/chunks/), like tsc's dist/src/commands/*.js, so that modules that
+// find package.json from their own URL (`new URL('../../../package.json', import.meta.url)`) still find it.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'src');
+rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir,
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Source maps for readable stack traces: `FLUX_MONITOR_DEBUG=1` (src/cli.ts) or `node --enable-source-maps`.
+  sourcemap: 'linked',
+  sourcesContent: false,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  // Optional packages that are never installed with flux-monitor (required in a try or behind a flag).
+  external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'],
+  // CommonJS dependencies (simple-git, debug, the Kubernetes client's) call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
+});
+
+if (process.argv.includes('--verbose')) {
+  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+    if (file.endsWith('.map')) continue;
+    process.stdout.write(`${(out.bytes / 1024).toFixed(0).padStart(6)} KiB  ${file}${out.entryPoint ? `  (${out.entryPoint})` : ''}\n`);
+  }
+}
