@@ -18,7 +18,7 @@ vi.mock('../../src/sim/index.js', async (importOriginal) => {
   return { ...sim, randomSha: () => pushed.sha || sim.randomSha() };
 });
 
-import { CAPTURE_FILES, CAPTURES, diffLines, mask, readBlocks, REGENERATE, runDemo, SHAS, writeBlocks, type DemoRun } from './captures.js';
+import { CAPTURE_FILES, CAPTURES, diffLines, mask, phaseOf, readBlocks, REGENERATE, runDemo, SHAS, writeBlocks, type DemoRun } from './captures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRITE = process.env.CAPTURES_WRITE === '1';
@@ -41,6 +41,49 @@ function runOf(scenario: string): Promise<DemoRun> {
   }
   return run;
 }
+
+describe('comparing captures', () => {
+  it('masks durations, the padding before them and spinner frames, and nothing else', () => {
+    expect(mask('   │  └─ ✖ HelmRelease apps/redis        Failed        18ms')).toBe(mask('   │  └─ ✖ HelmRelease apps/redis        Failed       1m05s'));
+    expect(mask('  main → github.com/acme/fleet on kind · 13s · 19 objects')).toBe('  main → github.com/acme/fleet on kind · ⟨t⟩ · 19 objects');
+    expect(mask('health check failed after 3.07s: timeout (after 30s)')).toBe('health check failed after ⟨t⟩: timeout (after ⟨t⟩)');
+    expect(mask('⠼ Kustomization flux-system/apps')).toBe(mask('⠙ Kustomization flux-system/apps'));
+    // Words, counts, versions and names stay as they are.
+    expect(mask('├─ ⊘ HelmRelease apps/redis  Blocked  8s')).not.toBe(mask('├─ ○ HelmRelease apps/redis  Pending  8s'));
+    expect(mask('14 ready, 3 blocked; k8s.io/ingress-nginx/controller:v1.12.99; redis@20.6.0 after 1 attempt(s)')).toBe('14 ready, 3 blocked; k8s.io/ingress-nginx/controller:v1.12.99; redis@20.6.0 after 1 attempt(s)');
+  });
+
+  it('joins the verdict and cause lines that wrap where a longer or shorter duration moves them', () => {
+    const short = ['14 ready', '✖ Failed after 9s: commit a305f2e failed: 2 failed (HelmRelease apps/redis:', '  UpgradeFailed)', '  cause: Helm upgrade failed: given:', '  integer', '', 'What failed, in full (1):', '  Helm upgrade failed'].join('\n');
+    const long = ['14 ready', '✖ Failed after 1m13s: commit a305f2e failed: 2 failed (HelmRelease', '  apps/redis: UpgradeFailed)', '  cause: Helm upgrade failed: given: integer', '', 'What failed, in full (1):', '  Helm upgrade failed'].join('\n');
+    expect(mask(short)).toBe(mask(long));
+    expect(mask(long).split('\n')).toEqual([
+      '14 ready',
+      '✖ Failed after ⟨t⟩: commit a305f2e failed: 2 failed (HelmRelease apps/redis: UpgradeFailed)',
+      '  cause: Helm upgrade failed: given: integer',
+      '',
+      'What failed, in full (1):',
+      '  Helm upgrade failed',
+    ]);
+  });
+
+  it('reads and rewrites the blocks between the markers, the text around them unchanged', () => {
+    const md = ['# Title', 'prose', '<!-- capture:demo-final (note) -->', '```', 'old', '```', '<!-- /capture -->', 'more prose', '<!-- capture:other -->', '```', 'x', '```', '<!-- /capture -->', ''].join('\n');
+    expect(readBlocks(md)).toEqual([{ id: 'demo-final', text: 'old', line: 3 }, { id: 'other', text: 'x', line: 9 }]);
+    const next = writeBlocks(md, 'demo-final', 'new\nlines');
+    expect(next).toBe(md.replace('```\nold\n```', '```\nnew\nlines\n```'));
+    expect(readBlocks(next)[0]!.text).toBe('new\nlines');
+    expect(() => readBlocks('<!-- capture:x -->\nno fence\n<!-- /capture -->\n')).toThrow(/capture block x \(line 1\)/);
+  });
+
+  it('picks a tree row\'s phase from a screen', () => {
+    const screen = ['✔ GitRepository flux-system/flux-system   Ready   3s', '   ├─ ◷ Kustomization flux-system/apps       Waiting   3s', '   ├─ ⊘ Kustomization flux-system/monitoring Blocked 10s', '   │  │ blocked by Kustomization flux-system/monitoring-crds (Failed)'].join('\n');
+    expect(phaseOf(screen, 'GitRepository flux-system/flux-system')).toBe('Ready');
+    expect(phaseOf(screen, 'Kustomization flux-system/apps')).toBe('Waiting');
+    expect(phaseOf(screen, 'Kustomization flux-system/monitoring')).toBe('Blocked');
+    expect(phaseOf(screen, 'Kustomization flux-system/monitoring-crds')).toBeUndefined();
+  });
+});
 
 describe('the demo captures in README.md and docs/demo-capture.md', () => {
   it('every capture block names a known capture, and every capture is shown somewhere', () => {
