@@ -7,7 +7,7 @@ import { artifactOrigin } from './status.js';
 import { satisfies } from './semver.js';
 
 export interface Graph {
-  objects: Map<string, KubeObject>;
+  objects: ReadonlyMap<string, KubeObject>;
   edges: GraphEdge[];
   /** key → outgoing edges */
   out: Map<string, GraphEdge[]>;
@@ -96,7 +96,7 @@ export function inventoryRefs(o: KubeObject): string[] {
 }
 
 /** Builds the graph over the given objects. Edges may point at objects that are not (or not yet) in the map. */
-export function buildGraph(objects: Map<string, KubeObject>): Graph {
+export function buildGraph(objects: ReadonlyMap<string, KubeObject>): Graph {
   // The graph lives as long as the topology (at 10,000 objects, tens of thousands of edges): an edge to a known
   // object points at the key string the map holds rather than at a new copy of it.
   const keys = new Map<string, string>();
@@ -250,7 +250,7 @@ export function followsPushAsArtifact(o: KubeObject, t: PushTarget): boolean {
  * follows the push (the pushed branch, or for a tag push, that tag or a semver range it satisfies), and
  * OCIRepositories / ExternalArtifacts whose artifacts CI builds from it (followsPushAsArtifact).
  */
-export function matchSources(objects: Map<string, KubeObject>, t: PushTarget): string[] {
+export function matchSources(objects: ReadonlyMap<string, KubeObject>, t: PushTarget): string[] {
   if (!t.repoUrl) return [];
   const out: string[] = [];
   for (const [key, o] of objects) {

@@ -13,21 +13,15 @@ import {
   type CategorizedError,
   type CommitRelation,
   type FluxKind,
-  type GraphEdge,
   type KubeObject,
   type MonitorConfig,
   type MonitorEvent,
   type NodeState,
-  type Phase,
   type PushedRevision,
   type SessionState,
-  type StatusResult,
   type Verdict,
 } from '../core/types.js';
-import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
-import { touchNodes } from '../core/clusters.js';
 import { KINDS } from '../core/kinds.js';
-import { parseRevision, revisionCommit, revisionMatches } from '../core/revision.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
@@ -41,19 +35,9 @@ import { ReconcileRequests } from './reconcile.js';
 import { ControllerHealth } from './health.js';
 import { Diagnoses } from './diagnoses.js';
 import { CustomKinds } from './custom-kinds.js';
-import {
-  affectedSet,
-  buildGraph,
-  correlatedSet,
-  dependsOnRefs,
-  inventoryRefs,
-  matchSources,
-  objectKey,
-  sourceRefs,
-  type Graph,
-  type PushTarget,
-} from '../core/graph.js';
-import { computeSettled, decideVerdict, nodesByNsName, opensToSettle, settledBlocker, settleRelevant, verdictMessage } from '../core/verdict.js';
+import { NodeBuilder, type PhaseChanges } from './recompute.js';
+import { objectKey, type PushTarget } from '../core/graph.js';
+import { decideVerdict, verdictMessage } from '../core/verdict.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -134,26 +118,9 @@ export class Monitor {
   private readonly health: ControllerHealth;
   private readonly diag: Diagnoses;
   private readonly displayed: Set<FluxKind>;
-  /**
-   * The graph and what derives from it alone, reused by recompute() while no object is added or removed and no
-   * graph input of an object changes (status churn leaves it alone): rebuilding it costs O(objects) of string work.
-   */
-  private topology?: Topology;
-  /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
-  private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; origins: number; res: StatusResult }>();
-  /** Origin revisions of the artifacts seen on matched OCIRepositories/ExternalArtifacts (ComputeContext.origins). */
-  private readonly origins = new Map<string, string>();
-  /** The status result each current node was built from. */
-  private readonly nodeRes = new Map<string, StatusResult>();
+  /** The nodes from the objects (recompute.ts). */
+  private readonly nodes: NodeBuilder;
   private recomputeScheduled = false;
-  /** Keys of the objects stored since the last recompute (watch events, the confirming LIST). */
-  private readonly dirty = new Set<string>();
-  /** What the last full recompute was based on: while both stay the same, recompute() can be incremental. */
-  private basis?: { topology: Topology; newer: number };
-  /** Affected nodes, and how many of them are not settled (kept by recompute() for checkDone()). */
-  private counts = { affected: 0, open: 0 };
-  /** Recomputes made so far, full and incremental (for tests and benches). */
-  readonly recomputes = { full: 0, incremental: 0 };
   private synced = false;
   private finished = false;
   private resolveDone?: (s: SessionState) => void;
@@ -161,8 +128,6 @@ export class Monitor {
   private settleTimer?: NodeJS.Timeout;
   /** Errors reported during the current outage (category:message), so that each is said once. */
   private readonly errorsReported = new Set<string>();
-  /** The failure (Ready=False reason and message) of each object when the session started, before the push acted. */
-  private baseline?: Map<string, string>;
   /** The open error of each source (a reflector scope, or 'discovery'), latest report last; removed on recovery. */
   private readonly openErrors = new Map<string, CategorizedError>();
   /** From the first failure of any source until every source works again: one error event, one recovery. */
@@ -226,7 +191,7 @@ export class Monitor {
     const t = o.tuning;
     this.commits = new CommitPlacement(this.ctx, o.relateCommit);
     this.reconcile = new ReconcileRequests(this.ctx, t?.artifactPollMs);
-    this.health = new ControllerHealth(this.ctx, { lastMove: this.lastMove, requests: this.reconcile.requests, graph: () => this.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
+    this.health = new ControllerHealth(this.ctx, { lastMove: this.lastMove, requests: this.reconcile.requests, graph: () => this.nodes.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
     this.diag = new Diagnoses(this.ctx, t ?? {});
     this.custom = new CustomKinds(this.ctx, o.config, {
       reflectorTuning: () => this.reflectorTuning(),
@@ -235,7 +200,16 @@ export class Monitor {
       reportError: (err, scope) => this.reportError(err, scope),
       recovered: (scope) => this.recovered(scope),
       checkDone: () => this.checkDone(),
-      forget: (key) => this.nodeRes.delete(key),
+      forget: (key) => this.nodes.forgetResult(key),
+    });
+    this.nodes = new NodeBuilder(this.ctx, {
+      target: o.target,
+      all: !!o.all,
+      displayed: this.displayed,
+      incremental: t?.incremental !== false,
+      commits: this.commits,
+      diag: this.diag,
+      custom: this.custom,
     });
   }
 
@@ -501,7 +475,7 @@ export class Monitor {
             keys.add(k);
             this.objects.set(k, slimObject(o));
           }
-          this.topology = undefined;
+          this.nodes.replaced();
           this.schedule();
         },
         onUpsert: (o) => {
@@ -550,18 +524,13 @@ export class Monitor {
     const prev = this.objects.get(key);
     const slim = slimObject(o);
     this.objects.set(key, slim);
-    this.dirty.add(key);
-    // The graph inputs of the version it replaces are computed again rather than kept for every object (3 MB of
-    // strings at 10,000 objects), from the kept (slimmed) versions of both.
-    if (!prev || graphInputs(prev) !== graphInputs(slim)) this.topology = undefined;
+    this.nodes.stored(key, prev, slim);
   }
 
   /** Forgets a deleted object and what was derived from it. */
   private forgetObject(key: string): void {
     this.objects.delete(key);
-    this.statusMemo.delete(key);
-    this.nodeRes.delete(key);
-    this.topology = undefined;
+    this.nodes.forgot(key);
   }
 
   /** Adaptive polling: fast while anything moves, slower when everything waits or is settled. */
@@ -569,6 +538,21 @@ export class Monitor {
     const base = Math.max(250, this.o.config.polling_interval * 1000);
     const active = Object.values(this.state.nodes).some((n) => n.affected && !n.settled && (n.phase === 'Progressing' || n.phase === 'Pending'));
     return active ? base : Math.min(base * 5, 30_000);
+  }
+
+  /** The nodes recomputed, then what follows either way: the CI deadline, the dependents to nudge, the state published. */
+  private recompute(): PhaseChanges {
+    const { topo, ...changes } = this.nodes.recompute();
+    this.commits.noteThrough(topo.matched);
+    this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
+    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.reconcile.nudgeDependents(topo.g);
+    this.publish();
+    return changes;
+  }
+
+  /** Recomputes made so far, full and incremental (for tests and benches). */
+  get recomputes(): { full: number; incremental: number } {
+    return this.nodes.recomputes;
   }
 
   private schedule(): void {
@@ -592,291 +576,6 @@ export class Monitor {
     else setImmediate(run);
   }
   private lastRecompute = { end: 0, took: 0 };
-
-  /** The graph, matched sources, affected set and the monitored keys in order: rebuilt only when the graph changed. */
-  private currentTopology(): Topology {
-    if (this.topology) return this.topology;
-    const g = buildGraph(this.objects);
-    const matched = matchSources(this.objects, this.o.target);
-    const affected = affectedSet(g, matched);
-    const correlated = correlatedSet(g, matched);
-    const candidates = this.o.all ? this.objects.keys() : affected.values();
-    const included = new Set([...candidates].filter((k) => this.objects.has(k) && this.displayed.has(this.objects.get(k)!.kind as FluxKind)));
-    // Keep matched sources visible even when their kind is not in monitor_types: they anchor the tree.
-    for (const k of matched) included.add(k);
-    // Once monitored, an object stays monitored while it exists (a status rewrite must not hide it).
-    for (const k of Object.keys(this.state.nodes)) if (this.objects.has(k)) included.add(k);
-    // Phases depend on the phases of inventory parents (delivery): compute parents first.
-    const order = topoByInventory(g, included);
-    const parents = new Map<string, string[]>();
-    for (const key of order) {
-      const ps = (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && (affected.has(e.from) || this.o.all)).map((e) => e.from);
-      parents.set(key, ps.length ? ps : NO_PARENTS);
-    }
-    const pos = new Map<string, number>();
-    const children = new Map<string, string[]>();
-    order.forEach((key, i) => {
-      pos.set(key, i);
-      for (const p of parents.get(key)!) (children.get(p) ?? children.set(p, []).get(p)!).push(key);
-    });
-    this.topology = { g, matched, affected, correlated, order, parents, matchedSet: new Set(matched), pos, children };
-    return this.topology;
-  }
-
-  /** computeStatus(), memoised on its inputs (the object itself, delivery, correlation, the known newer commits). */
-  private statusOf(key: string, obj: KubeObject, delivered: boolean | undefined, correlate: boolean, now: number): StatusResult {
-    const newer = this.commits.known;
-    const origins = this.origins.size;
-    const m = this.statusMemo.get(key);
-    if (m && m.obj === obj && m.delivered === delivered && m.correlate === correlate && m.newer === newer && m.origins === origins) return m.res;
-    const res = computeStatus(obj, this.pushed, { delivered, correlate, now, origins: this.origins });
-    this.statusMemo.set(key, { obj, delivered, correlate, newer, origins, res });
-    return res;
-  }
-
-  /** Remembers which commit each artifact of a matched OCIRepository/ExternalArtifact was built from. */
-  private noteOrigins(matched: string[]): void {
-    for (const k of matched) {
-      const o = this.objects.get(k);
-      if (!o || !CI_ARTIFACT_KINDS.includes(o.kind as FluxKind)) continue;
-      const key = artifactDigestKey(o.status?.artifact?.revision);
-      const origin = originRevision(artifactOrigin(o).revision);
-      if (key && origin && revisionCommit(origin) && !this.origins.has(key)) this.origins.set(key, origin);
-    }
-  }
-  /** Recomputes the nodes from the current objects: incrementally when it can (see recomputeChanged), else in full. */
-  private recompute(): PhaseChanges {
-    const topo = this.currentTopology();
-    const newer = this.commits.known;
-    this.noteOrigins(topo.matched);
-    let changes: PhaseChanges | undefined;
-    if (this.o.tuning?.incremental !== false && !this.custom.changed && this.baseline && this.basis?.topology === topo && this.basis.newer === newer) {
-      changes = this.recomputeChanged(topo);
-      if (changes) this.recomputes.incremental++;
-    }
-    if (!changes) {
-      const prev = new Map<string, Phase>();
-      for (const n of Object.values(this.state.nodes)) prev.set(n.key, n.phase);
-      this.recomputeAll(topo, prev);
-      this.recomputes.full++;
-      this.basis = { topology: topo, newer };
-      changes = { prev };
-    }
-    // Both ways end alike: the CI deadline, the dependents to nudge, the new state published.
-    this.commits.noteThrough(topo.matched);
-    this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
-    if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.reconcile.nudgeDependents(topo.g);
-    this.publish();
-    return changes;
-  }
-
-  /** Builds the node of `key` from its status result, or returns `prev` when nothing it shows changed. */
-  private buildNode(key: string, obj: KubeObject, res: StatusResult, prev: NodeState | undefined, affectedNow: boolean, now: number): NodeState {
-    if (
-      prev &&
-      this.nodeRes.get(key) === res &&
-      prev.phase === res.phase &&
-      prev.reason === res.reason &&
-      prev.message === res.message &&
-      prev.affected === affectedNow &&
-      prev.resourceVersion === obj.metadata.resourceVersion
-    ) {
-      // Built from the same status result and not rewritten by computeSettled: the node is unchanged.
-      return prev;
-    }
-    const phaseSince = prev && prev.phase === res.phase ? prev.phaseSince : prev ? now : sinceOr(res.since, now, this.state.startedAt);
-    const node: NodeState = {
-      key,
-      kind: obj.kind,
-      namespace: obj.metadata.namespace ?? '',
-      name: obj.metadata.name,
-      apiVersion: obj.apiVersion,
-      phase: res.phase,
-      reason: res.reason,
-      message: res.message,
-      revision: res.revision,
-      blockers: res.blockers,
-      affected: affectedNow,
-      settled: false,
-      phaseSince,
-      firstSeen: prev?.firstSeen ?? now,
-      resourceVersion: obj.metadata.resourceVersion,
-    };
-    // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
-    const diagnosis = this.diag.shownOn(key, res.phase);
-    if (diagnosis) node.diagnosis = diagnosis;
-    return node;
-  }
-
-  /** What recompute() does to a node it rebuilt (not to one it reused): remembers its result, drops a stale diagnosis, checks its commit. */
-  private adoptNode(node: NodeState, res: StatusResult): void {
-    this.nodeRes.set(node.key, res);
-    this.diag.dropStale(node);
-    this.commits.check(res.revision);
-  }
-
-  /** Whether an object is delivered by its inventory parents; `nodeOf` gives the parents' nodes computed before it. */
-  private deliveredBy(parents: string[], nodeOf: (p: string) => NodeState | undefined): boolean | undefined {
-    if (!parents.length) return undefined;
-    return parents.some((p) => {
-      const pn = nodeOf(p);
-      return pn?.phase === 'Ready' || (!pn && isAppliedByParent(this.objects.get(p), this.pushed));
-    });
-  }
-
-  /** Recomputes graph, affected set and every node's phase from the current objects. */
-  private recomputeAll(topo: Topology, before: ReadonlyMap<string, Phase>): void {
-    const now = this.now();
-    const { g, matched, correlated, order, parents: parentsOf, matchedSet } = topo;
-    this.dirty.clear();
-    this.custom.changed = false;
-    const nodes: Record<string, NodeState> = {};
-    for (const key of order) {
-      const obj = this.objects.get(key)!;
-      const delivered = this.deliveredBy(parentsOf.get(key)!, (p) => nodes[p]);
-      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
-      const prev = this.state.nodes[key];
-      const node = this.buildNode(key, obj, res, prev, this.isAffected(topo, key), now);
-      nodes[key] = node;
-      if (node !== prev) this.adoptNode(node, res);
-    }
-    // The objects of custom kinds found for the pushed commit (no graph: each stands on its own).
-    for (const [key, obj] of this.custom.objects()) {
-      const res = this.custom.statusOf(key, obj);
-      const prev = this.state.nodes[key];
-      const node = this.buildNode(key, obj, res, prev, true, now);
-      nodes[key] = node;
-      if (node !== prev) this.nodeRes.set(key, res);
-    }
-    // Objects deleted during the session stay visible, marked as deleted.
-    for (const [key, prev] of Object.entries(this.state.nodes)) {
-      if (!nodes[key] && !this.objects.has(key) && !this.custom.has(key)) {
-        nodes[key] = { ...prev, deleted: true, phase: 'Unknown', reason: 'Deleted', message: 'the object was deleted', settled: true, phaseSince: prev.deleted ? prev.phaseSince : now };
-      }
-    }
-    this.markPreexisting(nodes);
-    computeSettled(nodes, g, matchedSet);
-    // The time in phase follows the phase shown, which the settle propagation may have rewritten (to Superseded)
-    // after buildNode() compared the object's own phase: kept while a node stays in the phase it had, reset when
-    // that changed (a node reused as it was and rewritten in place included).
-    for (const key in nodes) {
-      const n = nodes[key]!;
-      const was = before.get(key);
-      if (was === undefined || n.deleted) continue;
-      n.phaseSince = was === n.phase ? this.state.nodes[key]!.phaseSince : now;
-    }
-    this.state.nodes = nodes;
-    this.counts = { affected: 0, open: 0 };
-    for (const key in nodes) this.countNode(nodes[key]!, 1);
-    // The monitored keys only change with the topology (additions and deletions rebuild it).
-    topo.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
-    this.state.edges = topo.edges;
-    this.state.cycles = g.cycles;
-    for (const c of g.cycles) this.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
-    this.state.matchedSources = matched;
-  }
-
-  /** --all shows every object; the verdict still only counts the affected ones (all of them without a match). */
-  private isAffected(topo: Topology, key: string): boolean {
-    return !this.o.all || topo.matched.length === 0 || topo.affected.has(key);
-  }
-
-  /**
-   * The incremental recompute, on the topology of the last one with the same known newer commits: only the objects
-   * stored since (`dirty`) and the inventory children whose delivery they may change are computed again, in the
-   * same order as recomputeAll(). A status write then costs work in proportion to what it changes, not to the size
-   * of the fleet. The settle propagation (computeSettled) is global and order-dependent, so it is skipped only when
-   * it cannot change: every rebuilt node was and stays in a phase that neither waits (Pending, Waiting) nor blocks
-   * (BLOCKING); Ready ↔ Progressing churn, the usual case. Otherwise undefined: the caller recomputes everything.
-   * test/unit/incremental.test.ts checks that both give the same nodes on random change sequences.
-   */
-  private recomputeChanged(topo: Topology): PhaseChanges | undefined {
-    const now = this.now();
-    const { parents: parentsOf, correlated, children, pos } = topo;
-    const nodes = this.state.nodes;
-    // Keys to compute, processed in topological order (inventory parents first).
-    const queue: string[] = [];
-    const queued = new Set<string>();
-    const enqueue = (k: string) => {
-      if (queued.has(k) || !pos.has(k)) return;
-      queued.add(k);
-      queue.push(k);
-    };
-    for (const k of this.dirty) {
-      enqueue(k);
-      // Its children read its object when it is not a node or comes after them (an inventory cycle).
-      for (const c of children.get(k) ?? []) if (!pos.has(k) || pos.get(c)! < pos.get(k)!) enqueue(c);
-    }
-    queue.sort((a, b) => pos.get(a)! - pos.get(b)!);
-    const fresh = new Map<string, { node: NodeState; res: StatusResult; prev: NodeState | undefined }>();
-    for (let i = 0; i < queue.length; i++) {
-      const key = queue[i]!;
-      const obj = this.objects.get(key)!;
-      const at = pos.get(key)!;
-      const delivered = this.deliveredBy(parentsOf.get(key)!, (p) => {
-        const pp = pos.get(p);
-        return pp !== undefined && pp < at ? (fresh.get(p)?.node ?? nodes[p]) : undefined;
-      });
-      const res = this.statusOf(key, obj, delivered, correlated.has(key), now);
-      const prev = nodes[key];
-      const node = this.buildNode(key, obj, res, prev, this.isAffected(topo, key), now);
-      if (node === prev) continue;
-      fresh.set(key, { node, res, prev });
-      if (prev?.phase !== node.phase) {
-        // Its children after it read its phase for their delivery: compute them too, in order.
-        let added = false;
-        for (const c of children.get(key) ?? []) {
-          if (pos.get(c)! > at && !queued.has(c)) {
-            enqueue(c);
-            added = true;
-          }
-        }
-        if (added) {
-          const rest = queue.splice(i + 1).sort((a, b) => pos.get(a)! - pos.get(b)!);
-          queue.push(...rest);
-        }
-      }
-    }
-    // computeSettled() on the new nodes would give every other node the settled state and blocker it has: none of
-    // the rebuilt nodes was a blocker (settled in a phase that blocks), and none is one now: not in a phase that
-    // blocks once settled (Failed, Stalled, Suspended, Superseded, Unknown), and, when Pending or Waiting, with no
-    // settled upstream that blocks it. Else (a blocker comes or goes) the propagation is done again, in full.
-    for (const { node, prev } of fresh.values()) {
-      if (!prev || (prev.settled && settleRelevant(prev.phase))) return undefined;
-      node.settled = TERMINAL_PHASES.has(node.phase) || node.phase === 'Unknown';
-      if (node.settled && settleRelevant(node.phase)) return undefined;
-    }
-    const current = (k: string): NodeState | undefined => fresh.get(k)?.node ?? nodes[k];
-    const named = (nn: string): string[] => (topo.byNsName ??= nodesByNsName(nodes)).get(nn) ?? [];
-    for (const { node } of fresh.values()) {
-      if (opensToSettle(node, topo.matchedSet) && settledBlocker(node, current, topo.g, named)) return undefined;
-    }
-    this.dirty.clear();
-    const prevPhases = new Map<string, Phase>();
-    const keys: string[] = [];
-    for (const [key, f] of fresh) {
-      let node = f.node;
-      // As markPreexisting() does for each node.
-      const pre = this.isPreexisting(node);
-      if (pre !== !!node.preexisting) node = pre ? { ...node, preexisting: true } : omitPreexisting(node);
-      this.adoptNode(node, f.res);
-      this.countNode(f.prev!, -1);
-      this.countNode(node, 1);
-      nodes[key] = node;
-      prevPhases.set(key, f.prev!.phase);
-      keys.push(key);
-    }
-    // Readers that tell a change by the record's identity (mergeClusters) see it by its revision.
-    if (keys.length) touchNodes(nodes);
-    return { prev: prevPhases, keys };
-  }
-
-  /** Keeps `counts` (affected nodes, and those not settled) as a node comes (+1) or goes (-1). */
-  private countNode(n: NodeState, sign: 1 | -1): void {
-    if (!n.affected) return;
-    this.counts.affected += sign;
-    if (!n.settled) this.counts.open += sign;
-  }
 
   /**
    * When the push reaches the cluster through CI-built artifacts (a matched OCIRepository or ExternalArtifact),
@@ -907,32 +606,6 @@ export class Monitor {
     this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), Math.max(0, at - this.now()));
   }
 
-  /**
-   * Marks Failed/Stalled nodes whose failure is the one they already had when the session started: the user
-   * then sees that the commit did not cause it. The first recompute after the initial list takes the baseline.
-   */
-  private markPreexisting(nodes: Record<string, NodeState>): void {
-    if (!this.baseline) {
-      this.baseline = new Map();
-      for (const [key, obj] of this.objects) {
-        const sig = failureSignature(obj);
-        if (sig) this.baseline.set(key, sig);
-      }
-    }
-    for (const n of Object.values(nodes)) {
-      const pre = this.isPreexisting(n);
-      if (pre !== !!n.preexisting) nodes[n.key] = pre ? { ...n, preexisting: true } : omitPreexisting(n);
-    }
-  }
-
-  /** Whether a node fails with the failure its object had when the session started (needs the baseline). */
-  private isPreexisting(n: NodeState): boolean {
-    const before = this.baseline!.get(n.key);
-    const now = before && FAILURE_PHASES.has(n.phase) ? failureSignature(this.objects.get(n.key)) : undefined;
-    return !!now && now === before;
-  }
-
-
   /** A `phase` event for each node whose phase is not the one in `prev`: the nodes `keys` (in order), or all. */
   private emitPhaseChanges(prev: Map<string, string>, keys?: string[]): void {
     if (!this.synced) return;
@@ -961,8 +634,9 @@ export class Monitor {
   private checkDone(): void {
     if (this.finished || this.concluding || !this.synced || this.state.status !== 'running') return;
     // Kept by recompute(): the same as counting the affected nodes and those not settled, without visiting them.
-    if (this.counts.affected === 0) return;
-    if (this.counts.open === 0 && !this.custom.awaiting()) void this.confirmVerdict();
+    const counts = this.nodes.counts;
+    if (counts.affected === 0) return;
+    if (counts.open === 0 && !this.custom.awaiting()) void this.confirmVerdict();
   }
 
   /**
@@ -977,7 +651,7 @@ export class Monitor {
     // While a watch or discovery is failing for a passing reason (unreachable, 5xx, throttled), what is known of
     // Flux's state may be stale: decide once it is back (recovered() schedules a recompute). The timeout still runs.
     if (this.confirming || this.finished || [...this.openErrors.values()].some((e) => TRANSIENT_CATEGORIES.has(e.category))) return;
-    const t = this.topology;
+    const t = this.nodes.topology;
     const kinds = new Set<FluxKind>();
     // After a failure of any watch, every kind is read again: a watch that has just been accepted may still be
     // about to say 410 Gone and relist, and what it would bring (a deletion, say) must not miss the verdict.
@@ -1117,104 +791,3 @@ export class Monitor {
     return this.o.client.stats.requests;
   }
 }
-
-interface Topology {
-  g: Graph;
-  matched: string[];
-  matchedSet: Set<string>;
-  affected: Set<string>;
-  correlated: Set<string>;
-  /** Monitored keys, inventory parents first. */
-  order: string[];
-  /** The inventory parents of each monitored key that count for delivery. */
-  parents: Map<string, string[]>;
-  /** Edges between monitored nodes (filled by the first recompute on this topology). */
-  edges?: GraphEdge[];
-  /** Position of each monitored key in `order`. */
-  pos: Map<string, number>;
-  /** The monitored keys whose delivery each key counts for (the inverse of `parents`). */
-  children: Map<string, string[]>;
-  /** The nodes' keys by `namespace/name` (the node set changes only with the topology), built on first use. */
-  byNsName?: Map<string, string[]>;
-}
-
-/** The phases of the nodes a recompute may have changed, before it; `keys` (in order) when only those may have. */
-interface PhaseChanges {
-  prev: Map<string, Phase>;
-  keys?: string[];
-}
-
-/** The parents of the many keys that have none (one shared array rather than thousands of empty ones). */
-const NO_PARENTS: string[] = [];
-
-/** Everything buildGraph() and matchSources() read from one object, as a string to compare. */
-function graphInputs(o: KubeObject): string {
-  const git = o.kind === 'GitRepository' ? JSON.stringify([o.spec?.url, o.spec?.ref]) : '';
-  // What matchSources() reads of an OCI artifact: its source and the ref of its revision (not the commit, which
-  // changes with every artifact).
-  if (CI_ARTIFACT_KINDS.includes(o.kind as FluxKind)) {
-    const origin = artifactOrigin(o);
-    const ref = origin.revision ? (parseRevision(origin.revision).ref ?? '') : undefined;
-    return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${JSON.stringify([origin.source, ref])}`;
-  }
-  return `${dependsOnRefs(o).join(',')}|${sourceRefs(o).join(',')}|${inventoryRefs(o).join(',')}|${git}`;
-}
-
-/**
- * Ready=False reason and message, with what differs between two attempts of the same failure removed
- * (revisions, commit ids, the controllers' temporary directories).
- */
-function failureSignature(o: KubeObject | undefined): string | undefined {
-  const conds: unknown = o?.status?.conditions;
-  if (!Array.isArray(conds)) return undefined;
-  const ready = conds.find((c) => c?.type === 'Ready');
-  if (ready?.status !== 'False' || typeof ready.message !== 'string') return undefined;
-  const msg = ready.message
-    .replace(/@sha[0-9]+:[0-9a-f]+/gi, '@…')
-    .replace(/\b[0-9a-f]{40,64}\b/gi, '…')
-    .replace(/\/tmp\/[A-Za-z_-]+[0-9]+/g, '/tmp/…');
-  return `${ready.reason ?? ''}|${msg}`;
-}
-
-function omitPreexisting(n: NodeState): NodeState {
-  const { preexisting: _, ...rest } = n;
-  return rest;
-}
-
-function sinceOr(since: string | undefined, now: number, startedAt: number): number {
-  const t = since ? Date.parse(since) : NaN;
-  // Conditions older than the session only tell us the phase began before we started watching.
-  return Number.isFinite(t) && t <= now ? Math.max(t, Math.min(startedAt, now)) : now;
-}
-
-/** Whether a Kustomization object (not a monitored node) has applied the pushed commit. */
-function isAppliedByParent(o: KubeObject | undefined, pushed: PushedRevision): boolean {
-  const rev = o?.status?.lastAppliedRevision;
-  return revisionMatches(typeof rev === 'string' ? rev : undefined, pushed) === true;
-}
-
-/** Orders keys so that inventory parents come before their children (cycles broken arbitrarily). */
-function topoByInventory(g: Graph, keys: Set<string>): string[] {
-  const out: string[] = [];
-  const mark = new Map<string, 1 | 2>();
-  const visit = (k: string) => {
-    const stack: Array<{ k: string; i: number; parents: string[] }> = [];
-    const push = (key: string) => {
-      mark.set(key, 1);
-      stack.push({ k: key, i: 0, parents: (g.in.get(key) ?? []).filter((e) => e.type === 'inventory' && keys.has(e.from)).map((e) => e.from) });
-    };
-    push(k);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      const p = top.parents[top.i++];
-      if (p === undefined) {
-        mark.set(top.k, 2);
-        out.push(top.k);
-        stack.pop();
-      } else if (!mark.has(p)) push(p);
-    }
-  };
-  for (const k of [...keys].sort()) if (!mark.has(k)) visit(k);
-  return out;
-}
-
