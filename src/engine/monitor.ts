@@ -26,9 +26,8 @@ import { sanitizeText } from '../core/sanitize.js';
 import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
-import { ApiError, categorize, finalHint, isTransient, MonitorError, TRANSIENT_CATEGORIES } from '../cluster/errors.js';
+import { categorize, finalHint, isTransient, MonitorError } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
-import { slimObject } from './slim.js';
 import type { EngineContext } from './parts.js';
 import { CommitPlacement } from './commits.js';
 import { ReconcileRequests } from './reconcile.js';
@@ -36,6 +35,8 @@ import { ControllerHealth } from './health.js';
 import { Diagnoses } from './diagnoses.js';
 import { CustomKinds } from './custom-kinds.js';
 import { NodeBuilder, type PhaseChanges } from './recompute.js';
+import { Outage } from './outage.js';
+import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
 
@@ -106,10 +107,9 @@ function displayedKinds(config: MonitorConfig): Set<FluxKind> {
 export class Monitor {
   readonly state: SessionState;
   private readonly now: () => number;
-  private readonly objects = new Map<string, KubeObject>();
-  /** Which reflector scope holds which keys (for replace-on-relist). */
-  private readonly scopes = new Map<string, Set<string>>();
   private readonly reflectors: Reflector[] = [];
+  /** The Flux kinds' watches and the objects they keep (watches.ts). */
+  private readonly watches: FluxWatches;
   private readonly pushed: PushedRevision;
   /** The parts, each one job (src/engine/parts.ts): they see the session through `ctx`. */
   private readonly ctx: EngineContext;
@@ -126,12 +126,8 @@ export class Monitor {
   private resolveDone?: (s: SessionState) => void;
   private timeoutTimer?: NodeJS.Timeout;
   private settleTimer?: NodeJS.Timeout;
-  /** Errors reported during the current outage (category:message), so that each is said once. */
-  private readonly errorsReported = new Set<string>();
-  /** The open error of each source (a reflector scope, or 'discovery'), latest report last; removed on recovery. */
-  private readonly openErrors = new Map<string, CategorizedError>();
-  /** From the first failure of any source until every source works again: one error event, one recovery. */
-  private outage?: { since: number; first: CategorizedError };
+  /** The sources' errors as one outage (outage.ts). */
+  private readonly outage: Outage;
   private readonly warned = new Set<string>();
 
   constructor(private readonly o: MonitorOptions) {
@@ -164,7 +160,7 @@ export class Monitor {
       client: o.client,
       pushed: this.pushed,
       get objects() {
-        return self.objects;
+        return self.watches.store;
       },
       get resources() {
         return self.resources;
@@ -189,9 +185,21 @@ export class Monitor {
       failWith: (err) => this.failWith(err),
     };
     const t = o.tuning;
+    this.outage = new Outage(this.ctx);
     this.commits = new CommitPlacement(this.ctx, o.relateCommit);
     this.reconcile = new ReconcileRequests(this.ctx, t?.artifactPollMs);
-    this.health = new ControllerHealth(this.ctx, { lastMove: this.lastMove, requests: this.reconcile.requests, graph: () => this.nodes.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
+    this.watches = new FluxWatches(this.ctx, {
+      get nodes() {
+        return self.nodes;
+      },
+      namespaces: o.config.namespaces,
+      reflectorTuning: () => this.reflectorTuning(),
+      adopt: (r) => this.reflectors.push(r),
+      drop: (r) => this.reflectors.splice(this.reflectors.indexOf(r), 1),
+      reportError: (err, scope) => this.reportError(err, scope),
+      recovered: (scope) => this.recovered(scope),
+    });
+    this.health = new ControllerHealth(this.ctx, { lastMove: this.watches.lastMove, requests: this.reconcile.requests, graph: () => this.nodes.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
     this.diag = new Diagnoses(this.ctx, t ?? {});
     this.custom = new CustomKinds(this.ctx, o.config, {
       reflectorTuning: () => this.reflectorTuning(),
@@ -246,38 +254,12 @@ export class Monitor {
     this.publish();
   }
 
-  /**
-   * A failure of one source. The first failure opens an outage and is reported; while it lasts, other transient
-   * failures (more kinds losing their watch, 5xx or 429 while an apiserver restarts) are part of it and only
-   * update the session's error; a different non-transient one (401, 403) is reported too.
-   */
   private reportError(err: CategorizedError, source = 'discovery'): void {
-    this.sinceError = true;
-    this.openErrors.delete(source);
-    this.openErrors.set(source, err);
-    this.state.error = err;
-    this.outage ??= { since: this.now(), first: err };
-    const id = `${err.category}:${err.message}`;
-    if (this.errorsReported.size === 0 || (!TRANSIENT_CATEGORIES.has(err.category) && !this.errorsReported.has(id))) {
-      this.errorsReported.add(id);
-      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
-    }
-    this.publish();
+    this.outage.report(err, source);
   }
 
-  /** A source works again. When no source is failing any more, the outage is over: one recovery, with its duration. */
   private recovered(source = 'discovery'): void {
-    if (!this.openErrors.delete(source)) return;
-    this.state.error = [...this.openErrors.values()].at(-1);
-    if (!this.state.error && this.outage) {
-      const { since, first } = this.outage;
-      this.outage = undefined;
-      this.errorsReported.clear();
-      this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: true, ...first, outageMs: this.now() - since });
-      // A verdict held back during the outage may be due now.
-      this.schedule();
-    }
-    this.publish();
+    this.outage.recovered(source);
   }
 
   /** An error in words, naming the API server as this session reaches it (`cannot reach https://…:6443`). */
@@ -327,10 +309,6 @@ export class Monitor {
   private resources = new Map<FluxKind, ResourceType>();
   /** A verdict is being confirmed (see confirmVerdict). */
   private confirming = false;
-  /** A watch or discovery failed since the last full confirmation: the next one reads every kind. */
-  private sinceError = false;
-  /** When each monitored object's status last changed (ms), for the controller-health part. */
-  private readonly lastMove = new Map<string, number>();
   /** Every 2 s: what time alone changes (controller health, CI polls, slow health checks). */
   private tickTimer?: NodeJS.Timeout;
   /** The verdict is decided and waits for the last diagnoses: the state is frozen. */
@@ -348,42 +326,8 @@ export class Monitor {
     if (this.finished) return;
     this.state.status = 'running';
     this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
-    // One reflector per kind, cluster-wide; on 403 fall back to per-namespace reflectors.
-    const rts = [...resources.values()];
-    const results = await Promise.allSettled(rts.map((rt) => this.startScope(rt)));
+    await this.watches.startAll(resources.values());
     if (this.finished) return;
-    let forbiddenKinds: ResourceType[] = [];
-    results.forEach((r, i) => {
-      if (r.status === 'rejected') {
-        if (r.reason instanceof ApiError && r.reason.status === 403) forbiddenKinds.push(rts[i]!);
-        else throw r.reason;
-      }
-    });
-    if (forbiddenKinds.length) {
-      const namespaces = await this.namespacesToTry();
-      const usable: string[] = [];
-      const denied = new Set<string>();
-      for (const rt of forbiddenKinds) {
-        const per = await Promise.allSettled(namespaces.map((ns) => this.startScope(rt, ns)));
-        per.forEach((r, i) => {
-          if (r.status === 'fulfilled') usable.includes(namespaces[i]!) || usable.push(namespaces[i]!);
-          else if (r.reason instanceof ApiError && (r.reason.status === 403 || r.reason.status === 404)) denied.add(namespaces[i]!);
-          else throw r.reason;
-        });
-      }
-      forbiddenKinds = [];
-      if (usable.length === 0) {
-        throw new MonitorError({
-          category: 'forbidden',
-          message: `RBAC forbids listing Flux objects cluster-wide${namespaces.length ? ` and in ${namespaces.join(', ')}` : ''}`,
-          hint: 'Ask for get/list/watch on Flux resources, or set `namespaces:` in .kiro/hooks/flux-reconciliation-monitor.yaml to namespaces you can read.',
-        });
-      }
-      this.warn(
-        `cannot list Flux objects cluster-wide (403); monitoring namespaces ${usable.join(', ')}` +
-          (denied.size ? `; no access to ${[...denied].join(', ')}` : ''),
-      );
-    }
     await this.custom.start();
     if (this.finished) return;
     this.synced = true;
@@ -426,21 +370,6 @@ export class Monitor {
     this.tickTimer.unref?.();
   }
 
-  private async namespacesToTry(): Promise<string[]> {
-    if (this.o.config.namespaces.length) return this.o.config.namespaces;
-    try {
-      const list = await this.o.client.request<{ items?: Array<{ metadata: { name: string } }> }>('GET', '/api/v1/namespaces', { list: true });
-      return (list.items ?? []).map((n) => n.metadata.name);
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 403) {
-        // Can't list namespaces either: try the usual Flux namespace and the kubeconfig's default namespace.
-        const ctxNs = this.o.client.namespace;
-        return [...new Set(['flux-system', ctxNs ?? 'default'])];
-      }
-      throw err;
-    }
-  }
-
   /** The reflector settings every watch of the session shares (tests and benches tune them). */
   private reflectorTuning() {
     const t = this.o.tuning;
@@ -452,85 +381,6 @@ export class Monitor {
       pageSize: t?.pageSize,
       pollIntervalMs: () => this.pollInterval(),
     };
-  }
-
-  private startScope(rt: ResourceType, namespace?: string): Promise<void> {
-    const scope = `${rt.kind}/${namespace ?? '*'}`;
-    this.scopes.set(scope, new Set());
-    const r = new Reflector({
-      client: this.o.client,
-      rt,
-      namespace,
-      ...this.reflectorTuning(),
-      events: {
-        onReplace: (objs) => {
-          const keys = this.scopes.get(scope)!;
-          for (const k of keys) {
-            this.objects.delete(k);
-          }
-          keys.clear();
-          for (const o of objs) {
-            const k = objectKey(o);
-            if (!k) continue;
-            keys.add(k);
-            this.objects.set(k, slimObject(o));
-          }
-          this.nodes.replaced();
-          this.schedule();
-        },
-        onUpsert: (o) => {
-          const k = objectKey(o);
-          if (!k) return;
-          this.lastMove.set(k, this.now());
-          this.scopes.get(scope)!.add(k);
-          this.storeObject(k, o);
-          this.schedule();
-        },
-        onDelete: (o) => {
-          const k = objectKey(o);
-          if (!k) return;
-          this.scopes.get(scope)!.delete(k);
-          this.forgetObject(k);
-          this.schedule();
-        },
-        onError: (err, fatal) => {
-          if (fatal && (err.status === 403 || err.status === 404) && !this.synced) return this.recovered(scope); // the caller drops this scope
-          this.reportError(err, scope);
-        },
-        onRecovered: () => this.recovered(scope),
-        onModeChange: (mode, reason) => {
-          if (mode !== 'poll') return;
-          this.warn(
-            `watching ${rt.plural}${namespace ? ` in ${namespace}` : ''} is not allowed${reason ? ` (${reason})` : ''}: polling instead (grant the \`watch\` verb for live updates)`,
-          );
-          if (this.state.mode !== 'poll') {
-            this.state.mode = 'poll';
-            this.publish();
-          }
-        },
-      },
-    });
-    this.reflectors.push(r);
-    return r.start().catch((err) => {
-      r.stop();
-      this.reflectors.splice(this.reflectors.indexOf(r), 1);
-      this.scopes.delete(scope);
-      throw err;
-    });
-  }
-
-  /** Keeps a new version of an object (slimmed); the graph is rebuilt only when its graph inputs changed. */
-  private storeObject(key: string, o: KubeObject): void {
-    const prev = this.objects.get(key);
-    const slim = slimObject(o);
-    this.objects.set(key, slim);
-    this.nodes.stored(key, prev, slim);
-  }
-
-  /** Forgets a deleted object and what was derived from it. */
-  private forgetObject(key: string): void {
-    this.objects.delete(key);
-    this.nodes.forgot(key);
   }
 
   /** Adaptive polling: fast while anything moves, slower when everything waits or is settled. */
@@ -650,12 +500,12 @@ export class Monitor {
   private async confirmVerdict(): Promise<void> {
     // While a watch or discovery is failing for a passing reason (unreachable, 5xx, throttled), what is known of
     // Flux's state may be stale: decide once it is back (recovered() schedules a recompute). The timeout still runs.
-    if (this.confirming || this.finished || [...this.openErrors.values()].some((e) => TRANSIENT_CATEGORIES.has(e.category))) return;
+    if (this.confirming || this.finished || this.outage.transientOpen()) return;
     const t = this.nodes.topology;
     const kinds = new Set<FluxKind>();
     // After a failure of any watch, every kind is read again: a watch that has just been accepted may still be
     // about to say 410 Gone and relist, and what it would bring (a deletion, say) must not miss the verdict.
-    const everything = this.sinceError;
+    const everything = this.outage.sinceError;
     for (const n of Object.values(this.state.nodes)) {
       if (n.deleted) continue;
       if (!isFluxKind(n.kind)) continue; // custom kinds have no inventory parent; their watches are their own
@@ -680,18 +530,18 @@ export class Monitor {
           // Objects of this kind that are gone from the API although no watch has said so yet (a watch may be
           // relisting after 410 Gone): deleted.
           const listed = new Set((list.items ?? []).map((i) => objectKey({ ...i, kind })));
-          for (const key of [...this.objects.keys()]) {
-            if (this.objects.get(key)!.kind !== kind || listed.has(key)) continue;
-            for (const keys of this.scopes.values()) keys.delete(key);
-            this.forgetObject(key);
+          const store = this.watches.store;
+          for (const key of [...store.keys()]) {
+            if (store.get(key)!.kind !== kind || listed.has(key)) continue;
+            this.watches.forget(key);
             moved = true;
           }
           for (const item of list.items ?? []) {
             const key = objectKey({ ...item, kind });
-            const known = key ? this.objects.get(key) : undefined;
+            const known = key ? store.get(key) : undefined;
             if (!key || !known || known.metadata.resourceVersion === item.metadata.resourceVersion) continue;
             // A newer version than the watch has delivered so far: take it (the watch brings the same later).
-            this.storeObject(key, { ...item, kind, apiVersion: rt.apiVersion });
+            this.watches.put(key, { ...item, kind, apiVersion: rt.apiVersion });
             moved = true;
           }
         }),
@@ -708,7 +558,7 @@ export class Monitor {
     }
     this.confirming = false;
     if (this.finished) return;
-    if (everything && !moved) this.sinceError = false;
+    if (everything && !moved) this.outage.sinceError = false;
     if (moved) this.schedule();
     else if (settledNow()) void this.conclude(decideVerdict(this.state));
   }
