@@ -3,8 +3,6 @@
 import pRetry from 'p-retry';
 import {
   CI_ARTIFACT_KINDS,
-  countPhases,
-  EXIT_CODES,
   FAILURE_PHASES,
   FLUX_KINDS,
   isFluxKind,
@@ -39,6 +37,7 @@ import { Outage } from './outage.js';
 import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
+import { summaryEvent } from '../core/events.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -618,21 +617,7 @@ export class Monitor {
     this.state.verdict = verdict;
     this.state.verdictMessage = message ?? verdictMessage(verdict, this.state);
     this.publish();
-    const affected = Object.values(this.state.nodes).filter((n) => n.affected);
-    this.emit({
-      type: 'summary',
-      time: this.time(),
-      session: this.state.id,
-      commit: this.state.commit.sha,
-      ...(this.state.commit.through ? { through: this.state.commit.through } : {}),
-      verdict,
-      exitCode: EXIT_CODES[verdict],
-      message: this.state.verdictMessage,
-      durationMs: end - this.state.startedAt,
-      ...(this.state.timedOut ? { timedOut: true } : {}),
-      counts: countPhases(affected),
-      objects: affected.map((n) => ({ key: n.key, phase: n.phase, reason: n.reason, message: n.message, revision: n.revision, ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}) })),
-    });
+    this.emit(summaryEvent(this.state, { time: end }));
     this.resolveDone?.(this.state);
   }
 

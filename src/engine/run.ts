@@ -1,11 +1,12 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { randomUUID } from 'node:crypto';
 import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
-import { countPhases, EXIT_CODES, newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
+import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { categorize } from '../cluster/errors.js';
 import { redactUrl } from '../core/giturl.js';
+import { summaryEvent } from '../core/events.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 
 export interface RunOptions {
@@ -99,30 +100,7 @@ export async function runClusters(opts: RunOptions, contexts: string[]): Promise
   );
   const final = merged();
   opts.onState?.(final);
-  const all = Object.values(final.nodes).filter((n) => n.affected);
-  const verdict = final.verdict ?? 'error';
-  opts.onEvent?.({
-    type: 'summary',
-    time: new Date(final.endedAt ?? Date.now()).toISOString(),
-    session: id,
-    commit: final.commit.sha,
-    verdict,
-    exitCode: EXIT_CODES[verdict],
-    message: final.verdictMessage ?? '',
-    durationMs: Math.max(0, (final.endedAt ?? Date.now()) - final.startedAt),
-    ...(final.timedOut ? { timedOut: true } : {}),
-    counts: countPhases(all),
-    objects: all.map((n) => ({
-      key: n.key.slice(n.cluster!.length + 1),
-      cluster: n.cluster,
-      phase: n.phase,
-      reason: n.reason,
-      message: n.message,
-      revision: n.revision,
-      ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}),
-    })),
-    clusters: clusterVerdicts(final),
-  });
+  opts.onEvent?.(summaryEvent(final, { clusterOf: (n) => n.cluster, clusters: clusterVerdicts(final) }));
   return final;
 }
 
@@ -171,17 +149,6 @@ function failedBeforeStart(id: string, opts: RunOptions, err: unknown): SessionS
   const time = new Date(now).toISOString();
   opts.onEvent?.({ type: 'error', time, session: id, recovered: false, ...info });
   opts.onState?.(state);
-  opts.onEvent?.({
-    type: 'summary',
-    time,
-    session: id,
-    commit: state.commit.sha,
-    verdict: 'error',
-    exitCode: 3,
-    message: state.verdictMessage!,
-    durationMs: 0,
-    counts: { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0 },
-    objects: [],
-  });
+  opts.onEvent?.(summaryEvent(state, { time: now }));
   return state;
 }
