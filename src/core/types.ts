@@ -190,6 +190,12 @@ export interface NodeState {
   deleted?: boolean;
   /** Failed with the same error it already had before the push: the commit did not cause (nor fix) it. */
   preexisting?: boolean;
+  /**
+   * Ready, but its readiness is not the push's doing: it carries no commit, no parent delivered the push to it,
+   * and nothing that uses it has the push yet (a HelmChart built from a HelmRepository while the commit has not
+   * reached its HelmRelease). Shown as unchanged by this push and counted apart, never as ready with it.
+   */
+  context?: boolean;
   /** For a blocked (settled Pending/Waiting) node: the key of the settled upstream that blocks it. */
   blockedBy?: string;
   /**
@@ -384,6 +390,8 @@ export interface PhaseCounts {
   unknown: number;
   /** Pending or Waiting objects that can no longer move: what they wait for failed or is suspended. */
   blocked: number;
+  /** Ready objects whose readiness the push has not moved (NodeState.context): not "ready with the commit". */
+  unchanged: number;
 }
 
 /** Whole state of a monitoring session: what the UI renders and the session store persists. */
@@ -486,8 +494,9 @@ export type CountKey = keyof PhaseCounts;
  * object that can no longer move because what it waits for failed or is suspended (settled by the engine, with
  * `blockedBy` naming that upstream). A blocked object is counted only as blocked, never also as waiting or pending.
  */
-export function countKey(n: Pick<NodeState, 'phase' | 'settled'>): CountKey {
+export function countKey(n: Pick<NodeState, 'phase' | 'settled' | 'context'>): CountKey {
   if (n.settled && (n.phase === 'Pending' || n.phase === 'Waiting')) return 'blocked';
+  if (n.context && n.phase === 'Ready') return 'unchanged';
   switch (n.phase) {
     case 'Ready': return 'ready';
     case 'Progressing': return 'progressing';
@@ -501,7 +510,7 @@ export function countKey(n: Pick<NodeState, 'phase' | 'settled'>): CountKey {
 }
 
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
-  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0 };
+  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0, unchanged: 0 };
   for (const n of nodes) {
     if (onlyAffected && !n.affected) continue;
     // One vocabulary for the rows, the fold lines, the summary line, the verdict and --json: countKey().

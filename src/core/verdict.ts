@@ -163,7 +163,7 @@ export function verdictMessage(v: Verdict, s: SessionState): string {
   const blocked = c.blocked;
   switch (v) {
     case 'success':
-      return `commit ${short} is applied${through(s)}: ${c.ready} ready${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
+      return `commit ${short} is applied${through(s)}: ${c.ready} ready${c.unchanged ? `, ${c.unchanged} unchanged by this push` : ''}${c.suspended ? `, ${c.suspended} suspended` : ''}${c.superseded ? `, ${c.superseded} already on a newer commit` : ''}`;
     case 'failed': {
       if (nodes.length > 0 && nodes.every((n) => n.deleted)) {
         const names = nodes.slice(0, 3).map((n) => `${n.kind} ${n.namespace}/${n.name}`).join(', ');

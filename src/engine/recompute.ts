@@ -7,8 +7,9 @@
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
 import { touchNodes } from '../core/clusters.js';
 import { parseRevision, revisionCommit, revisionMatches } from '../core/revision.js';
-import { CI_ARTIFACT_KINDS, FAILURE_PHASES, TERMINAL_PHASES, type FluxKind, type GraphEdge, type KubeObject, type NodeState, type Phase, type PushedRevision, type StatusResult } from '../core/types.js';
+import { CI_ARTIFACT_KINDS, FAILURE_PHASES, isFluxKind, TERMINAL_PHASES, type FluxKind, type GraphEdge, type KubeObject, type NodeState, type Phase, type PushedRevision, type StatusResult } from '../core/types.js';
 import { affectedSet, buildGraph, correlatedSet, dependsOnRefs, inventoryRefs, matchSources, sourceRefs, type Graph, type PushTarget } from '../core/graph.js';
+import { kindInfo } from '../core/kinds.js';
 import { computeSettled, nodesByNsName, opensToSettle, settledBlocker, settleRelevant } from '../core/verdict.js';
 import type { CommitPlacement } from './commits.js';
 import type { CustomKinds } from './custom-kinds.js';
@@ -243,6 +244,7 @@ export class NodeBuilder {
     }
     this.markPreexisting(nodes);
     computeSettled(nodes, g, matchedSet);
+    this.markContext(topo, nodes);
     // The time in phase follows the phase shown, which the settle propagation may have rewritten (to Superseded)
     // after buildNode() compared the object's own phase: kept while a node stays in the phase it had, reset when
     // that changed (a node reused as it was and rewritten in place included).
@@ -261,6 +263,45 @@ export class NodeBuilder {
     this.m.state.cycles = g.cycles;
     for (const c of g.cycles) this.m.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
     this.m.state.matchedSources = matched;
+  }
+
+  /**
+   * Sources whose readiness the push cannot move by itself: affected, not matched nor correlated with the push
+   * (their revisions carry no commit of it), and delivered by no inventory parent: a HelmChart helm-controller
+   * made from a HelmRepository, an OCIRepository a HelmRelease takes its chart from. Each with the objects that
+   * use it (source edges into it).
+   */
+  private contextOf(topo: Topology): NonNullable<Topology['context']> {
+    if (topo.context) return topo.context;
+    const candidates = new Map<string, string[]>();
+    const consumers = new Set<string>();
+    for (const key of topo.order) {
+      const kind = this.m.objects.get(key)?.kind;
+      if (!kind || !isFluxKind(kind) || kindInfo(kind).role !== 'source') continue;
+      if (!topo.affected.has(key) || topo.matchedSet.has(key) || topo.correlated.has(key) || topo.parents.get(key)!.length) continue;
+      const users = (topo.g.in.get(key) ?? []).filter((e) => e.type === 'source').map((e) => e.from);
+      candidates.set(key, users);
+      for (const u of users) consumers.add(u);
+    }
+    topo.context = { candidates, consumers };
+    return topo.context;
+  }
+
+  /**
+   * Marks the Ready sources whose readiness is not the push's doing (NodeState.context): until something that uses
+   * them is Ready with the push (then they served it), they are shown and counted as unchanged by this push.
+   */
+  private markContext(topo: Topology, nodes: Record<string, NodeState>): void {
+    for (const [key, users] of this.contextOf(topo).candidates) {
+      const n = nodes[key];
+      if (!n) continue;
+      const served = users.some((u) => {
+        const un = nodes[u];
+        return !!un && un.phase === 'Ready' && !un.context;
+      });
+      const context = n.phase === 'Ready' && !n.deleted && !served;
+      if (context !== !!n.context) nodes[key] = context ? { ...n, context: true } : omitContext(n);
+    }
   }
 
   /** --all shows every object; the verdict still only counts the affected ones (all of them without a match). */
@@ -328,6 +369,9 @@ export class NodeBuilder {
     // the rebuilt nodes was a blocker (settled in a phase that blocks), and none is one now: not in a phase that
     // blocks once settled (Failed, Stalled, Suspended, Superseded, Unknown), and, when Pending or Waiting, with no
     // settled upstream that blocks it. Else (a blocker comes or goes) the propagation is done again, in full.
+    // Whether an object is context (unchanged by the push) depends on what uses it: done in full.
+    const ctx = this.contextOf(topo);
+    for (const key of fresh.keys()) if (ctx.candidates.has(key) || ctx.consumers.has(key)) return undefined;
     for (const { node, prev } of fresh.values()) {
       if (!prev || (prev.settled && settleRelevant(prev.phase))) return undefined;
       node.settled = TERMINAL_PHASES.has(node.phase) || node.phase === 'Unknown';
@@ -412,6 +456,8 @@ export interface Topology {
   children: Map<string, string[]>;
   /** The nodes' keys by `namespace/name` (the node set changes only with the topology), built on first use. */
   byNsName?: Map<string, string[]>;
+  /** The sources whose readiness the push may not move, and the objects that use them (built on first use). */
+  context?: { candidates: Map<string, string[]>; consumers: Set<string> };
 }
 
 /** The phases of the nodes a recompute may have changed, before it; `keys` (in order) when only those may have. */
@@ -450,6 +496,11 @@ function failureSignature(o: KubeObject | undefined): string | undefined {
     .replace(/\b[0-9a-f]{40,64}\b/gi, '…')
     .replace(/\/tmp\/[A-Za-z_-]+[0-9]+/g, '/tmp/…');
   return `${ready.reason ?? ''}|${msg}`;
+}
+
+function omitContext(n: NodeState): NodeState {
+  const { context: _, ...rest } = n;
+  return rest;
 }
 
 function omitPreexisting(n: NodeState): NodeState {

@@ -248,6 +248,7 @@ const nodeShape = obj({
   firstSeen: num,
   deleted: opt(bool),
   preexisting: opt(bool),
+  context: opt(bool),
   blockedBy: opt(str),
   cluster: opt(str),
   resourceVersion: opt(str),

@@ -91,8 +91,9 @@ export function nodeLabel(n: Pick<NodeState, 'kind' | 'namespace' | 'name'>): st
  * What a node's row says in its phase column: `Blocked` for a Pending/Waiting object that can no longer move
  * (countKey() says `blocked`: the word of the summary line, the fold lines and the verdict), else its phase.
  */
-export function shownPhase(n: Pick<NodeState, 'phase' | 'settled'>): ShownPhase {
-  return countKey(n) === 'blocked' ? 'Blocked' : n.phase;
+export function shownPhase(n: Pick<NodeState, 'phase' | 'settled' | 'context'>): ShownPhase {
+  const k = countKey(n);
+  return k === 'blocked' ? 'Blocked' : k === 'unchanged' ? 'Unchanged' : n.phase;
 }
 
 /**
@@ -361,7 +362,7 @@ function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: No
 }
 
 /** Order of the counts in a fold line ("+4 more (2 progressing, 1 waiting, 1 ready)"). */
-const FOLD_ORDER: readonly CountKey[] = ['pending', 'progressing', 'waiting', 'blocked', 'ready', 'failed', 'suspended', 'superseded', 'unknown'];
+const FOLD_ORDER: readonly CountKey[] = ['pending', 'progressing', 'waiting', 'blocked', 'ready', 'failed', 'suspended', 'superseded', 'unknown', 'unchanged'];
 
 function moreText(counts: Map<CountKey, number>): { count: number; text: string } {
   const count = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -513,6 +514,8 @@ export function formatCounts(c: PhaseCounts): string {
   if (c.blocked) parts.push(`${c.blocked} blocked`);
   if (c.superseded) parts.push(`${c.superseded} superseded`);
   if (c.unknown) parts.push(`${c.unknown} unknown`);
+  // Ready objects the push has not moved: context, not "ready with the commit".
+  if (c.unchanged) parts.push(`${c.unchanged} unchanged by this push`);
   return parts.join(', ');
 }
 

@@ -3,10 +3,11 @@
 import type { Phase, Verdict } from '../core/types.js';
 
 /**
- * What a row shows in its phase column: the phase, or `Blocked` for a Pending/Waiting object that can no longer
- * move (layout.ts shownPhase(), after countKey() in core/types.ts).
+ * What a row shows in its phase column: the phase, `Blocked` for a Pending/Waiting object that can no longer
+ * move, or `Unchanged` for a Ready object whose readiness the push has not moved (layout.ts shownPhase(), after
+ * countKey() in core/types.ts).
  */
-export type ShownPhase = Phase | 'Blocked';
+export type ShownPhase = Phase | 'Blocked' | 'Unchanged';
 
 /** Icons of the phases. Progressing is drawn with the spinner in the live view; this is its still form. */
 export const PHASE_ICON: Record<ShownPhase, string> = {
@@ -20,6 +21,7 @@ export const PHASE_ICON: Record<ShownPhase, string> = {
   Superseded: '↷',
   Unknown: '?',
   Blocked: '⊘',
+  Unchanged: '·',
 };
 
 /** ASCII tags of the phases, for logs that must stay 7-bit. All 6 columns wide. */
@@ -34,6 +36,7 @@ export const PHASE_TAG: Record<ShownPhase, string> = {
   Superseded: '[SUPR]',
   Unknown: '[ ?? ]',
   Blocked: '[BLKD]',
+  Unchanged: '[SAME]',
 };
 
 /** Colour names understood by both Ink (chalk) and the plain printer. */
@@ -50,6 +53,7 @@ export const PHASE_COLOR: Record<ShownPhase, ColorName> = {
   Superseded: 'gray',
   Unknown: 'gray',
   Blocked: 'yellow',
+  Unchanged: 'gray',
 };
 
 export const VERDICT_ICON: Record<Verdict, string> = {

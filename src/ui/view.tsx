@@ -231,6 +231,8 @@ function summaryLine(state: SessionState): Line {
   if (counts.blocked) parts.push([counts.blocked, 'blocked', 'yellow']);
   if (counts.superseded) parts.push([counts.superseded, 'superseded', 'gray']);
   if (counts.unknown) parts.push([counts.unknown, 'unknown', 'gray']);
+  // Ready objects the push has not moved (a HelmChart of a HelmRepository the commit has not reached): context.
+  if (counts.unchanged) parts.push([counts.unchanged, 'unchanged by this push', 'gray']);
   const line: Line = [];
   parts.forEach(([n, word, color], i) => {
     if (i > 0) line.push({ text: ', ', color: 'gray' });

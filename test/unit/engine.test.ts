@@ -10,6 +10,8 @@ import {
   SHA_NEW,
   SHA_NEWER,
   SHA_OLD,
+  T0,
+  cond,
   gitFailed,
   gitReady,
   gitRepository,
@@ -418,6 +420,51 @@ describe('engine against the API simulator', () => {
     expect(final.timedOut).toBeUndefined();
     expect(final.verdictMessage).toMatch(new RegExp(`^commit ${SHA_NEW.slice(0, 7)} was not applied: every object that would apply it was deleted \\(`));
     expect(final.verdictMessage).toContain('Kustomization flux-system/infra');
+  });
+
+  it('a HelmChart built from a HelmRepository is unchanged by the push (not ready with it) until its HelmRelease has the push', async () => {
+    const chartKey = 'HelmChart/apps/apps-podinfo';
+    const withChart = () => {
+      seedFleet();
+      // What helm-controller and source-controller write (helm-controller v1.x: status.helmChart "<ns>/<name>";
+      // source-controller: Ready=True ChartPullSucceeded on the HelmChart).
+      sim.apply({
+        apiVersion: 'source.toolkit.fluxcd.io/v1',
+        kind: 'HelmChart',
+        metadata: { name: 'apps-podinfo', namespace: 'apps' },
+        spec: { chart: 'podinfo', version: '6.x', sourceRef: { kind: 'HelmRepository', name: 'podinfo' }, interval: '5m' },
+        status: { observedGeneration: 1, conditions: [cond('Ready', 'True', 'ChartPullSucceeded', "pulled 'podinfo' chart with version '6.5.0'")], artifact: { revision: '6.5.0', digest: 'sha256:' + 'e'.repeat(64), path: 'x', url: 'x', lastUpdateTime: T0 } },
+      } as never);
+      const hr = sim.get({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' })!;
+      sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' }, { ...hrReady(hr.metadata.generation!), helmChart: 'apps/apps-podinfo' });
+    };
+
+    // The commit never arrives: the chart's Ready is not the push's doing.
+    await startSim();
+    withChart();
+    const failed = run();
+    await waitFor(() => failed.events.some((e) => e.type === 'session'));
+    sim.setStatus(GIT, gitFailed(SHA_OLD, 'authentication required'));
+    const f = await failed.p;
+    expect(f.verdict).toBe('failed');
+    expect(f.nodes[chartKey]).toMatchObject({ phase: 'Ready', context: true, affected: true });
+    const summary = failed.events.at(-1) as Extract<MonitorEvent, { type: 'summary' }>;
+    expect(summary.counts).toMatchObject({ ready: 0, unchanged: 1, failed: 1 });
+    expect(f.verdictMessage).toMatch(/, 0 ready \(GitRepository flux-system\/flux-system: GitOperationFailed\)$/);
+    await sim.stop();
+
+    // The push reaches the HelmRelease: then the chart served it, and counts as ready.
+    await startSim();
+    withChart();
+    const ok = run();
+    await waitFor(() => ok.states.at(-1)?.nodes[chartKey]?.context === true);
+    applyNewCommit();
+    const hr = sim.get({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' })!;
+    sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' }, { ...hrReady(hr.metadata.generation!), helmChart: 'apps/apps-podinfo' });
+    const s = await ok.p;
+    expect(s.verdict).toBe('success');
+    expect(s.nodes[chartKey]!.context).toBeUndefined();
+    expect((ok.events.at(-1) as Extract<MonitorEvent, { type: 'summary' }>).counts).toMatchObject({ ready: 5, unchanged: 0 });
   });
 
   it('stops with verdict superseded when aborted for a newer push', async () => {
