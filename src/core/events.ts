@@ -1,6 +1,6 @@
 // The events of `--json` (docs/json-events.md) and the one builder of the `summary` event that the engine, the
 // several-cluster merge and the sessions that end before they start all use. Pure: no I/O.
-import { countPhases, EXIT_CODES, type Diagnosis, type NodeState, type Phase, type PhaseCounts, type SessionState, type Verdict } from './types.js';
+import { countKey, countPhases, EXIT_CODES, type Diagnosis, type NodeState, type Phase, type PhaseCounts, type SessionState, type Verdict } from './types.js';
 import type { CategorizedError } from './types.js';
 
 /**
@@ -88,7 +88,7 @@ export type MonitorEventBody =
       timedOut?: boolean;
       counts: PhaseCounts;
       /** `cluster`: the object's context, in the overall summary of a several-cluster session. */
-      objects: Array<{ key: string; cluster?: string; phase: Phase; reason: string; message: string; revision?: string; diagnosis?: Diagnosis }>;
+      objects: Array<{ key: string; cluster?: string; phase: Phase; reason: string; message: string; revision?: string; blocked?: true; blockedBy?: string; unchanged?: true; diagnosis?: Diagnosis }>;
       /** Overall summary of a several-cluster session: each cluster's verdict, in the order of the contexts. */
       clusters?: ClusterVerdict[];
     };
@@ -126,6 +126,9 @@ export function summaryEvent(
         reason: n.reason,
         message: n.message,
         revision: n.revision,
+        // The views' word for it (countKey): blocked, with what blocks it; or unchanged by this push.
+        ...(countKey(n) === 'blocked' ? { blocked: true, ...(n.blockedBy ? { blockedBy: cluster !== undefined ? n.blockedBy.slice(cluster.length + 1) : n.blockedBy } : {}) } : {}),
+        ...(countKey(n) === 'unchanged' ? { unchanged: true } : {}),
         ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}),
       };
     }),

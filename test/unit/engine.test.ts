@@ -450,6 +450,10 @@ describe('engine against the API simulator', () => {
     expect(f.nodes[chartKey]).toMatchObject({ phase: 'Ready', context: true, affected: true });
     const summary = failed.events.at(-1) as Extract<MonitorEvent, { type: 'summary' }>;
     expect(summary.counts).toMatchObject({ ready: 0, unchanged: 1, failed: 1 });
+    // --json says of each object what the views say: the chart unchanged, the Kustomizations blocked by the source.
+    expect(summary.objects.find((o) => o.key === chartKey)).toMatchObject({ phase: 'Ready', unchanged: true });
+    expect(summary.objects.find((o) => o.key === 'Kustomization/flux-system/infra')).toMatchObject({ blocked: true, blockedBy: 'GitRepository/flux-system/flux-system' });
+    expect(summary.objects.filter((o) => o.blocked).length).toBe(summary.counts.blocked);
     expect(f.verdictMessage).toMatch(/, 0 ready \(GitRepository flux-system\/flux-system: GitOperationFailed\)$/);
     await sim.stop();
 
