@@ -30,8 +30,11 @@ const DRY_RUN = /^(\S+\/\S+ dry-run failed)(?: \([A-Za-z]+\))?:\s*/;
 
 /** A kubelet-style Go duration from a Flux message, rounded to what a person reads: `30.019469835s` → `30s`. */
 function roundDuration(d: string): string {
-  const m = /^(\d+)\.\d+s$/.exec(d);
-  return m ? `${m[1]}s` : d;
+  const m = /^(\d+)(\.\d+)?s$/.exec(d);
+  if (!m) return d;
+  // Whole seconds from 1 s on (`30.01s` → `30s`); under a second, to the tenth (`0.75s` → `0.8s`), never `0s`.
+  const secs = Number(`${m[1]}${m[2] ?? ''}`);
+  return secs >= 1 ? `${Math.floor(secs)}s` : `${Math.max(0.1, Math.round(secs * 10) / 10)}s`;
 }
 
 /** The kustomize build error without its wrapper: the error inside `err='…'` (the resource that failed), the controller's temporary directory removed. */

@@ -95,4 +95,9 @@ describe('causeLine on messages of several lines', () => {
     expect(causeLine(' \n \n')).toBe('');
     expect(hasMoreThanCause('')).toBe(false);
   });
+
+  it('a health check shorter than a second keeps its tenths (never "after 0s")', () => {
+    expect(causeLine("health check failed after 0.75s: timeout waiting for: [Deployment/apps/web status: 'InProgress']")).toBe("timeout waiting for: [Deployment/apps/web status: 'InProgress'] (after 0.8s)");
+    expect(causeLine("health check failed after 0.01s: timeout waiting for: [Deployment/apps/web status: 'InProgress']")).toBe("timeout waiting for: [Deployment/apps/web status: 'InProgress'] (after 0.1s)");
+  });
 });
