@@ -528,7 +528,9 @@ export function summarize(state: SessionState): Summary {
   if (state.verdict) {
     const took = formatDuration((state.endedAt ?? state.updatedAt) - state.startedAt);
     // The cluster error is on screen just above (with its hint): the verdict does not say it a second time.
-    const msg = verdictRestatesError(state) ? '' : oneLine(state.verdictMessage);
+    // The verdict's own words without what the title already says (`Timed out after 3s: timed out after 3s: …`).
+    const own = oneLine(state.verdictMessage).replace(state.verdict === 'timeout' ? /^timed out after \d+s(?:: |$)/ : /^$/, '');
+    const msg = verdictRestatesError(state) ? '' : own;
     summary.verdictLine = `${VERDICT_TITLE[state.verdict]} after ${took}${msg ? `: ${msg}` : state.verdict === 'error' && state.error ? ' (see the error above)' : ''}`;
     const named = state.verdict === 'failed' ? verdictFailure(state) : undefined;
     const cause = named ? oneLine(causeLine(cleanText(named.message))) : '';
@@ -551,7 +553,8 @@ export function verdictRestatesError(state: SessionState): boolean {
   const e = state.error;
   if (state.verdict !== 'error' || !e || !state.verdictMessage) return false;
   const msg = oneLine(state.verdictMessage);
-  return msg === oneLine(`${e.message}. ${e.hint}`) || msg === oneLine(e.message);
+  // The error's message leads the verdict's (the context it was on may follow).
+  return msg === oneLine(`${e.message}. ${e.hint}`) || msg.startsWith(oneLine(e.message));
 }
 
 /** Short commit: first 7 characters of the sha. */

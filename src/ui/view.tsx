@@ -255,6 +255,11 @@ function warningLines(state: SessionState, verbosity: Verbosity): Line[] {
 function emptyTreeLine(state: SessionState, showAll: boolean): Line {
   const total = Object.keys(state.nodes).length;
   if (total === 0) {
+    // Nothing was read because the cluster was never reached: that is not "nothing to follow".
+    if (state.error && (state.status === 'starting' || state.verdict === 'error')) {
+      const where = state.cluster.server ?? state.cluster.context;
+      return [{ text: state.status === 'starting' ? `Cannot read Flux objects yet: ${where ? `${oneLine(where)} is not answering` : 'the cluster is not answering'} (see below).` : 'No Flux object could be read: the cluster was not reached.', color: 'gray' }];
+    }
     return [{ text: state.status === 'starting' ? 'Discovering Flux objects…' : 'No Flux objects to follow for this commit.', color: 'gray' }];
   }
   return [{ text: showAll ? 'No Flux objects.' : `No object is affected by this commit (${total} unrelated; press a to show them).`, color: 'gray' }];

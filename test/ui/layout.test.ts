@@ -299,6 +299,13 @@ describe('summarize', () => {
     expect(summarize(f.state).verdictLine).toBeUndefined();
     const done = { ...f.state, status: 'finished' as const, verdict: 'timeout' as const, verdictMessage: 'apps still progressing', endedAt: T0 + 300_000 };
     expect(summarize(done).verdictLine).toBe('Timed out after 5m00s: apps still progressing');
+    // The engine's timeout message starts with what the title says: said once.
+    const engine = { ...done, verdictMessage: 'timed out after 300s: 2 ready, 1 progressing, 0 waiting, 0 pending' };
+    expect(summarize(engine).verdictLine).toBe('Timed out after 5m00s: 2 ready, 1 progressing, 0 waiting, 0 pending');
+    // A cluster error restated by the verdict (with the context it was on) is not said a second time.
+    const error = { category: 'unreachable' as const, message: 'cannot reach https://10.0.0.1:6443 (ECONNREFUSED)', hint: 'Check the cluster is up and reachable.' };
+    const unreachable = { ...done, verdict: 'error' as const, error, verdictMessage: `${error.message}; context prod. ${error.hint}` };
+    expect(summarize(unreachable).verdictLine).toBe('Error after 5m00s (see the error above)');
   });
 });
 

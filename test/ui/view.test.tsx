@@ -187,6 +187,20 @@ describe('SessionView', () => {
     expect(end[1]).toContain('· 42s ·');
   });
 
+  it('a session that never reached the cluster says so, not that there is nothing to follow', () => {
+    const f = fleet();
+    const error = { category: 'unreachable' as const, message: 'cannot reach https://10.0.0.1:6443 (ECONNREFUSED)', hint: 'Check the cluster is up and reachable.' };
+    const base = { ...f.state, nodes: {}, edges: [], matchedSources: [], error, cluster: { context: 'prod', server: 'https://10.0.0.1:6443' } };
+    const starting = frame({ ...base, status: 'starting' }, { width: 120 });
+    expect(starting.join('\n')).toContain('Cannot read Flux objects yet: https://10.0.0.1:6443 is not answering (see below).');
+    const ended = frame({ ...base, status: 'finished', verdict: 'error', verdictMessage: `${error.message}; context prod. ${error.hint}`, endedAt: T0 + 5_000 }, { width: 120 });
+    const text = ended.join('\n');
+    expect(text).toContain('No Flux object could be read: the cluster was not reached.');
+    expect(text).not.toContain('No Flux objects to follow');
+    // Said once: the error with its hint, and the verdict points at it.
+    expect(text.split('cannot reach https://10.0.0.1:6443').length - 1).toBe(1);
+  });
+
   it('wraps a long verdict instead of cutting it', () => {
     const f = fleet();
     const msg = 'Kustomization flux-system/monitoring failed (HealthCheckFailed); 1 object blocked by it and 2 more waiting';
