@@ -245,7 +245,9 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     onState(state);
     finished = true;
     const s = summarize(state);
-    if (!minimal) line(`summary: ${s.countsLine}`);
+    // Counts of nothing read (the cluster was never reached) would read as "0 ready": the error says what happened.
+    const nothingRead = Object.keys(state.nodes).length === 0 && state.verdict === 'error';
+    if (!minimal && !nothingRead) line(`summary: ${s.countsLine}`);
     line(verdictText(state, s.verdictLine, opts.ascii, color));
     // The cause of the failure the verdict names (its object and reason): the line of its message that says it.
     if (s.causeLine) line(`  ${ansi(s.causeLine, state.verdict ? VERDICT_COLOR[state.verdict] : undefined, color)}`);
