@@ -34,6 +34,10 @@ const result = await build({
   sourcemap: 'linked',
   sourcesContent: false,
   legalComments: 'none',
+  // Less to read and parse at every start; keepNames keeps the names of functions and classes (error names, stack
+  // traces, and code that reads `.name`) as in the sources.
+  minify: true,
+  keepNames: true,
   metafile: true,
   logLevel: 'warning',
   // Optional packages that are never installed with flux-monitor (required in a try or behind a flag).

@@ -2,7 +2,6 @@
 import { snapshotState, type MonitorEvent, type SessionState, type Verbosity } from '../core/types.js';
 import type { CommandIO } from './types.js';
 import { createJsonPrinter } from '../ui/json.js';
-import { createPlainPrinter } from '../ui/plain.js';
 import { colorEnabled, shouldUseInk } from '../ui/mode.js';
 
 export interface Output {
@@ -21,6 +20,8 @@ export async function createOutput(
     return { onState: () => undefined, onEvent: print, finish: async () => undefined };
   }
   if (!shouldUseInk(io.env, io.stdout)) {
+    // Loaded only here: `--json` draws no tree (and the live view below has its own).
+    const { createPlainPrinter } = await import('../ui/plain.js');
     const p = createPlainPrinter(io.stdout, { verbosity: o.verbosity, showDependencies: o.showDependencies, color: io.stdout.isTTY === true && colorEnabled(io.env) });
     return { onState: (s) => p.onState(s), onEvent: () => undefined, finish: async (s) => p.finish(s) };
   }
