@@ -11,13 +11,13 @@
 // Chunks sit two levels under dist/ (dist/src/chunks/), like tsc's dist/src/commands/*.js, so that modules that
 // find package.json from their own URL (`new URL('../../../package.json', import.meta.url)`) still find it.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'src');
-rmSync(join(outdir, 'chunks'), { recursive: true, force: true });
+const chunks = join(outdir, 'chunks');
 
 const result = await build({
   absWorkingDir: root,
@@ -45,6 +45,15 @@ const result = await build({
   // CommonJS dependencies (simple-git, debug, the Kubernetes client's) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
 });
+
+// Chunks of earlier builds stay a day: a monitor started before this build (the detached monitor runs for minutes)
+// still imports its own chunks lazily (the diagnosis, the Kubernetes client for an exec plugin). Their names are
+// content hashes, so they never clash with this build's.
+const built = new Set(Object.keys(result.metafile.outputs).map((f) => relative(chunks, join(root, f))));
+for (const name of readdirSync(chunks)) {
+  const file = join(chunks, name);
+  if (!built.has(name) && Date.now() - statSync(file).mtimeMs > 24 * 3600_000) rmSync(file, { force: true });
+}
 
 if (process.argv.includes('--verbose')) {
   for (const [file, out] of Object.entries(result.metafile.outputs)) {
