@@ -106,16 +106,28 @@ describe('real Flux: real conditions', () => {
       };
       const install = await cli(['install']);
       expect(install.status, install.stderr).toBe(0);
-      const sha = await c.repo.commit('change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
-      // The user's own push: `git push` with the hooks, to the branch's upstream.
-      await git(c.repo.dir, ['push', '-q', 'origin', 'HEAD:refs/heads/main'], cliEnv);
-      c.pushes.push({ sha, subject: 'change apps', t: c.recorder.now() });
+      // Two pushes, each followed to its verdict; `status --json` issued the moment `git push` returns is about
+      // that push, never the previous one's finished session (its monitor starts only once git has exited).
       let last: any;
-      await waitUntil(suite.env(), 'the detached monitor to finish', async () => {
-        const r = await cli(['status', '--json']);
-        last = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
-        return last?.status === 'finished';
-      }, 180_000);
+      let sha = '';
+      let previous: string | undefined;
+      for (const message of ['two', 'three']) {
+        sha = await c.repo.commit(`change apps (${message})`, { 'apps/config.yaml': configMap('apps-config', { message }) });
+        // The user's own push: `git push` with the hooks, to the branch's upstream.
+        await git(c.repo.dir, ['push', '-q', 'origin', 'HEAD:refs/heads/main'], cliEnv);
+        const atOnce = await cli(['status', '--json']);
+        const now = JSON.parse(atOnce.stdout);
+        expect(now.session === null ? now.commit : now.commit.sha, atOnce.stdout + atOnce.stderr).toBe(sha);
+        if (previous) expect(atOnce.stdout).not.toContain(previous);
+        c.pushes.push({ sha, subject: `change apps (${message})`, t: c.recorder.now(), parents: await c.repo.parents(sha) });
+        await waitUntil(suite.env(), 'the detached monitor to finish', async () => {
+          const r = await cli(['status', '--json']);
+          last = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+          return last?.commit?.sha === sha && last?.status === 'finished';
+        }, 180_000);
+        expect(last.verdict).toBe('success');
+        previous = sha;
+      }
       await c.adopt(last);
       expect(last.commit.sha).toBe(sha);
       expect(last.verdict).toBe('success');

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runMonitor } from '../../src/engine/run.js';
 import { relateCommit } from '../../src/git/relate.js';
+import { summaryEvent } from '../../src/core/events.js';
 import { countPhases, DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { apply, startFluxEnv, WorkRepo, type FluxEnv } from './env.js';
 import { Recorder, type Transcript } from './recorder.js';
@@ -150,17 +151,7 @@ export class Case {
     this.decidedAt = this.recorder.now();
     await this.sync();
     this.endedAt = this.recorder.now();
-    const affected = Object.values(state.nodes).filter((n) => n.affected);
-    const verdict = state.verdict ?? 'timeout';
-    this.last = {
-      state,
-      events: [],
-      summary: {
-        type: 'summary', time: new Date(state.endedAt ?? Date.now()).toISOString(), session: state.id, verdict,
-        exitCode: EXIT_CODES[verdict], message: state.verdictMessage ?? '', durationMs: (state.endedAt ?? state.updatedAt) - state.startedAt,
-        counts: countPhases(affected), objects: [],
-      },
-    };
+    this.last = { state, events: [], summary: summaryEvent({ ...state, verdict: state.verdict ?? 'timeout' }) };
   }
 
   /** Saves the transcript (FLUX_MONITOR_RECORD=1) and stops recording. */
