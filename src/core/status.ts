@@ -542,7 +542,15 @@ export function computeStatus(obj: KubeObject, pushed: PushedRevision, ctx: Stat
       const r = correlate
         ? judgeDeployment(obj, conds, pushed, ctx, { ...revs, pendingReason: 'NotApplied', pendingMessage: `waiting for the source to deliver ${shortSha(pushed.sha)}` })
         : undefined;
-      return r ?? judgeGeneric(obj, conds, ctx, str(st.lastAttemptedRevision) ?? str(st.lastAppliedRevision));
+      if (r) return r;
+      const generic = judgeGeneric(obj, conds, ctx, str(st.lastAttemptedRevision) ?? str(st.lastAppliedRevision));
+      // Its source is the pushed repository's, but what it applied names no commit (an OCI artifact pushed without
+      // --revision): Ready says nothing about the push, so it is not "Ready with it" (oci-no-revision.json).
+      const rev = revs.applied ?? revs.attempted;
+      if (correlate && rev && generic.phase === 'Ready' && ctx.delivered !== true) {
+        return result('Pending', 'RevisionUnknown', `applied ${rev}, which names no commit: whether it carries ${shortSha(pushed.sha)} is unknown`, { revision: rev });
+      }
+      return generic;
     }
     case 'HelmRelease': {
       const revs = !correlate ? {} : helmReleaseRevisionsAreCommits(obj) ? helmReleaseRevisions(obj) : helmReleaseArtifactRevisions(obj, ctx);

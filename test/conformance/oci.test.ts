@@ -259,6 +259,11 @@ describe('real Flux: OCI artifacts built by CI', () => {
       expect(oci.message).toContain('has no org.opencontainers.image.revision annotation');
       expect(oci.message).toContain('--revision');
       expect(run.summary.message).toContain('waiting for CI');
+      // Kustomize-controller applied the artifact and says Ready, but what it applied names no commit: the view
+      // must not call that "Ready with the push".
+      const ks = c.node(run, 'Kustomization', 'app');
+      expect(ks).toMatchObject({ phase: 'Pending', reason: 'RevisionUnknown' });
+      expect(c.ready('Kustomization', 'app')).toBe(true);
     }));
 
   it('auto_reconcile asks an OCIRepository with a long interval to look again until CI has published', () =>

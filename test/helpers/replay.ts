@@ -31,14 +31,16 @@ export function monitoredPush(t: Transcript): Transcript['pushes'][number] {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * The entries before the last push (the state the monitor started from) and after it, each in the order the
- * apiserver wrote them (resourceVersion). The recorder received them over one watch per kind, and watches of
- * different kinds are not ordered with each other; the engine meets that disorder in the live conformance run.
+ * The entries before the last push (the state the monitor started from, in the order the apiserver wrote them:
+ * resourceVersion) and after it, in the order the recorder received them. The recorder had one watch per kind,
+ * and watches of different kinds are not ordered with each other: the replay keeps that cross-kind disorder of
+ * the real run (a Kustomization's "applied" before the generation bump of the HelmRelease it applied, say), which
+ * the engine must meet as it did live, instead of re-sorting it away.
  */
 export function splitAtPush(t: Transcript): { before: Transcript['entries']; after: Transcript['entries'] } {
   const push = monitoredPush(t);
   const byRv = (a: Transcript['entries'][number], b: Transcript['entries'][number]) => Number(a.object.metadata.resourceVersion) - Number(b.object.metadata.resourceVersion);
-  return { before: t.entries.filter((e) => e.t < push.t).sort(byRv), after: t.entries.filter((e) => e.t >= push.t).sort(byRv) };
+  return { before: t.entries.filter((e) => e.t < push.t).sort(byRv), after: t.entries.filter((e) => e.t >= push.t) };
 }
 
 function write(sim: ApiSimulator, e: Transcript['entries'][number]): void {

@@ -775,6 +775,11 @@ describe('computeStatus: Kustomization', () => {
       expect: { phase: 'Ready', revision: `latest@sha256:${DIGEST}`, matchesPushed: undefined },
     },
     {
+      name: 'OCI source without origin revisions, not delivered by a parent → Pending RevisionUnknown (Ready says nothing about the push)',
+      object: ks({ lastAppliedRevision: `latest@sha256:${DIGEST}`, lastAttemptedRevision: `latest@sha256:${DIGEST}`, conditions: [applied('x')], observedGeneration: 1 }),
+      expect: { phase: 'Pending', reason: 'RevisionUnknown', revision: `latest@sha256:${DIGEST}` },
+    },
+    {
       name: 'source of another repository (correlate=false), parent applied the commit → judged from the object',
       object: readyKs(gitRev(OTHER)),
       ctx: { correlate: false, delivered: true },

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../../src/core/status.js';
 import { EXIT_CODES, type KubeObject } from '../../src/core/types.js';
+import type { SessionState } from '../../src/core/types.js';
+import type { Transcript } from '../conformance/recorder.js';
 import { loadTranscripts, monitoredPush, recordedRelation, replay, splitAtPush } from '../helpers/replay.js';
 
 const transcripts = loadTranscripts();
@@ -41,6 +43,8 @@ describe('real-Flux transcripts', () => {
       for (const n of Object.values(r.state.nodes)) if (n.affected) phases[`${n.kind}/${n.name}`] = norm({ phase: n.phase, reason: n.reason });
       const want = Object.fromEntries(Object.entries(t.expected.phases).map(([k, p]) => [k, norm(p)]));
       expect(phases).toEqual(want);
+      // And an oracle that is not flux-monitor's own record: what the controllers wrote agrees with the replay.
+      expect(disagreements(t, r.state)).toEqual([]);
     });
 
     it('the status model gives each object its recorded phase from the last status the controllers wrote', () => {
@@ -72,3 +76,53 @@ describe('real-Flux transcripts', () => {
     });
   });
 });
+
+/**
+ * Where the replayed nodes disagree with what the controllers wrote, read from the recorded statuses alone (not
+ * from the verdict flux-monitor gave when the transcript was recorded): a node the replay calls Ready must have a
+ * recorded version with Ready=True for its current generation and, for a GitRepository or a Kustomization, the
+ * pushed commit (or a later push that contains it) in its artifact or applied revision; a Failed one a version
+ * with Ready=False for that reason (Stalled: Stalled=True). Objects not written after the push are judged by
+ * their last version.
+ */
+function disagreements(t: Transcript, state: SessionState): string[] {
+  const push = monitoredPush(t);
+  const carrying = t.pushes.filter((p) => p.sha === push.sha || recordedRelation(t, push.sha, p.sha).relation === 'contains').map((p) => p.sha.slice(0, 12));
+  // An OCI artifact's revision is a digest: the commit it was built from is in the artifact's metadata (as the
+  // engine reads it), recorded on the OCIRepository.
+  const origins = new Map<string, string>();
+  for (const e of t.entries) {
+    const k = artifactDigestKey(e.object.status?.artifact?.revision);
+    const origin = originRevision(artifactOrigin(e.object).revision);
+    if (k && origin) origins.set(k, origin);
+  }
+  const carries = (rev: unknown): boolean =>
+    typeof rev === 'string' && (carrying.some((c) => rev.includes(c)) || (!!artifactDigestKey(rev) && carries(origins.get(artifactDigestKey(rev)!))));
+  const cond = (o: KubeObject, type: string) => (o.status?.conditions as Array<{ type: string; status: string; reason?: string }> | undefined)?.find((c) => c.type === type);
+  const current = (o: KubeObject) => o.status?.observedGeneration === undefined || o.metadata.generation === undefined || o.status.observedGeneration === o.metadata.generation;
+  const out: string[] = [];
+  for (const n of Object.values(state.nodes)) {
+    if (!n.affected || n.deleted || n.context) continue;
+    const key = `${n.kind}/${n.name}`;
+    const all = t.entries.filter((e) => e.type !== 'DELETED' && e.object.kind === n.kind && e.object.metadata.name === n.name).map((e) => ({ t: e.t, o: e.object }));
+    const since = all.filter((v) => v.t >= push.t).map((v) => v.o);
+    const versions = since.length ? since : all.slice(-1).map((v) => v.o);
+    let ok = true;
+    if (n.phase === 'Ready') {
+      ok = versions.some((o) => {
+        // A source's stored artifact is what it serves, whatever a later fetch's Ready says (ArtifactStored).
+        if ((n.kind === 'GitRepository' || n.kind === 'OCIRepository') && carries(o.status?.artifact?.revision)) return true;
+        if (cond(o, 'Ready')?.status !== 'True' || !current(o)) return false;
+        if (n.kind === 'GitRepository') return carries(o.status?.artifact?.revision);
+        if (n.kind === 'Kustomization') return carries(o.status?.lastAppliedRevision);
+        return true;
+      });
+    } else if (n.phase === 'Failed') {
+      ok = versions.some((o) => cond(o, 'Ready')?.status === 'False' && cond(o, 'Ready')?.reason === n.reason);
+    } else if (n.phase === 'Stalled') {
+      ok = versions.some((o) => cond(o, 'Stalled')?.status === 'True' || (cond(o, 'Ready')?.status === 'False' && cond(o, 'Ready')?.reason === n.reason));
+    }
+    if (!ok) out.push(`${key}: the replay says ${n.phase} (${n.reason}), no recorded status of the controllers does`);
+  }
+  return out;
+}
