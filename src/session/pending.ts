@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseIntent, refTarget } from '../git/intent.js';
 import type { StatePaths } from './paths.js';
+import { pidAlive } from './proc.js';
 
 /** What push-done wrote about one pushed ref (`intents/<pid>.outcome`, one JSON object). */
 export interface PushOutcome {
@@ -43,16 +44,6 @@ function samePath(a: string, b: string): boolean {
     return realpathSync(a) === realpathSync(b);
   } catch {
     return false;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 1) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

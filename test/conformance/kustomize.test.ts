@@ -7,7 +7,7 @@ import { EXIT_CODES } from '../../src/core/types.js';
 import { configMap, deployment, gitRepository, kustomization, kustomizationYaml } from './cases.js';
 import { mergePatch, WorkRepo } from './env.js';
 import { git } from '../harness/git-server.js';
-import { decidedByFlux, fluxSuite } from './support.js';
+import { decidedByFlux, fluxSuite, type Case } from './support.js';
 
 const suite = fluxSuite({ beforeAll, afterAll });
 const withCase = suite.withCase;
@@ -28,6 +28,21 @@ function twoLevel(opts: { infraSuspended?: boolean; wait?: boolean; timeout?: st
     kustomization(ns, 'infra', './infra', { suspend: opts.infraSuspended, wait: opts.wait, timeout: opts.timeout }),
     kustomization(ns, 'apps', './apps', { dependsOn: ['infra'], wait: opts.wait, timeout: opts.timeout }),
   ];
+}
+
+/**
+ * The chain with a GitRepository that fetches only when asked (auto_reconcile) or at creation, Ready at its first
+ * commit; then my push A, which Flux has not fetched: what happens next (a teammate's push, a force push) reaches
+ * Flux before A does.
+ */
+async function pushAOnIdleChain(c: Case): Promise<string> {
+  const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
+    gitRepository(ns, url, { interval: '1h' }),
+    kustomization(ns, 'infra', './infra'),
+    kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
+  ]);
+  await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+  return c.push('A: change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'A' }) });
 }
 
 describe('real Flux: Kustomizations', () => {
@@ -216,14 +231,7 @@ describe('real Flux: Kustomizations', () => {
 
   it("a teammate's newer commit that this clone never fetched: the push is applied through it", () =>
     withCase('teammate-through', "I push A; a teammate pulls A, commits B on top and pushes before Flux fetches A; Flux goes straight to B", async (c) => {
-      const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
-        // Flux fetches only when asked (auto_reconcile) or at creation: A is never fetched before B is pushed.
-        gitRepository(ns, url, { interval: '1h' }),
-        kustomization(ns, 'infra', './infra'),
-        kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
-      ]);
-      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
-      const a = await c.push('A: change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'A' }) });
+      const a = await pushAOnIdleChain(c);
       const teammate = await WorkRepo.clone(c.repo.url, 'teammate');
       try {
         const b = await c.push('B: change infra', { 'infra/config.yaml': configMap('infra-config', { message: 'B' }) }, { from: teammate });
@@ -251,13 +259,7 @@ describe('real Flux: Kustomizations', () => {
 
   it('a force push that drops the pushed commit: the push is superseded, saying by what', () =>
     withCase('force-push-superseded', 'I push A; before Flux fetches it, a force push replaces main with B, which does not contain A', async (c) => {
-      const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
-        gitRepository(ns, url, { interval: '1h' }),
-        kustomization(ns, 'infra', './infra'),
-        kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
-      ]);
-      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
-      const a = await c.push('A: change apps', { 'apps/config.yaml': configMap('apps-config', { message: 'A' }) });
+      const a = await pushAOnIdleChain(c);
       const other = await WorkRepo.clone(c.repo.url, 'rewrite');
       try {
         await other.resetHard(1);

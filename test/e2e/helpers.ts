@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { listSessions, liveness, type StoredSession } from '../../src/session/store.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
+import type { KubeObject } from '../../src/core/types.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -138,4 +141,26 @@ export async function eventually<T>(fn: () => T | undefined | false, timeoutMs =
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A GitRepository of the test's remote (branch main) and a Kustomization from it, in the API simulator, both Ready
+ * at `sha`; the function returned makes both Ready at another commit, as Flux applying it would.
+ */
+export function fluxApp(sim: ApiSimulator, r: TestRepo, name: string, sha: string): (sha: string) => void {
+  const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
+  const repo = sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' }, spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' } } as KubeObject);
+  const ks = sim.apply({
+    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+    kind: 'Kustomization',
+    metadata: { name, namespace: 'flux-system' },
+    spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
+  } as KubeObject);
+  const deliver = (s: string) => {
+    const rev = `main@sha1:${s}`;
+    sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository')) ?? repo, rev));
+    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization')) ?? ks, rev, {}));
+  };
+  deliver(sha);
+  return deliver;
 }

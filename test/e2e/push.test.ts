@@ -9,7 +9,7 @@ import { ApiSimulator } from '../../src/sim/server.js';
 import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
 import { liveness, readHistory, sessionFile } from '../../src/session/store.js';
 import { pidAlive } from '../../src/session/proc.js';
-import { CLI, eventually, requireBuild, TestRepo } from './helpers.js';
+import { CLI, eventually, fluxApp, requireBuild, TestRepo } from './helpers.js';
 
 let sim: ApiSimulator;
 let kubeconfig: string;
@@ -49,26 +49,7 @@ function newRepo(opts: Partial<ConstructorParameters<typeof TestRepo>[0]> = {}):
 /** A GitRepository on the test's remote (branch main) and a Kustomization from it, both at `sha`. */
 function fluxFor(r: TestRepo, sha: string): { name: string; deliver: (sha: string) => void } {
   const name = `app-${++seq}`;
-  const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
-  const repo = sim.apply({
-    apiVersion: 'source.toolkit.fluxcd.io/v1',
-    kind: 'GitRepository',
-    metadata: { name, namespace: 'flux-system' },
-    spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' },
-  } as KubeObject);
-  const ks = sim.apply({
-    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-    kind: 'Kustomization',
-    metadata: { name, namespace: 'flux-system' },
-    spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
-  } as KubeObject);
-  const deliver = (s: string) => {
-    const rev = `main@sha1:${s}`;
-    sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository')) ?? repo, rev));
-    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization')) ?? ks, rev, {}));
-  };
-  deliver(sha);
-  return { name, deliver };
+  return { name, deliver: fluxApp(sim, r, name, sha) };
 }
 
 describe('git push → session', () => {

@@ -4,10 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
-import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
-import { eventually, requireBuild, TestRepo } from './helpers.js';
+import { eventually, fluxApp, requireBuild, TestRepo } from './helpers.js';
 
 let sim: ApiSimulator;
 let kubeconfig: string;
@@ -27,24 +25,7 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-/** A GitRepository of the test's remote (branch main) and a Kustomization from it; `deliver` makes both Ready at a commit. */
-function fluxFor(r: TestRepo, name: string): (sha: string) => void {
-  const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
-  const repo = sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' }, spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' } } as KubeObject);
-  const ks = sim.apply({
-    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-    kind: 'Kustomization',
-    metadata: { name, namespace: 'flux-system' },
-    spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
-  } as KubeObject);
-  const deliver = (sha: string) => {
-    const rev = `main@sha1:${sha}`;
-    sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository')) ?? repo, rev));
-    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization')) ?? ks, rev, {}));
-  };
-  deliver(r.ok(r.work, 'rev-parse', 'HEAD'));
-  return deliver;
-}
+const fluxFor = (r: TestRepo, name: string) => fluxApp(sim, r, name, r.ok(r.work, 'rev-parse', 'HEAD'));
 
 /** The commit a `status --json` answer is about: the session's, or that of the push it says is starting. */
 function commitOf(json: { session?: null; commit?: string | { sha: string } }): string | undefined {
