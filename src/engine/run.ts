@@ -47,6 +47,12 @@ export function newSessionId(now = new Date()): string {
   return `${stamp}-${randomUUID().slice(0, 8)}`;
 }
 
+/** The state of a session of `opts` before anything is known of the cluster (URL credentials removed). */
+function initialState(opts: RunOptions, id: string, now: number, context?: string): SessionState {
+  const { pushed, subject, repoPath, repoUrl, remote, branch, config } = opts;
+  return newSessionState({ id, sha: pushed.sha.toLowerCase(), subject, tag: pushed.tag, repoPath, repoUrl, remote, branch, context, timeoutMs: config.timeout * 1000, now }, redactUrl);
+}
+
 /** The contexts a session follows: `contexts`, else `context`, else config.contexts; empty = the current context. */
 export function followedContexts(opts: Pick<RunOptions, 'contexts' | 'context' | 'config'>): string[] {
   const list = opts.contexts?.length ? opts.contexts : opts.context ? [opts.context] : opts.config.contexts;
@@ -73,10 +79,7 @@ export async function runMonitor(opts: RunOptions): Promise<SessionState> {
 export async function runClusters(opts: RunOptions, contexts: string[]): Promise<SessionState> {
   const id = opts.sessionId ?? newSessionId();
   const now = Date.now();
-  const base = newSessionState(
-    { id, sha: opts.pushed.sha.toLowerCase(), subject: opts.subject, tag: opts.pushed.tag, repoPath: opts.repoPath, repoUrl: opts.repoUrl, remote: opts.remote, branch: opts.branch, timeoutMs: opts.config.timeout * 1000, now },
-    redactUrl,
-  );
+  const base = initialState(opts, id, now);
   const latest = new Map<string, SessionState>();
   const memo: MergeMemo = new Map();
   const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
@@ -136,10 +139,7 @@ function failedBeforeStart(id: string, opts: RunOptions, err: unknown): SessionS
   const info = categorize(err);
   const now = Date.now();
   const state: SessionState = {
-    ...newSessionState(
-      { id, sha: opts.pushed.sha, subject: opts.subject, tag: opts.pushed.tag, repoPath: opts.repoPath, repoUrl: opts.repoUrl, remote: opts.remote, branch: opts.branch, context: opts.context, timeoutMs: opts.config.timeout * 1000, now },
-      redactUrl,
-    ),
+    ...initialState(opts, id, now, opts.context),
     endedAt: now,
     status: 'finished',
     verdict: 'error',
