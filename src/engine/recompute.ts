@@ -275,15 +275,19 @@ export class NodeBuilder {
     if (topo.context) return topo.context;
     const candidates = new Map<string, string[]>();
     const consumers = new Set<string>();
+    const byConsumer = new Map<string, string[]>();
     for (const key of topo.order) {
       const kind = this.m.objects.get(key)?.kind;
       if (!kind || !isFluxKind(kind) || kindInfo(kind).role !== 'source') continue;
       if (!topo.affected.has(key) || topo.matchedSet.has(key) || topo.correlated.has(key) || topo.parents.get(key)!.length) continue;
       const users = (topo.g.in.get(key) ?? []).filter((e) => e.type === 'source').map((e) => e.from);
       candidates.set(key, users);
-      for (const u of users) consumers.add(u);
+      for (const u of users) {
+        consumers.add(u);
+        (byConsumer.get(u) ?? byConsumer.set(u, []).get(u)!).push(key);
+      }
     }
-    topo.context = { candidates, consumers };
+    topo.context = { candidates, consumers, byConsumer };
     return topo.context;
   }
 
@@ -291,8 +295,10 @@ export class NodeBuilder {
    * Marks the Ready sources whose readiness is not the push's doing (NodeState.context): until something that uses
    * them is Ready with the push (then they served it), they are shown and counted as unchanged by this push.
    */
-  private markContext(topo: Topology, nodes: Record<string, NodeState>): void {
-    for (const [key, users] of this.contextOf(topo).candidates) {
+  private markContext(topo: Topology, nodes: Record<string, NodeState>, only?: ReadonlySet<string>): void {
+    const { candidates } = this.contextOf(topo);
+    for (const key of only ?? candidates.keys()) {
+      const users = candidates.get(key)!;
       const n = nodes[key];
       if (!n) continue;
       const served = users.some((u) => {
@@ -369,9 +375,15 @@ export class NodeBuilder {
     // the rebuilt nodes was a blocker (settled in a phase that blocks), and none is one now: not in a phase that
     // blocks once settled (Failed, Stalled, Suspended, Superseded, Unknown), and, when Pending or Waiting, with no
     // settled upstream that blocks it. Else (a blocker comes or goes) the propagation is done again, in full.
-    // Whether an object is context (unchanged by the push) depends on what uses it: done in full.
+    // Whether a source is context (unchanged by the push) depends on its own phase and on what uses it: marked
+    // again, below, for the candidates rebuilt and those whose users were (it changes no settling: such a node is
+    // Ready either way).
     const ctx = this.contextOf(topo);
-    for (const key of fresh.keys()) if (ctx.candidates.has(key) || ctx.consumers.has(key)) return undefined;
+    const remark = new Set<string>();
+    for (const key of fresh.keys()) {
+      if (ctx.candidates.has(key)) remark.add(key);
+      for (const c of ctx.byConsumer.get(key) ?? []) remark.add(c);
+    }
     for (const { node, prev } of fresh.values()) {
       if (!prev || (prev.settled && settleRelevant(prev.phase))) return undefined;
       node.settled = TERMINAL_PHASES.has(node.phase) || node.phase === 'Unknown';
@@ -396,6 +408,15 @@ export class NodeBuilder {
       nodes[key] = node;
       prevPhases.set(key, f.prev!.phase);
       keys.push(key);
+    }
+    if (remark.size) {
+      const before = new Map([...remark].map((k) => [k, nodes[k]]));
+      this.markContext(topo, nodes, remark);
+      for (const [k, was] of before) {
+        if (!was || nodes[k] === was || fresh.has(k)) continue;
+        prevPhases.set(k, was.phase);
+        keys.push(k);
+      }
     }
     // Readers that tell a change by the record's identity (mergeClusters) see it by its revision.
     if (keys.length) touchNodes(nodes);
@@ -457,7 +478,7 @@ export interface Topology {
   /** The nodes' keys by `namespace/name` (the node set changes only with the topology), built on first use. */
   byNsName?: Map<string, string[]>;
   /** The sources whose readiness the push may not move, and the objects that use them (built on first use). */
-  context?: { candidates: Map<string, string[]>; consumers: Set<string> };
+  context?: { candidates: Map<string, string[]>; consumers: Set<string>; byConsumer: Map<string, string[]> };
 }
 
 /** The phases of the nodes a recompute may have changed, before it; `keys` (in order) when only those may have. */

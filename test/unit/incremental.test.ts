@@ -11,6 +11,8 @@ import { ClusterClient, loadKubeConfig } from '../../src/cluster/client.js';
 import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
 import {
   SHA_NEW,
+  T0,
+  cond,
   SHA_NEWER,
   SHA_OLD,
   gitFailed,
@@ -45,6 +47,23 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A HelmChart that helm-controller made for HelmRelease `hr` from the HelmRepository podinfo. */
+function helmChart(hr: string) {
+  return {
+    apiVersion: 'source.toolkit.fluxcd.io/v1',
+    kind: 'HelmChart',
+    metadata: { name: `apps-${hr}`, namespace: 'apps' },
+    spec: { chart: hr, version: '6.x', sourceRef: { kind: 'HelmRepository', name: 'podinfo' }, interval: '5m' },
+  };
+}
+
+/** source-controller's status of a HelmChart: pulled (Ready=True ChartPullSucceeded) or not (ChartPullError). */
+function chartStatus(ok: boolean) {
+  return ok
+    ? { observedGeneration: 1, conditions: [cond('Ready', 'True', 'ChartPullSucceeded', "pulled 'podinfo' chart with version '6.5.0'")], artifact: { revision: '6.5.0', digest: 'sha256:' + 'e'.repeat(64), path: 'x', url: 'x', lastUpdateTime: T0 } }
+    : { observedGeneration: 1, conditions: [cond('Ready', 'False', 'ChartPullError', 'chart pull error: no chart version found for podinfo-6.x')] };
+}
+
 interface Ks {
   name: string;
   deps: string[];
@@ -68,7 +87,10 @@ function seed(): { kss: Ks[]; hrs: string[] } {
       const hr = `${name}-${part}`;
       inventory.push(invId('apps', hr, 'helm.toolkit.fluxcd.io', 'HelmRelease'));
       const o = sim.apply(helmRelease(hr));
-      sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: hr }, hrReady(o.metadata.generation!));
+      // Its HelmChart, built from a HelmRepository (status.helmChart, as helm-controller writes it): a source the
+      // push cannot move, Unchanged until the HelmRelease is Ready with the push.
+      sim.apply({ ...helmChart(hr), status: chartStatus(true) } as KubeObject);
+      sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: hr }, { ...hrReady(o.metadata.generation!), helmChart: `apps/apps-${hr}` });
       hrs.push(hr);
     }
     kss.push({ name, deps, inventory });
@@ -161,7 +183,13 @@ describe('incremental recompute', () => {
             const name = pick(hrs);
             ref = { kind: 'HelmRelease', namespace: 'apps', name };
             const gen = sim.get(ref)!.metadata.generation!;
-            status = pick([hrReady(gen), hrReady(gen), hrFailed(gen, 'install retries exhausted'), hrReady(gen, '6.6.0')]);
+            status = { ...pick([hrReady(gen), hrReady(gen), hrFailed(gen, 'install retries exhausted'), hrReady(gen, '6.6.0')]), helmChart: `apps/apps-${name}` };
+            if (rand() < 0.3) {
+              // Its chart too, now and then: pulled, or failing to pull.
+              const chart = { kind: 'HelmChart', namespace: 'apps', name: `apps-${name}` };
+              const c = sim.setStatus(chart, chartStatus(rand() < 0.7));
+              written.push({ key: `HelmChart/apps/apps-${name}`, rv: c.metadata.resourceVersion! });
+            }
           }
           const o: KubeObject = sim.setStatus(ref, status);
           written.push({ key: `${ref.kind}/${ref.namespace}/${ref.name}`, rv: o.metadata.resourceVersion! });
