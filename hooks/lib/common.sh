@@ -157,10 +157,11 @@ fm_exec_cli() {
 FLUX_MONITOR_CLOSE_FDS=
 fm_git=$2
 shift 2
-while kill -0 "$fm_git" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done
+tail -s 0.01 --pid="$fm_git" -f /dev/null 2>/dev/null || while kill -0 "$fm_git" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done
 exec "$@"' flux-monitor-hook "$fm_high" "$fm_wait" "$@"
   fi
-  while kill -0 "$fm_wait" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done
+  # GNU tail wakes within 10 ms of git exiting (the sleep loop: up to 100 ms); elsewhere the loop.
+  tail -s 0.01 --pid="$fm_wait" -f /dev/null 2>/dev/null || while kill -0 "$fm_wait" 2>/dev/null; do sleep 0.1 2>/dev/null || sleep 1; done
   exec "$@"
 }
 

@@ -34,7 +34,6 @@ import type { MonitorEvent, SessionState } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { MonitorError } from '../cluster/errors.js';
-import { runMonitor } from '../engine/run.js';
 import { statePaths } from '../session/paths.js';
 import { liveness, type Liveness, type StoredSession } from '../session/store.js';
 import { followNewest, followSession } from '../session/follow.js';
@@ -305,6 +304,7 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
   if (call.signal.aborted) stop();
   call.signal.addEventListener('abort', stop, { once: true });
   try {
+    const { runMonitor } = await import('../engine/run.js');
     const final = await runMonitor({
       ...run,
       config,

@@ -5,8 +5,8 @@ import { statePaths, type StatePaths } from '../session/paths.js';
 import { findSession, latestSessionFor, listSessions, liveness, pushTime, type Liveness, type SessionEntry, type StoredSession } from '../session/store.js';
 import { newestPushFor, pushLabel, type PendingPush } from '../session/pending.js';
 import { displayState, followNewest, followSession } from '../session/follow.js';
-import { gitInfo } from '../git/repo.js';
-import { VERBOSITIES } from '../config/load.js';
+import { GitError, repoRoot } from '../git/repo.js';
+import { VERBOSITIES } from '../core/types.js';
 
 const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
 
@@ -132,7 +132,13 @@ export async function pickSession(
     }
     return { id: entry.id, session: entry.session };
   }
-  const info = await gitInfo(repoFlag ?? io.cwd);
+  // The repository's root is all status needs of git (one git process).
+  let info: { root: string } | undefined;
+  try {
+    info = { root: await repoRoot(repoFlag ?? io.cwd) };
+  } catch (err) {
+    if (!(err instanceof GitError && /not a git repository|\.git directory/.test(err.message))) throw err;
+  }
   if (repoFlag && !info) throw new UsageError(`not a git repository: ${repoFlag}`);
   const entries = listSessions(paths);
   for (const e of entries) {

@@ -1,6 +1,7 @@
 // `flux-monitor watch`: monitor a commit in the foreground, with CI-friendly exit codes.
 import { EXIT_CODES, type MonitorConfig, type Verbosity } from '../core/types.js';
-import { runMonitor, newSessionId, type RunOptions } from '../engine/run.js';
+import type { RunOptions } from '../engine/run.js';
+import { newSessionId } from '../core/ids.js';
 import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { bool, duration, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { createOutput } from './output.js';
@@ -108,6 +109,8 @@ const watch: Command = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
+      // The engine is loaded only once the flags and the repository are known to be right.
+      const { runMonitor } = await import('../engine/run.js');
       const final = await runMonitor({
         ...run,
         signal: ac.signal,

@@ -4,14 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair } from 'yaml';
 import { checkDuration, type DurationSetting } from '../core/duration.js';
-import { DEFAULT_CONFIG, type CategorizedError, type CustomKindConfig, type MonitorConfig, type Verbosity } from '../core/types.js';
+import { DEFAULT_CONFIG, VERBOSITIES, type CategorizedError, type CustomKindConfig, type MonitorConfig, type Verbosity } from '../core/types.js';
 import { CUSTOM_KIND_PRESETS, isReservedKind, namesCommit } from '../core/custom.js';
 import { KINDS } from '../core/kinds.js';
 
 /** Path of the hook file, relative to the repository root. */
 export const CONFIG_RELATIVE_PATH = join('.kiro', 'hooks', 'flux-reconciliation-monitor.yaml');
 
-export const VERBOSITIES: readonly Verbosity[] = ['minimal', 'normal', 'verbose'];
+/** The verbosities (core/types.ts), re-exported where the config's other values are. */
+export { VERBOSITIES };
 export const MONITOR_TYPES: readonly string[] = KINDS.map((k) => k.plural);
 /** Values of `config.notify`: desktop notification when a detached monitor ends (src/session/notify.ts). */
 export const NOTIFY_MODES: readonly MonitorConfig['notify'][] = ['auto', 'always', 'never'];

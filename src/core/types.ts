@@ -520,6 +520,7 @@ export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): Ph
 }
 
 export type Verbosity = 'minimal' | 'normal' | 'verbose';
+export const VERBOSITIES: readonly Verbosity[] = ['minimal', 'normal', 'verbose'];
 
 /** Settings of `.kiro/hooks/flux-reconciliation-monitor.yaml` (`config:` block), with defaults applied. */
 export interface MonitorConfig {

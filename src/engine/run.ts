@@ -1,5 +1,5 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
-import { randomUUID } from 'node:crypto';
+import { newSessionId } from '../core/ids.js';
 import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
 import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
@@ -42,10 +42,8 @@ export interface RunOptions {
   onClient?: (c: ClusterClient) => void;
 }
 
-export function newSessionId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
-  return `${stamp}-${randomUUID().slice(0, 8)}`;
-}
+/** Session ids (core/ids.ts), re-exported for the commands that run the engine anyway. */
+export { newSessionId };
 
 /** The state of a session of `opts` before anything is known of the cluster (URL credentials removed). */
 function initialState(opts: RunOptions, id: string, now: number, context?: string): SessionState {

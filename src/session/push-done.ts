@@ -15,6 +15,7 @@ import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWat
 import type { StatePaths } from './paths.js';
 import type { PushOutcome } from './pending.js';
 import { closeInheritedFds, spawnDetached } from './spawn.js';
+import { newSessionId } from '../core/ids.js';
 import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
 
 /** Intents older than this are leftovers (a helper that never ran): removed, never acted on. */
@@ -184,7 +185,7 @@ async function decideAndStart(
     if (!(err instanceof ConfigError)) throw err;
     // Nobody sees this log: make the problem visible to `flux-monitor status` as a failed session.
     log(err.message);
-    const id = (await import('../engine/run.js')).newSessionId();
+    const id = newSessionId();
     recordConfigError(o.paths, wanted[0]!, { root, remote, url, pushedAt }, err, id);
     outcome.push({ sha: wanted[0]!.sha, ...where(wanted[0]!.d), followed: true, sessionId: id });
     return { decisions, started: [] };
@@ -217,8 +218,6 @@ async function decideAndStart(
     }
   }
 
-  // Loaded only now: the engine brings the Kubernetes client, slow to load, and most pushes start nothing.
-  const { newSessionId } = await import('../engine/run.js');
   const start = o.startMonitor ?? ((args, logFile, cwd) => spawnDetached(args, { logFile, cwd, env: o.env }));
   const started: StartedMonitor[] = [];
   for (const { d, sha } of wanted) {
