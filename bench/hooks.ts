@@ -48,8 +48,11 @@ async function waitLines(file: string, n: number): Promise<void> {
   }
 }
 
-export async function benchHooks(pushes: number): Promise<HooksResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'fm-bench-a-'));
+/**
+ * The minimal environment of a hooked push in `dir` (its own HOME and state directory, a kubeconfig that does not
+ * exist so that a session ends at once) and git run in it.
+ */
+export function pushBench(dir: string): { env: NodeJS.ProcessEnv; git: (cwd: string, ...args: string[]) => string } {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: dir,
@@ -62,7 +65,12 @@ export async function benchHooks(pushes: number): Promise<HooksResult> {
     GIT_COMMITTER_EMAIL: 'bench@example.com',
     LANG: 'C',
   };
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { env, git: (cwd, ...args) => execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+}
+
+export async function benchHooks(pushes: number): Promise<HooksResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-bench-a-'));
+  const { env, git } = pushBench(dir);
   const setup = (name: string): string => {
     const remote = join(dir, `${name}.git`);
     const work = join(dir, name);

@@ -23,6 +23,7 @@ import { DEFAULT_CONFIG } from '../src/core/types.js';
 import { statePaths } from '../src/session/paths.js';
 import { appendHistory, historyEntry, sessionFile, writeJsonAtomic, type StoredSession } from '../src/session/store.js';
 import { CLI, formatTable, median, REPO_URL, round, SHA_APPLIED, startFleet, stopFleet, type Row } from './lib.js';
+import { pushBench } from './hooks.js';
 
 export interface CliStartupCase {
   name: string;
@@ -204,19 +205,7 @@ export async function benchCliStartup(rounds: number, pushes: number, compare: R
  */
 async function pushToSession(pushes: number): Promise<{ pushToSessionFileMs: number; pushToHistoryMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-i-push-'));
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: dir,
-    XDG_STATE_HOME: join(dir, 'state'),
-    KUBECONFIG: join(dir, 'no-such-kubeconfig'),
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_AUTHOR_NAME: 'bench',
-    GIT_AUTHOR_EMAIL: 'bench@example.com',
-    GIT_COMMITTER_NAME: 'bench',
-    GIT_COMMITTER_EMAIL: 'bench@example.com',
-    LANG: 'C',
-  };
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const { env, git } = pushBench(dir);
   try {
     const remote = join(dir, 'remote.git');
     const work = join(dir, 'work');
