@@ -257,8 +257,14 @@ function emptyTreeLine(state: SessionState, showAll: boolean): Line {
   if (total === 0) {
     // Nothing was read because the cluster was never reached: that is not "nothing to follow".
     if (state.error && (state.status === 'starting' || state.verdict === 'error')) {
-      const where = state.cluster.server ?? state.cluster.context;
-      return [{ text: state.status === 'starting' ? `Cannot read Flux objects yet: ${where ? `${oneLine(where)} is not answering` : 'the cluster is not answering'} (see below).` : 'No Flux object could be read: the cluster was not reached.', color: 'gray' }];
+      // Only an unreachable server is "not answering"; a 401, a 403 or a missing kubeconfig is said by the error below.
+      const where = oneLine(state.cluster.server ?? state.cluster.context ?? '') || 'the cluster';
+      const unreachable = state.error.category === 'unreachable';
+      const text =
+        state.status === 'starting'
+          ? `Cannot read Flux objects yet${unreachable ? `: ${where} is not answering` : ''} (see below).`
+          : `No Flux object could be read${unreachable ? `: ${where} was not reached` : ''} (see below).`;
+      return [{ text, color: 'gray' }];
     }
     return [{ text: state.status === 'starting' ? 'Discovering Flux objects…' : 'No Flux objects to follow for this commit.', color: 'gray' }];
   }

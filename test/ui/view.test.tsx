@@ -195,8 +195,13 @@ describe('SessionView', () => {
     expect(starting.join('\n')).toContain('Cannot read Flux objects yet: https://10.0.0.1:6443 is not answering (see below).');
     const ended = frame({ ...base, status: 'finished', verdict: 'error', verdictMessage: `${error.message}; context prod. ${error.hint}`, endedAt: T0 + 5_000 }, { width: 120 });
     const text = ended.join('\n');
-    expect(text).toContain('No Flux object could be read: the cluster was not reached.');
+    expect(text).toContain('No Flux object could be read: https://10.0.0.1:6443 was not reached (see below).');
     expect(text).not.toContain('No Flux objects to follow');
+    // A server that answered (401) is not "not answering" nor "not reached": the error below says what it said.
+    const denied = { category: 'unauthorized' as const, message: 'the API server rejected the credentials (401 Unauthorized)', hint: 'Log in again.' };
+    const rejected = frame({ ...base, error: denied, status: 'starting' }, { width: 120 }).join('\n');
+    expect(rejected).toContain('Cannot read Flux objects yet (see below).');
+    expect(rejected).not.toMatch(/not answering|not reached/);
     // Said once: the error with its hint, and the verdict points at it.
     expect(text.split('cannot reach https://10.0.0.1:6443').length - 1).toBe(1);
   });
