@@ -256,3 +256,29 @@ export function waitDue(w: WaitInfo, now: number): WaitDue {
   const windowEnd = w.from + TRUNCATION_MS + k * longest;
   return { at: Math.ceil(Math.min(windowEnd, now + longest)), bound: 'by' };
 }
+
+/** The `wait` of a `phase` event (docs/json-events.md): the wait as seen when the event is written. */
+export interface WaitEvent {
+  kind: WaitKind;
+  /** ISO time: when the wait ends (`bound: 'at'`) or ends at the latest (`bound: 'by'`); absent when unknown. */
+  at?: string;
+  bound: 'at' | 'by';
+  /** The period (retry, fetch) or the timeout, in ms. */
+  ms: number;
+  basis: WaitBasis;
+  jitter?: number;
+  controller?: ControllerName;
+  flag?: string;
+  overdue?: true;
+}
+
+export function waitEvent(w: WaitInfo, now: number): WaitEvent {
+  const due = waitDue(w, now);
+  const e: WaitEvent = { kind: w.kind, bound: due.bound, ms: w.ms, basis: w.basis };
+  if (due.at !== undefined) e.at = new Date(due.at).toISOString();
+  if (w.jitter) e.jitter = w.jitter;
+  if (w.controller) e.controller = w.controller;
+  if (w.flag) e.flag = w.flag;
+  if (due.overdue) e.overdue = true;
+  return e;
+}
