@@ -267,6 +267,8 @@ export interface WaitEvent {
   ms: number;
   basis: WaitBasis;
   jitter?: number;
+  /** ISO time the controller last visibly acted (WaitInfo.from): `at` is inferred from it. */
+  from?: string;
   controller?: ControllerName;
   flag?: string;
   overdue?: true;
@@ -277,6 +279,7 @@ export function waitEvent(w: WaitInfo, now: number): WaitEvent {
   const e: WaitEvent = { kind: w.kind, bound: due.bound, ms: w.ms, basis: w.basis };
   if (due.at !== undefined) e.at = new Date(due.at).toISOString();
   if (w.jitter) e.jitter = w.jitter;
+  if (w.from !== undefined) e.from = new Date(w.from).toISOString();
   if (w.controller) e.controller = w.controller;
   if (w.flag) e.flag = w.flag;
   if (due.overdue) e.overdue = true;
