@@ -337,17 +337,18 @@ export class Monitor {
   }
 
   private async start(): Promise<void> {
-    const flags = this.readWaitFacts();
     const resources = await this.discover();
     this.resources = resources;
     if (this.finished) return;
+    // Once the server answers (not to a server that refuses us): alongside the first LISTs.
+    const flags = this.readWaitFacts();
     this.state.status = 'running';
     this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
     await this.watches.startAll(resources.values());
     if (this.finished) return;
     await this.custom.start();
     if (this.finished) return;
-    // Mostly read by now (it ran alongside discovery and the first LISTs); not waited for long if not.
+    // Mostly read by now (it ran alongside the first LISTs); not waited for long if not.
     await Promise.race([flags, new Promise<void>((r) => setTimeout(r, 2_000).unref?.())]);
     if (this.finished) return;
     this.synced = true;

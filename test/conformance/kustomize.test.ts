@@ -321,7 +321,11 @@ describe('real Flux: Kustomizations', () => {
             // check passes at its next poll.
             healthCheck = e;
             rollout ??= (async () => {
-              await waitUntil(c.env, 'apps announces its retry', () => announced !== undefined, 60_000);
+              await waitUntil(c.env, 'apps announces its retry', () => announced?.wait?.from !== undefined, 60_000);
+              // Two retries pass unseen first (they find infra not ready and write nothing): the bound shown when
+              // infra turns Ready is then inferred past them, not read from a status.
+              const w = announced!.wait!;
+              await waitUntil(c.env, 'two retries of apps have passed', () => Date.now() >= Date.parse(w.from!) + 2.2 * w.ms, 60_000);
               await writeDeploymentStatus(c.env.cluster, c.ns, 'web', true);
             })();
           }
