@@ -189,6 +189,20 @@ describe('source fetches', () => {
   });
 });
 
+describe('hostile times', () => {
+  it('a lastTransitionTime far in the future or the past never puts a retry or fetch more than one period from now', () => {
+    const now = t0;
+    for (const t of ['2099-01-01T00:00:00Z', '1970-01-01T00:00:00Z']) {
+      const w = waitOf(ksWaiting(t), read())!;
+      const due = waitDue(w, now);
+      expect(due.at).toBeGreaterThan(now);
+      expect(due.at).toBeLessThanOrEqual(now + s(31));
+    }
+    // Not a time at all: only the period.
+    expect(waitOf(ksWaiting('yesterday'))?.from).toBeUndefined();
+  });
+});
+
 describe('controller flags', () => {
   it('reads --requeue-dependency and --interval-jitter-percentage as pflag does', () => {
     expect(parseControllerArgs(['--watch-all-namespaces=true', '--requeue-dependency=5s', '--interval-jitter-percentage', '10'])).toEqual({ requeueDependencyMs: 5000, jitterPercent: 10 });
