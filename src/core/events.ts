@@ -2,6 +2,7 @@
 // several-cluster merge and the sessions that end before they start all use. Pure: no I/O.
 import { countKey, countPhases, EXIT_CODES, type Diagnosis, type NodeState, type Phase, type PhaseCounts, type SessionState, type Verdict } from './types.js';
 import type { CategorizedError } from './types.js';
+import type { WaitEvent } from './waits.js';
 
 /**
  * Newline-delimited JSON events of `--json` (schema documented in docs/json-events.md). When a session follows
@@ -49,6 +50,8 @@ export type MonitorEventBody =
       message: string;
       revision?: string;
       blockers?: string[];
+      /** When Flux looks again (src/core/waits.ts), as seen when the event is written. */
+      wait?: WaitEvent;
       elapsedMs: number;
     }
   | { type: 'warning'; time: string; session: string; message: string }

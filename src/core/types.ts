@@ -1,6 +1,7 @@
 // Shared data model of flux-monitor. Pure types and tiny helpers only: no I/O.
 
 import { KINDS, type FluxKind } from './kinds.js';
+import type { WaitInfo } from './waits.js';
 export type { FluxKind } from './kinds.js';
 
 /** The Flux kinds flux-monitor understands (src/core/kinds.ts). */
@@ -210,6 +211,11 @@ export interface NodeState {
    * their pods, and the object's own Events of the pushed revision (src/engine/diagnose.ts). All text sanitised.
    */
   diagnosis?: Diagnosis;
+  /**
+   * When Flux looks at it again: a dependency retry, a health check or Helm action timeout, a source's next
+   * fetch (src/core/waits.ts; `waitDue` turns it into a time at a given moment).
+   */
+  wait?: WaitInfo;
 }
 
 /** The workload kinds a diagnosis reads (what kstatus health checks wait for). */

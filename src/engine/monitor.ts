@@ -29,7 +29,9 @@ import { Reflector } from './reflector.js';
 import type { EngineContext } from './parts.js';
 import { CommitPlacement } from './commits.js';
 import { ReconcileRequests } from './reconcile.js';
-import { ControllerHealth } from './health.js';
+import { ControllerHealth, fluxNamespace } from './health.js';
+import { readControllerFlags } from './controller-flags.js';
+import { waitEvent, type WaitFacts } from '../core/waits.js';
 import { Diagnoses } from './diagnoses.js';
 import { CustomKinds } from './custom-kinds.js';
 import { NodeBuilder, type PhaseChanges } from './recompute.js';
@@ -121,6 +123,8 @@ export class Monitor {
   private readonly nodes: NodeBuilder;
   private recomputeScheduled = false;
   private synced = false;
+  /** The controllers' flags that say how long they wait (read once at the start; none until then). */
+  private waitFacts: WaitFacts = {};
   private finished = false;
   private resolveDone?: (s: SessionState) => void;
   private timeoutTimer?: NodeJS.Timeout;
@@ -217,6 +221,7 @@ export class Monitor {
       commits: this.commits,
       diag: this.diag,
       custom: this.custom,
+      waitFacts: () => this.waitFacts,
     });
   }
 
@@ -319,15 +324,32 @@ export class Monitor {
   /** The custom kinds of the configuration (pipelines, releases of the pushed commit): their watches and objects. */
   private readonly custom: CustomKinds;
 
+  /** Reads the controllers' flags once (core/waits.ts); the nodes are computed again with them. */
+  private readWaitFacts(): Promise<void> {
+    return readControllerFlags(this.o.client, fluxNamespace(), this.stopAc.signal).then((facts) => {
+      if (this.finished) return;
+      this.waitFacts = facts;
+      if (this.synced) {
+        this.nodes.replaced();
+        this.schedule();
+      }
+    });
+  }
+
   private async start(): Promise<void> {
     const resources = await this.discover();
     this.resources = resources;
     if (this.finished) return;
+    // Once the server answers (not to a server that refuses us): alongside the first LISTs.
+    const flags = this.readWaitFacts();
     this.state.status = 'running';
     this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
     await this.watches.startAll(resources.values());
     if (this.finished) return;
     await this.custom.start();
+    if (this.finished) return;
+    // Mostly read by now (it ran alongside the first LISTs); not waited for long if not.
+    await Promise.race([flags, new Promise<void>((r) => setTimeout(r, 2_000).unref?.())]);
     if (this.finished) return;
     this.synced = true;
     this.recompute();
@@ -455,12 +477,21 @@ export class Monitor {
     this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), Math.max(0, at - this.now()));
   }
 
-  /** A `phase` event for each node whose phase is not the one in `prev`: the nodes `keys` (in order), or all. */
+  /** The wait each node's last `phase` event announced (kind, duration, basis, start). */
+  private readonly waitSigs = new Map<string, string>();
+
+  /**
+   * A `phase` event for each node whose phase is not the one in `prev`, or that waits for something new in the
+   * same phase (a health check began, a dependency retry is announced): the nodes `keys` (in order), or all.
+   */
   private emitPhaseChanges(prev: Map<string, string>, keys?: string[]): void {
     if (!this.synced) return;
     for (const n of keys ? keys.map((k) => this.state.nodes[k]!) : Object.values(this.state.nodes)) {
       const before = prev.get(n.key);
-      if (before === n.phase) continue;
+      const w = n.wait && !n.settled ? n.wait : undefined;
+      const sig = w ? `${w.kind}|${w.ms}|${w.basis}|${w.from ?? ''}` : '';
+      if (before === n.phase && (!w || this.waitSigs.get(n.key) === sig)) continue;
+      this.waitSigs.set(n.key, sig);
       this.emit({
         type: 'phase',
         time: this.time(),
@@ -475,6 +506,7 @@ export class Monitor {
         message: n.message,
         revision: n.revision,
         blockers: n.blockers,
+        ...(w ? { wait: waitEvent(w, this.now()) } : {}),
         elapsedMs: this.now() - this.state.startedAt,
       });
     }

@@ -10,6 +10,7 @@ import { parseRevision, revisionCommit, revisionMatches } from '../core/revision
 import { CI_ARTIFACT_KINDS, FAILURE_PHASES, isFluxKind, TERMINAL_PHASES, type FluxKind, type GraphEdge, type KubeObject, type NodeState, type Phase, type PushedRevision, type StatusResult } from '../core/types.js';
 import { affectedSet, buildGraph, correlatedSet, dependsOnRefs, inventoryRefs, matchSources, sourceRefs, type Graph, type PushTarget } from '../core/graph.js';
 import { kindInfo } from '../core/kinds.js';
+import { computeWait, type WaitFacts, type WaitInfo } from '../core/waits.js';
 import { computeSettled, nodesByNsName, opensToSettle, settledBlocker, settleRelevant } from '../core/verdict.js';
 import type { CommitPlacement } from './commits.js';
 import type { CustomKinds } from './custom-kinds.js';
@@ -27,7 +28,12 @@ export interface NodeBuilderInputs {
   commits: Pick<CommitPlacement, 'known' | 'check'>;
   diag: Pick<Diagnoses, 'shownOn' | 'dropStale'>;
   custom: Pick<CustomKinds, 'changed' | 'objects' | 'statusOf' | 'has'>;
+  /** What the controllers' flags say (read once; defaults until then): the waits are computed with it. */
+  waitFacts?: () => WaitFacts;
 }
+
+/** No controller flags read (yet): the waits say they assume Flux's defaults. */
+const NO_FACTS: WaitFacts = {};
 
 export class NodeBuilder {
   /**
@@ -37,6 +43,8 @@ export class NodeBuilder {
   topology?: Topology;
   /** Last computeStatus() result per key with its inputs: only objects that changed are computed again. */
   private readonly statusMemo = new Map<string, { obj: KubeObject; delivered?: boolean; correlate: boolean; newer: number; origins: number; res: StatusResult }>();
+  /** Last computeWait() result per key with its inputs. */
+  private readonly waitMemo = new Map<string, { obj: KubeObject; res: StatusResult; facts: WaitFacts; wait?: WaitInfo }>();
   /** Origin revisions of the artifacts seen on matched OCIRepositories/ExternalArtifacts (ComputeContext.origins). */
   private readonly origins = new Map<string, string>();
   /** The status result each current node was built from. */
@@ -68,6 +76,7 @@ export class NodeBuilder {
   /** An object is gone: what was derived from it goes, and the graph is rebuilt. */
   forgot(key: string): void {
     this.statusMemo.delete(key);
+    this.waitMemo.delete(key);
     this.nodeRes.delete(key);
     this.topology = undefined;
   }
@@ -123,6 +132,17 @@ export class NodeBuilder {
     return res;
   }
 
+  /** computeWait(), memoised on its inputs (the object, its status result, the controllers' flags). */
+  private waitOf(key: string, obj: KubeObject, res: StatusResult): WaitInfo | undefined {
+    if (!isFluxKind(obj.kind)) return undefined;
+    const facts = this.i.waitFacts?.() ?? NO_FACTS;
+    const m = this.waitMemo.get(key);
+    if (m && m.obj === obj && m.res === res && m.facts === facts) return m.wait;
+    const wait = computeWait(obj, res, facts);
+    this.waitMemo.set(key, { obj, res, facts, wait });
+    return wait;
+  }
+
   /** Remembers which commit each artifact of a matched OCIRepository/ExternalArtifact was built from. */
   private noteOrigins(matched: string[]): void {
     for (const k of matched) {
@@ -160,8 +180,10 @@ export class NodeBuilder {
 
   /** Builds the node of `key` from its status result, or returns `prev` when nothing it shows changed. */
   private buildNode(key: string, obj: KubeObject, res: StatusResult, prev: NodeState | undefined, affectedNow: boolean, now: number): NodeState {
+    const wait = this.waitOf(key, obj, res);
     if (
       prev &&
+      prev.wait === wait &&
       this.nodeRes.get(key) === res &&
       prev.phase === res.phase &&
       prev.reason === res.reason &&
@@ -193,6 +215,7 @@ export class NodeBuilder {
     // A diagnosis explains a failing or slow attempt: it goes once the object is Ready (or moved on).
     const diagnosis = this.i.diag.shownOn(key, res.phase);
     if (diagnosis) node.diagnosis = diagnosis;
+    if (wait) node.wait = wait;
     return node;
   }
 

@@ -1,6 +1,6 @@
 // What the monitor keeps of a Flux object from the API: a projection onto the fields something here reads, as a
 // new object (a whitelist). At 10,000 objects the objects are most of the monitor's heap, and the API sends much
-// that nothing reads (labels, finalizers, managed fields, intervals, timeouts, release details, inventories of
+// that nothing reads (labels, finalizers, managed fields, appliers' intervals, timeouts, release details, inventories of
 // thousands of workloads, …). A whitelist also keeps every object of a kind in the same V8 shape, where
 // deleting fields from the parsed object turned them into (larger) dictionary-mode objects.
 //
@@ -20,6 +20,8 @@
 // - the monitor (src/engine/monitor.ts): apiVersion, kind, metadata.resourceVersion, the
 //   reconcile.fluxcd.io/requestedAt annotation, status.lastHandledReconcileAt, the Ready condition (failure
 //   signatures), status.lastAppliedRevision (delivery by an inventory parent).
+// - the waits (src/core/waits.ts): spec.interval (GitRepository, OCIRepository, Bucket, HelmRepository),
+//   status.artifact.lastUpdateTime, the conditions' lastTransitionTime and messages (kept above).
 // The diagnosis of a failure (src/engine/diagnose.ts) reads the object again from the API, whole.
 import type { KubeObject } from '../core/types.js';
 import { OCI_REVISION_ANNOTATION, OCI_SOURCE_ANNOTATION } from '../core/status.js';
@@ -108,9 +110,15 @@ function slimSpec(kind: string, s: unknown): unknown {
     case 'GitRepository':
       put(out, 'url', s.url);
       put(out, 'ref', pick(s.ref, GIT_REF));
+      put(out, 'interval', s.interval);
       break;
     case 'HelmRepository':
       put(out, 'type', s.type);
+      put(out, 'interval', s.interval);
+      break;
+    case 'OCIRepository':
+    case 'Bucket':
+      put(out, 'interval', s.interval);
       break;
     case 'HelmChart':
       put(out, 'sourceRef', pick(s.sourceRef, REF));
@@ -144,6 +152,7 @@ function slimArtifact(a: unknown): unknown {
   if (!isRec(a)) return a;
   const out: Rec = {};
   put(out, 'revision', a.revision);
+  put(out, 'lastUpdateTime', a.lastUpdateTime);
   put(out, 'metadata', pick(a.metadata, OCI_ANNOTATIONS));
   return out;
 }

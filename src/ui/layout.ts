@@ -15,6 +15,7 @@ import {
 import { causeLine } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { rootBlocker, verdictFailure } from '../core/verdict.js';
+import { waitDue, type WaitInfo } from '../core/waits.js';
 import { cleanText, oneLine, textWidth, truncate, truncateMiddle, VERDICT_TITLE, wrapLine, type ShownPhase } from './theme.js';
 
 export interface TreeOptions {
@@ -112,6 +113,48 @@ export function blockedByText(state: SessionState, n: NodeState, width?: number)
   return `by ${root.kind} ${room >= textWidth(name) ? name : truncateMiddle(name, Math.max(1, room), 0.6)}${phase}`;
 }
 
+/** Phases in which a wait is shown (a settled, blocked node waits for nothing that can come). */
+const WAIT_PHASES = new Set(['Waiting', 'Progressing', 'Pending']);
+
+/** Whole seconds, rounded up: a bound is never shown earlier than it is. */
+const upToSecond = (ms: number) => Math.max(1000, Math.ceil(ms / 1000) * 1000);
+
+/**
+ * When Flux looks at a node again, seen at `now` (src/core/waits.ts): `retry ≤ 22s`, `fetch ≤ 4m10s`,
+ * `timeout in 9m12s`, `timeout due` (passed, the controller has not written the outcome yet); `retry every 30s`
+ * when only the period is known. Undefined when the node waits for nothing known, or is settled.
+ */
+export function waitText(n: Pick<NodeState, 'wait' | 'phase' | 'settled' | 'deleted'>, now: number): string | undefined {
+  const w = n.wait;
+  if (!w || n.settled || n.deleted || !WAIT_PHASES.has(n.phase)) return undefined;
+  const due = waitDue(w, now);
+  if (w.kind === 'timeout') {
+    if (due.at === undefined) return undefined;
+    return due.overdue ? 'timeout due' : `timeout in ${formatDuration(upToSecond(due.at - now))}`;
+  }
+  if (due.at === undefined) return `${w.kind} every ${formatDuration(w.ms)}`;
+  return `${w.kind} ≤ ${formatDuration(upToSecond(due.at - now))}`;
+}
+
+/** Where a wait's duration comes from, in words (verbose detail; docs/ui.md). */
+export function waitBasisText(w: WaitInfo): string {
+  const every = `${formatDuration(w.ms)}${w.jitter ? ` ±${Math.round(w.jitter * 100)}%` : ''}`;
+  const c = w.controller ?? 'the controller';
+  switch (w.kind) {
+    case 'timeout':
+      return `times out ${formatDuration(w.ms)} after it started (the timeout the controller wrote)`;
+    case 'fetch':
+      return `fetches every ${every} (spec.interval${w.jitter ? `, ${c}'s jitter` : ''})`;
+    case 'retry': {
+      const basis =
+        w.basis === 'flag' ? `${w.flag} of ${c}, read from its Deployment`
+          : w.basis === 'default' ? `${c}'s default: its Deployment does not set ${w.flag}`
+            : `Flux's default, assumed: ${c}'s Deployment could not be read`;
+      return `retries every ${every} (${basis})`;
+    }
+  }
+}
+
 /** `reason: cause line` of a node's message (the line that carries the cause, src/core/cause.ts), sanitised. */
 export function reasonAndCause(n: Pick<NodeState, 'reason' | 'message'>): string {
   const reason = oneLine(n.reason);
@@ -173,6 +216,7 @@ function detailsOf(state: SessionState, n: NodeState, parent: string | undefined
   const tone: Detail['tone'] = failing ? 'error' : 'info';
   const lines: string[] = [];
   if (showDependencies && n.phase === 'Waiting' && n.blockers?.length) lines.push(`waiting for: ${n.blockers.map(oneLine).join(', ')}`);
+  if (n.wait && !n.settled && WAIT_PHASES.has(n.phase)) lines.push(waitBasisText(n.wait));
   const msg = cleanText(n.message)
     .split('\n')
     .map((l) => l.trimEnd())

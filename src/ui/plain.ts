@@ -5,7 +5,7 @@ import { FAILURE_PHASES, type NodeState, type SessionState, type Verbosity, type
 import { hasMoreThanCause } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
-import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize } from './layout.js';
+import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize, waitText } from './layout.js';
 import { ansi, cleanText, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
 
 export interface PlainPrinterOptions {
@@ -119,6 +119,8 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
   const verbose = opts.verbosity === 'verbose';
   /** Last printed phase (and reason, for failures) per key. */
   const seen = new Map<string, string>();
+  /** Last printed wait (kind and start) per key. */
+  const waitSeen = new Map<string, string>();
   /** Last printed diagnosis per key (its lines). */
   const diagnosed = new Map<string, string>();
   const warned = new Set<string>();
@@ -167,7 +169,9 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     const phase = n.deleted ? 'Deleted' : shown;
     const c = PHASE_COLOR[shown];
     const at = offset(Math.max(0, n.phaseSince - state.startedAt));
-    line(`${at} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}`);
+    // When Flux looks again, as of this state (a log line does not count down; the next one says what changed).
+    const wait = finished ? undefined : waitText(n, state.updatedAt);
+    line(`${at} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}${wait ? ` · ${wait}` : ''}`);
     if (!verbose) return;
     const pad = ' '.repeat(8);
     if (opts.showDependencies !== false && n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
@@ -207,9 +211,12 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
       .filter((n) => {
         // Failures are printed again when their reason changes (a new error on retry); an object again when it
         // becomes blocked.
+        // …and when it starts a new wait in the same phase (a health check begins: its timeout).
         const sig = `${shownPhase(n)}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) ? n.reason : ''}`;
-        if (seen.get(n.key) === sig) return false;
+        const w = n.wait && waitText(n, state.updatedAt) ? `${n.wait.kind}|${n.wait.from ?? ''}` : '';
+        if (seen.get(n.key) === sig && (!w || waitSeen.get(n.key) === w)) return false;
         seen.set(n.key, sig);
+        waitSeen.set(n.key, w);
         return !minimal || FAILURE_PHASES.has(n.phase);
       })
       .sort((a, b) => a.phaseSince - b.phaseSince || compareNodes(a, b));

@@ -4,7 +4,7 @@ import { memo, useRef, type ReactElement, type ReactNode } from 'react';
 import { Box, Text } from 'ink';
 import type { ClusterState, SessionState, Verbosity } from '../core/types.js';
 import { splitClusters } from '../core/clusters.js';
-import { buildTree, formatDuration, nodeLabel, shortSha, shownPhase, summarize, type TreeRow } from './layout.js';
+import { buildTree, formatDuration, nodeLabel, shortSha, shownPhase, summarize, waitText, type TreeRow } from './layout.js';
 import { colorEnabled } from './mode.js';
 import {
   oneLine,
@@ -59,6 +59,8 @@ export type Line = Seg[];
 const PHASE_COL = 11;
 const DURATION_COL = 6;
 const TAIL = 1 + PHASE_COL + 1 + DURATION_COL;
+/** Columns the names keep before the waits (`retry ≤ 22s` after the duration) are left out. */
+const MIN_NAME_COL = 24;
 
 /** Cuts a styled line to `width` columns (… at the cut). */
 export function fitLine(line: Line, width: number): Line {
@@ -96,7 +98,7 @@ export function fitName(namespace: string, name: string, room: number): string {
   return `${ns}/${truncateMiddle(name, Math.max(1, room - textWidth(ns) - 1), 0.6)}`;
 }
 
-function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now: number; spinner: string; finished: boolean }): Line {
+function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now: number; spinner: string; finished: boolean }, wait?: string): Line {
   const n = row.node;
   // Blocked (a Pending/Waiting object that can no longer move) is what the summary and the fold lines count it as.
   const shown = shownPhase(n);
@@ -115,6 +117,7 @@ function nodeLine(row: Extract<TreeRow, { type: 'node' }>, col: number, p: { now
     { text: ' '.repeat(Math.max(1, col - textWidth(label))), gap: true },
     { text: padEnd(phaseText, PHASE_COL), color: n.deleted ? 'gray' : PHASE_COLOR[shown] },
     { text: ' ' + padStart(formatDuration(p.now - n.phaseSince), DURATION_COL), color: 'gray' },
+    ...(wait ? [{ text: `  ${wait}`, color: 'gray' as const }] : []),
   ];
 }
 
@@ -124,11 +127,24 @@ function treeLines(rows: TreeRow[], width: number, p: { now: number; spinner: st
   for (const r of rows) {
     if (r.type === 'node') longest = Math.max(longest, textWidth(r.prefix) + 2 + textWidth(nodeLabel(r.node)) + (r.cycle ? 2 : 0));
   }
-  const col = Math.max(1, Math.min(longest + 1, width - TAIL));
-  return rows.map((r) => {
+  // When Flux looks again (a retry, a timeout, a fetch), counting down after the duration, while the session runs
+  // and the names keep their room.
+  const waits = new Map<number, string>();
+  let waitCol = 0;
+  if (!p.finished) {
+    rows.forEach((r, i) => {
+      const t = r.type === 'node' ? waitText(r.node, p.now) : undefined;
+      if (!t) return;
+      waits.set(i, t);
+      waitCol = Math.max(waitCol, 2 + textWidth(t));
+    });
+    if (width - TAIL - waitCol < MIN_NAME_COL) waits.clear();
+  }
+  const col = Math.max(1, Math.min(longest + 1, width - TAIL - (waits.size ? waitCol : 0)));
+  return rows.map((r, i) => {
     switch (r.type) {
       case 'node':
-        return nodeLine(r, col, p);
+        return nodeLine(r, col, p, waits.get(i));
       case 'detail':
         return [
           { text: r.prefix, color: 'gray' },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startKubeCluster, type KubeCluster } from '../harness/kube-cluster.js';
-import { startFluxControllers, type FluxControllers } from '../harness/flux-controllers.js';
+import { CONTROLLERS, startFluxControllers, type FluxControllers } from '../harness/flux-controllers.js';
 import { git, startGitServer, type GitServer } from '../harness/git-server.js';
 
 export interface FluxEnv {
@@ -43,7 +43,7 @@ export async function startFluxEnv(opts: { requeueDependency?: string } = {}): P
   const c = cluster;
   const f = flux;
   const g = gitServer;
-  for (const name of ['source-controller', 'kustomize-controller', 'helm-controller']) await setControllerDeployment(c, name, true);
+  for (const name of CONTROLLERS) await setControllerDeployment(c, name, true, f.args(name));
   return {
     cluster: c,
     flux: f,
@@ -103,9 +103,11 @@ export async function mergePatch(cluster: KubeCluster, apiVersion: string, kind:
  * flux-system whose status is written by hand with the shape kube-controller-manager's deployment controller
  * writes (k8s.io/kubernetes pkg/controller/deployment, calculateStatus and the Available/Progressing
  * conditions): 1/1 available while the process runs, 0/1 with Available=False MinimumReplicasUnavailable
- * once it is stopped. flux-monitor's controllers-down diagnosis reads exactly this.
+ * once it is stopped. flux-monitor's controllers-down diagnosis reads exactly this. Its container's args are the
+ * flags the process runs with (`args`, when it is created), as a Flux install's Deployment carries them:
+ * flux-monitor reads --requeue-dependency there (src/engine/controller-flags.ts).
  */
-export async function setControllerDeployment(cluster: KubeCluster, name: string, running: boolean): Promise<void> {
+export async function setControllerDeployment(cluster: KubeCluster, name: string, running: boolean, args?: readonly string[]): Promise<void> {
   const path = `/apis/apps/v1/namespaces/flux-system/deployments`;
   const deployment = {
     apiVersion: 'apps/v1',
@@ -114,12 +116,23 @@ export async function setControllerDeployment(cluster: KubeCluster, name: string
     spec: {
       replicas: 1,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'manager', image: `ghcr.io/fluxcd/${name}` }] } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'manager', image: `ghcr.io/fluxcd/${name}`, ...(args ? { args: [...args] } : {}) }] } },
     },
   };
   const created = await cluster.request('POST', path, deployment);
   if (created.status >= 300 && created.status !== 409) throw new Error(`create Deployment ${name}: ${created.status} ${created.text}`);
+  await writeDeploymentStatus(cluster, 'flux-system', name, running);
+}
+
+/**
+ * Writes a Deployment's status as kube-controller-manager's deployment controller does (see above): available
+ * (1/1, Available=True MinimumReplicasAvailable) or not. Workloads in the test cluster never become ready by
+ * themselves (no kube-controller-manager, no kubelet): this is what "the rollout finished" looks like.
+ */
+export async function writeDeploymentStatus(cluster: KubeCluster, namespace: string, name: string, running: boolean): Promise<void> {
+  const path = `/apis/apps/v1/namespaces/${namespace}/deployments`;
   const cur = await cluster.request('GET', `${path}/${name}`);
+  if (cur.status >= 300) throw new Error(`get Deployment ${namespace}/${name}: ${cur.status} ${cur.text}`);
   const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const progressing = { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${name}-7d9c5b8f4" has successfully progressed.`, lastUpdateTime: t, lastTransitionTime: t };
   const status = running

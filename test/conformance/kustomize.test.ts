@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES } from '../../src/core/types.js';
 import { configMap, deployment, gitRepository, kustomization, kustomizationYaml } from './cases.js';
-import { mergePatch, WorkRepo } from './env.js';
+import { mergePatch, WorkRepo, writeDeploymentStatus } from './env.js';
+import { waitDue } from '../../src/core/waits.js';
+import type { MonitorEvent } from '../../src/core/types.js';
 import { git } from '../harness/git-server.js';
-import { decidedByFlux, fluxSuite, type Case } from './support.js';
+import { decidedByFlux, fluxSuite, waitUntil, type Case } from './support.js';
 
 const suite = fluxSuite({ beforeAll, afterAll });
 const withCase = suite.withCase;
@@ -275,6 +277,91 @@ describe('real Flux: Kustomizations', () => {
       } finally {
         await other.remove();
       }
+    }));
+
+  it('a dependent waiting on its dependency is retried no later than announced, and the source fetched no later', () =>
+    withCase('dependency-retry', 'a push that adds a Deployment to infra (wait: true); apps dependsOn infra; the waits flux-monitor announces hold', async (c) => {
+      // The source fetches every 5s; infra then waits for its new Deployment (never ready by itself here: no
+      // kube-controller-manager) and apps waits on infra, retried by kustomize-controller every
+      // --requeue-dependency (5s in this suite, read from its Deployment in flux-system). Without auto_reconcile
+      // nothing but those intervals moves the source and apps on.
+      const first = await c.setup(twoLevelFiles('one'), (ns, url) => [
+        gitRepository(ns, url, { interval: '5s' }),
+        kustomization(ns, 'infra', './infra', { wait: true, timeout: '2m' }),
+        kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),
+      ]);
+      await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
+      const sha = await c.push('add web to infra', {
+        'infra/kustomization.yaml': kustomizationYaml(['config.yaml', 'web.yaml']),
+        'infra/web.yaml': deployment('web'),
+        'apps/config.yaml': configMap('apps-config', { message: 'two' }),
+      });
+      type PhaseEvent = Extract<MonitorEvent, { type: 'phase' }>;
+      const isPhase = (e: MonitorEvent, key: string): e is PhaseEvent => e.type === 'phase' && e.key === key;
+      const APPS = `Kustomization/${c.ns}/apps`;
+      const INFRA = `Kustomization/${c.ns}/infra`;
+      const SOURCE = `GitRepository/${c.ns}/repo`;
+      let fetch: { bound: number; moved?: number } | undefined;
+      let announced: PhaseEvent | undefined;
+      let healthCheck: PhaseEvent | undefined;
+      let rollout: Promise<void> | undefined;
+      let infraReady: { at: number; bound?: number } | undefined;
+      let appsMoved: number | undefined;
+      const run = await c.monitor(sha, { auto_reconcile: false }, {
+        onEvent: (e) => {
+          const t = Date.parse(e.time);
+          if (isPhase(e, SOURCE)) {
+            if (e.phase === 'Pending' && e.wait?.at && !fetch) fetch = { bound: Date.parse(e.wait.at) };
+            else if (e.phase !== 'Pending' && fetch && fetch.moved === undefined) fetch.moved = t;
+          }
+          if (isPhase(e, APPS) && e.phase === 'Waiting' && e.wait) announced = e;
+          if (isPhase(e, INFRA) && e.wait?.kind === 'timeout' && !healthCheck) {
+            // infra has applied web and runs its health check. Once apps' retry is announced, the Deployment
+            // finishes its rollout (its status written as the deployment controller writes it): infra's health
+            // check passes at its next poll.
+            healthCheck = e;
+            rollout ??= (async () => {
+              await waitUntil(c.env, 'apps announces its retry', () => announced?.wait?.from !== undefined, 60_000);
+              // Two retries pass unseen first (they find infra not ready and write nothing): the bound shown when
+              // infra turns Ready is then inferred past them, not read from a status.
+              const w = announced!.wait!;
+              await waitUntil(c.env, 'two retries of apps have passed', () => Date.now() >= Date.parse(w.from!) + 2.2 * w.ms, 60_000);
+              await writeDeploymentStatus(c.env.cluster, c.ns, 'web', true);
+            })();
+          }
+          if (isPhase(e, INFRA) && e.phase === 'Ready' && announced?.wait?.from && !infraReady) {
+            const w = announced.wait;
+            // What the live view shows for apps at this moment: the bound of its next retry.
+            infraReady = { at: t, bound: waitDue({ kind: w.kind, ms: w.ms, basis: w.basis, jitter: w.jitter, from: Date.parse(w.from!) }, t).at };
+          }
+          if (isPhase(e, APPS) && e.previous === 'Waiting' && e.phase !== 'Waiting' && appsMoved === undefined) appsMoved = t;
+        },
+      });
+      await rollout;
+      decidedByFlux(run);
+      expect(run.summary.verdict).toBe('success');
+      // Slack: the watch's delivery and the recompute take well under a second; generous against a loaded machine.
+      const SLACK = 3_000;
+      // The source: the fetch of the push came no later than announced from its interval.
+      expect(fetch?.moved, 'the source fetched the push').toBeDefined();
+      expect(fetch!.moved!).toBeLessThanOrEqual(fetch!.bound + SLACK);
+      // apps: announced from the controller's flag, read from its Deployment…
+      expect(announced?.wait).toMatchObject({ kind: 'retry', ms: 5000, basis: 'flag', bound: 'by', controller: 'kustomize-controller', flag: '--requeue-dependency' });
+      // …from what kustomize-controller wrote for the wait: Ready=False DependencyNotReady, its lastTransitionTime
+      // the first attempt that found it so.
+      const readyOf = (o: any) => o.status?.conditions?.find((x: any) => x.type === 'Ready');
+      const waiting = c.recorder.entries.map((x) => x.object).filter((o) => o.kind === 'Kustomization' && o.metadata.name === 'apps' && readyOf(o)?.reason === 'DependencyNotReady');
+      const ready = readyOf(waiting.find((o) => Date.parse(readyOf(o).lastTransitionTime) === Date.parse(announced!.wait!.from!)));
+      expect(ready?.status).toBe('False');
+      expect(ready.message).toMatch(new RegExp(`^dependency '${c.ns}/infra' (is not ready|revision is not up to date)$`));
+      // infra's health check: the timeout kustomize-controller wrote ("Running health checks for revision … with a
+      // timeout of 2m0s"), from its start.
+      expect(healthCheck?.wait).toMatchObject({ kind: 'timeout', ms: 120_000, basis: 'status', bound: 'at' });
+      // The retry after infra turned Ready came no later than the bound shown then.
+      expect(infraReady?.bound, 'the bound announced when infra turned Ready').toBeDefined();
+      expect(appsMoved, 'apps moved on').toBeDefined();
+      expect(appsMoved!).toBeLessThanOrEqual(infraReady!.bound! + SLACK);
+      expect(c.node(run, 'Kustomization', 'apps').phase).toBe('Ready');
     }));
 
   it('a timeout gives a partial report of every object', () =>

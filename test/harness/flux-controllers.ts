@@ -25,6 +25,8 @@ export interface FluxControllers {
   start(name: ControllerName): Promise<void>;
   /** The last lines of every controller's log, for a failing test. */
   logs(lines?: number): string;
+  /** The flags a controller runs with (what its Deployment's container args would say). */
+  args(name: ControllerName): readonly string[];
   stopAll(): Promise<void>;
 }
 
@@ -85,6 +87,7 @@ export async function startFluxControllers(opts: StartFluxOptions): Promise<Flux
   const healthPorts = new Map<ControllerName, number>();
   const requeue = opts.requeueDependency ?? '5s';
 
+  const argsByName = new Map<ControllerName, string[]>();
   const argsOf = async (name: ControllerName): Promise<string[]> => {
     const health = await freePort();
     healthPorts.set(name, health);
@@ -108,7 +111,9 @@ export async function startFluxControllers(opts: StartFluxOptions): Promise<Flux
   const startOne = async (name: ControllerName) => {
     // The controllers read the kubeconfig from KUBECONFIG and their own namespace from RUNTIME_NAMESPACE.
     const env = { ...process.env, KUBECONFIG: opts.kubeconfigPath, RUNTIME_NAMESPACE: 'flux-system' };
-    const p = new Proc(name, path.join(bin, name), await argsOf(name), path.join(dataDir, `${name}.log`), writePids, env);
+    const args = await argsOf(name);
+    argsByName.set(name, args);
+    const p = new Proc(name, path.join(bin, name), args, path.join(dataDir, `${name}.log`), writePids, env);
     p.start();
     procs.set(name, p);
     await waitFor(`${name} /readyz`, 120_000, async () => {
@@ -141,6 +146,7 @@ export async function startFluxControllers(opts: StartFluxOptions): Promise<Flux
       if (procs.get(name)?.running) return;
       await startOne(name);
     },
+    args: (name) => argsByName.get(name) ?? [],
     logs(lines = 60) {
       const cut = (s: string) => s.split('\n').map((l) => (l.length > 600 ? `${l.slice(0, 600)}…` : l)).join('\n');
       return [...procs.entries()].map(([n, p]) => `----- ${n} (${p.logFile})\n${cut(logTail(p.logFile, lines))}`).join('\n');

@@ -86,7 +86,8 @@ const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b\][^\
 /** The phase column of the tree row of `object` (`Kustomization flux-system/apps`) on a screen, if it is shown. */
 export function phaseOf(screen: string, object: string): string | undefined {
   const escaped = object.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const row = new RegExp(`(?:^|\\s)\\S ${escaped}\\s+(\\w+)\\s+\\S+$`);
+  // The phase, the time in it, and (while the session runs) when Flux looks again: `retry ≤ 22s`.
+  const row = new RegExp(`(?:^|\\s)\\S ${escaped}\\s+(\\w+)\\s+\\S+(?: {2}(?:retry|fetch|timeout) .+)?$`);
   for (const line of screen.split('\n')) {
     const m = row.exec(line);
     if (m) return m[1];

@@ -10,6 +10,7 @@ import { artifactDigestKey, artifactOrigin, computeStatus, originRevision, type 
 import type { KubeObject, PushedRevision } from '../../src/core/types.js';
 import { buildGraph, dependsOnRefs, effectiveRef, followsPushAsArtifact, inventoryRefs, matchSources, objectKey, sourceRefs, type PushTarget } from '../../src/core/graph.js';
 import { REQUESTED_AT, slimObject } from '../../src/engine/slim.js';
+import { computeWait, type WaitFacts } from '../../src/core/waits.js';
 import { loadTranscripts } from '../helpers/replay.js';
 
 const transcripts = loadTranscripts();
@@ -58,6 +59,14 @@ function variants(o: KubeObject): KubeObject[] {
 }
 
 /** What the monitor itself (src/engine/monitor.ts) and the graph read of one object, besides computeStatus. */
+const WAIT_PHASES = [
+  { phase: 'Waiting', reason: 'DependencyNotReady' },
+  { phase: 'Progressing', reason: 'Progressing' },
+  { phase: 'Pending', reason: 'NotFetched' },
+  { phase: 'Pending', reason: 'AwaitingArtifact' },
+] as const;
+const WAIT_FACTS: WaitFacts = { controllers: { 'source-controller': { read: true, jitterPercent: 10 }, 'kustomize-controller': { read: true, requeueDependencyMs: 5000 }, 'helm-controller': { read: false } } };
+
 function reads(o: KubeObject, target: PushTarget) {
   const conds: unknown = o.status?.conditions;
   const ready = Array.isArray(conds) ? conds.find((c) => c?.type === 'Ready') : undefined;
@@ -79,6 +88,8 @@ function reads(o: KubeObject, target: PushTarget) {
     ...(o.kind === 'GitRepository' ? { url: o.spec?.url, ref: effectiveRef(o) } : {}),
     origin: artifactOrigin(o),
     digestKey: artifactDigestKey(o.status?.artifact?.revision),
+    // computeWait() (recompute.ts), for each phase it announces a wait in.
+    waits: WAIT_PHASES.map((res) => computeWait(o, res, WAIT_FACTS)),
     followsPush: followsPushAsArtifact(o, target),
   };
 }
