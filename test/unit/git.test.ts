@@ -2,13 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type ConfirmDeps, type PushIntent } from '../../src/git/intent.js';
 import {
   absoluteRemote,
   commitInfo,
   currentBranch,
   fetchRefspecs,
+  git,
   gitInfo,
   GitError,
   hooksDir,
@@ -213,6 +214,38 @@ describe('repository helpers (real git)', () => {
     const second = (await commitInfo(root)).sha;
     expect(await isAncestor(root, first, second)).toBe(true);
     expect(await isAncestor(root, second, first)).toBe(false);
+  });
+
+  it('a git command that prints nothing resolves when git has finished, with no timer in between', async () => {
+    // simple-git's completion plugin waits 50 ms (a timer) after a process that printed nothing. With the timers
+    // frozen, that wait never ends: the commands below settle only if nothing waits on a timer once git is done.
+    const { root } = repo();
+    const first = (await commitInfo(root)).sha;
+    sh(root, 'commit', '-q', '--allow-empty', '-m', 'second');
+    const second = (await commitInfo(root)).sha;
+    const realSetTimeout = globalThis.setTimeout;
+    const settled = async <T>(p: Promise<T>): Promise<{ value?: T; error?: unknown } | 'pending'> => {
+      let result: { value?: T; error?: unknown } | undefined;
+      p.then((value) => (result = { value }), (error) => (result = { error }));
+      // A generous ceiling: git itself takes milliseconds.
+      for (let i = 0; i < 200 && !result; i++) await new Promise((r) => realSetTimeout(r, 50));
+      return result ?? 'pending';
+    };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // `merge-base --is-ancestor` answers with its exit status only; `config --get` of an unset key and
+      // `rev-parse --verify --quiet` of a missing ref print nothing and exit 1.
+      expect(await settled(isAncestor(root, first, second))).toEqual({ value: true });
+      expect(await settled(isAncestor(root, second, first))).toEqual({ value: false });
+      expect(await settled(resolveCommit(root, 'no-such-ref'))).toEqual({ value: undefined });
+      const unset = await settled(git(root, ['config', '--get', 'branch.main.remote']));
+      expect(unset).not.toBe('pending');
+      expect((unset as { error?: unknown }).error).toBeInstanceOf(GitError);
+      // Output is still read in full.
+      expect(await settled(git(root, ['log', '-2', '--format=%H']))).toEqual({ value: `${second}\n${first}` });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('absoluteRemote resolves relative paths only', () => {
