@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -22,6 +22,9 @@ import {
 } from '../../src/git/repo.js';
 import { handlePushDone } from '../../src/session/push-done.js';
 import { statePaths } from '../../src/session/paths.js';
+import { processStartToken } from '../../src/session/proc.js';
+import { listSessions, liveness, readSessionFile, sessionFile, sessionLogFile } from '../../src/session/store.js';
+import { newSessionState } from '../../src/core/types.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -305,6 +308,68 @@ describe('push-done (the helper that runs once git push has exited)', () => {
     expect(existsSync(t.intent)).toBe(false);
     expect(existsSync(t.intent + '.confirmed')).toBe(false);
     expect(readFileSync(join(t.root, '.git', 'flux-monitor', 'watched-branches'), 'utf8')).toBe('main\n');
+  });
+
+  it("writes the session's first state as soon as its monitor is spawned: starting, owned by the monitor's pid, 0600", async () => {
+    const t = setup('config:\n  branches: [main]\n  timeout: 120\n');
+    t.confirm('refs/remotes/origin/main');
+    // The monitor: a live process that has not written anything yet.
+    const monitor = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => monitor.once('spawn', r));
+      const res = await handlePushDone({ intentFile: t.intent, paths: t.paths, env: {}, log: () => undefined, startMonitor: async () => monitor.pid! });
+      const id = res.started[0]!.sessionId;
+      const file = sessionFile(t.paths, id);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const s = readSessionFile(file);
+      expect(s).toMatchObject({
+        id,
+        status: 'starting',
+        pid: monitor.pid,
+        pidStart: processStartToken(monitor.pid!),
+        commit: { sha: t.head },
+        repo: { path: t.root, url: 'https://user:***@example.com/org/repo.git', remote: 'origin', branch: 'main' },
+        timeoutMs: 120_000,
+        logPath: sessionLogFile(t.paths, id),
+      });
+      expect(s.pushedAt).toBe(Math.round(s.pushedAt!)); // the intent's mtime, as passed to the monitor (--pushed-at)
+      expect(liveness(s)).toBe('running');
+      // `status` right after the push finds it: the session push-done started is there.
+      expect(listSessions(t.paths).map((e) => e.id)).toEqual([id]);
+    } finally {
+      monitor.kill('SIGKILL');
+    }
+  });
+
+  it('never replaces what the monitor has already written, and a monitor that died leaves a dead session, not a running one', async () => {
+    const t = setup('config:\n  branches: [main]\n');
+    t.confirm('refs/remotes/origin/main');
+    // A monitor that wrote its session (here: finished) before push-done got to write the first state.
+    const res = await handlePushDone({
+      intentFile: t.intent,
+      paths: t.paths,
+      env: {},
+      log: () => undefined,
+      startMonitor: async (args) => {
+        const id = args[args.indexOf('--id') + 1]!;
+        mkdirSync(t.paths.sessions, { recursive: true });
+        writeFileSync(sessionFile(t.paths, id), JSON.stringify({ ...newSessionState({ id, sha: t.head, timeoutMs: 0, now: Date.now() }, (u) => u), status: 'finished', verdict: 'error', verdictMessage: 'from the monitor', endedAt: Date.now() }), { mode: 0o600 });
+        return 1;
+      },
+    });
+    const s = readSessionFile(sessionFile(t.paths, res.started[0]!.sessionId));
+    expect(s).toMatchObject({ status: 'finished', verdictMessage: 'from the monitor' });
+
+    // A monitor that exits before writing anything.
+    const t2 = setup('config:\n  branches: [main]\n');
+    t2.confirm('refs/remotes/origin/main');
+    const crashed = spawn(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' });
+    await new Promise((r) => crashed.once('spawn', r));
+    const res2 = await handlePushDone({ intentFile: t2.intent, paths: t2.paths, env: {}, log: () => undefined, startMonitor: async () => crashed.pid! });
+    await new Promise((r) => (crashed.exitCode !== null ? r(undefined) : crashed.once('exit', r)));
+    const s2 = readSessionFile(sessionFile(t2.paths, res2.started[0]!.sessionId));
+    expect(s2).toMatchObject({ status: 'starting', pid: crashed.pid });
+    expect(liveness(s2)).toBe('dead');
   });
 
   it('ignores a stale intent and starts nothing for an unconfirmed push', async () => {
