@@ -8,7 +8,7 @@ import { redactUrl, sameRepo } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
-import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
+import { absoluteRemote, commitInfo, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
 import { matchSources, objectKey } from '../core/graph.js';
 import { newSessionState, type KubeObject, type MonitorConfig } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
@@ -178,6 +178,8 @@ async function decideAndStart(
     }
   }
   if (!wanted.length) return { decisions, started: [] };
+  // The commits' subjects, for the sessions' first states: asked now, while the configuration is read.
+  const subjects = new Map(wanted.map((w) => [w.sha, commitInfo(root, w.sha, { env: o.env }).then((c) => c.subject, () => undefined)]));
 
   let loaded;
   try {
@@ -243,7 +245,7 @@ async function decideAndStart(
     args.push('--url', redactUrl(url)); // never put credentials on a command line
     try {
       const pid = await start(args, sessionLogFile(o.paths, sessionId), root);
-      recordStarting(o.paths, { id: sessionId, root, url, remote, d, sha, pushedAt, pid, config: loaded.config }, log);
+      recordStarting(o.paths, { id: sessionId, root, url, remote, d, sha, subject: await subjects.get(sha), pushedAt, pid, config: loaded.config }, log);
       log(`started monitor ${sessionId} (pid ${pid}) for ${what}@${sha.slice(0, 12)}`);
       started.push({ sessionId, branch: d.branch, ...(d.tag ? { tag: d.tag } : {}), sha, pid });
       outcome.push({ sha, ...where(d), followed: true, sessionId });
@@ -258,18 +260,17 @@ async function decideAndStart(
 /**
  * The session's first state, written as soon as its monitor is spawned, so that `status` has it without waiting
  * for the monitor's own start (a second Node process, git, the configuration: docs/performance.md (i)): starting,
- * owned by the monitor's pid and its start-time token, as the monitor itself would write it (less the commit's
- * subject, which it adds). Written only if the monitor has not written the file yet: from then on the file is the
+ * owned by the monitor's pid and its start-time token, as the monitor itself would write it. Written only if the monitor has not written the file yet: from then on the file is the
  * monitor's alone. A monitor that dies before it writes leaves a session whose pid is gone: `dead`, never running
  * (store.ts liveness).
  */
 function recordStarting(
   paths: StatePaths,
-  c: { id: string; root: string; url: string; remote?: string; d: PushDecision; sha: string; pushedAt: number; pid: number; config: MonitorConfig },
+  c: { id: string; root: string; url: string; remote?: string; d: PushDecision; sha: string; subject?: string; pushedAt: number; pid: number; config: MonitorConfig },
   log: (line: string) => void,
 ): void {
   const state = newSessionState(
-    { id: c.id, sha: c.sha, tag: c.d.tag, repoPath: c.root, repoUrl: c.url, remote: c.remote, branch: c.d.branch || undefined, timeoutMs: c.config.timeout * 1000, now: Date.now() },
+    { id: c.id, sha: c.sha, subject: c.subject === undefined ? undefined : sanitizeText(c.subject, { maxLength: 200 }), tag: c.d.tag, repoPath: c.root, repoUrl: c.url, remote: c.remote, branch: c.d.branch || undefined, timeoutMs: c.config.timeout * 1000, now: Date.now() },
     redactUrl,
   );
   const s: StoredSession = { ...state, pid: c.pid, pidStart: processStartToken(c.pid), pushedAt: Math.round(c.pushedAt), logPath: sessionLogFile(paths, c.id), config: c.config };

@@ -327,7 +327,7 @@ describe('push-done (the helper that runs once git push has exited)', () => {
         status: 'starting',
         pid: monitor.pid,
         pidStart: processStartToken(monitor.pid!),
-        commit: { sha: t.head },
+        commit: { sha: t.head, subject: 'first commit' },
         repo: { path: t.root, url: 'https://user:***@example.com/org/repo.git', remote: 'origin', branch: 'main' },
         timeoutMs: 120_000,
         logPath: sessionLogFile(t.paths, id),
