@@ -354,8 +354,8 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
   let last = doc(picked.session, liveness(picked.session));
   let lastLine: string | undefined;
   let failed: Error | undefined;
-  const progress = new Progress(call, ctx.heartbeatMs, () => lastLine);
   const { followNewest, followSession } = await import('../session/follow.js');
+  const progress = new Progress(call, ctx.heartbeatMs, () => lastLine);
   const follow = a.id ? followSession : followNewest;
   const f = follow(
     paths,

@@ -102,11 +102,11 @@ async function stopOne(e: SessionEntry, out: (line: string) => void, paths: Retu
         status: 'finished',
         verdict: 'stopped',
         endedAt: Date.now(),
-        verdictMessage: `the monitor process (pid ${s.pid}) ended on the stop signal without recording its end; marked stopped`,
+        verdictMessage: `the monitor process (pid ${s.pid}) ended after the stop signal without recording its end; marked stopped`,
       };
       writeJsonAtomic(e.file, final);
       appendHistory(paths, historyEntry(final));
-      out(`session ${s.id} stopped (its monitor ended without recording it; marked stopped)`);
+      out(`session ${s.id} stopped`);
       return 0;
     }
   }

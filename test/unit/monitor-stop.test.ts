@@ -66,8 +66,8 @@ describe('a stop while the monitor is starting', () => {
     } finally {
       monitor.kill('SIGKILL');
     }
-    expect(printed).toBe(`session ${id} stopped (its monitor ended without recording it; marked stopped)\n`);
-    expect(readSessionFile(sessionFile(paths, id))).toMatchObject({ status: 'finished', verdict: 'stopped', verdictMessage: expect.stringMatching(/ended on the stop signal without recording its end/) });
+    expect(printed).toBe(`session ${id} stopped\n`);
+    expect(readSessionFile(sessionFile(paths, id))).toMatchObject({ status: 'finished', verdict: 'stopped', verdictMessage: expect.stringMatching(/ended after the stop signal without recording its end/) });
     expect(readHistory(paths).entries.map((e) => e.verdict)).toEqual(['stopped']);
   });
 });
