@@ -9,6 +9,7 @@
 //   --samples N        status changes timed in (d) (default 200)
 //   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh)
 //   --flux-runs N      pushes per mode in (g) (default 3)
+//   --rounds N         rounds of (i), the CLI's start-up as a ratio to kubectl's (default 10)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ import { benchResources, type ResourcesResult } from './resources.js';
 import { benchRender, type RenderResult } from './render.js';
 import { benchFlux, type FluxBenchResult } from './flux.js';
 import { benchDiagnosis, diagnosisRows } from './diagnosis.js';
+import { benchCliStartup, cliStartupRows } from './startup-cli.js';
 import { formatTable, ms, round, ROOT, type Row } from './lib.js';
 
 interface Options {
@@ -32,10 +34,12 @@ interface Options {
   frames: number;
   only: Set<string>;
   fluxRuns: number;
+  /** Rounds of (i) (each case once per round, interleaved). */
+  rounds: number;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefgh'), fluxRuns: 3 };
+  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefghi'), fluxRuns: 3, rounds: 10 };
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -51,6 +55,7 @@ function parse(argv: string[]): Options {
     else if (a === '--pushes') o.pushes = Math.round(num());
     else if (a === '--samples') o.samples = Math.round(num());
     else if (a === '--flux-runs') o.fluxRuns = Math.round(num());
+    else if (a === '--rounds') o.rounds = Math.round(num());
     else if (a === '--only') o.only = new Set((argv[++i] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
     else throw new Error(`unknown flag ${a} (see bench/run.ts)`);
   }
@@ -61,6 +66,7 @@ function parse(argv: string[]): Options {
     o.runs = 1;
     o.frames = 10;
     if (!given.has('--flux-runs')) o.fluxRuns = 1;
+    if (!given.has('--rounds')) o.rounds = 3;
   }
   return o;
 }
@@ -284,6 +290,8 @@ async function main(): Promise<void> {
       ),
     diagnosisRows,
   );
+  // Pushes of (i)'s push → session rows: bench (a)'s set-up, fewer than (a)'s (each waits for the session to end).
+  await step('i', 'CLI start-up', () => benchCliStartup(o.rounds, Math.min(o.pushes, 10)), cliStartupRows);
 
   const table = formatTable(rows);
   const header = `flux-monitor bench, ${machine.date}: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}${o.quick ? ' — QUICK RUN' : ''}`;

@@ -17,7 +17,6 @@ import { homedir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import {
@@ -29,21 +28,19 @@ import {
   type ToolAnnotations,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { z } from 'zod';
+import * as z from 'zod/v4';
 import type { MonitorEvent, SessionState } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { MonitorError } from '../cluster/errors.js';
 import { statePaths } from '../session/paths.js';
 import { liveness, type Liveness, type StoredSession } from '../session/store.js';
-import { followNewest, followSession } from '../session/follow.js';
-import { gitInfo } from '../git/repo.js';
 import { formatDuration, nodeLabel, summarize } from '../ui/layout.js';
 import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
-import { historyRows } from './history.js';
-import { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, type NoSessionJson, type StatusJson } from './status.js';
+// What the tools run (status, history, watch, git, yaml) is loaded when a tool is called, not before `initialize`.
+import type { NoSessionJson, StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
-import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
+import type { WATCH_FLAGS, WatchRun } from './watch.js';
 
 /** What the tools run with: the command's IO and what the server was started with (`flux-monitor mcp` flags). */
 export interface McpContext {
@@ -276,6 +273,7 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
   const io = { ...ctx.io, cwd, stderr: toolStderr(ctx.io.stderr, 'watch_commit') };
   let run: WatchRun;
   try {
+    const { prepareWatch } = await import('./watch.js');
     run = await prepareWatch(io, watchFlags(a));
   } catch (err) {
     throw inArgWords(err);
@@ -286,8 +284,9 @@ export async function watchCommit(ctx: McpContext, a: WatchCommitArgs, call: Too
   // A call and a repository's file may only name contexts the server allows; the server's own are its choice.
   const named = run.contexts ?? [];
   const fromFile = named.length ? [] : run.config.contexts;
-  if (named.length) checkContexts(ctx, kubeconfig, named, '');
-  else if (fromFile.length) checkContexts(ctx, kubeconfig, fromFile, ` (contexts: of ${HOOK_FILE})`);
+  const { parse: parseYaml } = await import('yaml');
+  if (named.length) checkContexts(ctx, kubeconfig, named, '', parseYaml);
+  else if (fromFile.length) checkContexts(ctx, kubeconfig, fromFile, ` (contexts: of ${HOOK_FILE})`, parseYaml);
   const contexts = named.length ? named : fromFile.length ? fromFile : (ctx.contexts ?? []);
   let config = { ...run.config, contexts };
   if (ctx.readOnly && config.auto_reconcile) {
@@ -344,6 +343,7 @@ export const NOT_IN_REPO_MCP =
 export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolCall, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
   const paths = statePaths(ctx.io.env);
   const repo = a.repo === undefined ? undefined : allowedRepo(scope, a.repo);
+  const { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession } = await import('./status.js');
   // Right after a push, its session may not be written yet: wait for it a moment (longer when asked to wait).
   const waitMs = a.wait ? FOLLOW_WAIT_MS : ONE_SHOT_WAIT_MS;
   const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo, { waitMs });
@@ -354,6 +354,7 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
   let last = doc(picked.session, liveness(picked.session));
   let lastLine: string | undefined;
   let failed: Error | undefined;
+  const { followNewest, followSession } = await import('../session/follow.js');
   const progress = new Progress(call, ctx.heartbeatMs, () => lastLine);
   const follow = a.id ? followSession : followNewest;
   const f = follow(
@@ -384,10 +385,12 @@ export async function listHistory(ctx: McpContext, a: ListHistoryArgs, scope: Re
   const dir = a.repo === undefined ? scope.base : allowedRepo(scope, a.repo);
   let repo: string | undefined;
   if (!a.all) {
+    const { gitInfo } = await import('../git/repo.js');
     repo = (await gitInfo(dir))?.root;
     // Never every repository's history for a directory that is no repository (as `history --repo` says too).
     if (!repo) return toolError(`repo: not a git repository: ${dir}`);
   }
+  const { historyRows } = await import('./history.js');
   return json(historyRows({ ...ctx.io, stderr: toolStderr(ctx.io.stderr, 'list_history') }, { repo, limit: a.limit ?? 20 }));
 }
 
@@ -450,7 +453,7 @@ export function serverKubeconfig(io: Pick<CommandIO, 'env' | 'cwd'>, flag?: stri
 }
 
 /** The context names of the kubeconfig files that exist (unreadable files name none). */
-function kubeconfigContexts(kubeconfig: string): { files: string[]; names: Set<string> } {
+function kubeconfigContexts(kubeconfig: string, parseYaml: (text: string) => unknown): { files: string[]; names: Set<string> } {
   const files = kubeconfig.split(delimiter).filter((f) => f && existsSync(f));
   const names = new Set<string>();
   for (const f of files) {
@@ -465,9 +468,9 @@ function kubeconfigContexts(kubeconfig: string): { files: string[]; names: Set<s
 }
 
 /** Every context named must be one of --context (when given) and one of the server's kubeconfig; else RefusedError. */
-function checkContexts(ctx: McpContext, kubeconfig: string, named: string[], from: string): void {
+function checkContexts(ctx: McpContext, kubeconfig: string, named: string[], from: string, parseYaml: (text: string) => unknown): void {
   const allowed = ctx.contexts?.length ? ctx.contexts : undefined;
-  const { files, names } = kubeconfigContexts(kubeconfig);
+  const { files, names } = kubeconfigContexts(kubeconfig, parseYaml);
   for (const c of named) {
     if (allowed && !allowed.includes(c)) {
       throw new RefusedError(

@@ -88,8 +88,26 @@ async function stopOne(e: SessionEntry, out: (line: string) => void, paths: Retu
       return 0;
     }
     if (!sameProcess(s.pid, s.pidStart)) {
-      out(`session ${s.id}: the monitor exited without recording its end`);
-      return 3;
+      // Gone on the signal without recording its end: a monitor still starting (the hook helper writes the first
+      // state as soon as the process exists, before Node has loaded the handler), or one that crashed meanwhile.
+      // Nobody will finish it: recorded as stopped, as a dead one is, saying so.
+      try {
+        cur = readSessionFile(e.file);
+      } catch {
+        /* recorded below from what was read before */
+      }
+      if (cur.status === 'finished') continue; // it did record its end, just before it exited
+      const final: StoredSession = {
+        ...cur,
+        status: 'finished',
+        verdict: 'stopped',
+        endedAt: Date.now(),
+        verdictMessage: `the monitor process (pid ${s.pid}) ended after the stop signal without recording its end; marked stopped`,
+      };
+      writeJsonAtomic(e.file, final);
+      appendHistory(paths, historyEntry(final));
+      out(`session ${s.id} stopped`);
+      return 0;
     }
   }
   out(`session ${s.id}: the monitor (pid ${s.pid}) did not stop within ${STOP_WAIT_MS / 1000}s`);

@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { MonitorError } from '../cluster/errors.js';
 import { UsageError } from './args.js';
 import type { CommandIO } from './types.js';
-import { gitInfo, remotes, resolveCommit } from '../git/repo.js';
+import { commitInfo, gitInfo, GitError, remotes, repoRoot, resolveCommit, type GitInfo } from '../git/repo.js';
 import { relateCommit } from '../git/relate.js';
 
 /** What `watch` hands to the engine (see RunOptions for the meaning of each field). */
@@ -24,7 +24,8 @@ export interface TargetFlags {
  * branch's upstream remote URL). Outside a repository, --revision and --repo-url (or --all) are required.
  */
 export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise<WatchTarget> {
-  const info = await gitInfo(io.cwd, f.remote);
+  const info: (GitInfo & { full: boolean }) | undefined =
+    f.revision && f.repoUrl && f.branch && !f.remote ? await rootOnly(io.cwd) : await gitInfo(io.cwd, f.remote).then((i) => i && { ...i, full: true });
   if (!info) {
     if (!f.revision) throw new UsageError('not inside a git repository: pass --revision SHA (and --repo-url URL --branch B, or --all)');
     if (!f.repoUrl && !f.all) throw new UsageError('not inside a git repository: pass --repo-url URL and --branch B, or --all');
@@ -43,23 +44,49 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
     const e = err as { message: string };
     throw new MonitorError({ category: 'config', message: e.message, hint: 'Fix .kiro/hooks/flux-reconciliation-monitor.yaml (see docs/config.md).' });
   }
-  const sha = f.revision ? await resolveCommit(info.root, f.revision) : info.head;
+  const [sha, head] = f.revision
+    ? await Promise.all([resolveCommit(info.root, f.revision), info.full ? undefined : commitInfo(info.root).catch(() => undefined)])
+    : [info.head, undefined];
   if (!sha) throw new UsageError(f.revision ? `unknown revision "${f.revision}"` : 'the repository has no commits yet');
   const branch = f.branch ?? info.branch;
   if (!branch && !f.all) throw new UsageError('HEAD is detached: pass --branch B to say which branch Flux follows');
   const repoUrl = f.repoUrl ?? info.remoteUrl;
   // Flux sources are matched by URL: without one, nothing would ever match (the local path is no URL Flux uses).
   if (!repoUrl && !f.all) throw await noRemoteError(info.root);
+  const headSha = info.full ? info.head : head?.sha;
+  const subject = info.full ? info.subject : head?.subject;
+  // The remote a missing commit is fetched from: the one gitInfo picks (the branch's upstream, else origin...).
+  // When the flags said everything else, it is looked up only if a commit has to be related.
+  let fetchRemote: Promise<string | undefined> | undefined = info.full ? Promise.resolve(info.remote ?? info.remoteUrl) : undefined;
+  const remoteToFetch = () =>
+    (fetchRemote ??= gitInfo(info.root).then(
+      (i) => i?.remote ?? i?.remoteUrl,
+      () => undefined,
+    ));
   return {
     pushed: { sha, branch },
     repoUrl,
     branch,
     remote: info.remote,
     repoPath: info.root,
-    subject: sha === info.head ? info.subject : undefined,
+    subject: sha === headSha ? subject : undefined,
     config,
-    relateCommit: (other) => relateCommit(info.root, sha, other, { remote: info.remote ?? info.remoteUrl, branch }),
+    relateCommit: async (other) => relateCommit(info.root, sha, other, { remote: await remoteToFetch(), branch }),
   };
+}
+
+/**
+ * With --revision, --repo-url and --branch all given, `watch` needs of the repository only its root (the hook
+ * file, the revision), not gitInfo's branch, remotes and upstream (four more git processes): undefined outside a
+ * repository, as gitInfo.
+ */
+async function rootOnly(cwd: string): Promise<(GitInfo & { full: false }) | undefined> {
+  try {
+    return { root: await repoRoot(cwd), full: false };
+  } catch (err) {
+    if (err instanceof GitError && /not a git repository|\.git directory/.test(err.message)) return undefined;
+    throw err;
+  }
 }
 
 /** Why the repository gives no URL to match Flux sources against, and what to pass instead. */

@@ -33,6 +33,26 @@ const UNSAFE_ENV_ALLOWED = Object.fromEntries(
   ].map((k) => [k, true]),
 ) as SimpleGitOptions['unsafe'];
 
+/**
+ * When simple-git treats git as finished: at its `close` event only (git has exited and its stdout and stderr
+ * have both ended, so all of its output has been read), never at `exit` (which may come before the last output).
+ */
+export const IMMEDIATE_COMPLETION: Pick<SimpleGitOptions, 'completion'> = { completion: { onClose: true, onExit: false } };
+
+/**
+ * simple-git's completion plugin waits a further 50 ms after a git process that wrote nothing to stdout or stderr
+ * (`merge-base --is-ancestor`, `config --get` of an unset key, `rev-parse --verify --quiet` of a missing ref...),
+ * whatever `completion` says: it takes "no output seen" to mean "output may still be on its way". With
+ * IMMEDIATE_COMPLETION it is told only at `close`, after both streams have ended, so nothing can be on its way:
+ * this output handler (simple-git calls it with the process's streams before its plugins attach) tells the plugin
+ * so by passing an empty chunk when stdout ends, which comes before `close`. The empty chunk adds nothing to the
+ * output simple-git collects.
+ */
+export function markOutputEnd(_command: string, stdout: NodeJS.ReadableStream): void {
+  stdout.once('end', () => stdout.emit('data', EMPTY));
+}
+const EMPTY = Buffer.alloc(0);
+
 /** Runs git in `cwd` and resolves with its stdout (trailing newline removed). */
 export async function git(cwd: string, args: string[], opts: GitOptions = {}): Promise<string> {
   if (!existsSync(cwd)) throw new GitError(`not a git repository: ${cwd} does not exist`, 'Run this inside a git repository, or pass --repo PATH.');
@@ -45,6 +65,7 @@ export async function git(cwd: string, args: string[], opts: GitOptions = {}): P
     // like, as a guard against untrusted arguments. Ours are fixed read-only commands, and the environment is the
     // user's own (or the one git hands its hooks): pass it through unchanged.
     unsafe: UNSAFE_ENV_ALLOWED,
+    ...IMMEDIATE_COMPLETION,
     // Every non-zero exit is an error (`merge-base --is-ancestor` answers "no" with exit 1 and no output).
     errors: (error, result) => {
       if (result.exitCode === 0) return error;
@@ -54,7 +75,7 @@ export async function git(cwd: string, args: string[], opts: GitOptions = {}): P
   };
   const env = Object.fromEntries(Object.entries(opts.env ?? process.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
   try {
-    const out = await simpleGit(options).env(env).raw(args);
+    const out = await simpleGit(options).env(env).outputHandler(markOutputEnd).raw(args);
     return out.replace(/\n$/, '');
   } catch (err) {
     const e = err as Error & { code?: string };

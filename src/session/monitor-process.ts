@@ -51,7 +51,26 @@ export async function runDetachedSession(o: DetachedSessionOptions): Promise<num
   return code;
 }
 
+/**
+ * SIGTERM and SIGINT (`flux-monitor stop`) are heard from the start, not only once the engine runs: the hook helper
+ * writes the session's first state as soon as this process exists (push-done.ts), so a stop may come while it is
+ * still starting; it then ends `stopped` before following anything.
+ */
 async function monitorSession(o: DetachedSessionOptions, log: (line: string) => void, ended: { state?: StoredSession }): Promise<number> {
+  const ac = new AbortController();
+  const onStop = () => ac.abort('stopped');
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', () => {}); // no terminal to lose: a stray SIGHUP must not kill the session
+  try {
+    return await runSession(o, log, ended, ac);
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+  }
+}
+
+async function runSession(o: DetachedSessionOptions, log: (line: string) => void, ended: { state?: StoredSession }, ac: AbortController): Promise<number> {
   const file = sessionFile(o.paths, o.id);
   const writer = new SessionWriter(file, { minIntervalMs: o.writeIntervalMs ?? 250, onError: (e) => log(`cannot write ${file}: ${(e as Error).message}`) });
   const pidStart = processStartToken(process.pid);
@@ -119,15 +138,14 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
     }
   }
 
-  const ac = new AbortController();
   const onSupersede = () => ac.abort('superseded');
-  const onStop = () => ac.abort('stopped');
   process.on(SUPERSEDE_SIGNAL, onSupersede);
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
-  process.on('SIGHUP', () => {}); // no terminal to lose: a stray SIGHUP must not kill the session
 
   try {
+    if (ac.signal.aborted) {
+      log(`session ${o.id} stopped before it started following`);
+      return await end('stopped', 'stopped before the monitor started following the commit');
+    }
     const { runMonitor } = await import('../engine/run.js');
     const final = await runMonitor({
       pushed: { sha: o.sha, branch: o.branch, tag: o.tag },
@@ -151,8 +169,6 @@ async function monitorSession(o: DetachedSessionOptions, log: (line: string) => 
     return end('error', `internal error: ${(err as Error).message}`, { category: 'internal', message: (err as Error).message, hint: `See ${extra.logPath}.` });
   } finally {
     process.off(SUPERSEDE_SIGNAL, onSupersede);
-    process.off('SIGTERM', onStop);
-    process.off('SIGINT', onStop);
     try {
       await releaseMonitorLock(o.paths, key, me);
     } catch (err) {

@@ -8,15 +8,16 @@ import { redactUrl, sameRepo } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
-import { absoluteRemote, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
+import { absoluteRemote, commitInfo, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
 import { matchSources, objectKey } from '../core/graph.js';
-import type { KubeObject } from '../core/types.js';
+import { newSessionState, type KubeObject, type MonitorConfig } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
 import type { StatePaths } from './paths.js';
 import type { PushOutcome } from './pending.js';
 import { closeInheritedFds, spawnDetached } from './spawn.js';
 import { newSessionId } from '../core/ids.js';
-import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, type StoredSession } from './store.js';
+import { appendHistory, historyEntry, sessionFile, sessionLogFile, writeJsonAtomic, writeJsonIfAbsent, type StoredSession } from './store.js';
+import { processStartToken } from './proc.js';
 
 /** Intents older than this are leftovers (a helper that never ran): removed, never acted on. */
 export const INTENT_MAX_AGE_MS = 24 * 3600_000;
@@ -177,6 +178,8 @@ async function decideAndStart(
     }
   }
   if (!wanted.length) return { decisions, started: [] };
+  // The commits' subjects, for the sessions' first states: asked now, while the configuration is read.
+  const subjects = new Map(wanted.map((w) => [w.sha, commitInfo(root, w.sha, { env: o.env }).then((c) => c.subject, () => undefined)]));
 
   let loaded;
   try {
@@ -242,6 +245,7 @@ async function decideAndStart(
     args.push('--url', redactUrl(url)); // never put credentials on a command line
     try {
       const pid = await start(args, sessionLogFile(o.paths, sessionId), root);
+      recordStarting(o.paths, { id: sessionId, root, url, remote, d, sha, subject: await subjects.get(sha), pushedAt, pid, config: loaded.config }, log);
       log(`started monitor ${sessionId} (pid ${pid}) for ${what}@${sha.slice(0, 12)}`);
       started.push({ sessionId, branch: d.branch, ...(d.tag ? { tag: d.tag } : {}), sha, pid });
       outcome.push({ sha, ...where(d), followed: true, sessionId });
@@ -251,6 +255,30 @@ async function decideAndStart(
     }
   }
   return { decisions, started };
+}
+
+/**
+ * The session's first state, written as soon as its monitor is spawned, so that `status` has it without waiting
+ * for the monitor's own start (a second Node process, git, the configuration: docs/performance.md (i)): starting,
+ * owned by the monitor's pid and its start-time token, as the monitor itself would write it. Written only if the monitor has not written the file yet: from then on the file is the
+ * monitor's alone. A monitor that dies before it writes leaves a session whose pid is gone: `dead`, never running
+ * (store.ts liveness).
+ */
+function recordStarting(
+  paths: StatePaths,
+  c: { id: string; root: string; url: string; remote?: string; d: PushDecision; sha: string; subject?: string; pushedAt: number; pid: number; config: MonitorConfig },
+  log: (line: string) => void,
+): void {
+  const state = newSessionState(
+    { id: c.id, sha: c.sha, subject: c.subject === undefined ? undefined : sanitizeText(c.subject, { maxLength: 200 }), tag: c.d.tag, repoPath: c.root, repoUrl: c.url, remote: c.remote, branch: c.d.branch || undefined, timeoutMs: c.config.timeout * 1000, now: Date.now() },
+    redactUrl,
+  );
+  const s: StoredSession = { ...state, pid: c.pid, pidStart: processStartToken(c.pid), pushedAt: Math.round(c.pushedAt), logPath: sessionLogFile(paths, c.id), config: c.config };
+  try {
+    writeJsonIfAbsent(sessionFile(paths, c.id), s);
+  } catch (err) {
+    log(`cannot write the first state of session ${c.id}: ${(err as Error).message}`); // the monitor writes it
+  }
 }
 
 function recordConfigError(paths: StatePaths, w: { d: PushDecision; sha: string }, ctx: { root: string; remote?: string; url: string; pushedAt: number }, err: ConfigError, id: string): void {

@@ -1,7 +1,7 @@
 // The session store: one JSON file per session (replaced atomically, mode 0600), the monitor's log beside it,
 // and an append-only history of finished sessions. Readers never see a torn file; a corrupt file is reported
 // for itself and never hides the others.
-import { appendFileSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { RetentionConfig } from '../config/load.js';
@@ -113,6 +113,37 @@ export function writeJsonAtomic(file: string, data: unknown): void {
       /* already gone */
     }
     throw err;
+  }
+}
+
+/**
+ * Like writeJsonAtomic, but only if `file` does not exist yet: the complete temporary file is hard-linked to the
+ * target name, which fails when the name exists, so an existing file (a later state written by its owner) is
+ * never replaced. Returns whether it was written; false also where the file system has no hard links.
+ */
+export function writeJsonIfAbsent(file: string, data: unknown): boolean {
+  const dir = dirname(file);
+  ensurePrivateDir(dir);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let fd: number | undefined = openSync(tmp, 'wx', 0o600);
+  try {
+    writeJsonStreamed(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return false;
+    throw err;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
   }
 }
 

@@ -1,14 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type ConfirmDeps, type PushIntent } from '../../src/git/intent.js';
 import {
   absoluteRemote,
   commitInfo,
   currentBranch,
   fetchRefspecs,
+  git,
   gitInfo,
   GitError,
   hooksDir,
@@ -21,6 +22,9 @@ import {
 } from '../../src/git/repo.js';
 import { handlePushDone } from '../../src/session/push-done.js';
 import { statePaths } from '../../src/session/paths.js';
+import { processStartToken } from '../../src/session/proc.js';
+import { listSessions, liveness, readSessionFile, sessionFile, sessionLogFile } from '../../src/session/store.js';
+import { newSessionState } from '../../src/core/types.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -215,6 +219,38 @@ describe('repository helpers (real git)', () => {
     expect(await isAncestor(root, second, first)).toBe(false);
   });
 
+  it('a git command that prints nothing resolves when git has finished, with no timer in between', async () => {
+    // simple-git's completion plugin waits 50 ms (a timer) after a process that printed nothing. With the timers
+    // frozen, that wait never ends: the commands below settle only if nothing waits on a timer once git is done.
+    const { root } = repo();
+    const first = (await commitInfo(root)).sha;
+    sh(root, 'commit', '-q', '--allow-empty', '-m', 'second');
+    const second = (await commitInfo(root)).sha;
+    const realSetTimeout = globalThis.setTimeout;
+    const settled = async <T>(p: Promise<T>): Promise<{ value?: T; error?: unknown } | 'pending'> => {
+      let result: { value?: T; error?: unknown } | undefined;
+      p.then((value) => (result = { value }), (error) => (result = { error }));
+      // A generous ceiling: git itself takes milliseconds.
+      for (let i = 0; i < 200 && !result; i++) await new Promise((r) => realSetTimeout(r, 50));
+      return result ?? 'pending';
+    };
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // `merge-base --is-ancestor` answers with its exit status only; `config --get` of an unset key and
+      // `rev-parse --verify --quiet` of a missing ref print nothing and exit 1.
+      expect(await settled(isAncestor(root, first, second))).toEqual({ value: true });
+      expect(await settled(isAncestor(root, second, first))).toEqual({ value: false });
+      expect(await settled(resolveCommit(root, 'no-such-ref'))).toEqual({ value: undefined });
+      const unset = await settled(git(root, ['config', '--get', 'branch.main.remote']));
+      expect(unset).not.toBe('pending');
+      expect((unset as { error?: unknown }).error).toBeInstanceOf(GitError);
+      // Output is still read in full.
+      expect(await settled(git(root, ['log', '-2', '--format=%H']))).toEqual({ value: `${second}\n${first}` });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('absoluteRemote resolves relative paths only', () => {
     expect(absoluteRemote('../r.git', '/w/repo')).toBe('/w/r.git');
     expect(absoluteRemote('/abs/r.git', '/w')).toBe('/abs/r.git');
@@ -272,6 +308,68 @@ describe('push-done (the helper that runs once git push has exited)', () => {
     expect(existsSync(t.intent)).toBe(false);
     expect(existsSync(t.intent + '.confirmed')).toBe(false);
     expect(readFileSync(join(t.root, '.git', 'flux-monitor', 'watched-branches'), 'utf8')).toBe('main\n');
+  });
+
+  it("writes the session's first state as soon as its monitor is spawned: starting, owned by the monitor's pid, 0600", async () => {
+    const t = setup('config:\n  branches: [main]\n  timeout: 120\n');
+    t.confirm('refs/remotes/origin/main');
+    // The monitor: a live process that has not written anything yet.
+    const monitor = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => monitor.once('spawn', r));
+      const res = await handlePushDone({ intentFile: t.intent, paths: t.paths, env: {}, log: () => undefined, startMonitor: async () => monitor.pid! });
+      const id = res.started[0]!.sessionId;
+      const file = sessionFile(t.paths, id);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const s = readSessionFile(file);
+      expect(s).toMatchObject({
+        id,
+        status: 'starting',
+        pid: monitor.pid,
+        pidStart: processStartToken(monitor.pid!),
+        commit: { sha: t.head, subject: 'first commit' },
+        repo: { path: t.root, url: 'https://user:***@example.com/org/repo.git', remote: 'origin', branch: 'main' },
+        timeoutMs: 120_000,
+        logPath: sessionLogFile(t.paths, id),
+      });
+      expect(s.pushedAt).toBe(Math.round(s.pushedAt!)); // the intent's mtime, as passed to the monitor (--pushed-at)
+      expect(liveness(s)).toBe('running');
+      // `status` right after the push finds it: the session push-done started is there.
+      expect(listSessions(t.paths).map((e) => e.id)).toEqual([id]);
+    } finally {
+      monitor.kill('SIGKILL');
+    }
+  });
+
+  it('never replaces what the monitor has already written, and a monitor that died leaves a dead session, not a running one', async () => {
+    const t = setup('config:\n  branches: [main]\n');
+    t.confirm('refs/remotes/origin/main');
+    // A monitor that wrote its session (here: finished) before push-done got to write the first state.
+    const res = await handlePushDone({
+      intentFile: t.intent,
+      paths: t.paths,
+      env: {},
+      log: () => undefined,
+      startMonitor: async (args) => {
+        const id = args[args.indexOf('--id') + 1]!;
+        mkdirSync(t.paths.sessions, { recursive: true });
+        writeFileSync(sessionFile(t.paths, id), JSON.stringify({ ...newSessionState({ id, sha: t.head, timeoutMs: 0, now: Date.now() }, (u) => u), status: 'finished', verdict: 'error', verdictMessage: 'from the monitor', endedAt: Date.now() }), { mode: 0o600 });
+        return 1;
+      },
+    });
+    const s = readSessionFile(sessionFile(t.paths, res.started[0]!.sessionId));
+    expect(s).toMatchObject({ status: 'finished', verdictMessage: 'from the monitor' });
+
+    // A monitor that exits before writing anything.
+    const t2 = setup('config:\n  branches: [main]\n');
+    t2.confirm('refs/remotes/origin/main');
+    const crashed = spawn(process.execPath, ['-e', 'process.exit(3)'], { stdio: 'ignore' });
+    await new Promise((r) => crashed.once('spawn', r));
+    const res2 = await handlePushDone({ intentFile: t2.intent, paths: t2.paths, env: {}, log: () => undefined, startMonitor: async () => crashed.pid! });
+    await new Promise((r) => (crashed.exitCode !== null ? r(undefined) : crashed.once('exit', r)));
+    const s2 = readSessionFile(sessionFile(t2.paths, res2.started[0]!.sessionId));
+    expect(s2).toMatchObject({ status: 'starting', pid: crashed.pid });
+    expect(liveness(s2)).toBe('dead');
   });
 
   it('ignores a stale intent and starts nothing for an unconfirmed push', async () => {
