@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { RetentionConfig } from '../config/load.js';
 import { countPhases, EXIT_CODES, FAILURE_PHASES, PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
+import { TIMELINE_LIMITS } from '../core/timeline.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
 
@@ -254,6 +255,29 @@ const nodeShape = obj({
   resourceVersion: opt(str),
   diagnosis: opt(diagnosisShape),
 });
+/** A list of at most `max` entries (a hostile file could hold millions: the readers would draw them all). */
+const boundedList =
+  (max: number, check: Check): Check =>
+  (v, at) =>
+    Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : listOf(check)(v, at);
+const momentShape = obj({ at: num, from: oneOf(['condition', 'event']) });
+const timelineShape: Check = (v, at) => {
+  if (isObject(v) && isObject(v.objects) && Object.keys(v.objects).length > TIMELINE_LIMITS.objects) return `${at}.objects must have at most ${TIMELINE_LIMITS.objects} entries`;
+  return obj({
+    objects: recordOf(
+      obj({
+        source: opt(momentShape),
+        started: opt(momentShape),
+        applied: opt(momentShape),
+        ready: opt(momentShape),
+        failed: opt(momentShape),
+        waits: opt(boundedList(TIMELINE_LIMITS.waits, obj({ from: num, to: opt(num), on: oneOf(['dependency', 'source']), blockers: boundedList(TIMELINE_LIMITS.blockers, str), reason: str }))),
+        moreWaits: opt(num),
+      }),
+    ),
+    dropped: opt(num),
+  })(v, at);
+};
 const clusterShape = obj({
   context: str,
   server: opt(str),
@@ -297,6 +321,7 @@ const sessionShape = obj({
   logPath: opt(str),
   mode: opt(oneOf(['watch', 'poll'])),
   clusters: opt(listOf(clusterShape)),
+  timeline: opt(timelineShape),
   config: opt(obj({ verbosity: opt(oneOf(['minimal', 'normal', 'verbose'])), show_dependencies: opt(bool), timeout: opt(num), notify: opt(str) })),
 });
 
