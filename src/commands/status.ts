@@ -8,7 +8,7 @@ import { displayState, followNewest, followSession } from '../session/follow.js'
 import { GitError, repoRoot } from '../git/repo.js';
 import { VERBOSITIES } from '../core/types.js';
 
-const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
+const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--timeline] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
 
 /** `status --json` output: the stored session plus whether its monitor is alive. */
 export type StatusJson = StoredSession & { liveness: Liveness };
@@ -21,6 +21,7 @@ const status: Command = {
     const args = parseArgs(argv, {
       json: {},
       follow: { short: 'f' },
+      timeline: { short: 't' },
       'exit-code': {},
       repo: { value: true },
       verbosity: { value: true },
@@ -49,6 +50,27 @@ const status: Command = {
     const exitCode = bool(args, 'exit-code');
     const codeOf = (s: StoredSession, live: Liveness) => (exitCode ? (live === 'dead' ? EXIT_CODES.error : live === 'finished' ? EXIT_CODES[s.verdict ?? 'error'] : 0) : 0);
 
+    if (bool(args, 'timeline')) {
+      if (bool(args, 'follow')) throw new UsageError('--timeline shows the session once: leave out --follow (the live view draws it with `t`)');
+      const live = liveness(session);
+      const { sessionBars, waterfallLines, linesText } = await import('../ui/waterfall.js');
+      if (json) {
+        const { axis, bars, path } = sessionBars(session, Date.now());
+        const out: TimelineJson = { id, liveness: live, pushedAt: session.pushedAt, axis, bars, criticalPath: path ?? null, timeline: session.timeline ?? null };
+        io.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      } else {
+        const { colorEnabled } = await import('../ui/mode.js');
+        const { ansi } = await import('../ui/theme.js');
+        const { fitLine } = await import('../ui/view.js');
+        const width = io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 100;
+        const lines = waterfallLines(session, { width, now: Date.now() }).map((l) => fitLine(l, width));
+        const text = linesText(lines, io.stdout.isTTY === true && colorEnabled(io.env), ansi);
+        if (live !== 'finished') text.push(live === 'running' ? '(the session is still running: the waterfall so far)' : '(the monitor of this session stopped before its verdict)');
+        io.stdout.write(text.join('\n') + '\n');
+      }
+      return codeOf(session, live);
+    }
+
     if (json) {
       if (!bool(args, 'follow')) {
         const live = liveness(session);
@@ -71,6 +93,17 @@ const status: Command = {
   },
 };
 export default status;
+
+/** `status --timeline --json`: the bars and the critical path derived from the session's timeline (docs/json-events.md). */
+export interface TimelineJson {
+  id: string;
+  liveness: Liveness;
+  pushedAt?: number;
+  axis: { from: number; to: number };
+  bars: import('../core/timeline.js').Bar[];
+  criticalPath: import('../core/timeline.js').CriticalPath | null;
+  timeline: import('../core/timeline.js').Timeline | null;
+}
 
 /** `status --json` when there is no session to show (stdout always carries JSON). */
 export interface NoSessionJson {
