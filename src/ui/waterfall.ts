@@ -6,7 +6,7 @@
 import { axisOf, barOf, criticalPath, type Bar, type BarPhase, type CriticalPath, type ObjectMoments } from '../core/timeline.js';
 import type { NodeState, SessionState } from '../core/types.js';
 import { formatDuration, nodeLabel, shortSha } from './layout.js';
-import { oneLine, padEnd, textWidth, truncateMiddle, type ColorName } from './theme.js';
+import { oneLine, padEnd, textWidth, truncateMiddle, wrapLine, type ColorName } from './theme.js';
 import { fitName, type Line, type Seg } from './view.js';
 
 /** The glyph and colour of each phase of a bar; the bar's end is a mark (✓ Ready, ✗ failed). */
@@ -185,15 +185,19 @@ export function criticalPathLines(state: SessionState, path: CriticalPath | unde
   let prev: string | undefined;
   const labelW = Math.min(Math.max(12, Math.floor(width * 0.4)), Math.max(...path.links.map((l) => textWidth(labelOf(state, l.key)))));
   for (const l of path.links) {
-    // What it waited for: the object before it on the path, by the edge that links them.
+    // What it waited for: the object before it on the path, by the edge that links them (its namespace when another).
     const via = l.via === 'dependsOn' ? 'its dependency' : l.via === 'source' ? 'its source' : l.via === 'inventory' ? 'the Kustomization that applies it' : '';
-    const after = prev ? `after ${via} ${labelOf(state, prev, 40)}` : 'after the push';
-    const end = l.outcome === 'open' ? 'still running at the end' : l.outcome;
-    out.push([
-      { text: `  ${padEnd(labelOf(state, l.key, labelW), labelW)}  ` },
-      { text: `waited ${spanText(l.waitedMs)}`, color: l.waitedMs > l.workedMs ? 'yellow' : undefined },
-      { text: `, worked ${spanText(l.workedMs)}, ${end}; ${after}`, color: 'gray' },
-    ]);
+    const before = prev ? state.nodes[prev] : undefined;
+    const sameNs = before && state.nodes[l.key] && before.namespace === state.nodes[l.key]!.namespace && before.cluster === state.nodes[l.key]!.cluster;
+    const what = !prev ? 'after the push' : `for ${via} ${sameNs ? `${oneLine(before.kind)} ${oneLine(before.name)}` : labelOf(state, prev, 60)}`;
+    const end = l.outcome === 'failed' ? ', failed' : l.outcome === 'open' ? ', still running at the end' : '';
+    const head = `  ${padEnd(labelOf(state, l.key, labelW), labelW)}  `;
+    const rest = `waited ${spanText(l.waitedMs)} ${what}, worked ${spanText(l.workedMs)}${end}`;
+    // Wrapped under itself rather than cut: the reason is at its end.
+    const room = Math.max(10, width - textWidth(head));
+    wrapLine(rest, room).forEach((part, i) => {
+      out.push([{ text: i === 0 ? head : ' '.repeat(textWidth(head)) }, { text: part, color: i === 0 && l.waitedMs > l.workedMs ? 'yellow' : undefined }]);
+    });
     prev = l.key;
   }
   return out;

@@ -89,7 +89,7 @@ describe('the waterfall', () => {
     // 40 s: 1 s before the fetch + 0 s + the 28 s requeue after infra was Ready = 29 s waiting; 11 s working.
     expect(lines).toContain('* critical path: 40s from the push; 29s (73%) Flux waiting, 11s working');
     const appsLine = lines.find((l) => /^ {2}Kustomization flux-system\/apps +waited/.test(l))!;
-    expect(appsLine).toContain('waited 28s, worked 2.0s, ready; after its dependency Kustomization flux-system/infra');
+    expect(appsLine).toContain('waited 28s for its dependency Kustomization infra, worked 2.0s');
   });
 
   it('fits every width and height, keeping the critical path\'s rows when it folds', () => {
