@@ -13,6 +13,16 @@ export interface Moment {
   /** ms since epoch. */
   at: number;
   from: MomentSource;
+  /**
+   * For a condition time: when the monitor saw it (ms since epoch). A condition time is cut to the second, so two
+   * objects that changed within one second are ordered by this (the monitor sees them in the order they changed).
+   */
+  seen?: number;
+}
+
+/** The time a moment orders by: when it was seen, or, cut to the second, no later than that. */
+export function orderOf(m: Moment): number {
+  return m.seen !== undefined ? Math.max(m.at, Math.min(m.seen, m.at + 999)) : m.at;
 }
 
 /** An interval an object waited on something else before it could start on the pushed commit. */
@@ -93,7 +103,7 @@ function parseTime(t: unknown): number | undefined {
  */
 export function momentOf(c: Condition | undefined, now: number, floor: number): Moment {
   const t = parseTime(c?.lastTransitionTime);
-  if (t !== undefined && t >= floor - SECOND && t <= now + SKEW_MS) return { at: t, from: 'condition' };
+  if (t !== undefined && t >= floor - SECOND && t <= now + SKEW_MS) return { at: t, from: 'condition', seen: now };
   return { at: now, from: 'event' };
 }
 
@@ -280,22 +290,29 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
   const tl = s.timeline;
   if (!tl) return undefined;
   const axis = axisOf(s);
-  const endAt = (k: string): { end: number; outcome: CriticalLink['outcome'] } | undefined => {
+  // `end` is what the object says (durations); `order` what ordering objects by their end uses (orderOf).
+  const endAt = (k: string): { end: number; order: number; outcome: CriticalLink['outcome'] } | undefined => {
     const m = tl.objects[k];
-    if (m?.ready) return { end: m.ready.at, outcome: 'ready' };
-    if (m?.failed) return { end: m.failed.at, outcome: 'failed' };
+    if (m?.ready) return { end: m.ready.at, order: orderOf(m.ready), outcome: 'ready' };
+    if (m?.failed) return { end: m.failed.at, order: orderOf(m.failed), outcome: 'failed' };
     return undefined;
   };
   let last: string | undefined;
   let lastEnd = -Infinity;
+  let lastOrder = -Infinity;
+  const startOrder = (k: string) => {
+    const st = tl.objects[k]?.started;
+    return st ? orderOf(st) : -Infinity;
+  };
   for (const k of Object.keys(tl.objects)) {
     const n = s.nodes[k];
     if (!n?.affected) continue;
     const e = endAt(k);
-    // Condition times are whole seconds: of two that ended in the same second, the one that started later.
-    if (e && (e.end > lastEnd || (e.end === lastEnd && (tl.objects[k]!.started?.at ?? -Infinity) > (tl.objects[last!]!.started?.at ?? -Infinity)))) {
+    // Of two that ended at the same time, the one that started later.
+    if (e && (e.order > lastOrder || (e.order === lastOrder && startOrder(k) > startOrder(last!)))) {
       last = k;
       lastEnd = e.end;
+      lastOrder = e.order;
     }
   }
   // A session that ended with objects still open (a timeout): the path runs to the one that had started last.
@@ -322,17 +339,18 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
     if (e.type === 'inventory') add(e.to, e.from, 'inventory');
     else add(e.from, e.to, e.type);
   }
-  const chain: Array<{ key: string; via?: CriticalLink['via']; end: number; outcome: CriticalLink['outcome'] }> = [];
+  type Step = { key: string; via?: CriticalLink['via']; end: number; order: number; outcome: CriticalLink['outcome'] };
+  const chain: Step[] = [];
   const seen = new Set<string>();
-  let cur: { key: string; via?: CriticalLink['via']; end: number; outcome: CriticalLink['outcome'] } | undefined = { key: last, end: lastEnd, outcome: open === last ? 'open' : endAt(last)!.outcome };
+  let cur: Step | undefined = { key: last, end: lastEnd, order: open === last ? Infinity : lastOrder, outcome: open === last ? 'open' : endAt(last)!.outcome };
   while (cur && !seen.has(cur.key)) {
     seen.add(cur.key);
     chain.push(cur);
-    let best: typeof cur | undefined;
+    let best: Step | undefined;
     for (const p of preds.get(cur.key) ?? []) {
       const e = endAt(p.key);
-      if (!e || e.outcome !== 'ready' || e.end > cur.end || seen.has(p.key)) continue;
-      if (!best || e.end > best.end) best = { key: p.key, via: p.via, end: e.end, outcome: e.outcome };
+      if (!e || e.outcome !== 'ready' || e.order > cur.order || seen.has(p.key)) continue;
+      if (!best || e.order > best.order) best = { key: p.key, via: p.via, end: e.end, order: e.order, outcome: e.outcome };
     }
     if (best) cur.via = best.via;
     cur = best;

@@ -260,7 +260,7 @@ const boundedList =
   (max: number, check: Check): Check =>
   (v, at) =>
     Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : listOf(check)(v, at);
-const momentShape = obj({ at: num, from: oneOf(['condition', 'event']) });
+const momentShape = obj({ at: num, from: oneOf(['condition', 'event']), seen: opt(num) });
 const timelineShape: Check = (v, at) => {
   if (isObject(v) && isObject(v.objects) && Object.keys(v.objects).length > TIMELINE_LIMITS.objects) return `${at}.objects must have at most ${TIMELINE_LIMITS.objects} entries`;
   return obj({
