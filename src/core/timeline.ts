@@ -20,7 +20,10 @@ export interface Moment {
   seen?: number;
 }
 
-/** The time a moment orders by: when it was seen, or, cut to the second, no later than that. */
+/**
+ * The time a moment is drawn and ordered at: its own, or, for a condition time cut to the second, when it was
+ * seen if that is within the second (it happened in [at, at + 1 s) and not after it was seen).
+ */
 export function orderOf(m: Moment): number {
   return m.seen !== undefined ? Math.max(m.at, Math.min(m.seen, m.at + 999)) : m.at;
 }
@@ -225,7 +228,8 @@ export function axisOf(s: Pick<SessionState, 'startedAt' | 'endedAt' | 'updatedA
 
 /** When an object ended: Ready (even after a failure: it recovered), else failed. */
 export function endOf(m: ObjectMoments | undefined): number | undefined {
-  return m?.ready?.at ?? m?.failed?.at;
+  const e = m?.ready ?? m?.failed;
+  return e ? orderOf(e) : undefined;
 }
 
 /**
@@ -242,18 +246,21 @@ export function barOf(key: string, m: ObjectMoments, axis: { from: number; to: n
     if (t > f || (t === f && (phase === 'ready' || phase === 'failed'))) segments.push({ phase, from: f, to: t });
   };
   const end = endOf(m);
-  const startAt = m.started?.at;
+  const startAt = m.started ? orderOf(m.started) : undefined;
   for (const w of m.waits ?? []) push('waiting', w.from, Math.min(w.to ?? startAt ?? end ?? axis.to, startAt ?? Infinity));
   if (startAt !== undefined) {
     const stop = end ?? axis.to;
-    const applied = m.applied && m.applied.at >= startAt ? m.applied.at : undefined;
+    const appliedAt = m.applied ? orderOf(m.applied) : undefined;
+    const applied = appliedAt !== undefined && appliedAt >= startAt ? appliedAt : undefined;
     if (applied !== undefined && applied < stop) {
       push('reconciling', startAt, applied);
       push('health', applied, stop);
     } else push('reconciling', startAt, stop);
   }
-  if (m.failed && (!m.ready || m.failed.at <= m.ready.at)) push('failed', m.failed.at, m.ready?.at ?? axis.to);
-  if (m.ready) push('ready', m.ready.at, axis.to);
+  const failedAt = m.failed ? orderOf(m.failed) : undefined;
+  const readyAt = m.ready ? orderOf(m.ready) : undefined;
+  if (failedAt !== undefined && (readyAt === undefined || failedAt <= readyAt)) push('failed', failedAt, readyAt ?? axis.to);
+  if (readyAt !== undefined) push('ready', readyAt, axis.to);
   return { key, end, segments };
 }
 
@@ -293,8 +300,8 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
   // `end` is what the object says (durations); `order` what ordering objects by their end uses (orderOf).
   const endAt = (k: string): { end: number; order: number; outcome: CriticalLink['outcome'] } | undefined => {
     const m = tl.objects[k];
-    if (m?.ready) return { end: m.ready.at, order: orderOf(m.ready), outcome: 'ready' };
-    if (m?.failed) return { end: m.failed.at, order: orderOf(m.failed), outcome: 'failed' };
+    if (m?.ready) return { end: orderOf(m.ready), order: orderOf(m.ready), outcome: 'ready' };
+    if (m?.failed) return { end: orderOf(m.failed), order: orderOf(m.failed), outcome: 'failed' };
     return undefined;
   };
   let last: string | undefined;
@@ -364,7 +371,7 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
     const c = chain[i]!;
     const end = Math.max(prevEnd, Math.min(c.end, axis.to));
     const m = tl.objects[c.key];
-    const started = m?.started?.at ?? m?.waits?.[m.waits.length - 1]?.to ?? end;
+    const started = (m?.started ? orderOf(m.started) : undefined) ?? m?.waits?.[m.waits.length - 1]?.to ?? end;
     const waited = Math.min(end - prevEnd, Math.max(0, started - prevEnd));
     links.push({ key: c.key, via: i > 0 ? chain[i]!.via : undefined, waitedMs: waited, workedMs: end - prevEnd - waited, end, outcome: c.outcome });
     waitingMs += waited;

@@ -3,7 +3,7 @@
 // of it was Flux waiting rather than working. Lines of styled segments, fitted to the width: the live view draws
 // them (`t`), the plain printer and `status --timeline` print them (each phase has its own glyph, so the text
 // form reads without colours). Everything shown from the session is sanitised.
-import { axisOf, barOf, criticalPath, type Bar, type BarPhase, type CriticalPath, type ObjectMoments } from '../core/timeline.js';
+import { axisOf, barOf, criticalPath, orderOf, type Bar, type BarPhase, type CriticalPath, type ObjectMoments } from '../core/timeline.js';
 import type { NodeState, SessionState } from '../core/types.js';
 import { formatDuration, nodeLabel, shortSha } from './layout.js';
 import { oneLine, padEnd, textWidth, truncateMiddle, wrapLine, type ColorName } from './theme.js';
@@ -50,7 +50,7 @@ export function sessionBars(state: SessionState & { pushedAt?: number }, now?: n
   const axis = axisOf(state, now);
   const objects = state.timeline?.objects ?? {};
   // In the order they started working (an object that was only seen Ready or failed: then).
-  const firstAt = (m: ObjectMoments) => m.started?.at ?? Math.min(m.ready?.at ?? Infinity, m.failed?.at ?? Infinity, m.waits?.[0]?.from ?? Infinity);
+  const firstAt = (m: ObjectMoments) => (m.started ? orderOf(m.started) : Math.min(m.ready ? orderOf(m.ready) : Infinity, m.failed ? orderOf(m.failed) : Infinity, m.waits?.[0]?.from ?? Infinity));
   const bars = Object.entries(objects)
     .filter(([k]) => state.nodes[k]?.affected !== false)
     .map(([k, m]) => ({ bar: barOf(k, m, axis), first: firstAt(m) }))
