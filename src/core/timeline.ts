@@ -151,12 +151,13 @@ export function recordNode(prev: ObjectMoments | undefined, n: NodeState, obj: K
   const floor = () => Math.max(start, lastAt(m) ?? start);
   const open = m?.waits?.length && m.waits[m.waits.length - 1]!.to === undefined ? m.waits[m.waits.length - 1] : undefined;
   if (n.phase === 'Waiting') {
-    if (!open) set(addWait(m?.waits, m?.moreWaits, { from: momentOf(conditionOf(obj, 'Ready'), now, floor()).at, on: 'dependency', blockers: boundedBlockers(n.blockers), reason: cut(n.reason) }));
+    // Wait intervals hold plain times: a condition's is taken at when it was seen within its second (orderOf).
+    if (!open) set(addWait(m?.waits, m?.moreWaits, { from: orderOf(momentOf(conditionOf(obj, 'Ready'), now, floor())), on: 'dependency', blockers: boundedBlockers(n.blockers), reason: cut(n.reason) }));
     return m;
   }
   if (open) {
     // It stopped waiting: when it started (Reconciling's transition time), else now.
-    const to = n.phase === 'Progressing' ? momentOf(conditionOf(obj, 'Reconciling'), now, floor()).at : now;
+    const to = n.phase === 'Progressing' ? orderOf(momentOf(conditionOf(obj, 'Reconciling'), now, floor())) : now;
     set({ waits: [...m!.waits!.slice(0, -1), { ...open, to: Math.max(open.from, to) }] });
   }
   if (n.phase === 'Progressing' && !m?.started && !m?.ready) {

@@ -1,7 +1,7 @@
 // The push's timeline (core/timeline.ts, engine/timeline.ts): the moments recorded per object from what the real
 // controllers wrote (a recorded transcript, with its condition times), the bounds, and the critical path.
 import { describe, expect, it } from 'vitest';
-import { barOf, criticalPath, momentOf, recordNode, recordSourceReady, TIMELINE_LIMITS, type ObjectMoments, type Timeline } from '../../src/core/timeline.js';
+import { barOf, criticalPath, momentOf, orderOf, recordNode, recordSourceReady, TIMELINE_LIMITS, type ObjectMoments, type Timeline } from '../../src/core/timeline.js';
 import { computeStatus } from '../../src/core/status.js';
 import { buildGraph, objectKey } from '../../src/core/graph.js';
 import type { KubeObject, NodeState, SessionState } from '../../src/core/types.js';
@@ -48,12 +48,13 @@ describe('a moment: the condition time Flux wrote, else when the monitor saw it'
 describe('recordNode', () => {
   it('records a wait on a dependency with its blockers, closed when the object starts, then applied and Ready', () => {
     let m = recordNode(undefined, node({ phase: 'Waiting', reason: 'DependencyNotReady', blockers: ['ns/infra'] }), ks([{ type: 'Ready', status: 'False', reason: 'DependencyNotReady', lastTransitionTime: '2026-11-27T15:46:41Z' }]), T0 + 1_200, T0);
-    expect(m?.waits).toEqual([{ from: T0 + 1_000, on: 'dependency', blockers: ['ns/infra'], reason: 'DependencyNotReady' }]);
+    // The condition says 12:00:41 (cut to the second), seen at 41.2 s: the wait is taken from 41.2 s.
+    expect(m?.waits).toEqual([{ from: T0 + 1_200, on: 'dependency', blockers: ['ns/infra'], reason: 'DependencyNotReady' }]);
     // Still waiting: nothing new (the same record).
     const same = recordNode(m, node({ phase: 'Waiting', reason: 'DependencyNotReady', blockers: ['ns/infra'] }), undefined, T0 + 2_000, T0);
     expect(same).toBe(m);
     m = recordNode(m, node({ phase: 'Progressing' }), ks([{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Fetching manifests for revision main@sha1:abc', lastTransitionTime: '2026-11-27T15:46:46Z' }]), T0 + 6_300, T0);
-    expect(m?.waits?.[0]?.to).toBe(T0 + 6_000);
+    expect(m?.waits?.[0]?.to).toBe(T0 + 6_300);
     expect(m?.started).toEqual({ at: T0 + 6_000, from: 'condition', seen: T0 + 6_300 });
     m = recordNode(m, node({ phase: 'Progressing' }), ks([{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Running health checks for revision main@sha1:abc with a timeout of 1m0s', lastTransitionTime: '2026-11-27T15:46:46Z' }]), T0 + 6_700, T0);
     expect(m?.applied).toEqual({ at: T0 + 6_700, from: 'event' });
@@ -192,7 +193,7 @@ describe('the moments of a real run (chain-success: a dependsOn chain, as the re
     expect(infra.started).toMatchObject({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
     expect(infra.ready).toMatchObject({ at: Date.parse('2026-11-27T15:46:45Z'), from: 'condition' });
     expect(apps.waits?.[0]).toMatchObject({ on: 'dependency', blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
-    expect(apps.waits![0]!.to).toBe(apps.started!.at);
+    expect(apps.waits![0]!.to).toBe(orderOf(apps.started!));
     expect(apps.ready!.at).toBeGreaterThanOrEqual(infra.ready!.at);
     const path = criticalPath({ ...state, updatedAt: now, endedAt: now, timeline: state.timeline } as SessionState)!;
     expect(path.links.map((l) => l.key)).toEqual([`GitRepository/${ns}/repo`, `Kustomization/${ns}/infra`, `Kustomization/${ns}/apps`]);
