@@ -82,6 +82,11 @@ describe('recordNode', () => {
     expect(m!.moreWaits).toBe(20 - TIMELINE_LIMITS.waits);
   });
 
+  it('the wait on a source ends when the source was seen Ready within the second its condition names', () => {
+    const out = recordSourceReady('GitRepository/ns/repo', { at: T0 + 2_000, from: 'condition', seen: T0 + 2_400 }, ['Kustomization/ns/a'], () => undefined, T0);
+    expect(out.get('Kustomization/ns/a')!.waits![0]!.to).toBe(T0 + 2_400);
+  });
+
   it('a source that has the commit gives its consumers their `source` moment, and a wait on it to those not started', () => {
     const started: ObjectMoments = { started: { at: T0 + 10, from: 'event' } };
     const out = recordSourceReady('GitRepository/ns/repo', { at: T0 + 500, from: 'condition' }, ['Kustomization/ns/a', 'Kustomization/ns/b'], (k) => (k.endsWith('/b') ? started : undefined), T0);
