@@ -197,8 +197,11 @@ describe('the moments of a real run (chain-success: a dependsOn chain, as the re
     expect(infra.source).toEqual(repo.ready);
     expect(infra.started).toMatchObject({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
     expect(infra.ready).toMatchObject({ at: Date.parse('2026-11-27T15:46:45Z'), from: 'condition' });
-    expect(apps.waits?.[0]).toMatchObject({ on: 'dependency', blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
-    expect(apps.waits![0]!.to).toBe(orderOf(apps.started!));
+    // apps waited on the source until it had the commit, then on infra until it started.
+    expect(apps.waits?.[0]).toMatchObject({ on: 'source', blockers: [`GitRepository/${ns}/repo`], to: orderOf(repo.ready!) });
+    const dep = apps.waits?.find((w) => w.on === 'dependency');
+    expect(dep).toMatchObject({ blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
+    expect(dep!.to).toBe(orderOf(apps.started!));
     expect(apps.ready!.at).toBeGreaterThanOrEqual(infra.ready!.at);
     const path = criticalPath({ ...state, updatedAt: now, endedAt: now, timeline: state.timeline } as SessionState)!;
     expect(path.links.map((l) => l.key)).toEqual([`GitRepository/${ns}/repo`, `Kustomization/${ns}/infra`, `Kustomization/${ns}/apps`]);
