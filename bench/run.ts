@@ -7,7 +7,7 @@
 //   --churn PER_SECOND status writes per second during churn windows (default 20)
 //   --pushes N         pushes per side in (a) (default 30)
 //   --samples N        status changes timed in (d) (default 200)
-//   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh)
+//   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh; (j) the timeline)
 //   --flux-runs N      pushes per mode in (g) (default 3)
 //   --rounds N         rounds of (i), the CLI's start-up as a ratio to kubectl's (default 10)
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ import { benchRender, type RenderResult } from './render.js';
 import { benchFlux, type FluxBenchResult } from './flux.js';
 import { benchDiagnosis, diagnosisRows } from './diagnosis.js';
 import { benchCliStartup, cliStartupRows } from './startup-cli.js';
+import { benchTimeline, timelineRows } from './timeline.js';
 import { formatTable, ms, round, ROOT, type Row } from './lib.js';
 
 interface Options {
@@ -39,7 +40,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefghi'), fluxRuns: 3, rounds: 10 };
+  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefghij'), fluxRuns: 3, rounds: 10 };
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -292,6 +293,8 @@ async function main(): Promise<void> {
   );
   // Pushes of (i)'s push → session rows: bench (a)'s set-up, fewer than (a)'s (each waits for the session to end).
   await step('i', 'CLI start-up', () => benchCliStartup(o.rounds, Math.min(o.pushes, 10)), cliStartupRows);
+
+  await step('j', 'timeline', () => benchTimeline(10_000, 10_000, o.quick ? 1 : 5), timelineRows);
 
   const table = formatTable(rows);
   const header = `flux-monitor bench, ${machine.date}: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}${o.quick ? ' — QUICK RUN' : ''}`;

@@ -343,12 +343,12 @@ export const NOT_IN_REPO_MCP =
 export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolCall, scope: RepoScope = defaultScope(ctx)): Promise<CallToolResult> {
   const paths = statePaths(ctx.io.env);
   const repo = a.repo === undefined ? undefined : allowedRepo(scope, a.repo);
-  const { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession } = await import('./status.js');
+  const { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, statusJson } = await import('./status.js');
   // Right after a push, its session may not be written yet: wait for it a moment (longer when asked to wait).
   const waitMs = a.wait ? FOLLOW_WAIT_MS : ONE_SHOT_WAIT_MS;
   const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo, { waitMs });
   if ('code' in picked) return json({ ...noSessionJson(picked), ...(picked.message === NOT_IN_REPO ? { message: NOT_IN_REPO_MCP } : {}) } satisfies NoSessionJson);
-  const doc = (s: StoredSession, live: Liveness): StatusJson => ({ ...s, liveness: live });
+  const doc = (s: StoredSession, live: Liveness): StatusJson => statusJson(s, live);
   if (!a.wait) return json(doc(picked.session, liveness(picked.session)));
 
   let last = doc(picked.session, liveness(picked.session));

@@ -36,6 +36,7 @@ import { Diagnoses } from './diagnoses.js';
 import { CustomKinds } from './custom-kinds.js';
 import { NodeBuilder, type PhaseChanges } from './recompute.js';
 import { Outage } from './outage.js';
+import { TimelineRecorder } from './timeline.js';
 import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
@@ -132,6 +133,8 @@ export class Monitor {
   /** The sources' errors as one outage (outage.ts). */
   private readonly outage: Outage;
   private readonly warned = new Set<string>();
+  /** The push's moments per object (timeline.ts). */
+  private readonly timeline: TimelineRecorder;
 
   constructor(private readonly o: MonitorOptions) {
     this.now = o.now ?? Date.now;
@@ -213,6 +216,7 @@ export class Monitor {
       checkDone: () => this.checkDone(),
       forget: (key) => this.nodes.forgetResult(key),
     });
+    this.timeline = new TimelineRecorder(this.ctx);
     this.nodes = new NodeBuilder(this.ctx, {
       target: o.target,
       all: !!o.all,
@@ -414,6 +418,7 @@ export class Monitor {
   /** The nodes recomputed, then what follows either way: the CI deadline, the dependents to nudge, the state published. */
   private recompute(): PhaseChanges {
     const { topo, ...changes } = this.nodes.recompute();
+    if (this.synced) this.timeline.note(changes.keys);
     this.commits.noteThrough(topo.matched);
     this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.reconcile.nudgeDependents(topo.g);

@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { RetentionConfig } from '../config/load.js';
 import { countPhases, EXIT_CODES, FAILURE_PHASES, PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
+import { criticalPath, leadTimeMs, TIMELINE_LIMITS } from '../core/timeline.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
 
@@ -188,10 +189,14 @@ export function printable(text: string): string {
 // each file and each history line against these: a file that parses but has the wrong shape is skipped with one
 // line naming it, instead of failing later on `undefined` in whatever command reads it (security.md §5).
 
-/** Checks a value; returns what is wrong with it (naming its path in the document), or undefined. */
-type Check = (v: unknown, at: string) => string | undefined;
+/**
+ * Checks a value; returns what is wrong with it (naming its path in the document), or undefined. `at` null: a
+ * quick pass that builds no path (what is wrong is then found again with paths): a 10,000-line history is checked
+ * without a string per field (docs/performance.md (j)).
+ */
+type Check = (v: unknown, at: string | null) => string | undefined;
 
-const describeAt = (at: string) => at || 'the document';
+const describeAt = (at: string | null) => at || 'the document';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str: Check = (v, at) => (typeof v === 'string' ? undefined : `${describeAt(at)} must be a string`);
 const num: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${describeAt(at)} must be a number`);
@@ -210,27 +215,28 @@ const listOf =
   (v, at) => {
     if (!Array.isArray(v)) return `${describeAt(at)} must be a list`;
     for (let i = 0; i < v.length; i++) {
-      const p = check(v[i], `${at}[${i}]`);
+      const p = check(v[i], at === null ? null : `${at}[${i}]`);
       if (p) return p;
     }
     return undefined;
   };
-const obj =
-  (fields: Record<string, Check>): Check =>
-  (v, at) => {
+const obj = (fields: Record<string, Check>): Check => {
+  const entries = Object.entries(fields);
+  return (v, at) => {
     if (!isObject(v)) return `${describeAt(at)} must be an object`;
-    for (const [k, check] of Object.entries(fields)) {
-      const p = check(v[k], at ? `${at}.${k}` : k);
+    for (const [k, check] of entries) {
+      const p = check(v[k], at === null ? null : at ? `${at}.${k}` : k);
       if (p) return p;
     }
     return undefined;
   };
+};
 const recordOf =
   (check: Check): Check =>
   (v, at) => {
     if (!isObject(v)) return `${describeAt(at)} must be an object`;
     for (const [k, item] of Object.entries(v)) {
-      const p = check(item, `${at}[${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k)}]`);
+      const p = check(item, at === null ? null : `${at}[${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k)}]`);
       if (p) return p;
     }
     return undefined;
@@ -285,6 +291,30 @@ const nodeShape = obj({
   resourceVersion: opt(str),
   diagnosis: opt(diagnosisShape),
 });
+/** A list of at most `max` entries (a hostile file could hold millions: the readers would draw them all). */
+const boundedList = (max: number, check: Check): Check => {
+  const list = listOf(check);
+  return (v, at) => (Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : list(v, at));
+};
+const momentShape = obj({ at: num, from: oneOf(['condition', 'event']), seen: opt(num) });
+const timelineObjects = obj({
+  objects: recordOf(
+    obj({
+      source: opt(momentShape),
+      started: opt(momentShape),
+      applied: opt(momentShape),
+      ready: opt(momentShape),
+      failed: opt(momentShape),
+      waits: opt(boundedList(TIMELINE_LIMITS.waits, obj({ from: num, to: opt(num), on: oneOf(['dependency', 'source']), blockers: boundedList(TIMELINE_LIMITS.blockers, str), reason: str }))),
+      moreWaits: opt(num),
+    }),
+  ),
+  dropped: opt(num),
+});
+const timelineShape: Check = (v, at) => {
+  if (isObject(v) && isObject(v.objects) && Object.keys(v.objects).length > TIMELINE_LIMITS.objects) return `${at}.objects must have at most ${TIMELINE_LIMITS.objects} entries`;
+  return timelineObjects(v, at);
+};
 const clusterShape = obj({
   context: str,
   server: opt(str),
@@ -328,8 +358,12 @@ const sessionShape = obj({
   logPath: opt(str),
   mode: opt(oneOf(['watch', 'poll'])),
   clusters: opt(listOf(clusterShape)),
+  timeline: opt(timelineShape),
   config: opt(obj({ verbosity: opt(oneOf(['minimal', 'normal', 'verbose'])), show_dependencies: opt(bool), timeout: opt(num), notify: opt(str) })),
 });
+
+/** The objects of the critical path a history line keeps (HistoryEntry.path). */
+export const HISTORY_PATH_TOP = 3;
 
 /** The shape of one line of history.jsonl (HistoryEntry). */
 const historyShape = obj({
@@ -343,17 +377,21 @@ const historyShape = obj({
   verdictMessage: opt(str),
   counts: recordOf(num),
   diagnosis: opt(str),
-  clusters: opt(listOf(obj({ context: str, verdict: opt(oneOf(VERDICTS)) }))),
+  clusters: opt(listOf(obj({ context: str, verdict: opt(oneOf(VERDICTS)), leadMs: opt(num) }))),
+  pushedAt: opt(num),
+  context: opt(str),
+  leadMs: opt(num),
+  path: opt(obj({ ms: num, waitingMs: num, top: boundedList(HISTORY_PATH_TOP, obj({ key: str, ms: num })) })),
 });
 
 /** What is wrong with a parsed session file, or undefined when it is a StoredSession. */
 export function sessionProblem(data: unknown): string | undefined {
-  return sessionShape(data, '');
+  return sessionShape(data, null) === undefined ? undefined : sessionShape(data, '');
 }
 
 /** What is wrong with a parsed line of history.jsonl, or undefined when it is a HistoryEntry. */
 export function historyProblem(data: unknown): string | undefined {
-  return historyShape(data, '');
+  return historyShape(data, null) === undefined ? undefined : historyShape(data, '');
 }
 
 /**
@@ -443,13 +481,40 @@ export interface HistoryEntry {
   counts: PhaseCounts;
   /** The first workload problem of the session's diagnoses (`Deployment team/web: ImagePullBackOff (…)`), sanitised. */
   diagnosis?: string;
-  /** A session of several clusters: each cluster's context and verdict (none while it runs). */
-  clusters?: Array<{ context: string; verdict?: Verdict }>;
+  /** A session of several clusters: each cluster's context and verdict (none while it runs), and its lead time. */
+  clusters?: Array<{ context: string; verdict?: Verdict; leadMs?: number }>;
+  /** When the push happened (ms since epoch), when the session knows it (hooks). */
+  pushedAt?: number;
+  /** The kubeconfig context of a single-cluster session. */
+  context?: string;
+  /** From the push (or the session start) to the verdict, ms (core/timeline.ts leadTimeMs). */
+  leadMs?: number;
+  /**
+   * The critical path of the push (core/timeline.ts): its length, how much of it Flux waited, and its objects
+   * that took longest (at most HISTORY_PATH_TOP, each with its waiting and working time): what `history --stats`
+   * ranks the slowest objects by, without reading the session files.
+   */
+  path?: { ms: number; waitingMs: number; top: Array<{ key: string; ms: number }> };
 }
 
+
 /** The clusters of a several-cluster session, for history (undefined for a single cluster). */
-export function historyClusters(s: Pick<SessionState, 'clusters'>): HistoryEntry['clusters'] {
-  return s.clusters?.length ? s.clusters.map((c) => ({ context: c.context, ...(c.verdict ? { verdict: c.verdict } : {}) })) : undefined;
+export function historyClusters(s: Pick<SessionState, 'clusters' | 'startedAt'> & { pushedAt?: number }): HistoryEntry['clusters'] {
+  const from = Math.min(s.pushedAt ?? s.startedAt, s.startedAt);
+  return s.clusters?.length
+    ? s.clusters.map((c) => ({ context: c.context, ...(c.verdict ? { verdict: c.verdict } : {}), ...(c.verdict && c.endedAt !== undefined ? { leadMs: Math.max(0, c.endedAt - from) } : {}) }))
+    : undefined;
+}
+
+/** The compact critical path of a history line (HistoryEntry.path), if the session recorded a timeline. */
+export function historyPath(s: SessionState & { pushedAt?: number }): HistoryEntry['path'] {
+  const p = criticalPath(s);
+  if (!p || p.links.length === 0) return undefined;
+  const top = p.links
+    .map((l) => ({ key: l.key.length > 300 ? l.key.slice(0, 300) : l.key, ms: l.waitedMs + l.workedMs }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, HISTORY_PATH_TOP);
+  return { ms: p.totalMs, waitingMs: p.waitingMs, top };
 }
 
 /** The first workload problem behind a failure of the session, in one line (failed objects first). */
@@ -463,9 +528,11 @@ export function sessionDiagnosis(s: Pick<SessionState, 'nodes'>): string | undef
   return undefined;
 }
 
-export function historyEntry(s: SessionState): HistoryEntry {
+export function historyEntry(s: SessionState & { pushedAt?: number }): HistoryEntry {
   const endedAt = s.endedAt ?? s.updatedAt;
   const diagnosis = sessionDiagnosis(s);
+  const lead = leadTimeMs({ ...s, endedAt });
+  const path = historyPath(s);
   return {
     id: s.id,
     repo: s.repo,
@@ -478,6 +545,10 @@ export function historyEntry(s: SessionState): HistoryEntry {
     counts: countPhases(Object.values(s.nodes ?? {})),
     ...(diagnosis ? { diagnosis } : {}),
     ...(s.clusters?.length ? { clusters: historyClusters(s) } : {}),
+    ...(s.pushedAt !== undefined ? { pushedAt: s.pushedAt } : {}),
+    ...(!s.clusters?.length && s.cluster.context ? { context: s.cluster.context } : {}),
+    ...(lead !== undefined ? { leadMs: lead } : {}),
+    ...(path ? { path } : {}),
   };
 }
 
