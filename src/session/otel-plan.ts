@@ -37,6 +37,14 @@ export interface TracePlan {
 /** Longest attribute text kept (messages); the SDK's span limits cut nothing below this. */
 export const MAX_ATTRIBUTE_LENGTH = 1024;
 
+/**
+ * At most this many object spans per trace (with their waiting spans): a fleet session of 10,000 objects would
+ * otherwise be a 10,000-span trace that takes seconds to build and send, past the export's bound. The objects
+ * that failed or ended waiting come first, then the others in the order the monitor saw them; the root says how
+ * many were left out (`flux_monitor.objects.left_out`).
+ */
+export const MAX_OBJECT_SPANS = 1000;
+
 /** Phases that fail the commit: the span's status is an error. */
 const FAILED_PHASES = new Set(['Failed', 'Stalled']);
 /** Phases in which an object waits on another (its blockers name what). */
@@ -108,9 +116,14 @@ export function planTrace(state: SessionState): TracePlan | undefined {
     spans.push(span);
   }
 
-  const nodes = Object.values(state.nodes)
-    .filter((n) => n.affected)
-    .sort((a, b) => a.firstSeen - b.firstSeen || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const affected = Object.values(state.nodes).filter((n) => n.affected);
+  const byTime = (a: NodeState, b: NodeState) => a.firstSeen - b.firstSeen || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  let nodes = affected.sort(byTime);
+  if (nodes.length > MAX_OBJECT_SPANS) {
+    const first = (n: NodeState) => FAILED_PHASES.has(n.phase) || WAITING_PHASES.has(n.phase);
+    nodes = [...nodes.filter(first), ...nodes.filter((n) => !first(n))].slice(0, MAX_OBJECT_SPANS).sort(byTime);
+    root.attributes['flux_monitor.objects.left_out'] = affected.length - nodes.length;
+  }
   for (const n of nodes) {
     const parent = (n.cluster !== undefined && clusterSpan.get(n.cluster)) || root;
     spans.push(...objectSpans(n, parent, state));

@@ -77,8 +77,8 @@ export interface ExportOptions {
 
 /**
  * Exports a finished session as one trace when the environment names an endpoint; otherwise does nothing and
- * loads nothing. Never throws and never takes longer than `timeoutMs` (plus the SDK's first load): a dead,
- * slow or refusing endpoint gives `warning`, one line, and the caller says it once.
+ * loads nothing. Never throws and never takes longer than `timeoutMs`, the SDK's loading included: a dead, slow
+ * or refusing endpoint gives `warning`, one line, and the caller says it once.
  */
 export async function exportSession(state: SessionState, o: ExportOptions): Promise<ExportResult | undefined> {
   const target = otelTarget(o.env, o.config);
@@ -95,7 +95,8 @@ export async function exportSession(state: SessionState, o: ExportOptions): Prom
     timer.unref?.();
   });
   try {
-    const work = sendPlan(plan, target.url, timeoutMs).then(
+    const deadlineAt = performance.now() + timeoutMs;
+    const work = sendPlan(plan, target.url, () => deadlineAt - performance.now()).then(
       (r) => r,
       (err: unknown) => ({ ok: false as const, why: firstLine(err, { maxLength: 300 }) || 'export failed', spans: 0 }),
     );
@@ -110,7 +111,7 @@ export async function exportSession(state: SessionState, o: ExportOptions): Prom
 type SendResult = { ok: true; spans: number; traceId: string } | { ok: false; why: string };
 
 /** Makes the plan's spans with the SDK (explicit times and parents) and sends them in one OTLP request. */
-async function sendPlan(plan: TracePlan, url: string, timeoutMs: number): Promise<SendResult> {
+async function sendPlan(plan: TracePlan, url: string, remainingMs: () => number): Promise<SendResult> {
   const [api, sdk, resources, exporterModule] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/sdk-trace'),
@@ -147,8 +148,9 @@ async function sendPlan(plan: TracePlan, url: string, timeoutMs: number): Promis
   const traceId = made.get(plan.spans[0]!.id)!.spanContext().traceId;
 
   // The exporter retries what may pass (a refused connection, 429, 503) with backoff inside its own timeout: a
-  // little shorter than the bound, so that a dead endpoint ends with its reason rather than with the bound.
-  const exporter = new exporterModule.OTLPTraceExporter({ url, timeoutMillis: Math.max(100, Math.floor(timeoutMs * 0.8)), keepAlive: false });
+  // little shorter than what is left of the bound, so that a dead endpoint ends with its reason rather than with
+  // the bound.
+  const exporter = new exporterModule.OTLPTraceExporter({ url, timeoutMillis: Math.max(100, Math.floor(remainingMs() * 0.8)), keepAlive: false });
   try {
     const result = await new Promise<{ code: number; error?: Error }>((resolve) => exporter.export(ended, resolve));
     if (result.code === 0) return { ok: true, spans: ended.length, traceId };

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { newSessionState, type NodeState, type SessionState } from '../../src/core/types.js';
-import { planTrace, type PlannedSpan } from '../../src/session/otel-plan.js';
+import { MAX_OBJECT_SPANS, planTrace, type PlannedSpan } from '../../src/session/otel-plan.js';
 import { exportSession, otelTarget } from '../../src/session/otel.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -117,6 +117,18 @@ describe('planTrace', () => {
     expect(byId(plan.spans, 'object:west/HelmRelease/apps/web').parent).toBe('cluster:west');
   });
 
+  it('a fleet: at most MAX_OBJECT_SPANS object spans, the failed and waiting ones kept, the rest counted as left out', () => {
+    const many = Array.from({ length: MAX_OBJECT_SPANS + 10 }, (_, i) => node(`Kustomization/ns/k${String(i).padStart(5, '0')}`, { firstSeen: T0 + i }));
+    many.push(node('HelmRelease/apps/broken', { phase: 'Failed', reason: 'UpgradeFailed', firstSeen: T0 + 5000 }));
+    const plan = planTrace(finished({ verdict: 'failed' }, many))!;
+    const objects = plan.spans.filter((s) => s.id.startsWith('object:'));
+    expect(objects).toHaveLength(MAX_OBJECT_SPANS);
+    expect(objects.some((s) => s.id === 'object:HelmRelease/apps/broken')).toBe(true);
+    expect(plan.spans[0]!.attributes['flux_monitor.objects']).toBe(MAX_OBJECT_SPANS + 11);
+    expect(plan.spans[0]!.attributes['flux_monitor.objects.left_out']).toBe(11);
+    expect(planTrace(finished({}, many.slice(0, 5)))!.spans[0]!.attributes['flux_monitor.objects.left_out']).toBeUndefined();
+  });
+
   it('every span lies inside its parent, whatever the recorded times say', () => {
     const plan = planTrace(
       finished({}, [
@@ -174,7 +186,7 @@ describe('exportSession against endpoints that do not take the trace', () => {
 
   it('a closed port: one warning naming the endpoint, no exception', async () => {
     const port = await closedPort();
-    const r = await exportSession(state, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, timeoutMs: 1500 });
+    const r = await exportSession(state, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, timeoutMs: 5000 });
     expect(r).toMatchObject({ exported: false, spans: 0 });
     // The reason the exporter gave (its retries end inside the bound), not a bare timeout.
     expect(r!.warning).toMatch(/ECONNREFUSED/);
