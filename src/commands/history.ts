@@ -7,6 +7,8 @@ import { historyClusters, listSessions, liveness, readHistory, sessionDiagnosis,
 import { GitError, repoRoot } from '../git/repo.js';
 import { formatDuration } from '../ui/layout.js';
 import { sanitizeText } from '../core/sanitize.js';
+import { InvalidDurationError, parseDuration } from '../core/duration.js';
+import { historyStats, parseSince, type GroupStats, type Quantiles } from '../session/stats.js';
 
 /** One row of `history --json`: a finished session from history.jsonl, or a running/dead one from the store. */
 export type HistoryRow = Omit<HistoryEntry, 'endedAt' | 'durationMs' | 'verdict' | 'counts'> & {
@@ -48,9 +50,9 @@ export function historyRows(io: Pick<CommandIO, 'env' | 'stderr'>, o: { repo?: s
 const history: Command = {
   name: 'history',
   summary: 'List past monitoring sessions of this repository with durations and verdicts',
-  usage: 'flux-monitor history [--all] [--repo PATH] [--limit N] [--json]',
+  usage: 'flux-monitor history [--all] [--repo PATH] [--limit N] [--json] [--stats [--since 30d]]',
   async run(argv, io) {
-    const args = parseArgs(argv, { all: {}, repo: { value: true }, limit: { value: true, short: 'n' }, json: {} });
+    const args = parseArgs(argv, { all: {}, repo: { value: true }, limit: { value: true, short: 'n' }, json: {}, stats: {}, since: { value: true } });
     if (args.positionals.length) throw new UsageError('no arguments expected');
     const limitText = str(args, 'limit') ?? '20';
     const limit = Number(limitText);
@@ -61,6 +63,8 @@ const history: Command = {
     if (repoFlag !== undefined && !bool(args, 'all') && !repo) {
       throw new UsageError(existsSync(resolve(io.cwd, repoFlag)) ? `not a git repository: ${repoFlag}` : `no such directory: ${repoFlag}`);
     }
+    if (str(args, 'since') !== undefined && !bool(args, 'stats')) throw new UsageError('--since goes with --stats');
+    if (bool(args, 'stats')) return stats(io, { repo, since: str(args, 'since') ?? '30d', json: bool(args, 'json') });
     const shown = historyRows(io, { repo, limit });
 
     if (bool(args, 'json')) {
@@ -119,4 +123,56 @@ function localTime(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * `history --stats`: the DORA measures of the finished pushes since `since` (session/stats.ts), from history.jsonl
+ * alone; of `repo` (a repository root) when given.
+ */
+function stats(io: CommandIO, o: { repo?: string; since: string; json: boolean }): number {
+  let windowMs: number;
+  try {
+    windowMs = parseSince(o.since, parseDuration);
+  } catch (err) {
+    if (err instanceof InvalidDurationError) throw new UsageError(`--since: invalid duration "${o.since}" (use e.g. 30d, 12h, 90m)`);
+    throw err;
+  }
+  const paths = statePaths(io.env);
+  const { entries, errors } = readHistory(paths);
+  for (const err of errors) io.stderr.write(`flux-monitor: warning: ${err}\n`);
+  const since = Date.now() - windowMs;
+  const result = historyStats(o.repo ? entries.filter((e) => e.repo.path === o.repo) : entries, since);
+  if (o.json) {
+    io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  }
+  if (!result.groups.length) {
+    io.stdout.write(`No finished sessions since ${localTime(since)}${o.repo ? ` for ${o.repo} (use --all for every repository)` : ''}.\n`);
+    return 0;
+  }
+  io.stdout.write(`Pushes since ${localTime(since)} (${clean(o.since)}): ${result.sessions} finished session${result.sessions === 1 ? '' : 's'}\n\n`);
+  const q = (x: Quantiles) => (x.count ? `${formatDuration(x.p50!)} / ${formatDuration(x.p90!)} / ${formatDuration(x.max!)}` : '-');
+  const table = [['REPOSITORY', 'BRANCH', 'CLUSTER', 'PUSHES', 'LEAD TIME p50 / p90 / max', 'FAILURE RATE', 'TIME TO RESTORE p50 / max']];
+  const rows: GroupStats[] = result.groups;
+  for (const g of rows) {
+    table.push([
+      clean(g.repo),
+      clean(g.branch),
+      clean(g.cluster ?? '-'),
+      String(g.sessions),
+      q(g.leadTimeMs),
+      g.failureRate === undefined ? '-' : `${Math.round(g.failureRate * 100)}% (${g.failed}/${g.decided})`,
+      (g.restoreMs.count ? `${formatDuration(g.restoreMs.p50!)} / ${formatDuration(g.restoreMs.max!)}` : '-') + (g.unrestored ? ` (${g.unrestored} not restored)` : ''),
+    ]);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  table.forEach((row, i) => {
+    io.stdout.write(row.map((c, j) => (j === row.length - 1 ? c : c.padEnd(widths[j]!))).join('  ') + '\n');
+    const g = i > 0 ? rows[i - 1]! : undefined;
+    if (g?.slowest.length) {
+      io.stdout.write(`  ↳ slowest on the critical path (median share): ${g.slowest.map((s) => `${clean(s.key)} ${Math.round(s.medianShare * 100)}% (${s.pushes} push${s.pushes === 1 ? '' : 'es'})`).join(', ')}\n`);
+    }
+  });
+  io.stdout.write('\nLead time: push → success verdict. Failure rate: failed ÷ (failed + succeeded). Time to restore: a failed push\'s verdict → the next successful push\'s.\n');
+  return 0;
 }

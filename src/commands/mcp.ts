@@ -41,7 +41,7 @@ import { gitInfo } from '../git/repo.js';
 import { formatDuration, nodeLabel, summarize } from '../ui/layout.js';
 import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.js';
 import { historyRows } from './history.js';
-import { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, type NoSessionJson, type StatusJson } from './status.js';
+import { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, statusJson, type NoSessionJson, type StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
 import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
 
@@ -348,7 +348,7 @@ export async function getSession(ctx: McpContext, a: GetSessionArgs, call: ToolC
   const waitMs = a.wait ? FOLLOW_WAIT_MS : ONE_SHOT_WAIT_MS;
   const picked = await pickSession({ ...ctx.io, cwd: scope.base, stderr: toolStderr(ctx.io.stderr, 'get_session') }, paths, a.id, repo, { waitMs });
   if ('code' in picked) return json({ ...noSessionJson(picked), ...(picked.message === NOT_IN_REPO ? { message: NOT_IN_REPO_MCP } : {}) } satisfies NoSessionJson);
-  const doc = (s: StoredSession, live: Liveness): StatusJson => ({ ...s, liveness: live });
+  const doc = (s: StoredSession, live: Liveness): StatusJson => statusJson(s, live);
   if (!a.wait) return json(doc(picked.session, liveness(picked.session)));
 
   let last = doc(picked.session, liveness(picked.session));

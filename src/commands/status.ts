@@ -7,11 +7,21 @@ import { newestPushFor, pushLabel, type PendingPush } from '../session/pending.j
 import { displayState, followNewest, followSession } from '../session/follow.js';
 import { GitError, repoRoot } from '../git/repo.js';
 import { VERBOSITIES } from '../core/types.js';
+import { criticalPath, type CriticalPath } from '../core/timeline.js';
 
-const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
+const USAGE = 'flux-monitor status [ID] [--json] [--follow] [--timeline] [--exit-code] [--repo PATH] [--verbosity minimal|normal|verbose]';
 
-/** `status --json` output: the stored session plus whether its monitor is alive. */
-export type StatusJson = StoredSession & { liveness: Liveness };
+/**
+ * `status --json` output: the stored session plus whether its monitor is alive, and, when it recorded a timeline,
+ * its critical path so far (core/timeline.ts).
+ */
+export type StatusJson = StoredSession & { liveness: Liveness; criticalPath?: CriticalPath };
+
+/** The `status --json` document of a session (also get_session's). */
+export function statusJson(s: StoredSession, live: Liveness): StatusJson {
+  const path = s.timeline ? criticalPath(s) : undefined;
+  return { ...s, liveness: live, ...(path ? { criticalPath: path } : {}) };
+}
 
 const status: Command = {
   name: 'status',
@@ -21,6 +31,7 @@ const status: Command = {
     const args = parseArgs(argv, {
       json: {},
       follow: { short: 'f' },
+      timeline: { short: 't' },
       'exit-code': {},
       repo: { value: true },
       verbosity: { value: true },
@@ -30,6 +41,7 @@ const status: Command = {
     if (verbosity !== undefined && !(VERBOSITIES as readonly string[]).includes(verbosity)) {
       throw new UsageError(`--verbosity must be one of ${VERBOSITIES.join(', ')}`);
     }
+    if (bool(args, 'timeline') && bool(args, 'follow')) throw new UsageError('--timeline shows the session once: leave out --follow (the live view draws it with `t`)');
     const paths = statePaths(io.env);
     const json = bool(args, 'json');
     // Right after a push, its session may not exist yet: wait for it a moment (longer when following it).
@@ -49,16 +61,36 @@ const status: Command = {
     const exitCode = bool(args, 'exit-code');
     const codeOf = (s: StoredSession, live: Liveness) => (exitCode ? (live === 'dead' ? EXIT_CODES.error : live === 'finished' ? EXIT_CODES[s.verdict ?? 'error'] : 0) : 0);
 
+    if (bool(args, 'timeline')) {
+      const live = liveness(session);
+      const { sessionBars, waterfallLines, linesText } = await import('../ui/waterfall.js');
+      if (json) {
+        const { axis, bars, path } = sessionBars(session, Date.now());
+        const out: TimelineJson = { id, liveness: live, pushedAt: session.pushedAt, axis, bars, criticalPath: path ?? null, timeline: session.timeline ?? null };
+        io.stdout.write(JSON.stringify(out, null, 2) + '\n');
+      } else {
+        const { colorEnabled } = await import('../ui/mode.js');
+        const { ansi } = await import('../ui/theme.js');
+        const { fitLine } = await import('../ui/view.js');
+        const width = io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 100;
+        const lines = waterfallLines(session, { width, now: Date.now() }).map((l) => fitLine(l, width));
+        const text = linesText(lines, io.stdout.isTTY === true && colorEnabled(io.env), ansi);
+        if (live !== 'finished') text.push(live === 'running' ? '(the session is still running: the waterfall so far)' : '(the monitor of this session stopped before its verdict)');
+        io.stdout.write(text.join('\n') + '\n');
+      }
+      return codeOf(session, live);
+    }
+
     if (json) {
       if (!bool(args, 'follow')) {
         const live = liveness(session);
-        io.stdout.write(JSON.stringify({ ...session, liveness: live } satisfies StatusJson, null, 2) + '\n');
+        io.stdout.write(JSON.stringify(statusJson(session, live), null, 2) + '\n');
         return codeOf(session, live);
       }
       // NDJSON: one line per state written by the monitor, until it ends.
       let code = 0;
       const f = follow(paths, id, (s, live) => {
-        io.stdout.write(JSON.stringify({ ...s, liveness: live } satisfies StatusJson) + '\n');
+        io.stdout.write(JSON.stringify(statusJson(s, live)) + '\n');
         code = codeOf(s, live);
       }, (err) => {
         io.stderr.write(`flux-monitor status: ${err.message}\n`);
@@ -71,6 +103,17 @@ const status: Command = {
   },
 };
 export default status;
+
+/** `status --timeline --json`: the bars and the critical path derived from the session's timeline (docs/json-events.md). */
+export interface TimelineJson {
+  id: string;
+  liveness: Liveness;
+  pushedAt?: number;
+  axis: { from: number; to: number };
+  bars: import('../core/timeline.js').Bar[];
+  criticalPath: import('../core/timeline.js').CriticalPath | null;
+  timeline: import('../core/timeline.js').Timeline | null;
+}
 
 /** `status --json` when there is no session to show (stdout always carries JSON). */
 export interface NoSessionJson {

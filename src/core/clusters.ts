@@ -117,6 +117,7 @@ export function mergeClusters(base: SessionState, parts: ClusterPart[], memo?: M
   delete merged.timedOut;
   delete merged.endedAt;
   delete merged.mode;
+  delete merged.timeline;
   // Each cluster's prefixed nodes and edges: reused from the memo while its monitor publishes the same ones.
   let changed = !memo?.last;
   const made = parts.map((p) => {
@@ -157,6 +158,16 @@ export function mergeClusters(base: SessionState, parts: ClusterPart[], memo?: M
     for (const c of s.cycles) merged.cycles.push(c.map((k) => clusterKey(ctx, k)));
     for (const k of s.matchedSources) merged.matchedSources.push(clusterKey(ctx, k));
     for (const w of s.warnings) merged.warnings.push(`${ctx}: ${w}`);
+    if (s.timeline) {
+      // The push's moments, keyed like the nodes (a source blocker's key too).
+      const tl = (merged.timeline ??= { objects: {} });
+      for (const [k, m] of Object.entries(s.timeline.objects)) {
+        tl.objects[clusterKey(ctx, k)] = m.waits?.some((w) => w.on === 'source')
+          ? { ...m, waits: m.waits.map((w) => (w.on === 'source' ? { ...w, blockers: w.blockers.map((b) => clusterKey(ctx, b)) } : w)) }
+          : m;
+      }
+      if (s.timeline.dropped) tl.dropped = (tl.dropped ?? 0) + s.timeline.dropped;
+    }
   }
   merged.startedAt = Math.min(base.startedAt, ...clusters.map((c) => c.startedAt));
   merged.updatedAt = Math.max(base.updatedAt, ...clusters.map((c) => c.updatedAt));

@@ -1,6 +1,7 @@
 // Shared data model of flux-monitor. Pure types and tiny helpers only: no I/O.
 
 import { KINDS, type FluxKind } from './kinds.js';
+import type { Timeline } from './timeline.js';
 export type { FluxKind } from './kinds.js';
 
 /** The Flux kinds flux-monitor understands (src/core/kinds.ts). */
@@ -458,6 +459,8 @@ export interface SessionState {
    * `<context>/<Kind>/<namespace>/<name>`; `verdict` is the worst of the clusters' (VERDICT_SEVERITY).
    */
   clusters?: ClusterState[];
+  /** The push's way through each affected object: its moments and waits (src/core/timeline.ts), bounded. */
+  timeline?: Timeline;
 }
 
 /** What one cluster of a several-cluster session says about itself (its objects are in SessionState.nodes). */
@@ -644,7 +647,8 @@ export function snapshotState(s: SessionState, prev?: SessionState): SessionStat
     const old = before?.[k];
     nodes[k] = old !== undefined && sameFields(old, n) ? old : { ...n };
   }
-  return { ...s, nodes, warnings: [...s.warnings] };
+  // The timeline's records are replaced, never changed: its map of them is copied like the nodes'.
+  return { ...s, nodes, warnings: [...s.warnings], ...(s.timeline ? { timeline: { ...s.timeline, objects: { ...s.timeline.objects } } } : {}) };
 }
 
 /** Whether two nodes have the same own fields with the same (===) values. */

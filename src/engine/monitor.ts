@@ -34,6 +34,7 @@ import { Diagnoses } from './diagnoses.js';
 import { CustomKinds } from './custom-kinds.js';
 import { NodeBuilder, type PhaseChanges } from './recompute.js';
 import { Outage } from './outage.js';
+import { TimelineRecorder } from './timeline.js';
 import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
@@ -128,6 +129,8 @@ export class Monitor {
   /** The sources' errors as one outage (outage.ts). */
   private readonly outage: Outage;
   private readonly warned = new Set<string>();
+  /** The push's moments per object (timeline.ts). */
+  private readonly timeline: TimelineRecorder;
 
   constructor(private readonly o: MonitorOptions) {
     this.now = o.now ?? Date.now;
@@ -209,6 +212,7 @@ export class Monitor {
       checkDone: () => this.checkDone(),
       forget: (key) => this.nodes.forgetResult(key),
     });
+    this.timeline = new TimelineRecorder(this.ctx);
     this.nodes = new NodeBuilder(this.ctx, {
       target: o.target,
       all: !!o.all,
@@ -392,6 +396,7 @@ export class Monitor {
   /** The nodes recomputed, then what follows either way: the CI deadline, the dependents to nudge, the state published. */
   private recompute(): PhaseChanges {
     const { topo, ...changes } = this.nodes.recompute();
+    if (this.synced) this.timeline.note(changes.keys);
     this.commits.noteThrough(topo.matched);
     this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
     if (this.o.config.auto_reconcile && this.synced && this.o.tuning?.nudgeDependents !== false) this.reconcile.nudgeDependents(topo.g);

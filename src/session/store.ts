@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { RetentionConfig } from '../config/load.js';
 import { countPhases, EXIT_CODES, FAILURE_PHASES, PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
 import { diagnosisHeadline } from '../core/workloads.js';
+import { criticalPath, leadTimeMs, TIMELINE_LIMITS } from '../core/timeline.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
 
@@ -254,6 +255,29 @@ const nodeShape = obj({
   resourceVersion: opt(str),
   diagnosis: opt(diagnosisShape),
 });
+/** A list of at most `max` entries (a hostile file could hold millions: the readers would draw them all). */
+const boundedList =
+  (max: number, check: Check): Check =>
+  (v, at) =>
+    Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : listOf(check)(v, at);
+const momentShape = obj({ at: num, from: oneOf(['condition', 'event']) });
+const timelineShape: Check = (v, at) => {
+  if (isObject(v) && isObject(v.objects) && Object.keys(v.objects).length > TIMELINE_LIMITS.objects) return `${at}.objects must have at most ${TIMELINE_LIMITS.objects} entries`;
+  return obj({
+    objects: recordOf(
+      obj({
+        source: opt(momentShape),
+        started: opt(momentShape),
+        applied: opt(momentShape),
+        ready: opt(momentShape),
+        failed: opt(momentShape),
+        waits: opt(boundedList(TIMELINE_LIMITS.waits, obj({ from: num, to: opt(num), on: oneOf(['dependency', 'source']), blockers: boundedList(TIMELINE_LIMITS.blockers, str), reason: str }))),
+        moreWaits: opt(num),
+      }),
+    ),
+    dropped: opt(num),
+  })(v, at);
+};
 const clusterShape = obj({
   context: str,
   server: opt(str),
@@ -297,8 +321,12 @@ const sessionShape = obj({
   logPath: opt(str),
   mode: opt(oneOf(['watch', 'poll'])),
   clusters: opt(listOf(clusterShape)),
+  timeline: opt(timelineShape),
   config: opt(obj({ verbosity: opt(oneOf(['minimal', 'normal', 'verbose'])), show_dependencies: opt(bool), timeout: opt(num), notify: opt(str) })),
 });
+
+/** The objects of the critical path a history line keeps (HistoryEntry.path). */
+export const HISTORY_PATH_TOP = 3;
 
 /** The shape of one line of history.jsonl (HistoryEntry). */
 const historyShape = obj({
@@ -312,7 +340,11 @@ const historyShape = obj({
   verdictMessage: opt(str),
   counts: recordOf(num),
   diagnosis: opt(str),
-  clusters: opt(listOf(obj({ context: str, verdict: opt(oneOf(VERDICTS)) }))),
+  clusters: opt(listOf(obj({ context: str, verdict: opt(oneOf(VERDICTS)), leadMs: opt(num) }))),
+  pushedAt: opt(num),
+  context: opt(str),
+  leadMs: opt(num),
+  path: opt(obj({ ms: num, waitingMs: num, top: boundedList(HISTORY_PATH_TOP, obj({ key: str, ms: num })) })),
 });
 
 /** What is wrong with a parsed session file, or undefined when it is a StoredSession. */
@@ -412,13 +444,40 @@ export interface HistoryEntry {
   counts: PhaseCounts;
   /** The first workload problem of the session's diagnoses (`Deployment team/web: ImagePullBackOff (…)`), sanitised. */
   diagnosis?: string;
-  /** A session of several clusters: each cluster's context and verdict (none while it runs). */
-  clusters?: Array<{ context: string; verdict?: Verdict }>;
+  /** A session of several clusters: each cluster's context and verdict (none while it runs), and its lead time. */
+  clusters?: Array<{ context: string; verdict?: Verdict; leadMs?: number }>;
+  /** When the push happened (ms since epoch), when the session knows it (hooks). */
+  pushedAt?: number;
+  /** The kubeconfig context of a single-cluster session. */
+  context?: string;
+  /** From the push (or the session start) to the verdict, ms (core/timeline.ts leadTimeMs). */
+  leadMs?: number;
+  /**
+   * The critical path of the push (core/timeline.ts): its length, how much of it Flux waited, and its objects
+   * that took longest (at most HISTORY_PATH_TOP, each with its waiting and working time): what `history --stats`
+   * ranks the slowest objects by, without reading the session files.
+   */
+  path?: { ms: number; waitingMs: number; top: Array<{ key: string; ms: number }> };
 }
 
+
 /** The clusters of a several-cluster session, for history (undefined for a single cluster). */
-export function historyClusters(s: Pick<SessionState, 'clusters'>): HistoryEntry['clusters'] {
-  return s.clusters?.length ? s.clusters.map((c) => ({ context: c.context, ...(c.verdict ? { verdict: c.verdict } : {}) })) : undefined;
+export function historyClusters(s: Pick<SessionState, 'clusters' | 'startedAt'> & { pushedAt?: number }): HistoryEntry['clusters'] {
+  const from = Math.min(s.pushedAt ?? s.startedAt, s.startedAt);
+  return s.clusters?.length
+    ? s.clusters.map((c) => ({ context: c.context, ...(c.verdict ? { verdict: c.verdict } : {}), ...(c.verdict && c.endedAt !== undefined ? { leadMs: Math.max(0, c.endedAt - from) } : {}) }))
+    : undefined;
+}
+
+/** The compact critical path of a history line (HistoryEntry.path), if the session recorded a timeline. */
+export function historyPath(s: SessionState & { pushedAt?: number }): HistoryEntry['path'] {
+  const p = criticalPath(s);
+  if (!p || p.links.length === 0) return undefined;
+  const top = p.links
+    .map((l) => ({ key: l.key.length > 300 ? l.key.slice(0, 300) : l.key, ms: l.waitedMs + l.workedMs }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, HISTORY_PATH_TOP);
+  return { ms: p.totalMs, waitingMs: p.waitingMs, top };
 }
 
 /** The first workload problem behind a failure of the session, in one line (failed objects first). */
@@ -432,9 +491,11 @@ export function sessionDiagnosis(s: Pick<SessionState, 'nodes'>): string | undef
   return undefined;
 }
 
-export function historyEntry(s: SessionState): HistoryEntry {
+export function historyEntry(s: SessionState & { pushedAt?: number }): HistoryEntry {
   const endedAt = s.endedAt ?? s.updatedAt;
   const diagnosis = sessionDiagnosis(s);
+  const lead = leadTimeMs({ ...s, endedAt });
+  const path = historyPath(s);
   return {
     id: s.id,
     repo: s.repo,
@@ -447,6 +508,10 @@ export function historyEntry(s: SessionState): HistoryEntry {
     counts: countPhases(Object.values(s.nodes ?? {})),
     ...(diagnosis ? { diagnosis } : {}),
     ...(s.clusters?.length ? { clusters: historyClusters(s) } : {}),
+    ...(s.pushedAt !== undefined ? { pushedAt: s.pushedAt } : {}),
+    ...(!s.clusters?.length && s.cluster.context ? { context: s.cluster.context } : {}),
+    ...(lead !== undefined ? { leadMs: lead } : {}),
+    ...(path ? { path } : {}),
   };
 }
 

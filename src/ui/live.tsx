@@ -1,5 +1,5 @@
 // The live terminal view: renders SessionView with Ink, follows state updates, ticks the clock and the spinner,
-// re-lays out on resize, handles keys (q/Ctrl-C quit, v verbosity, a all objects) and exits after the session ends.
+// re-lays out on resize, handles keys (q/Ctrl-C quit, v verbosity, a all objects, t the push's waterfall) and exits after the session ends.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { render, useApp, useInput, useStdin, useStdout } from 'ink';
 import type { SessionState, Verbosity } from '../core/types.js';
@@ -57,12 +57,12 @@ export interface LiveAppProps {
   color: boolean;
 }
 
-function footerText(mode: LiveMode, finished: boolean, keys: boolean, verbose: boolean, showAll: boolean): string {
+function footerText(mode: LiveMode, finished: boolean, keys: boolean, verbose: boolean, showAll: boolean, timeline = false): string {
   const parts: string[] = [];
   // Re-attached to a running monitor: leaving only detaches.
   if (mode === 'status' && !finished) parts.push('detached — the monitor keeps running');
   // The keys only while they work: not on the last frame, which stays on the terminal after the program ends.
-  if (keys) parts.push('q quit', verbose ? 'v less detail' : 'v more detail', showAll ? 'a affected only' : 'a all objects');
+  if (keys) parts.push('q quit', verbose ? 'v less detail' : 'v more detail', showAll ? 'a affected only' : 'a all objects', timeline ? 't tree' : 't timeline');
   return parts.join(' · ');
 }
 
@@ -74,6 +74,7 @@ export function LiveApp(props: LiveAppProps) {
   const [state, setState] = useState(props.initial);
   const [verbosity, setVerbosity] = useState<Verbosity>(props.verbosity);
   const [showAll, setShowAll] = useState(false);
+  const [timeline, setTimeline] = useState(false);
   const [now, setNow] = useState(() => Date.now());
   const [frame, setFrame] = useState(0);
   const [size, setSize] = useState(() => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 }));
@@ -131,6 +132,7 @@ export function LiveApp(props: LiveAppProps) {
       if (input === 'q' || (key.ctrl && input === 'c')) quit();
       else if (input === 'v') setVerbosity((v) => (v === 'verbose' ? (props.verbosity === 'verbose' ? 'normal' : props.verbosity) : 'verbose'));
       else if (input === 'a') setShowAll((a) => !a);
+      else if (input === 't') setTimeline((t) => !t);
     },
     { isActive: isRawModeSupported },
   );
@@ -147,7 +149,8 @@ export function LiveApp(props: LiveAppProps) {
       height={Math.max(3, size.rows - 1)}
       spinnerFrame={frame}
       color={props.color}
-      footer={footerText(props.mode, finished, isRawModeSupported && !finished && !leaving, verbosity === 'verbose', showAll) || undefined}
+      timeline={timeline}
+      footer={footerText(props.mode, finished, isRawModeSupported && !finished && !leaving, verbosity === 'verbose', showAll, timeline) || undefined}
     />
   );
 }

@@ -22,6 +22,7 @@ import {
   wrapLine,
   type ColorName,
 } from './theme.js';
+import { waterfallLinesCached } from './waterfall.js';
 
 export interface SessionViewProps {
   state: SessionState;
@@ -42,6 +43,8 @@ export interface SessionViewProps {
   color?: boolean;
   /** A last line, e.g. the keys of the live view. */
   footer?: string;
+  /** Draw the push's waterfall (ui/waterfall.ts) instead of the tree (`t` in the live view). */
+  timeline?: boolean;
 }
 
 /** A piece of a line with one style. */
@@ -383,6 +386,10 @@ export function sessionLines(p: SessionViewProps, layoutTree: typeof buildTree =
   const verdict = verdictLines(state, s.verdictLine, width, s.causeLine);
   const footer = footerLines(p.footer, width);
 
+  if (p.timeline) {
+    const room = Math.max(3, Math.floor(p.height) - header.length - verdict.length - footer.length);
+    return [...header, ...waterfallLinesCached(state, { width, height: room, now }), ...verdict, ...footer].map((l) => fitLine(l, width));
+  }
   const fixed = header.length + summary.length + warnings.length + error.length + verdict.length + footer.length;
   const budget = Math.max(1, Math.floor(p.height) - fixed);
   const rows = layoutTree(state, { showAll: p.showAll, showDependencies: p.showDependencies, verbosity: p.verbosity, maxRows: budget, width });

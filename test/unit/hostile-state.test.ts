@@ -129,6 +129,11 @@ const HOSTILE_SESSIONS: Array<[what: string, content: () => unknown, says: RegEx
   ['JSON null', () => null, /the document must be an object/],
   ['a JSON list', () => [session('bad')], /the document must be an object/],
   ['schema 2', () => ({ ...session('bad'), schema: 2 }), /schema must be 1/],
+  ['a timeline moment without a time', () => ({ ...session('bad'), timeline: { objects: { k: { ready: { from: 'event' } } } } }), /timeline\.objects\["k"\]\.ready\.at must be a number/],
+  ['a timeline moment from nowhere', () => ({ ...session('bad'), timeline: { objects: { k: { ready: { at: 1, from: 'rumour' } } } } }), /ready\.from must be one of condition, event/],
+  ['a timeline of a million waits', () => ({ ...session('bad'), timeline: { objects: { k: { waits: Array.from({ length: 1_000_000 }, () => ({ from: 1, on: 'dependency', blockers: [], reason: '' })) } } } }), /waits must have at most 6 entries/],
+  ['a timeline wait with a thousand blockers', () => ({ ...session('bad'), timeline: { objects: { k: { waits: [{ from: 1, on: 'dependency', blockers: Array.from({ length: 1000 }, (_, i) => `ns/d${i}`), reason: '' }] } } } }), /blockers must have at most 5 entries/],
+  ['a timeline of more objects than any session records', () => ({ ...session('bad'), timeline: { objects: Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, {}])) } }), /timeline\.objects must have at most 10000 entries/],
 ];
 
 function node(over: Record<string, unknown> = {}): Record<string, unknown> {
