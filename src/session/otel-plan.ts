@@ -3,6 +3,7 @@
 // sends them. docs/config.md#opentelemetry says what each span and attribute means.
 import { redactUrl } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
+import { axisOf, endOf, type ObjectMoments } from '../core/timeline.js';
 import type { NodeState, SessionState } from '../core/types.js';
 
 export type AttributeValue = string | number | boolean;
@@ -15,7 +16,7 @@ export interface PlannedEvent {
 }
 
 export interface PlannedSpan {
-  /** Local id, unique in the plan ("push", "cluster:<context>", "object:<key>", "wait:<key>"). */
+  /** Local id, unique in the plan ("push", "cluster:<context>", "object:<key>", "wait:<key>#<n>"). */
   id: string;
   /** The id of the parent span; absent for the root (the push). */
   parent?: string;
@@ -53,17 +54,20 @@ const WAITING_PHASES = new Set(['Pending', 'Waiting']);
 const text = (s: unknown): string => sanitizeText(s, { maxLength: MAX_ATTRIBUTE_LENGTH });
 
 /**
- * The trace of a finished session: a root span for the push (from the session's start, when the push was
- * confirmed, to its verdict), a span per cluster when it followed several, a span per affected object (from when
- * the monitor first saw it to when it reached its final phase, else the end of the session) and, for an object
- * that ended waiting on another, a span for that waiting interval with the blocker. Every text from the cluster
- * is sanitised (no control characters, no credentials) and every URL redacted. Returns undefined for a session
- * that has not ended (no verdict): a trace describes what happened, and an unfinished session has not.
+ * The trace of a finished session: a root span for the push (from the push, as the session's waterfall counts it,
+ * to the verdict), a span per cluster when it followed several, a span per affected object and, under it, a span
+ * per interval it waited on a dependency or a source, with the blockers. An object's span runs from its first
+ * recorded moment (a wait or its start on the commit; else when the monitor first saw it) to when it became Ready
+ * or failed (else when it entered its final phase, else the end of the session), with its moments (source had
+ * the commit, started, applied, ready, failed) as span events. Without a timeline (sessions recorded before it
+ * existed), only an object's final waiting interval is known. Every text from the cluster is sanitised (no
+ * control characters, no credentials) and every URL redacted. Returns undefined for a session that has not ended
+ * (no verdict): a trace describes what happened, and an unfinished session has not.
  */
-export function planTrace(state: SessionState): TracePlan | undefined {
+export function planTrace(state: SessionState & { pushedAt?: number }): TracePlan | undefined {
   if (!state.verdict || state.endedAt === undefined) return undefined;
-  const start = state.startedAt;
-  const end = Math.max(start, state.endedAt);
+  // The waterfall's axis: from the push (when the hook recorded it) or the session start, to the verdict.
+  const { from: start, to: end } = axisOf(state);
   const clamp = (t: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, t));
 
   const root: PlannedSpan = {
@@ -131,21 +135,40 @@ export function planTrace(state: SessionState): TracePlan | undefined {
   return { spans };
 }
 
+const MOMENTS = ['source', 'started', 'applied', 'ready', 'failed'] as const;
+const MOMENT_NAMES: Record<(typeof MOMENTS)[number], string> = { source: 'source has the commit', started: 'started', applied: 'applied', ready: 'ready', failed: 'failed' };
+
 function objectSpans(n: NodeState, parent: PlannedSpan, state: SessionState): PlannedSpan[] {
   const lo = parent.start;
   const hi = parent.end;
   const clamp = (t: number, a: number, b: number) => Math.min(b, Math.max(a, t));
-  const start = clamp(n.firstSeen, lo, hi);
-  // A settled object stopped moving when it entered its phase; any other ran until the session ended.
+  const m: ObjectMoments | undefined = state.timeline?.objects[n.key];
+  // From its first wait or its start on the commit, else from when the monitor first saw it.
+  const first = Math.min(m?.waits?.[0]?.from ?? Infinity, m?.started?.at ?? Infinity);
+  const start = clamp(Number.isFinite(first) ? first : n.firstSeen, lo, hi);
   const phaseAt = clamp(n.phaseSince, start, hi);
-  const end = n.settled && !WAITING_PHASES.has(n.phase) ? phaseAt : hi;
+  // Ready or failed when the timeline says so; else a settled object stopped moving when it entered its phase;
+  // any other ran until the session ended.
+  const ended = endOf(m);
+  const end = ended !== undefined ? clamp(ended, start, hi) : n.settled && !WAITING_PHASES.has(n.phase) ? phaseAt : hi;
   const failed = FAILED_PHASES.has(n.phase) && !n.preexisting;
+  const events: PlannedEvent[] = [];
+  if (m) {
+    for (const k of MOMENTS) {
+      const x = m[k];
+      if (x) events.push({ name: MOMENT_NAMES[k], time: clamp(x.at, start, end), attributes: { 'flux_monitor.moment.from': x.from } });
+    }
+    events.sort((a, b) => a.time - b.time);
+  }
+  // Its final phase, unless a moment already says it (Ready, failed): when the monitor saw it, inside the span.
+  const said = (n.phase === 'Ready' && m?.ready) || (FAILED_PHASES.has(n.phase) && m?.failed);
+  if (!said) events.push({ name: `phase ${n.phase}`, time: clamp(phaseAt, start, Math.max(start, end)), attributes: compact({ 'flux_monitor.object.reason': n.reason ? text(n.reason) : undefined }) });
   const span: PlannedSpan = {
     id: `object:${n.key}`,
     parent: parent.id,
     name: `${n.kind} ${n.namespace}/${n.name}`,
     start,
-    end,
+    end: Math.max(start, end),
     attributes: compact({
       'flux_monitor.object.key': n.key,
       'flux_monitor.object.kind': n.kind,
@@ -159,30 +182,36 @@ function objectSpans(n: NodeState, parent: PlannedSpan, state: SessionState): Pl
       'flux_monitor.object.settled': n.settled,
       'flux_monitor.object.deleted': n.deleted || undefined,
       'flux_monitor.object.preexisting': n.preexisting || undefined,
+      'flux_monitor.object.waits_left_out': m?.moreWaits || undefined,
       'flux_monitor.cluster.context': n.cluster ?? state.cluster.context,
     }),
-    events: [{ name: `phase ${n.phase}`, time: phaseAt, attributes: compact({ 'flux_monitor.object.reason': n.reason ? text(n.reason) : undefined }) }],
+    events,
     status: failed ? { code: 'error', message: firstLine(`${n.reason}: ${n.message}`, { maxLength: MAX_ATTRIBUTE_LENGTH }) } : n.phase === 'Ready' ? { code: 'ok' } : { code: 'unset' },
   };
   const out = [span];
-  // The interval it ended waiting in: from when it entered the waiting phase to the end of the session.
-  const blocker = n.blockedBy ?? n.blockers?.[0];
-  if (WAITING_PHASES.has(n.phase) && blocker) {
-    out.push({
-      id: `wait:${n.key}`,
-      parent: span.id,
-      name: `waiting for ${blocker}`,
-      start: phaseAt,
-      end,
-      attributes: compact({
-        'flux_monitor.blocker': text(blocker),
-        'flux_monitor.blockers': n.blockers?.length ? text(n.blockers.join(', ')) : undefined,
-        'flux_monitor.object.reason': n.reason ? text(n.reason) : undefined,
-        'flux_monitor.object.message': n.message ? text(n.message) : undefined,
-      }),
-      events: [],
-      status: { code: 'unset' },
-    });
+  const wait = (i: number, from: number, to: number, on: string | undefined, blockers: readonly string[], reason: string, message?: string): PlannedSpan => ({
+    id: `wait:${n.key}#${i}`,
+    parent: span.id,
+    name: `waiting for ${blockers[0] ?? on ?? 'another object'}`,
+    start: clamp(from, span.start, span.end),
+    end: clamp(to, clamp(from, span.start, span.end), span.end),
+    attributes: compact({
+      'flux_monitor.wait.on': on,
+      'flux_monitor.blocker': blockers[0] ? text(blockers[0]) : undefined,
+      'flux_monitor.blockers': blockers.length ? text(blockers.join(', ')) : undefined,
+      'flux_monitor.object.reason': reason ? text(reason) : undefined,
+      'flux_monitor.object.message': message ? text(message) : undefined,
+    }),
+    events: [],
+    status: { code: 'unset' },
+  });
+  if (m?.waits?.length) {
+    // The recorded intervals; one still open ended when the object started, or with the session.
+    m.waits.forEach((w, i) => out.push(wait(i, w.from, w.to ?? m.started?.at ?? span.end, w.on, w.blockers, w.reason)));
+  } else if (WAITING_PHASES.has(n.phase) && (n.blockedBy ?? n.blockers?.[0])) {
+    // No timeline: the interval it ended waiting in, from when it entered the waiting phase.
+    const blockers = n.blockedBy ? [n.blockedBy, ...(n.blockers ?? []).filter((b) => b !== n.blockedBy)] : n.blockers!;
+    out.push(wait(0, phaseAt, span.end, undefined, blockers, n.reason, n.message));
   }
   return out;
 }

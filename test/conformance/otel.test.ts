@@ -93,40 +93,57 @@ describe('real Flux: OpenTelemetry export to a real Jaeger', () => {
         expect(exportedLine).toContain(t.traceID);
         expect(Object.values(t.processes).map((p) => p.serviceName)).toEqual(['flux-monitor']);
 
-        // One root: the push, from the session's start to its verdict.
+        // One root: the push, from the push (the waterfall's axis) to its verdict.
         const roots = t.spans.filter((sp) => sp.references.length === 0);
         expect(roots.map((r) => r.operationName)).toEqual([`push ${sha.slice(0, 7)} to main`]);
         const root = roots[0]!;
-        expect(near(root.startTime, us(s.startedAt)), `root start ${root.startTime} vs ${us(s.startedAt)}`).toBe(true);
-        expect(near(root.duration, us(s.endedAt! - s.startedAt)), `root duration ${root.duration} vs ${us(s.endedAt! - s.startedAt)}`).toBe(true);
+        const from = Math.min(s.pushedAt ?? s.startedAt, s.startedAt);
+        expect(near(root.startTime, us(from)), `root start ${root.startTime} vs ${us(from)}`).toBe(true);
+        expect(near(root.duration, us(s.endedAt! - from)), `root duration ${root.duration} vs ${us(s.endedAt! - from)}`).toBe(true);
         expect(tag(root, 'flux_monitor.verdict')).toBe('success');
         expect(tag(root, 'flux_monitor.session.id')).toBe(s.id);
         expect(tag(root, 'vcs.ref.head.name')).toBe('main');
         expect(tag(root, 'otel.status_code')).toBe('OK');
+        const clampMs = (x: number) => Math.min(s.endedAt!, Math.max(from, x));
 
-        // A span per affected object, each a child of the root, inside it, ending when the object settled.
+        // A span per affected object, each a child of the root and inside it, from its first recorded moment to
+        // the Ready moment the session's timeline holds; a child span per wait interval it recorded.
         const affected = Object.values(s.nodes).filter((n) => n.affected);
         expect(affected.length).toBeGreaterThanOrEqual(3);
         const objectSpans = t.spans.filter((sp) => tag(sp, 'flux_monitor.object.key') !== undefined);
         expect(objectSpans.map((sp) => tag(sp, 'flux_monitor.object.key')).sort()).toEqual(affected.map((n) => n.key).sort());
+        let waits = 0;
         for (const n of affected) {
           const sp = objectSpans.find((x) => tag(x, 'flux_monitor.object.key') === n.key)!;
+          const m = s.timeline?.objects[n.key];
           expect(parentOf(sp), n.key).toBe(root.spanID);
           expect(sp.operationName).toBe(`${n.kind} ${n.namespace}/${n.name}`);
           expect(tag(sp, 'flux_monitor.object.phase')).toBe(n.phase);
           expect(tag(sp, 'flux_monitor.object.reason')).toBe(n.reason);
+          expect(tag(sp, 'otel.status_code')).toBe('OK');
           expect(sp.startTime).toBeGreaterThanOrEqual(root.startTime);
           expect(sp.startTime + sp.duration).toBeLessThanOrEqual(root.startTime + root.duration + 1);
-          expect(near(sp.startTime, us(Math.max(n.firstSeen, s.startedAt))), `${n.key} start`).toBe(true);
-          // Ready and settled: the span ends when it entered Ready, as the session recorded it.
           expect(n.phase).toBe('Ready');
-          expect(near(sp.startTime + sp.duration, us(Math.min(s.endedAt!, Math.max(n.phaseSince, n.firstSeen, s.startedAt)))), `${n.key} end`).toBe(true);
-          expect(sp.logs.map((l) => l.fields.find((f) => f.key === 'event')?.value)).toEqual(['phase Ready']);
+          expect(m?.ready, `${n.key} has a Ready moment in the timeline`).toBeDefined();
+          const first = Math.min(m!.waits?.[0]?.from ?? Infinity, m!.started?.at ?? Infinity);
+          expect(near(sp.startTime, us(clampMs(Number.isFinite(first) ? first : n.firstSeen))), `${n.key} start`).toBe(true);
+          expect(near(sp.startTime + sp.duration, us(clampMs(m!.ready!.at))), `${n.key} end`).toBe(true);
+          const events = sp.logs.map((l) => l.fields.find((f) => f.key === 'event')?.value);
+          expect(events).toContain('ready');
+          if (m!.started) expect(events).toContain('started');
+          const waitSpans = t.spans.filter((w) => parentOf(w) === sp.spanID);
+          expect(waitSpans.length, `${n.key} wait spans`).toBe(m!.waits?.length ?? 0);
+          for (const w of waitSpans) {
+            expect(w.operationName).toMatch(/^waiting for /);
+            expect(w.startTime).toBeGreaterThanOrEqual(sp.startTime);
+            expect(w.startTime + w.duration).toBeLessThanOrEqual(sp.startTime + sp.duration + 1);
+          }
+          waits += waitSpans.length;
         }
         const apps = objectSpans.find((sp) => tag(sp, 'flux_monitor.object.name') === 'apps' && tag(sp, 'flux_monitor.object.kind') === 'Kustomization')!;
         expect(String(tag(apps, 'flux_monitor.object.revision'))).toContain(sha);
-        // Nothing else in the trace: the root and the objects (no object ended waiting).
-        expect(t.spans.length).toBe(1 + affected.length);
+        // Nothing else in the trace: the root, the objects and their waits.
+        expect(t.spans.length).toBe(1 + affected.length + waits);
 
         // 2. A dead endpoint: the verdict and the exit code as without export, one warning.
         const port = await closedPort();

@@ -89,13 +89,53 @@ describe('planTrace', () => {
       ]),
     )!;
     const apps = byId(plan.spans, 'object:Kustomization/flux-system/apps');
-    const wait = byId(plan.spans, 'wait:Kustomization/flux-system/apps');
+    const wait = byId(plan.spans, 'wait:Kustomization/flux-system/apps#0');
     expect(apps.end).toBe(T0 + 10_000); // waiting is not an end
     expect(wait).toMatchObject({ parent: apps.id, name: 'waiting for Kustomization/flux-system/infra', start: T0 + 2000, end: T0 + 10_000 });
     expect(wait.attributes['flux_monitor.blocker']).toBe('Kustomization/flux-system/infra');
     // Still moving at the end: runs to the end of the session.
     expect(byId(plan.spans, 'object:Kustomization/flux-system/infra').end).toBe(T0 + 10_000);
     expect(plan.spans[0]!.status.code).toBe('error');
+  });
+
+  it('with the timeline: the object from its first wait to Ready, its moments as events, a span per wait interval', () => {
+    const plan = planTrace({
+      ...finished({ pushedAt: T0 - 500 } as Partial<SessionState>, [
+        node('Kustomization/flux-system/apps', { firstSeen: T0, phaseSince: T0 + 8000 }),
+        node('Kustomization/flux-system/infra', { firstSeen: T0, phaseSince: T0 + 3000 }),
+      ]),
+      timeline: {
+        objects: {
+          'Kustomization/flux-system/apps': {
+            source: { at: T0 + 1000, from: 'condition' },
+            waits: [
+              { from: T0 + 1200, to: T0 + 3500, on: 'dependency', blockers: ['flux-system/infra'], reason: 'DependencyNotReady' },
+              { from: T0 + 4000, on: 'source', blockers: ['GitRepository/flux-system/repo'], reason: 'SourceNotReady' },
+            ],
+            started: { at: T0 + 5000, from: 'condition' },
+            applied: { at: T0 + 6000, from: 'event' },
+            ready: { at: T0 + 7000, from: 'condition' },
+          },
+          'Kustomization/flux-system/infra': { started: { at: T0 + 1500, from: 'event' }, ready: { at: T0 + 3000, from: 'condition' } },
+        },
+      },
+      pushedAt: T0 - 500,
+    } as SessionState)!;
+    // The root starts at the push, as the waterfall's axis does.
+    expect(plan.spans[0]!.start).toBe(T0 - 500);
+    const apps = byId(plan.spans, 'object:Kustomization/flux-system/apps');
+    expect(apps).toMatchObject({ start: T0 + 1200, end: T0 + 7000 });
+    expect(apps.events.map((e) => [e.name, e.time - T0])).toEqual([
+      ['source has the commit', 1200], // before the span: clamped into it
+      ['started', 5000],
+      ['applied', 6000],
+      ['ready', 7000],
+    ]);
+    expect(apps.events[1]!.attributes).toEqual({ 'flux_monitor.moment.from': 'condition' });
+    expect(byId(plan.spans, 'wait:Kustomization/flux-system/apps#0')).toMatchObject({ parent: apps.id, name: 'waiting for flux-system/infra', start: T0 + 1200, end: T0 + 3500, attributes: { 'flux_monitor.wait.on': 'dependency', 'flux_monitor.object.reason': 'DependencyNotReady' } });
+    // An interval left open ends when the object started.
+    expect(byId(plan.spans, 'wait:Kustomization/flux-system/apps#1')).toMatchObject({ name: 'waiting for GitRepository/flux-system/repo', start: T0 + 4000, end: T0 + 5000 });
+    expect(byId(plan.spans, 'object:Kustomization/flux-system/infra')).toMatchObject({ start: T0 + 1500, end: T0 + 3000 });
   });
 
   it('several clusters: a span per cluster under the push, each cluster\'s objects under it', () => {
