@@ -112,10 +112,11 @@ type SendResult = { ok: true; spans: number; traceId: string } | { ok: false; wh
 
 /** Makes the plan's spans with the SDK (explicit times and parents) and sends them in one OTLP request. */
 async function sendPlan(plan: TracePlan, url: string, remainingMs: () => number): Promise<SendResult> {
-  const [api, sdk, resources, exporterModule] = await Promise.all([
+  const [api, sdk, resources, semconv, exporterModule] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/resources'),
+    import('@opentelemetry/semantic-conventions'),
     import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
   type ReadableSpan = import('@opentelemetry/sdk-trace').ReadableSpan;
@@ -128,7 +129,7 @@ async function sendPlan(plan: TracePlan, url: string, remainingMs: () => number)
     shutdown: async () => {},
   };
   const provider = new sdk.TracerProvider({
-    resource: resources.resourceFromAttributes({ 'service.name': SERVICE_NAME }),
+    resource: resources.resourceFromAttributes({ [semconv.ATTR_SERVICE_NAME]: SERVICE_NAME }),
     spanProcessors: [collector],
     // Nothing is sampled away: the whole session is one small trace.
     sampler: new sdk.AlwaysOnSampler(),
