@@ -7,7 +7,7 @@
 //   --churn PER_SECOND status writes per second during churn windows (default 20)
 //   --pushes N         pushes per side in (a) (default 30)
 //   --samples N        status changes timed in (d) (default 200)
-//   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh)
+//   --only a,b,...     run only these benchmarks ((g) needs the Go-built Flux controllers: test/flux/build.sh; (j) the timeline)
 //   --flux-runs N      pushes per mode in (g) (default 3)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -20,6 +20,7 @@ import { benchResources, type ResourcesResult } from './resources.js';
 import { benchRender, type RenderResult } from './render.js';
 import { benchFlux, type FluxBenchResult } from './flux.js';
 import { benchDiagnosis, diagnosisRows } from './diagnosis.js';
+import { benchTimeline, timelineRows } from './timeline.js';
 import { formatTable, ms, round, ROOT, type Row } from './lib.js';
 
 interface Options {
@@ -35,7 +36,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefgh'), fluxRuns: 3 };
+  const o: Options = { quick: false, window: 60, churn: 20, pushes: 30, samples: 200, runs: 3, frames: 50, only: new Set('abcdefghj'), fluxRuns: 3 };
   const given = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -284,6 +285,8 @@ async function main(): Promise<void> {
       ),
     diagnosisRows,
   );
+
+  await step('j', 'timeline', () => benchTimeline(10_000, 10_000, o.quick ? 1 : 5), timelineRows);
 
   const table = formatTable(rows);
   const header = `flux-monitor bench, ${machine.date}: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, node ${machine.node}${o.quick ? ' — QUICK RUN' : ''}`;

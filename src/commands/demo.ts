@@ -10,6 +10,23 @@ import { bool, parseArgs, str, UsageError } from './args.js';
 import { applyFlagOverrides } from './watch.js';
 import { createOutput } from './output.js';
 import type { Command } from './types.js';
+import type { SessionState } from '../core/types.js';
+import { statePaths } from '../session/paths.js';
+import { sessionFile, writeJsonAtomic } from '../session/store.js';
+
+/**
+ * The last lines of a demo: where to see the push's waterfall. The demo's session is kept in the state directory
+ * (as a pushed commit's is, not in the history: `history --stats` counts real pushes only), so that
+ * `status --timeline ID` can show it; without a state directory, the live view's `t` is the only way.
+ */
+export function timelineHint(env: NodeJS.ProcessEnv, final: SessionState): string {
+  try {
+    writeJsonAtomic(sessionFile(statePaths(env), final.id), final);
+  } catch (err) {
+    return `\nThe push's timeline: press t in the live view (this demo's session was not kept: ${(err as Error).message}).\n`;
+  }
+  return `\nThe push's timeline (where it waited, and why it took as long as it did): flux-monitor status --timeline ${final.id}\n`;
+}
 
 /** What each scenario is meant to end with: the demo succeeds when the monitor reaches this verdict. */
 const EXPECTED: Record<string, Verdict> = {
@@ -99,6 +116,7 @@ const demo: Command = {
         },
       });
       await out.finish(final);
+      if (!bool(p, 'json')) io.stdout.write(timelineHint(io.env, final));
       const verdict = final.verdict ?? 'error';
       if (!bool(p, 'exit-code') && verdict !== expected && verdict !== 'stopped') {
         io.stderr.write(`flux-monitor demo: expected verdict "${expected}" for scenario ${name}, got "${verdict}"\n`);

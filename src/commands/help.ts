@@ -132,6 +132,12 @@ export const HELP: Record<string, CommandHelp> = {
     flags: [
       { name: 'json', description: 'print the session once as JSON, with its liveness; `{"session": null, …}` when there is none' },
       { name: 'follow', short: 'f', description: 'with --json: print one JSON line per update until the session ends (the live view always follows)' },
+      {
+        name: 'timeline',
+        short: 't',
+        description:
+          "print the push's waterfall once: one bar per object on the time axis from the push to the verdict (· waiting, = reconciling, ~ health check, ✓ ready, ✗ failed), the critical path (*) and how much of it Flux waited; with --json, the bars and the critical path (`t` in the live view)",
+      },
       { name: 'exit-code', description: "exit with the verdict's code, as `watch` does (a monitor that died: 3)" },
       repoFlag('whose newest session is shown'),
       { ...verbosityFlag, default: 'that of the session, else normal' },
@@ -140,6 +146,7 @@ export const HELP: Record<string, CommandHelp> = {
       { comment: 'The live view of the newest push', command: 'flux-monitor status' },
       { comment: 'Wait for the verdict in a script', command: 'flux-monitor status --json --follow --exit-code' },
       { comment: 'A past session, with the whole diagnosis and its Events', command: 'flux-monitor status 20260101-120000-ab12 --verbosity verbose' },
+      { comment: 'Where the newest push waited, and why it took as long as it did', command: 'flux-monitor status --timeline' },
     ],
     exitCodes: [
       { code: 0, meaning: 'a session was shown' },
@@ -181,11 +188,18 @@ export const HELP: Record<string, CommandHelp> = {
       { name: 'all', description: 'the sessions of every repository' },
       repoFlag('whose sessions are listed'),
       { name: 'limit', short: 'n', value: 'N', default: '20', description: 'show at most N sessions' },
-      { name: 'json', description: 'print the sessions as a JSON array' },
+      { name: 'json', description: 'print the sessions as a JSON array (with --stats: the statistics as JSON)' },
+      {
+        name: 'stats',
+        description:
+          'per repository, branch and cluster: push-to-success lead time (p50/p90/max), failure rate (failed ÷ decided), time to restore (a failed push → the next successful one) and the slowest objects by median share of the critical path, from history.jsonl',
+      },
+      { name: 'since', value: 'DURATION', default: '30d', description: 'with --stats: the pushes of this window (30d, 12h, 90m)' },
     ],
     examples: [
       { comment: 'The last sessions here', command: 'flux-monitor history' },
       { comment: 'The last five, of every repository, as JSON', command: 'flux-monitor history --all --limit 5 --json' },
+      { comment: 'Lead time, failure rate and time to restore of the last week, every repository', command: 'flux-monitor history --stats --since 7d --all' },
     ],
     exitCodes: [{ code: 0, meaning: 'listed (also when there is none)' }, { code: 3, meaning: 'git failed on the repository' }, USAGE_ERROR],
   },

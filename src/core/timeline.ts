@@ -13,6 +13,19 @@ export interface Moment {
   /** ms since epoch. */
   at: number;
   from: MomentSource;
+  /**
+   * For a condition time: when the monitor saw it (ms since epoch). A condition time is cut to the second, so two
+   * objects that changed within one second are ordered by this (the monitor sees them in the order they changed).
+   */
+  seen?: number;
+}
+
+/**
+ * The time a moment is drawn and ordered at: its own, or, for a condition time cut to the second, when it was
+ * seen if that is within the second (it happened in [at, at + 1 s) and not after it was seen).
+ */
+export function orderOf(m: Moment): number {
+  return m.seen !== undefined ? Math.max(m.at, Math.min(m.seen, m.at + 999)) : m.at;
 }
 
 /** An interval an object waited on something else before it could start on the pushed commit. */
@@ -93,7 +106,7 @@ function parseTime(t: unknown): number | undefined {
  */
 export function momentOf(c: Condition | undefined, now: number, floor: number): Moment {
   const t = parseTime(c?.lastTransitionTime);
-  if (t !== undefined && t >= floor - SECOND && t <= now + SKEW_MS) return { at: t, from: 'condition' };
+  if (t !== undefined && t >= floor - SECOND && t <= now + SKEW_MS) return { at: t, from: 'condition', seen: now };
   return { at: now, from: 'event' };
 }
 
@@ -138,12 +151,13 @@ export function recordNode(prev: ObjectMoments | undefined, n: NodeState, obj: K
   const floor = () => Math.max(start, lastAt(m) ?? start);
   const open = m?.waits?.length && m.waits[m.waits.length - 1]!.to === undefined ? m.waits[m.waits.length - 1] : undefined;
   if (n.phase === 'Waiting') {
-    if (!open) set(addWait(m?.waits, m?.moreWaits, { from: momentOf(conditionOf(obj, 'Ready'), now, floor()).at, on: 'dependency', blockers: boundedBlockers(n.blockers), reason: cut(n.reason) }));
+    // Wait intervals hold plain times: a condition's is taken at when it was seen within its second (orderOf).
+    if (!open) set(addWait(m?.waits, m?.moreWaits, { from: orderOf(momentOf(conditionOf(obj, 'Ready'), now, floor())), on: 'dependency', blockers: boundedBlockers(n.blockers), reason: cut(n.reason) }));
     return m;
   }
   if (open) {
     // It stopped waiting: when it started (Reconciling's transition time), else now.
-    const to = n.phase === 'Progressing' ? momentOf(conditionOf(obj, 'Reconciling'), now, floor()).at : now;
+    const to = n.phase === 'Progressing' ? orderOf(momentOf(conditionOf(obj, 'Reconciling'), now, floor())) : now;
     set({ waits: [...m!.waits!.slice(0, -1), { ...open, to: Math.max(open.from, to) }] });
   }
   if (n.phase === 'Progressing' && !m?.started && !m?.ready) {
@@ -215,7 +229,8 @@ export function axisOf(s: Pick<SessionState, 'startedAt' | 'endedAt' | 'updatedA
 
 /** When an object ended: Ready (even after a failure: it recovered), else failed. */
 export function endOf(m: ObjectMoments | undefined): number | undefined {
-  return m?.ready?.at ?? m?.failed?.at;
+  const e = m?.ready ?? m?.failed;
+  return e ? orderOf(e) : undefined;
 }
 
 /**
@@ -232,18 +247,21 @@ export function barOf(key: string, m: ObjectMoments, axis: { from: number; to: n
     if (t > f || (t === f && (phase === 'ready' || phase === 'failed'))) segments.push({ phase, from: f, to: t });
   };
   const end = endOf(m);
-  const startAt = m.started?.at;
+  const startAt = m.started ? orderOf(m.started) : undefined;
   for (const w of m.waits ?? []) push('waiting', w.from, Math.min(w.to ?? startAt ?? end ?? axis.to, startAt ?? Infinity));
   if (startAt !== undefined) {
     const stop = end ?? axis.to;
-    const applied = m.applied && m.applied.at >= startAt ? m.applied.at : undefined;
+    const appliedAt = m.applied ? orderOf(m.applied) : undefined;
+    const applied = appliedAt !== undefined && appliedAt >= startAt ? appliedAt : undefined;
     if (applied !== undefined && applied < stop) {
       push('reconciling', startAt, applied);
       push('health', applied, stop);
     } else push('reconciling', startAt, stop);
   }
-  if (m.failed && (!m.ready || m.failed.at <= m.ready.at)) push('failed', m.failed.at, m.ready?.at ?? axis.to);
-  if (m.ready) push('ready', m.ready.at, axis.to);
+  const failedAt = m.failed ? orderOf(m.failed) : undefined;
+  const readyAt = m.ready ? orderOf(m.ready) : undefined;
+  if (failedAt !== undefined && (readyAt === undefined || failedAt <= readyAt)) push('failed', failedAt, readyAt ?? axis.to);
+  if (readyAt !== undefined) push('ready', readyAt, axis.to);
   return { key, end, segments };
 }
 
@@ -280,22 +298,29 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
   const tl = s.timeline;
   if (!tl) return undefined;
   const axis = axisOf(s);
-  const endAt = (k: string): { end: number; outcome: CriticalLink['outcome'] } | undefined => {
+  // `end` is what the object says (durations); `order` what ordering objects by their end uses (orderOf).
+  const endAt = (k: string): { end: number; order: number; outcome: CriticalLink['outcome'] } | undefined => {
     const m = tl.objects[k];
-    if (m?.ready) return { end: m.ready.at, outcome: 'ready' };
-    if (m?.failed) return { end: m.failed.at, outcome: 'failed' };
+    if (m?.ready) return { end: orderOf(m.ready), order: orderOf(m.ready), outcome: 'ready' };
+    if (m?.failed) return { end: orderOf(m.failed), order: orderOf(m.failed), outcome: 'failed' };
     return undefined;
   };
   let last: string | undefined;
   let lastEnd = -Infinity;
+  let lastOrder = -Infinity;
+  const startOrder = (k: string) => {
+    const st = tl.objects[k]?.started;
+    return st ? orderOf(st) : -Infinity;
+  };
   for (const k of Object.keys(tl.objects)) {
     const n = s.nodes[k];
     if (!n?.affected) continue;
     const e = endAt(k);
-    // Condition times are whole seconds: of two that ended in the same second, the one that started later.
-    if (e && (e.end > lastEnd || (e.end === lastEnd && (tl.objects[k]!.started?.at ?? -Infinity) > (tl.objects[last!]!.started?.at ?? -Infinity)))) {
+    // Of two that ended at the same time, the one that started later.
+    if (e && (e.order > lastOrder || (e.order === lastOrder && startOrder(k) > startOrder(last!)))) {
       last = k;
       lastEnd = e.end;
+      lastOrder = e.order;
     }
   }
   // A session that ended with objects still open (a timeout): the path runs to the one that had started last.
@@ -322,17 +347,18 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
     if (e.type === 'inventory') add(e.to, e.from, 'inventory');
     else add(e.from, e.to, e.type);
   }
-  const chain: Array<{ key: string; via?: CriticalLink['via']; end: number; outcome: CriticalLink['outcome'] }> = [];
+  type Step = { key: string; via?: CriticalLink['via']; end: number; order: number; outcome: CriticalLink['outcome'] };
+  const chain: Step[] = [];
   const seen = new Set<string>();
-  let cur: { key: string; via?: CriticalLink['via']; end: number; outcome: CriticalLink['outcome'] } | undefined = { key: last, end: lastEnd, outcome: open === last ? 'open' : endAt(last)!.outcome };
+  let cur: Step | undefined = { key: last, end: lastEnd, order: open === last ? Infinity : lastOrder, outcome: open === last ? 'open' : endAt(last)!.outcome };
   while (cur && !seen.has(cur.key)) {
     seen.add(cur.key);
     chain.push(cur);
-    let best: typeof cur | undefined;
+    let best: Step | undefined;
     for (const p of preds.get(cur.key) ?? []) {
       const e = endAt(p.key);
-      if (!e || e.outcome !== 'ready' || e.end > cur.end || seen.has(p.key)) continue;
-      if (!best || e.end > best.end) best = { key: p.key, via: p.via, end: e.end, outcome: e.outcome };
+      if (!e || e.outcome !== 'ready' || e.order > cur.order || seen.has(p.key)) continue;
+      if (!best || e.order > best.order) best = { key: p.key, via: p.via, end: e.end, order: e.order, outcome: e.outcome };
     }
     if (best) cur.via = best.via;
     cur = best;
@@ -346,7 +372,7 @@ export function criticalPath(s: Pick<SessionState, 'nodes' | 'edges' | 'startedA
     const c = chain[i]!;
     const end = Math.max(prevEnd, Math.min(c.end, axis.to));
     const m = tl.objects[c.key];
-    const started = m?.started?.at ?? m?.waits?.[m.waits.length - 1]?.to ?? end;
+    const started = (m?.started ? orderOf(m.started) : undefined) ?? m?.waits?.[m.waits.length - 1]?.to ?? end;
     const waited = Math.min(end - prevEnd, Math.max(0, started - prevEnd));
     links.push({ key: c.key, via: i > 0 ? chain[i]!.via : undefined, waitedMs: waited, workedMs: end - prevEnd - waited, end, outcome: c.outcome });
     waitingMs += waited;

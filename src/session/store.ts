@@ -158,10 +158,14 @@ export function printable(text: string): string {
 // each file and each history line against these: a file that parses but has the wrong shape is skipped with one
 // line naming it, instead of failing later on `undefined` in whatever command reads it (security.md §5).
 
-/** Checks a value; returns what is wrong with it (naming its path in the document), or undefined. */
-type Check = (v: unknown, at: string) => string | undefined;
+/**
+ * Checks a value; returns what is wrong with it (naming its path in the document), or undefined. `at` null: a
+ * quick pass that builds no path (what is wrong is then found again with paths): a 10,000-line history is checked
+ * without a string per field (docs/performance.md (j)).
+ */
+type Check = (v: unknown, at: string | null) => string | undefined;
 
-const describeAt = (at: string) => at || 'the document';
+const describeAt = (at: string | null) => at || 'the document';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str: Check = (v, at) => (typeof v === 'string' ? undefined : `${describeAt(at)} must be a string`);
 const num: Check = (v, at) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `${describeAt(at)} must be a number`);
@@ -180,27 +184,28 @@ const listOf =
   (v, at) => {
     if (!Array.isArray(v)) return `${describeAt(at)} must be a list`;
     for (let i = 0; i < v.length; i++) {
-      const p = check(v[i], `${at}[${i}]`);
+      const p = check(v[i], at === null ? null : `${at}[${i}]`);
       if (p) return p;
     }
     return undefined;
   };
-const obj =
-  (fields: Record<string, Check>): Check =>
-  (v, at) => {
+const obj = (fields: Record<string, Check>): Check => {
+  const entries = Object.entries(fields);
+  return (v, at) => {
     if (!isObject(v)) return `${describeAt(at)} must be an object`;
-    for (const [k, check] of Object.entries(fields)) {
-      const p = check(v[k], at ? `${at}.${k}` : k);
+    for (const [k, check] of entries) {
+      const p = check(v[k], at === null ? null : at ? `${at}.${k}` : k);
       if (p) return p;
     }
     return undefined;
   };
+};
 const recordOf =
   (check: Check): Check =>
   (v, at) => {
     if (!isObject(v)) return `${describeAt(at)} must be an object`;
     for (const [k, item] of Object.entries(v)) {
-      const p = check(item, `${at}[${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k)}]`);
+      const p = check(item, at === null ? null : `${at}[${JSON.stringify(k.length > 60 ? `${k.slice(0, 60)}…` : k)}]`);
       if (p) return p;
     }
     return undefined;
@@ -256,27 +261,28 @@ const nodeShape = obj({
   diagnosis: opt(diagnosisShape),
 });
 /** A list of at most `max` entries (a hostile file could hold millions: the readers would draw them all). */
-const boundedList =
-  (max: number, check: Check): Check =>
-  (v, at) =>
-    Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : listOf(check)(v, at);
-const momentShape = obj({ at: num, from: oneOf(['condition', 'event']) });
+const boundedList = (max: number, check: Check): Check => {
+  const list = listOf(check);
+  return (v, at) => (Array.isArray(v) && v.length > max ? `${describeAt(at)} must have at most ${max} entries` : list(v, at));
+};
+const momentShape = obj({ at: num, from: oneOf(['condition', 'event']), seen: opt(num) });
+const timelineObjects = obj({
+  objects: recordOf(
+    obj({
+      source: opt(momentShape),
+      started: opt(momentShape),
+      applied: opt(momentShape),
+      ready: opt(momentShape),
+      failed: opt(momentShape),
+      waits: opt(boundedList(TIMELINE_LIMITS.waits, obj({ from: num, to: opt(num), on: oneOf(['dependency', 'source']), blockers: boundedList(TIMELINE_LIMITS.blockers, str), reason: str }))),
+      moreWaits: opt(num),
+    }),
+  ),
+  dropped: opt(num),
+});
 const timelineShape: Check = (v, at) => {
   if (isObject(v) && isObject(v.objects) && Object.keys(v.objects).length > TIMELINE_LIMITS.objects) return `${at}.objects must have at most ${TIMELINE_LIMITS.objects} entries`;
-  return obj({
-    objects: recordOf(
-      obj({
-        source: opt(momentShape),
-        started: opt(momentShape),
-        applied: opt(momentShape),
-        ready: opt(momentShape),
-        failed: opt(momentShape),
-        waits: opt(boundedList(TIMELINE_LIMITS.waits, obj({ from: num, to: opt(num), on: oneOf(['dependency', 'source']), blockers: boundedList(TIMELINE_LIMITS.blockers, str), reason: str }))),
-        moreWaits: opt(num),
-      }),
-    ),
-    dropped: opt(num),
-  })(v, at);
+  return timelineObjects(v, at);
 };
 const clusterShape = obj({
   context: str,
@@ -349,12 +355,12 @@ const historyShape = obj({
 
 /** What is wrong with a parsed session file, or undefined when it is a StoredSession. */
 export function sessionProblem(data: unknown): string | undefined {
-  return sessionShape(data, '');
+  return sessionShape(data, null) === undefined ? undefined : sessionShape(data, '');
 }
 
 /** What is wrong with a parsed line of history.jsonl, or undefined when it is a HistoryEntry. */
 export function historyProblem(data: unknown): string | undefined {
-  return historyShape(data, '');
+  return historyShape(data, null) === undefined ? undefined : historyShape(data, '');
 }
 
 /**

@@ -6,6 +6,7 @@ import { hasMoreThanCause } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
 import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize } from './layout.js';
+import { fitWaterfallLine, linesText, waterfallLines } from './waterfall.js';
 import { ansi, cleanText, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
 
 export interface PlainPrinterOptions {
@@ -56,7 +57,15 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
     state.clusters?.length ? (multi ??= createClustersPrinter(out, opts)) : (single ??= createSinglePrinter(out, opts));
   return {
     onState: (state) => pick(state).onState(state),
-    finish: (state) => pick(state).finish(state),
+    finish: (state) => {
+      pick(state).finish(state);
+      // Verbose: the push's waterfall as text, below the verdict (`status --timeline` prints it on demand).
+      if (opts.verbosity === 'verbose' && state.timeline && Object.keys(state.timeline.objects).length) {
+        const width = 100;
+        const lines = waterfallLines(state, { width }).map((l) => fitWaterfallLine(l, width));
+        out.write('\n' + linesText(lines, opts.color ?? false, ansi).join('\n') + '\n');
+      }
+    },
   };
 }
 

@@ -3,11 +3,12 @@
 // of it was Flux waiting rather than working. Lines of styled segments, fitted to the width: the live view draws
 // them (`t`), the plain printer and `status --timeline` print them (each phase has its own glyph, so the text
 // form reads without colours). Everything shown from the session is sanitised.
-import { axisOf, barOf, criticalPath, type Bar, type BarPhase, type CriticalPath, type ObjectMoments } from '../core/timeline.js';
+import { axisOf, barOf, criticalPath, orderOf, type Bar, type BarPhase, type CriticalPath, type ObjectMoments } from '../core/timeline.js';
 import type { NodeState, SessionState } from '../core/types.js';
 import { formatDuration, nodeLabel, shortSha } from './layout.js';
-import { oneLine, padEnd, textWidth, truncateMiddle, wrapLine, type ColorName } from './theme.js';
-import { fitName, type Line, type Seg } from './view.js';
+import { oneLine, padEnd, textWidth, truncate, truncateMiddle, wrapLine, type ColorName } from './theme.js';
+// Types only: the plain printer and `status --timeline` draw the waterfall without loading Ink and React.
+import type { Line, Seg } from './view.js';
 
 /** The glyph and colour of each phase of a bar; the bar's end is a mark (✓ Ready, ✗ failed). */
 export const BAR_GLYPH: Record<BarPhase, string> = { waiting: '·', reconciling: '=', health: '~', ready: '✓', failed: '✗' };
@@ -42,7 +43,10 @@ function labelOf(state: SessionState, key: string, room = 80): string {
   if (textWidth(kind) + textWidth(full) - textWidth(oneLine(n.kind)) - 1 <= room) return `${kind}${full.slice(full.indexOf(' ') + 1)}`;
   // Narrow: the name without its namespace (the Kind stays: it says what the bar is).
   if (textWidth(kind) + textWidth(oneLine(n.name)) <= room || textWidth(kind) + 8 > room) return truncateMiddle(`${kind}${oneLine(n.name)}`, room);
-  return `${kind}${fitName(oneLine(n.namespace), oneLine(n.name), room - textWidth(kind))}`;
+  // The namespace gives way first, its start kept (`flux-…/apps`).
+  const name = oneLine(n.name);
+  const nsRoom = room - textWidth(kind) - textWidth(name) - 1;
+  return nsRoom >= 4 ? `${kind}${truncate(oneLine(n.namespace), nsRoom)}/${name}` : truncateMiddle(`${kind}${name}`, room);
 }
 
 /** The bars of a session, in the order they started (the critical path's objects first among equals). */
@@ -50,7 +54,7 @@ export function sessionBars(state: SessionState & { pushedAt?: number }, now?: n
   const axis = axisOf(state, now);
   const objects = state.timeline?.objects ?? {};
   // In the order they started working (an object that was only seen Ready or failed: then).
-  const firstAt = (m: ObjectMoments) => m.started?.at ?? Math.min(m.ready?.at ?? Infinity, m.failed?.at ?? Infinity, m.waits?.[0]?.from ?? Infinity);
+  const firstAt = (m: ObjectMoments) => (m.started ? orderOf(m.started) : Math.min(m.ready ? orderOf(m.ready) : Infinity, m.failed ? orderOf(m.failed) : Infinity, m.waits?.[0]?.from ?? Infinity));
   const bars = Object.entries(objects)
     .filter(([k]) => state.nodes[k]?.affected !== false)
     .map(([k, m]) => ({ bar: barOf(k, m, axis), first: firstAt(m) }))
@@ -94,7 +98,7 @@ function cellSegs(cells: Array<BarPhase | undefined>): Seg[] {
 /** The axis line: tick labels at round intervals, over the bars' columns. */
 function axisLine(axis: { from: number; to: number }, cols: number): string {
   const span = axis.to - axis.from;
-  const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((s) => s * 1000);
+  const steps = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600].map((s) => s * 1000);
   // At most one label per ~10 columns.
   const step = steps.find((s) => (span / s) * 10 <= cols) ?? steps.at(-1)!;
   const line = new Array<string>(cols).fill(' ');
@@ -199,6 +203,26 @@ export function criticalPathLines(state: SessionState, path: CriticalPath | unde
       out.push([{ text: i === 0 ? head : ' '.repeat(textWidth(head)) }, { text: part, color: i === 0 && l.waitedMs > l.workedMs ? 'yellow' : undefined }]);
     });
     prev = l.key;
+  }
+  return out;
+}
+
+/** Cuts a line of segments to `width` columns (… at the cut), as the live view's fitLine. */
+export function fitWaterfallLine(line: Line, width: number): Line {
+  let total = 0;
+  for (const g of line) total += textWidth(g.text);
+  if (total <= width) return line;
+  const out: Line = [];
+  let room = width;
+  for (const g of line) {
+    const w = textWidth(g.text);
+    if (w < room) {
+      out.push(g);
+      room -= w;
+      continue;
+    }
+    out.push({ ...g, text: truncate(g.text, room) });
+    break;
   }
   return out;
 }

@@ -80,6 +80,25 @@ describe.skipIf(!hasScript)('keys in the live view, on a real terminal', () => {
     expect(frame).not.toContain('q quit');
   }, 120_000);
 
+  it('demo: t shows the push\'s waterfall and t again the tree; the demo ends with the hint for status --timeline', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'fm-keys-state-'));
+    const pty = underPty(['demo', '--speed', '0.5'], tmpdir(), { XDG_STATE_HOME: state });
+    await eventually(() => pty.out().includes('t timeline'), 30_000, 'the live view with its keys');
+    pty.type('t');
+    await eventually(() => lastFrame(pty.out()).includes('Timeline of '), 10_000, 't to show the waterfall');
+    expect(lastFrame(pty.out())).toContain('t tree');
+    pty.type('t');
+    await eventually(() => !lastFrame(pty.out()).includes('Timeline of ') && lastFrame(pty.out()).includes('GitRepository flux-system/flux-system'), 10_000, 't again to show the tree');
+    pty.type('q');
+    expect(await pty.exited(30_000)).toBe(5);
+    const hint = /flux-monitor status --timeline (\S+)/.exec(pty.out());
+    expect(hint, 'the hint for status --timeline').not.toBeNull();
+    // The hint works: that session was kept, and status --timeline draws it.
+    const r = spawnSync(process.execPath, [CLI, 'status', hint![1]!, '--timeline'], { env: { ...process.env, XDG_STATE_HOME: state, NO_COLOR: '1' }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Timeline of [0-9a-f]{7} /);
+  }, 120_000);
+
   describe('watch', () => {
     let sim: ApiSimulator;
     let kubeconfig: string;

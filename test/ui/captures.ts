@@ -15,7 +15,10 @@
 // both: durations vary from run to run (and with --speed), nothing else does. The pushed commit's sha, random in
 // the demo, is fixed by the test (SHAS), so that the captures do not change at every run.
 //
-// This module is pure apart from runDemo(): no vitest, no file writes.
+// This module is pure apart from runDemo() (which gives the demo a temporary state directory): no vitest.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import demo from '../../src/commands/demo.js';
 import { FakeStdin, FakeStdout } from './term.js';
 
@@ -74,7 +77,8 @@ export async function runDemo(scenario: string, speed: number): Promise<DemoRun>
     stdout: stdout as unknown as NodeJS.WriteStream,
     stderr: { write: (s: string) => ((stderr += s), true) } as unknown as NodeJS.WriteStream,
     stdin: new FakeStdin(true) as unknown as NodeJS.ReadStream,
-    env: { TERM: 'xterm-256color' },
+    // A state directory of its own: the demo keeps its session there for `status --timeline ID` (its last line).
+    env: { TERM: 'xterm-256color', XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'fm-captures-')) },
     cwd: process.cwd(),
   });
   return { scenario, frames, final: final ?? stdout.screen(), report: report.replace(/^\n+|\n+$/g, ''), exitCode, stderr };
@@ -152,6 +156,8 @@ const PARAGRAPH = /^(?:\S (?:\w+ )+after ⟨t⟩|\s*cause(?: \([^)]*\))?:)/;
 export function mask(text: string): string {
   const lines = text
     .replace(DURATION, '⟨t⟩')
+    // Session ids (core/ids.ts): the time and a random part.
+    .replace(/\b\d{8}-\d{6}-[0-9a-f]{8}\b/g, '⟨id⟩')
     .replace(/ +⟨t⟩/g, ' ⟨t⟩')
     .replace(SPINNER, '⠿')
     .split('\n')

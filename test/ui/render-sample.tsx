@@ -32,9 +32,9 @@ printer.onState(live);
 printer.finish(done);
 
 const sections = [
-  ['Live view while running (80 columns)', view(live, 'normal', 30, 'q quit · v more detail · a all objects')],
-  ['Same, verbose (v)', view(live, 'verbose', 30, 'q quit · v less detail · a all objects')],
-  ['Same, in a 12-line terminal (collapsed)', view(live, 'normal', 11, 'q quit · v more detail · a all objects')],
+  ['Live view while running (80 columns)', view(live, 'normal', 30, 'q quit · v more detail · a all objects · t timeline')],
+  ['Same, verbose (v)', view(live, 'verbose', 30, 'q quit · v less detail · a all objects · t timeline')],
+  ['Same, in a 12-line terminal (collapsed)', view(live, 'normal', 11, 'q quit · v more detail · a all objects · t timeline')],
   ['Final frame', view(done, 'normal', 30)],
   ['Printed below the final frame once the view has ended', failureReport(done, false).trim()],
   ['Plain printer (non-TTY / CI)', plain.trimEnd()],

@@ -146,3 +146,20 @@ describe('`t` in the live view', () => {
     expect(lines.map((l) => l.map((g) => g.text).join('')).join('\n')).toContain('Timeline of 3f2a9c1');
   });
 });
+
+describe('the plain printer', () => {
+  it('prints the waterfall as text below the verdict at verbose, not at normal', async () => {
+    const { createPlainPrinter } = await import('../../src/ui/plain.js');
+    const printed = (verbosity: 'normal' | 'verbose') => {
+      let out = '';
+      const p = createPlainPrinter({ write: (s: string) => (out += s) }, { verbosity });
+      p.finish(chain());
+      return out;
+    };
+    const verbose = printed('verbose');
+    expect(verbose).toContain('Timeline of 3f2a9c1');
+    expect(verbose).toContain('* critical path: 40s from the push');
+    expect(verbose.indexOf('Timeline of')).toBeGreaterThan(verbose.search(/Failed after|\[FAIL\]|✖/));
+    expect(printed('normal')).not.toContain('Timeline of');
+  });
+});

@@ -1,7 +1,7 @@
 // The push's timeline (core/timeline.ts, engine/timeline.ts): the moments recorded per object from what the real
 // controllers wrote (a recorded transcript, with its condition times), the bounds, and the critical path.
 import { describe, expect, it } from 'vitest';
-import { barOf, criticalPath, momentOf, recordNode, recordSourceReady, TIMELINE_LIMITS, type ObjectMoments, type Timeline } from '../../src/core/timeline.js';
+import { barOf, criticalPath, momentOf, orderOf, recordNode, recordSourceReady, TIMELINE_LIMITS, type ObjectMoments, type Timeline } from '../../src/core/timeline.js';
 import { computeStatus } from '../../src/core/status.js';
 import { buildGraph, objectKey } from '../../src/core/graph.js';
 import type { KubeObject, NodeState, SessionState } from '../../src/core/types.js';
@@ -32,10 +32,10 @@ const ks = (conditions: Array<Record<string, string>>): KubeObject => ({
 
 describe('a moment: the condition time Flux wrote, else when the monitor saw it', () => {
   it('takes the transition time when it can be this change', () => {
-    expect(momentOf({ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-27T15:46:45Z' }, T0 + 5_400, T0)).toEqual({ at: T0 + 5_000, from: 'condition' });
+    expect(momentOf({ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-27T15:46:45Z' }, T0 + 5_400, T0)).toEqual({ at: T0 + 5_000, from: 'condition', seen: T0 + 5_400 });
   });
   it('allows for the whole-second truncation at the floor', () => {
-    expect(momentOf({ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-27T15:46:40Z' }, T0 + 900, T0 + 700)).toEqual({ at: T0, from: 'condition' });
+    expect(momentOf({ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-27T15:46:40Z' }, T0 + 900, T0 + 700)).toEqual({ at: T0, from: 'condition', seen: T0 + 900 });
   });
   it('says `event` for a transition older than the floor (a condition of before the push), one ahead of the clock, or none', () => {
     expect(momentOf({ type: 'Ready', status: 'True', lastTransitionTime: '2026-11-27T15:40:00Z' }, T0 + 3_000, T0)).toEqual({ at: T0 + 3_000, from: 'event' });
@@ -48,17 +48,18 @@ describe('a moment: the condition time Flux wrote, else when the monitor saw it'
 describe('recordNode', () => {
   it('records a wait on a dependency with its blockers, closed when the object starts, then applied and Ready', () => {
     let m = recordNode(undefined, node({ phase: 'Waiting', reason: 'DependencyNotReady', blockers: ['ns/infra'] }), ks([{ type: 'Ready', status: 'False', reason: 'DependencyNotReady', lastTransitionTime: '2026-11-27T15:46:41Z' }]), T0 + 1_200, T0);
-    expect(m?.waits).toEqual([{ from: T0 + 1_000, on: 'dependency', blockers: ['ns/infra'], reason: 'DependencyNotReady' }]);
+    // The condition says 12:00:41 (cut to the second), seen at 41.2 s: the wait is taken from 41.2 s.
+    expect(m?.waits).toEqual([{ from: T0 + 1_200, on: 'dependency', blockers: ['ns/infra'], reason: 'DependencyNotReady' }]);
     // Still waiting: nothing new (the same record).
     const same = recordNode(m, node({ phase: 'Waiting', reason: 'DependencyNotReady', blockers: ['ns/infra'] }), undefined, T0 + 2_000, T0);
     expect(same).toBe(m);
     m = recordNode(m, node({ phase: 'Progressing' }), ks([{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Fetching manifests for revision main@sha1:abc', lastTransitionTime: '2026-11-27T15:46:46Z' }]), T0 + 6_300, T0);
-    expect(m?.waits?.[0]?.to).toBe(T0 + 6_000);
-    expect(m?.started).toEqual({ at: T0 + 6_000, from: 'condition' });
+    expect(m?.waits?.[0]?.to).toBe(T0 + 6_300);
+    expect(m?.started).toEqual({ at: T0 + 6_000, from: 'condition', seen: T0 + 6_300 });
     m = recordNode(m, node({ phase: 'Progressing' }), ks([{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: 'Running health checks for revision main@sha1:abc with a timeout of 1m0s', lastTransitionTime: '2026-11-27T15:46:46Z' }]), T0 + 6_700, T0);
     expect(m?.applied).toEqual({ at: T0 + 6_700, from: 'event' });
     m = recordNode(m, node({ phase: 'Ready', reason: 'ReconciliationSucceeded' }), ks([{ type: 'Ready', status: 'True', reason: 'ReconciliationSucceeded', lastTransitionTime: '2026-11-27T15:46:48Z' }]), T0 + 8_100, T0);
-    expect(m?.ready).toEqual({ at: T0 + 8_000, from: 'condition' });
+    expect(m?.ready).toEqual({ at: T0 + 8_000, from: 'condition', seen: T0 + 8_100 });
     expect(m?.applied).toEqual({ at: T0 + 6_700, from: 'event' });
   });
 
@@ -133,6 +134,22 @@ describe('bars and the critical path', () => {
   });
 });
 
+describe('ordering moments of two clocks', () => {
+  it('an object Ready by a condition time cut to the second ends after one seen Ready earlier in that second', () => {
+    // repo: Ready seen at +5.3 s with no usable condition time (event); apps: Ready=True at 12:00:05 (cut), seen at +5.9 s.
+    const timeline: Timeline = {
+      objects: {
+        'GitRepository/ns/repo': { ready: { at: T0 + 5_300, from: 'event' } },
+        'Kustomization/ns/apps': { started: { at: T0 + 5_000, from: 'condition', seen: T0 + 5_500 }, ready: { at: T0 + 5_000, from: 'condition', seen: T0 + 5_900 } },
+      },
+    };
+    const nodes = Object.fromEntries(Object.keys(timeline.objects).map((k) => [k, node({ key: k, phase: 'Ready', settled: true })]));
+    const edges = [{ from: 'Kustomization/ns/apps', to: 'GitRepository/ns/repo', type: 'source' as const }];
+    const p = criticalPath({ nodes, edges, timeline, startedAt: T0, endedAt: T0 + 6_000, updatedAt: T0 + 6_000 })!;
+    expect(p.links.map((l) => l.key)).toEqual(['GitRepository/ns/repo', 'Kustomization/ns/apps']);
+  });
+});
+
 describe('the moments of a real run (chain-success: a dependsOn chain, as the real controllers wrote it)', () => {
   const t = loadTranscripts().find((x) => x.case === 'chain-success')!;
   const push = monitoredPush(t);
@@ -171,12 +188,12 @@ describe('the moments of a real run (chain-success: a dependsOn chain, as the re
     const repo = tl[`GitRepository/${ns}/repo`]!;
     const infra = tl[`Kustomization/${ns}/infra`]!;
     const apps = tl[`Kustomization/${ns}/apps`]!;
-    expect(repo.ready).toEqual({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
+    expect(repo.ready).toMatchObject({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
     expect(infra.source).toEqual(repo.ready);
-    expect(infra.started).toEqual({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
-    expect(infra.ready).toEqual({ at: Date.parse('2026-11-27T15:46:45Z'), from: 'condition' });
+    expect(infra.started).toMatchObject({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
+    expect(infra.ready).toMatchObject({ at: Date.parse('2026-11-27T15:46:45Z'), from: 'condition' });
     expect(apps.waits?.[0]).toMatchObject({ on: 'dependency', blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
-    expect(apps.waits![0]!.to).toBe(apps.started!.at);
+    expect(apps.waits![0]!.to).toBe(orderOf(apps.started!));
     expect(apps.ready!.at).toBeGreaterThanOrEqual(infra.ready!.at);
     const path = criticalPath({ ...state, updatedAt: now, endedAt: now, timeline: state.timeline } as SessionState)!;
     expect(path.links.map((l) => l.key)).toEqual([`GitRepository/${ns}/repo`, `Kustomization/${ns}/infra`, `Kustomization/${ns}/apps`]);
