@@ -3,7 +3,7 @@
 // sends them. docs/config.md#opentelemetry says what each span and attribute means.
 import { redactUrl } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
-import { axisOf, endOf, type ObjectMoments } from '../core/timeline.js';
+import { axisOf, endOf, orderOf, type ObjectMoments } from '../core/timeline.js';
 import type { NodeState, SessionState } from '../core/types.js';
 
 export type AttributeValue = string | number | boolean;
@@ -144,7 +144,8 @@ function objectSpans(n: NodeState, parent: PlannedSpan, state: SessionState): Pl
   const clamp = (t: number, a: number, b: number) => Math.min(b, Math.max(a, t));
   const m: ObjectMoments | undefined = state.timeline?.objects[n.key];
   // From its first wait or its start on the commit, else from when the monitor first saw it.
-  const first = Math.min(m?.waits?.[0]?.from ?? Infinity, m?.started?.at ?? Infinity);
+  // Moment times as the waterfall draws them (orderOf: a condition time, cut to the second, at when it was seen).
+  const first = Math.min(m?.waits?.[0]?.from ?? Infinity, m?.started ? orderOf(m.started) : Infinity);
   const start = clamp(Number.isFinite(first) ? first : n.firstSeen, lo, hi);
   const phaseAt = clamp(n.phaseSince, start, hi);
   // Ready or failed when the timeline says so; else a settled object stopped moving when it entered its phase;
@@ -156,7 +157,7 @@ function objectSpans(n: NodeState, parent: PlannedSpan, state: SessionState): Pl
   if (m) {
     for (const k of MOMENTS) {
       const x = m[k];
-      if (x) events.push({ name: MOMENT_NAMES[k], time: clamp(x.at, start, end), attributes: { 'flux_monitor.moment.from': x.from } });
+      if (x) events.push({ name: MOMENT_NAMES[k], time: clamp(orderOf(x), start, end), attributes: { 'flux_monitor.moment.from': x.from } });
     }
     events.sort((a, b) => a.time - b.time);
   }
@@ -207,7 +208,7 @@ function objectSpans(n: NodeState, parent: PlannedSpan, state: SessionState): Pl
   });
   if (m?.waits?.length) {
     // The recorded intervals; one still open ended when the object started, or with the session.
-    m.waits.forEach((w, i) => out.push(wait(i, w.from, w.to ?? m.started?.at ?? span.end, w.on, w.blockers, w.reason)));
+    m.waits.forEach((w, i) => out.push(wait(i, w.from, w.to ?? (m.started ? orderOf(m.started) : span.end), w.on, w.blockers, w.reason)));
   } else if (WAITING_PHASES.has(n.phase) && (n.blockedBy ?? n.blockers?.[0])) {
     // No timeline: the interval it ended waiting in, from when it entered the waiting phase.
     const blockers = n.blockedBy ? [n.blockedBy, ...(n.blockers ?? []).filter((b) => b !== n.blockedBy)] : n.blockers!;

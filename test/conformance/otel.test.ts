@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderOf } from '../../src/core/timeline.js';
 import { EXIT_CODES } from '../../src/core/types.js';
 import { runDetachedSession } from '../../src/session/monitor-process.js';
 import { statePaths } from '../../src/session/paths.js';
@@ -125,9 +126,10 @@ describe('real Flux: OpenTelemetry export to a real Jaeger', () => {
           expect(sp.startTime + sp.duration).toBeLessThanOrEqual(root.startTime + root.duration + 1);
           expect(n.phase).toBe('Ready');
           expect(m?.ready, `${n.key} has a Ready moment in the timeline`).toBeDefined();
-          const first = Math.min(m!.waits?.[0]?.from ?? Infinity, m!.started?.at ?? Infinity);
+          // Moment times as the session's waterfall draws them (orderOf).
+          const first = Math.min(m!.waits?.[0]?.from ?? Infinity, m!.started ? orderOf(m!.started) : Infinity);
           expect(near(sp.startTime, us(clampMs(Number.isFinite(first) ? first : n.firstSeen))), `${n.key} start`).toBe(true);
-          expect(near(sp.startTime + sp.duration, us(clampMs(m!.ready!.at))), `${n.key} end`).toBe(true);
+          expect(near(sp.startTime + sp.duration, us(clampMs(orderOf(m!.ready!)))), `${n.key} end`).toBe(true);
           const events = sp.logs.map((l) => l.fields.find((f) => f.key === 'event')?.value);
           expect(events).toContain('ready');
           if (m!.started) expect(events).toContain('started');

@@ -116,7 +116,7 @@ describe('planTrace', () => {
             applied: { at: T0 + 6000, from: 'event' },
             ready: { at: T0 + 7000, from: 'condition' },
           },
-          'Kustomization/flux-system/infra': { started: { at: T0 + 1500, from: 'event' }, ready: { at: T0 + 3000, from: 'condition' } },
+          'Kustomization/flux-system/infra': { started: { at: T0 + 1500, from: 'event' }, ready: { at: T0 + 3000, from: 'condition', seen: T0 + 3400 } },
         },
       },
       pushedAt: T0 - 500,
@@ -135,7 +135,8 @@ describe('planTrace', () => {
     expect(byId(plan.spans, 'wait:Kustomization/flux-system/apps#0')).toMatchObject({ parent: apps.id, name: 'waiting for flux-system/infra', start: T0 + 1200, end: T0 + 3500, attributes: { 'flux_monitor.wait.on': 'dependency', 'flux_monitor.object.reason': 'DependencyNotReady' } });
     // An interval left open ends when the object started.
     expect(byId(plan.spans, 'wait:Kustomization/flux-system/apps#1')).toMatchObject({ name: 'waiting for GitRepository/flux-system/repo', start: T0 + 4000, end: T0 + 5000 });
-    expect(byId(plan.spans, 'object:Kustomization/flux-system/infra')).toMatchObject({ start: T0 + 1500, end: T0 + 3000 });
+    // A condition time (whole seconds) seen within its second ends where the waterfall draws it: when it was seen.
+    expect(byId(plan.spans, 'object:Kustomization/flux-system/infra')).toMatchObject({ start: T0 + 1500, end: T0 + 3400 });
   });
 
   it('several clusters: a span per cluster under the push, each cluster\'s objects under it', () => {
