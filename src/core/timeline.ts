@@ -195,8 +195,9 @@ export function recordSourceReady(source: string, ready: Moment, consumers: read
     const m = get(c);
     if (m?.source) continue;
     let next: ObjectMoments = { ...(m ?? {}), source: ready };
-    if (!m?.started && !m?.ready && !m?.failed && ready.at > start) {
-      next = { ...next, ...addWait(m?.waits, m?.moreWaits, { from: start, to: ready.at, on: 'source', blockers: [cut(source)], reason: 'SourceNotReady' }) };
+    const to = orderOf(ready);
+    if (!m?.started && !m?.ready && !m?.failed && to > start) {
+      next = { ...next, ...addWait(m?.waits, m?.moreWaits, { from: start, to, on: 'source', blockers: [cut(source)], reason: 'SourceNotReady' }) };
     }
     out.set(c, next);
   }

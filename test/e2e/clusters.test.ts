@@ -98,8 +98,8 @@ describe('several clusters end to end', () => {
     ]);
     expect(done.nodes[`west/Kustomization/flux-system/${name}`]).toMatchObject({ phase: 'Failed', reason: 'BuildFailed', cluster: 'west' });
     expect(readHistory(r.paths).entries.at(-1)!.clusters).toEqual([
-      { context: 'east', verdict: 'success' },
-      { context: 'west', verdict: 'failed' },
+      { context: 'east', verdict: 'success', leadMs: expect.any(Number) },
+      { context: 'west', verdict: 'failed', leadMs: expect.any(Number) },
     ]);
 
     const human = r.cli(['status', '--exit-code']);

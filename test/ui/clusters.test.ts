@@ -114,9 +114,9 @@ describe('plain printer of several clusters', () => {
 describe('history of several clusters', () => {
   it('records each cluster’s verdict; single-cluster entries have none', () => {
     expect(historyEntry(threeClusters(true)).clusters).toEqual([
-      { context: 'prod', verdict: 'success' },
-      { context: 'staging', verdict: 'failed' },
-      { context: 'dr', verdict: 'error' },
+      { context: 'prod', verdict: 'success', leadMs: expect.any(Number) },
+      { context: 'staging', verdict: 'failed', leadMs: expect.any(Number) },
+      { context: 'dr', verdict: 'error', leadMs: expect.any(Number) },
     ]);
     expect(historyEntry(fleet().state).clusters).toBeUndefined();
   });

@@ -410,8 +410,8 @@ describe('the detached monitor after a push', () => {
     const h = readHistory(paths).entries.at(-1)!;
     expect(h.verdict).toBe('failed');
     expect(h.clusters).toEqual([
-      { context: 'prod', verdict: 'success' },
-      { context: 'staging', verdict: 'failed' },
+      { context: 'prod', verdict: 'success', leadMs: expect.any(Number) },
+      { context: 'staging', verdict: 'failed', leadMs: expect.any(Number) },
     ]);
   });
 });

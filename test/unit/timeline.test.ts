@@ -82,6 +82,11 @@ describe('recordNode', () => {
     expect(m!.moreWaits).toBe(20 - TIMELINE_LIMITS.waits);
   });
 
+  it('the wait on a source ends when the source was seen Ready within the second its condition names', () => {
+    const out = recordSourceReady('GitRepository/ns/repo', { at: T0 + 2_000, from: 'condition', seen: T0 + 2_400 }, ['Kustomization/ns/a'], () => undefined, T0);
+    expect(out.get('Kustomization/ns/a')!.waits![0]!.to).toBe(T0 + 2_400);
+  });
+
   it('a source that has the commit gives its consumers their `source` moment, and a wait on it to those not started', () => {
     const started: ObjectMoments = { started: { at: T0 + 10, from: 'event' } };
     const out = recordSourceReady('GitRepository/ns/repo', { at: T0 + 500, from: 'condition' }, ['Kustomization/ns/a', 'Kustomization/ns/b'], (k) => (k.endsWith('/b') ? started : undefined), T0);
@@ -192,8 +197,11 @@ describe('the moments of a real run (chain-success: a dependsOn chain, as the re
     expect(infra.source).toEqual(repo.ready);
     expect(infra.started).toMatchObject({ at: Date.parse('2026-11-27T15:46:44Z'), from: 'condition' });
     expect(infra.ready).toMatchObject({ at: Date.parse('2026-11-27T15:46:45Z'), from: 'condition' });
-    expect(apps.waits?.[0]).toMatchObject({ on: 'dependency', blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
-    expect(apps.waits![0]!.to).toBe(orderOf(apps.started!));
+    // apps waited on the source until it had the commit, then on infra until it started.
+    expect(apps.waits?.[0]).toMatchObject({ on: 'source', blockers: [`GitRepository/${ns}/repo`], to: orderOf(repo.ready!) });
+    const dep = apps.waits?.find((w) => w.on === 'dependency');
+    expect(dep).toMatchObject({ blockers: [`${ns}/infra`], reason: 'DependencyNotReady' });
+    expect(dep!.to).toBe(orderOf(apps.started!));
     expect(apps.ready!.at).toBeGreaterThanOrEqual(infra.ready!.at);
     const path = criticalPath({ ...state, updatedAt: now, endedAt: now, timeline: state.timeline } as SessionState)!;
     expect(path.links.map((l) => l.key)).toEqual([`GitRepository/${ns}/repo`, `Kustomization/${ns}/infra`, `Kustomization/${ns}/apps`]);
