@@ -121,6 +121,11 @@ const watch: Command = {
       // Errors also go to stderr, where scripts look for them (stdout may be JSON), unless both are the terminal
       // the view has just said it on: said once.
       if (final.verdict === 'error' && final.verdictMessage && !sameTerminal(io, bool(p, 'json'))) io.stderr.write(`flux-monitor watch: ${final.verdictMessage}\n`);
+      // Once the verdict is printed: the OpenTelemetry export when the environment names an endpoint (bounded,
+      // docs/config.md#opentelemetry); a failure is one warning on stderr, the exit code stays the verdict's.
+      const { exportSession } = await import('../session/otel.js');
+      const exported = await exportSession(final, { env: io.env, config }).catch((err: unknown) => ({ warning: `OpenTelemetry export: ${(err as Error).message}` }));
+      if (exported?.warning) io.stderr.write(`flux-monitor watch: warning: ${exported.warning}\n`);
       return EXIT_CODES[final.verdict ?? 'error'];
     } finally {
       process.off('SIGINT', onSignal);

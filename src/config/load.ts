@@ -170,6 +170,7 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'notify',
   'contexts',
   'custom_kinds',
+  'otel',
 ];
 
 /** Keys of the `config` block: MonitorConfig's, and `retention` (kept apart: it is about the store, not a session). */
@@ -209,6 +210,16 @@ function readConfigBlock(
         const v = scalarOf(value);
         if (typeof v !== 'string' || !(NOTIFY_MODES as readonly string[]).includes(v)) atNode(where, `notify must be one of ${NOTIFY_MODES.join(', ')} (got ${describe(v)})`);
         else config.notify = v as MonitorConfig['notify'];
+        break;
+      }
+      case 'otel': {
+        // Only on or off: where the trace goes is the user's environment's choice, never a cloned repository's.
+        const v = scalarOf(value);
+        if (isMap(value)) {
+          const keys = (value.items as Pair<YamlNode, YamlNode | null>[]).map(keyName);
+          atNode(value, `otel must be true or false: the endpoint${keys.length ? ` (${keys.join(', ')})` : ''} cannot be set in a repository's file, set OTEL_EXPORTER_OTLP_ENDPOINT in your environment (docs/config.md#opentelemetry)`);
+        } else if (typeof v !== 'boolean') atNode(where, `otel must be true or false (got ${describe(v)})`);
+        else config.otel = v;
         break;
       }
       case 'show_dependencies':

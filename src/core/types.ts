@@ -567,6 +567,12 @@ export interface MonitorConfig {
    * commit like the Flux objects (src/core/custom.ts).
    */
   custom_kinds: CustomKindConfig[];
+  /**
+   * `otel: false`: never export this repository's sessions to OpenTelemetry, even when the environment names an
+   * endpoint (src/session/otel.ts). Absent or true: export when the environment says where. A hook file can never
+   * name the endpoint itself (docs/security.md).
+   */
+  otel?: boolean;
 }
 
 /** One entry of `config.custom_kinds`, with its preset (if any) applied. */

@@ -9,6 +9,7 @@ import { relateCommit } from '../git/relate.js';
 import { acquireMonitorLock, holderAlive, lockKey, releaseMonitorLock, SUPERSEDE_SIGNAL, type LockHolder } from './lock.js';
 import type { StatePaths } from './paths.js';
 import { notifySessionEnd } from './notify.js';
+import { exportSession } from './otel.js';
 import { processStartToken } from './proc.js';
 import { appendHistory, historyEntry, pruneStore, SessionWriter, sessionFile, sessionLogFile, type StoredSession } from './store.js';
 
@@ -37,16 +38,38 @@ export interface DetachedSessionOptions {
 
 /**
  * Runs the session to its end and returns the exit code of its verdict. Once the verdict is recorded and the lock
- * released, sends a desktop notification where there is a desktop (`config.notify`, src/session/notify.ts);
- * that takes at most about 2 s and never fails the session.
+ * released, sends a desktop notification where there is a desktop (`config.notify`, src/session/notify.ts) and,
+ * when the environment names an OTLP endpoint, exports the session as one trace (src/session/otel.ts); each takes
+ * at most a few seconds and never fails the session.
  */
 export async function runDetachedSession(o: DetachedSessionOptions): Promise<number> {
   const log = o.log ?? ((l: string) => process.stdout.write(`${new Date().toISOString()} ${l}\n`));
   const ended: { state?: StoredSession } = {};
   const code = await monitorSession(o, log, ended);
   if (ended.state) {
-    const n = await notifySessionEnd(ended.state, { mode: ended.state.config?.notify, env: o.env });
-    log(n.sent ? `desktop notification sent (${n.via})` : `no desktop notification: ${n.reason}`);
+    const final = ended.state;
+    // After the verdict is recorded and the lock released, side by side: the desktop notification and the
+    // OpenTelemetry export (docs/config.md#opentelemetry), each bounded (about 2 s and 3 s).
+    await Promise.all([
+      notifySessionEnd(final, { mode: final.config?.notify, env: o.env }).then((n) =>
+        log(n.sent ? `desktop notification sent (${n.via})` : `no desktop notification: ${n.reason}`),
+      ),
+      exportSession(final, { env: o.env, config: final.config }).then(
+        (r) => {
+          if (!r) return;
+          if (r.exported) log(`OpenTelemetry: trace ${r.traceId} exported (${r.spans} spans, ${r.ms} ms)`);
+          else if (r.warning) {
+            // One warning, in the log and among the session's warnings; the verdict and the exit code stay.
+            log(r.warning);
+            new SessionWriter(sessionFile(o.paths, o.id), { onError: (e) => log(`cannot write the session file: ${(e as Error).message}`) }).final({
+              ...final,
+              warnings: [...final.warnings, r.warning],
+            });
+          }
+        },
+        (err: unknown) => log(`OpenTelemetry export: ${(err as Error).message}`),
+      ),
+    ]);
   }
   return code;
 }
