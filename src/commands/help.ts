@@ -108,6 +108,8 @@ export const HELP: Record<string, CommandHelp> = {
       verboseFlag,
       { name: 'all', description: 'show every Flux object of the cluster, not only those the commit affects; without a matching source, follow them all (the verdict counts the affected objects only)' },
       { name: 'auto-reconcile', default: 'off, or `auto_reconcile:` of the hook file', description: 'ask Flux to reconcile the source at once, and dependents as soon as their dependencies are Ready with the commit, instead of waiting for their intervals' },
+      { name: 'fail-fast', default: 'on, or `fail_fast:` of the hook file', description: 'end with verdict failed (exit 1) once a workload Flux waits for shows conclusive evidence (image not found, crash loop, missing ConfigMap key…) that held for `fail_fast_grace` (30s), before Flux\'s own timeout' },
+      { name: 'no-fail-fast', description: 'wait for Flux\'s own verdict: such an object shows as Failing until Flux decides' },
       { name: 'namespace', short: 'n', value: 'NS', repeatable: true, default: 'cluster-wide, or `namespaces:` of the hook file', description: 'namespaces to read when RBAC forbids listing cluster-wide; more than once or comma-separated' },
       { name: 'poll', description: 'never open watches: poll every --poll-interval instead' },
     ],

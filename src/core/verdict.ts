@@ -202,8 +202,16 @@ export function resumeCommand(n: Pick<NodeState, 'kind' | 'name' | 'namespace'>)
   return `flux resume ${noun} ${n.name} -n ${n.namespace}`;
 }
 
-/** The failure a `failed` verdict names: the first affected Failed/Stalled object that did not fail before the push, else the first. */
+/**
+ * The failure a `failed` verdict names: the first affected Failed/Stalled object that did not fail before the push,
+ * else the first; for a fail-fast verdict (nothing Failed yet), the Failing object it ended on.
+ */
 export function verdictFailure(s: SessionState): NodeState | undefined {
   const nodes = Object.values(s.nodes).filter((n) => n.affected);
-  return nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
+  return (
+    nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ??
+    nodes.find((n) => FAILURE_PHASES.has(n.phase)) ??
+    (s.failFast ? s.nodes[s.failFast.key] : undefined) ??
+    nodes.find((n) => n.phase === 'Failing')
+  );
 }

@@ -37,6 +37,10 @@ export interface DiagnoseInput {
   limits?: Partial<DiagnosisLimits>;
   /** Per-request timeout (ms). */
   timeoutMs?: number;
+  /** Handed each not-ready workload read and its pods (undefined when they could not be read): fail-fast reads the same objects (engine/failfast.ts). */
+  collect?: (ref: WorkloadRef, workload: KubeObject, pods: KubeObject[] | undefined) => void;
+  /** false: the object's Events and the pods' probe Events are not read (fail-fast needs neither). Default true. */
+  events?: boolean;
   signal?: AbortSignal;
 }
 
@@ -157,13 +161,19 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     shown.map(async ({ ref, obj: w }) => {
       if (!w) return missingWorkload(ref);
       const sel = labelSelectorString(w.spec?.selector);
-      if (!sel) return diagnoseWorkload(ref.kind, w, undefined, limits);
+      if (!sel) {
+        input.collect?.(ref, w, undefined);
+        return diagnoseWorkload(ref.kind, w, undefined, limits);
+      }
       try {
         const list = await get<{ items?: KubeObject[] }>(`/api/v1/namespaces/${enc(ref.namespace)}/pods?labelSelector=${enc(sel)}&limit=${limits.podPage}`);
-        return diagnoseWorkload(ref.kind, w, Array.isArray(list?.items) ? list.items : [], limits);
+        const pods = Array.isArray(list?.items) ? list.items : [];
+        input.collect?.(ref, w, pods);
+        return diagnoseWorkload(ref.kind, w, pods, limits);
       } catch (err) {
         if (err instanceof ApiError && err.status === 403) podsDenied.add(ref.namespace);
         else failed(err, `pods in ${ref.namespace}`);
+        input.collect?.(ref, w, undefined);
         return diagnoseWorkload(ref.kind, w, undefined, limits);
       }
     }),
@@ -176,7 +186,7 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     for (const pod of w.pods) for (const p of pod.problems) if (p.reason === 'Unready') (unready.get(w.namespace) ?? unready.set(w.namespace, []).get(w.namespace)!).push({ pod: pod.name, problem: p });
   }
   await Promise.all(
-    [...unready].map(async ([ns, entries]) => {
+    [...(input.events === false ? [] : unready)].map(async ([ns, entries]) => {
       try {
         const list = await get<{ items?: Array<Record<string, any>> }>(
           `/api/v1/namespaces/${enc(ns)}/events?fieldSelector=${enc('involvedObject.kind=Pod,reason=Unhealthy')}&limit=200`,
@@ -201,7 +211,7 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
 
   // 5. The object's own Events, of the pushed revision.
   let events: Diagnosis['events'] = [];
-  try {
+  if (input.events !== false) try {
     const fs = `involvedObject.kind=${node.kind},involvedObject.name=${node.name},involvedObject.namespace=${node.namespace}`;
     const list = await get<{ items?: unknown[] }>(`/api/v1/namespaces/${enc(node.namespace)}/events?fieldSelector=${enc(fs)}`);
     events = eventsOfAttempt(Array.isArray(list?.items) ? list.items : [], { pushed: input.pushed, revision: node.revision, since: input.since, limits });
