@@ -34,6 +34,7 @@ const EXPECTED: Record<string, Verdict> = {
   happy: 'success',
   'source-failure': 'failed',
   'health-check-failure': 'failed',
+  'fail-fast': 'failed',
   pipelines: 'failed',
 };
 
@@ -42,6 +43,7 @@ const SUBJECTS: Record<string, string> = {
   happy: 'Bump podinfo to 6.5.1',
   'source-failure': 'Rotate deploy key',
   'health-check-failure': 'Roll out monitoring',
+  'fail-fast': 'Roll out monitoring',
   pipelines: 'Bump podinfo to 6.5.1',
 };
 

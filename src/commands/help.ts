@@ -50,7 +50,7 @@ export interface CommandHelp {
 
 export const VERBOSITY_VALUES = ['minimal', 'normal', 'verbose'] as const;
 /** `demo --scenario` values; test/unit/help.test.ts checks them against the simulator's SCENARIOS. */
-export const SCENARIO_VALUES = ['demo', 'happy', 'source-failure', 'health-check-failure', 'pipelines'] as const;
+export const SCENARIO_VALUES = ['demo', 'happy', 'source-failure', 'health-check-failure', 'fail-fast', 'pipelines'] as const;
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 const USAGE_ERROR = { code: 64, meaning: 'usage error: an unknown flag, a missing or malformed value (the message says which)' };
@@ -108,6 +108,8 @@ export const HELP: Record<string, CommandHelp> = {
       verboseFlag,
       { name: 'all', description: 'show every Flux object of the cluster, not only those the commit affects; without a matching source, follow them all (the verdict counts the affected objects only)' },
       { name: 'auto-reconcile', default: 'off, or `auto_reconcile:` of the hook file', description: 'ask Flux to reconcile the source at once, and dependents as soon as their dependencies are Ready with the commit, instead of waiting for their intervals' },
+      { name: 'fail-fast', default: 'on, or `fail_fast:` of the hook file', description: 'end with verdict failed (exit 1) once a workload Flux waits for shows conclusive evidence (image not found, crash loop, missing ConfigMap key…) that held for `fail_fast_grace` (30s), before Flux\'s own timeout' },
+      { name: 'no-fail-fast', description: 'wait for Flux\'s own verdict: such an object shows as Failing until Flux decides' },
       { name: 'namespace', short: 'n', value: 'NS', repeatable: true, default: 'cluster-wide, or `namespaces:` of the hook file', description: 'namespaces to read when RBAC forbids listing cluster-wide; more than once or comma-separated' },
       { name: 'poll', description: 'never open watches: poll every --poll-interval instead' },
     ],
@@ -212,7 +214,7 @@ export const HELP: Record<string, CommandHelp> = {
       'Starts the embedded Kubernetes API simulator, plays the Flux controllers on a scripted fleet, pushes a commit and runs the real monitor engine against it. The default scenario ends with a failure on purpose.',
     ],
     flags: [
-      { name: 'scenario', value: 'NAME', values: SCENARIO_VALUES, default: 'demo', description: 'the scripted story: demo (a failure and a waiting dependency), happy, source-failure, health-check-failure (diagnosed), pipelines (Tekton PipelineRuns)' },
+      { name: 'scenario', value: 'NAME', values: SCENARIO_VALUES, default: 'demo', description: 'the scripted story: demo (a failure and a waiting dependency), happy, source-failure, health-check-failure (diagnosed), fail-fast (Failing at once, failed after 30 s, before Flux), pipelines (Tekton PipelineRuns)' },
       { name: 'speed', value: 'N', default: '1', description: 'play the controllers N times faster (0 < N ≤ 100)' },
       { name: 'timeout', value: 'DURATION', default: '2m', description: 'give up after this long' },
       { name: 'json', description: 'print newline-delimited JSON events instead of the tree' },

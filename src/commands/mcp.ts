@@ -653,6 +653,9 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         'Returns a JSON array of the --json events: `session` (the objects followed), `phase` (each phase change of an object), ' +
         '`warning`, `error` (cluster problems, with a hint), and last `summary` (verdict success|failed|timeout|superseded|stopped|error|blocked, ' +
         'exitCode, message, counts, final state of each affected object). With output "summary", only the summary event. ' +
+        'A Kustomization or HelmRelease whose waited-for workloads show conclusive evidence of failure (image not found, crash loop, missing ConfigMap key…) ' +
+        'is phase `Failing` (with `failing`: the evidence, and when Flux gives up); with the repository\'s fail_fast (default on) the verdict is then failed ' +
+        'before Flux decides (summary `failFast`). ' +
         'Runs until the verdict or the timeout (default 300 s); phase changes are sent as progress notifications when a progress token is given. ' +
         "Uses the server's kubeconfig; a context must be one of its contexts, a repository inside the directories the server was started for." +
         (ctx.readOnly ? ' This server is read-only: autoReconcile is refused.' : ''),

@@ -25,6 +25,8 @@ export const WATCH_FLAGS = {
   verbose: {},
   all: {},
   'auto-reconcile': {},
+  'fail-fast': {},
+  'no-fail-fast': {},
   namespace: { value: true, short: 'n', multiple: true },
   poll: {},
 } as const;
@@ -43,6 +45,9 @@ export function applyFlagOverrides(config: MonitorConfig, p: ParsedArgs): Monito
     c.verbosity = v as Verbosity;
   }
   if (bool(p, 'auto-reconcile')) c.auto_reconcile = true;
+  if (bool(p, 'fail-fast') && bool(p, 'no-fail-fast')) throw new UsageError('--fail-fast and --no-fail-fast contradict each other: give one');
+  if (bool(p, 'fail-fast')) c.fail_fast = true;
+  if (bool(p, 'no-fail-fast')) c.fail_fast = false;
   const ns = list(p, 'namespace');
   if (ns.length) c.namespaces = ns;
   return c;

@@ -171,6 +171,8 @@ const CONFIG_KEYS: readonly (keyof MonitorConfig)[] = [
   'contexts',
   'custom_kinds',
   'otel',
+  'fail_fast',
+  'fail_fast_grace',
 ];
 
 /** Keys of the `config` block: MonitorConfig's, and `retention` (kept apart: it is about the store, not a session). */
@@ -223,10 +225,17 @@ function readConfigBlock(
         break;
       }
       case 'show_dependencies':
-      case 'auto_reconcile': {
+      case 'auto_reconcile':
+      case 'fail_fast': {
         const v = scalarOf(value);
         if (typeof v !== 'boolean') atNode(where, `${key} must be true or false (got ${describe(v)})`);
-        else config[key as 'show_dependencies' | 'auto_reconcile'] = v;
+        else config[key as 'show_dependencies' | 'auto_reconcile' | 'fail_fast'] = v;
+        break;
+      }
+      case 'fail_fast_grace': {
+        const r = checkDuration(durationValue(scalarOf(value)), 'fail_fast_grace');
+        if ('problem' in r) atNode(where, `${key} ${r.problem}`);
+        else config.fail_fast_grace = r.ms / 1000;
         break;
       }
       case 'monitor_types':

@@ -49,6 +49,8 @@ export const DURATION_LIMITS = {
   polling_interval: { min: 250, max: 10 * MINUTE },
   /** How long the verdict waits for a first object of a custom kind (0: not at all). */
   custom_wait: { min: 0, max: 24 * HOUR },
+  /** How long fail-fast evidence must hold before the verdict (0: at once). */
+  fail_fast_grace: { min: 0, max: HOUR },
 } as const satisfies Record<string, DurationLimit>;
 
 export type DurationSetting = keyof typeof DURATION_LIMITS;

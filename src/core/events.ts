@@ -1,6 +1,6 @@
 // The events of `--json` (docs/json-events.md) and the one builder of the `summary` event that the engine, the
 // several-cluster merge and the sessions that end before they start all use. Pure: no I/O.
-import { countKey, countPhases, EXIT_CODES, type Diagnosis, type NodeState, type Phase, type PhaseCounts, type SessionState, type Verdict } from './types.js';
+import { countKey, countPhases, EXIT_CODES, type Diagnosis, type FailingInfo, type NodeState, type Phase, type PhaseCounts, type SessionState, type Verdict } from './types.js';
 import type { CategorizedError } from './types.js';
 import type { WaitEvent } from './waits.js';
 
@@ -52,6 +52,8 @@ export type MonitorEventBody =
       blockers?: string[];
       /** When Flux looks again (src/core/waits.ts), as seen when the event is written. */
       wait?: WaitEvent;
+      /** Phase Failing: the evidence and the times (NodeState.failing). */
+      failing?: FailingInfo;
       elapsedMs: number;
     }
   | { type: 'warning'; time: string; session: string; message: string }
@@ -89,9 +91,11 @@ export type MonitorEventBody =
       durationMs: number;
       /** The session ran into its timeout. */
       timedOut?: boolean;
+      /** The verdict came from fail-fast, before Flux decided (SessionState.failFast). */
+      failFast?: NonNullable<SessionState['failFast']>;
       counts: PhaseCounts;
       /** `cluster`: the object's context, in the overall summary of a several-cluster session. */
-      objects: Array<{ key: string; cluster?: string; phase: Phase; reason: string; message: string; revision?: string; blocked?: true; blockedBy?: string; unchanged?: true; diagnosis?: Diagnosis }>;
+      objects: Array<{ key: string; cluster?: string; phase: Phase; reason: string; message: string; revision?: string; blocked?: true; blockedBy?: string; unchanged?: true; diagnosis?: Diagnosis; failing?: FailingInfo }>;
       /** Overall summary of a several-cluster session: each cluster's verdict, in the order of the contexts. */
       clusters?: ClusterVerdict[];
     };
@@ -119,6 +123,7 @@ export function summaryEvent(
     message: s.verdictMessage ?? '',
     durationMs: Math.max(0, end - s.startedAt),
     ...(s.timedOut ? { timedOut: true } : {}),
+    ...(s.failFast ? { failFast: s.failFast } : {}),
     counts: countPhases(affected),
     objects: affected.map((n) => {
       const cluster = opts.clusterOf?.(n);
@@ -133,6 +138,7 @@ export function summaryEvent(
         ...(countKey(n) === 'blocked' ? { blocked: true, ...(n.blockedBy ? { blockedBy: cluster !== undefined ? n.blockedBy.slice(cluster.length + 1) : n.blockedBy } : {}) } : {}),
         ...(countKey(n) === 'unchanged' ? { unchanged: true } : {}),
         ...(n.diagnosis ? { diagnosis: n.diagnosis } : {}),
+        ...(n.failing ? { failing: n.failing } : {}),
       };
     }),
     ...(opts.clusters ? { clusters: opts.clusters } : {}),

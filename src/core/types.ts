@@ -70,6 +70,11 @@ export const PHASES = [
   'Pending',
   'Progressing',
   'Waiting',
+  /**
+   * Flux is still waiting (health checks, a Helm install/upgrade), but a workload it waits for is in a state that
+   * settles it (core/failfast.ts): the verdict comes before Flux's own failure with `fail_fast`.
+   */
+  'Failing',
   'Ready',
   'Failed',
   'Stalled',
@@ -217,6 +222,20 @@ export interface NodeState {
    * fetch (src/core/waits.ts; `waitDue` turns it into a time at a given moment).
    */
   wait?: WaitInfo;
+  /** Phase `Failing`: the conclusive evidence, when it turned conclusive, Flux's own deadline (core/failfast.ts). */
+  failing?: FailingInfo;
+}
+
+/** What a Failing node carries (NodeState.failing; the `--json` phase and summary events). Times in ms since epoch. */
+export interface FailingInfo {
+  /** The conclusive evidence (at most a few), earliest first; `since`: when each turned conclusive. */
+  evidence: Array<{ rule: string; reason: string; subject: string; container?: string; text: string; since: number }>;
+  /** When the first of it turned conclusive. */
+  since: number;
+  /** What Flux waits for and when it gives up (its condition's start + the timeout it wrote; core/flux-wait.ts). */
+  flux?: { action: string; timeout: string; deadline?: number };
+  /** With fail_fast: when the session ends with verdict failed if the evidence still holds (since + grace). */
+  failFastAt?: number;
 }
 
 /** The workload kinds a diagnosis reads (what kstatus health checks wait for). */
@@ -390,6 +409,8 @@ export interface PhaseCounts {
   ready: number;
   progressing: number;
   waiting: number;
+  /** Still waited for by Flux, with conclusive evidence of failure (phase Failing). */
+  failing: number;
   failed: number;
   pending: number;
   suspended: number;
@@ -445,6 +466,11 @@ export interface SessionState {
   verdictMessage?: string;
   /** The session ran into its timeout (the verdict may still be `failed` when something had failed by then). */
   timedOut?: boolean;
+  /**
+   * The verdict `failed` came from fail-fast (core/failfast.ts), before Flux decided: the object, when its
+   * evidence turned conclusive, when the session ended on it, and when Flux would have given up (ms since epoch).
+   */
+  failFast?: { key: string; since: number; at: number; fluxDeadline?: number };
   /** Monitored nodes by key. */
   nodes: Record<string, NodeState>;
   edges: GraphEdge[];
@@ -510,6 +536,7 @@ export function countKey(n: Pick<NodeState, 'phase' | 'settled' | 'context'>): C
     case 'Ready': return 'ready';
     case 'Progressing': return 'progressing';
     case 'Waiting': return 'waiting';
+    case 'Failing': return 'failing';
     case 'Failed': case 'Stalled': return 'failed';
     case 'Pending': return 'pending';
     case 'Suspended': return 'suspended';
@@ -519,7 +546,7 @@ export function countKey(n: Pick<NodeState, 'phase' | 'settled' | 'context'>): C
 }
 
 export function countPhases(nodes: Iterable<NodeState>, onlyAffected = true): PhaseCounts {
-  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0, unchanged: 0 };
+  const c: PhaseCounts = { ready: 0, progressing: 0, waiting: 0, failing: 0, failed: 0, pending: 0, suspended: 0, superseded: 0, unknown: 0, blocked: 0, unchanged: 0 };
   for (const n of nodes) {
     if (onlyAffected && !n.affected) continue;
     // One vocabulary for the rows, the fold lines, the summary line, the verdict and --json: countKey().
@@ -573,6 +600,13 @@ export interface MonitorConfig {
    * name the endpoint itself (docs/security.md).
    */
   otel?: boolean;
+  /**
+   * End the session with verdict `failed` once a workload that Flux waits for shows conclusive evidence of failure
+   * (core/failfast.ts) that held for `fail_fast_grace` seconds, before Flux's own timeout. false: wait for Flux.
+   */
+  fail_fast: boolean;
+  /** Seconds the evidence must hold before a fail-fast verdict (an image CI is still pushing is the case to survive). */
+  fail_fast_grace: number;
 }
 
 /** One entry of `config.custom_kinds`, with its preset (if any) applied. */
@@ -617,6 +651,8 @@ export const DEFAULT_CONFIG: MonitorConfig = {
   notify: 'auto',
   contexts: [],
   custom_kinds: [],
+  fail_fast: true,
+  fail_fast_grace: 30,
 };
 
 /** What a new session starts from: who pushed what where. */

@@ -17,11 +17,13 @@ const RUNNING_HEALTH_CHECKS = /Running health checks/i;
 
 /**
  * Whether a node's state calls for a diagnosis of the workloads behind it: `failed` (HealthCheckFailed, a Helm
- * install/upgrade that failed or timed out, Ready=False about workloads), `health` (a Kustomization running its
+ * install/upgrade that failed or timed out, Ready=False about workloads, or Failing), `health` (a Kustomization running its
  * health checks), or undefined.
  */
 export function diagnosisTrigger(n: Pick<NodeState, 'kind' | 'phase' | 'reason' | 'message'>): 'failed' | 'health' | undefined {
   if (n.kind !== 'Kustomization' && n.kind !== 'HelmRelease') return undefined;
+  // Failing (core/failfast.ts): a workload Flux waits for settles it; what the workloads look like is the story.
+  if (n.phase === 'Failing') return 'failed';
   if (FAILURE_PHASES.has(n.phase)) {
     if (n.reason === 'HealthCheckFailed') return 'failed';
     if (n.kind === 'HelmRelease' && HELM_FAILURE.test(n.reason) && WORKLOAD_MESSAGE.test(n.message)) return 'failed';
@@ -202,8 +204,16 @@ export function resumeCommand(n: Pick<NodeState, 'kind' | 'name' | 'namespace'>)
   return `flux resume ${noun} ${n.name} -n ${n.namespace}`;
 }
 
-/** The failure a `failed` verdict names: the first affected Failed/Stalled object that did not fail before the push, else the first. */
+/**
+ * The failure a `failed` verdict names: the first affected Failed/Stalled object that did not fail before the push,
+ * else the first; for a fail-fast verdict (nothing Failed yet), the Failing object it ended on.
+ */
 export function verdictFailure(s: SessionState): NodeState | undefined {
   const nodes = Object.values(s.nodes).filter((n) => n.affected);
-  return nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ?? nodes.find((n) => FAILURE_PHASES.has(n.phase));
+  return (
+    nodes.find((n) => FAILURE_PHASES.has(n.phase) && !n.preexisting) ??
+    nodes.find((n) => FAILURE_PHASES.has(n.phase)) ??
+    (s.failFast ? s.nodes[s.failFast.key] : undefined) ??
+    nodes.find((n) => n.phase === 'Failing')
+  );
 }

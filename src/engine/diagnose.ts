@@ -37,6 +37,10 @@ export interface DiagnoseInput {
   limits?: Partial<DiagnosisLimits>;
   /** Per-request timeout (ms). */
   timeoutMs?: number;
+  /** Handed each not-ready workload read and its pods (undefined when they could not be read): fail-fast reads the same objects (engine/failfast.ts). */
+  collect?: (ref: WorkloadRef, workload: KubeObject, pods: KubeObject[] | undefined) => void;
+  /** false: the object's Events and the pods' probe Events are not read (fail-fast needs neither). Default true. */
+  events?: boolean;
   signal?: AbortSignal;
 }
 
@@ -111,15 +115,21 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     const refs = new Map<string, WorkloadRef>();
     for (const r of [...healthCheckWorkloads(obj), ...inventoryWorkloads(obj?.status?.inventory?.entries)]) refs.set(refKey(r), r);
     const hasInventory = Array.isArray(obj?.status?.inventory?.entries);
-    const groups = new Map<string, { kind: WorkloadKind; namespace: string; names: Set<string> }>();
+    const groups = new Map<string, { kind: WorkloadKind; namespace: string; names: Set<string>; byOwner?: boolean }>();
     for (const r of refs.values()) {
       const k = `${r.namespace}/${r.kind}`;
       (groups.get(k) ?? groups.set(k, { kind: r.kind, namespace: r.namespace, names: new Set() }).get(k)!).names.add(r.name);
     }
-    if (obj && !hasInventory && node.kind === 'HelmRelease') {
-      // A helm-controller without status.inventory: the release's objects carry its owner labels.
+    if (obj && node.kind === 'HelmRelease') {
+      // The release's objects carry its owner labels. helm-controller writes status.inventory from the release it
+      // made, after the action: while an install or upgrade runs (and waits), it still lists the previous
+      // release's objects, or none; so each workload kind of the release namespace is read by those labels.
       const ns = typeof obj.spec?.targetNamespace === 'string' && obj.spec.targetNamespace ? obj.spec.targetNamespace : node.namespace;
-      for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const) if (!groups.has(`${ns}/${kind}`)) groups.set(`${ns}/${kind}`, { kind, namespace: ns, names: new Set() });
+      for (const kind of ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'] as const) {
+        const g = groups.get(`${ns}/${kind}`);
+        if (g) g.byOwner = true;
+        else groups.set(`${ns}/${kind}`, { kind, namespace: ns, names: new Set(), byOwner: true });
+      }
     } else if (obj && !hasInventory && refs.size === 0) {
       note(`${node.kind} ${node.namespace}/${node.name} has no inventory yet: nothing was applied`);
     }
@@ -127,13 +137,13 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     if (ordered.length > limits.lists) note(`${ordered.length - limits.lists} more namespace/kind groups of workloads not read`);
     await Promise.all(
       ordered.slice(0, limits.lists).map(async (g) => {
-        const one = g.names.size === 1 ? [...g.names][0]! : undefined;
+        const one = !g.byOwner && g.names.size === 1 ? [...g.names][0]! : undefined;
         const selector = one !== undefined ? `fieldSelector=${enc(`metadata.name=${one}`)}` : ownerSelector ? `labelSelector=${enc(ownerSelector)}` : undefined;
         if (!selector) return;
         const items = await list(g.kind, g.namespace, selector);
         if (!items) return;
         const byName = new Map(items.map((i) => [i.metadata?.name, i]));
-        if (g.names.size === 0) for (const i of items) found.push({ ref: { kind: g.kind, namespace: g.namespace, name: i.metadata.name }, obj: i });
+        if (g.names.size === 0 || g.byOwner) for (const i of items) if (!g.names.has(i.metadata.name)) found.push({ ref: { kind: g.kind, namespace: g.namespace, name: i.metadata.name }, obj: i });
         for (const name of g.names) found.push({ ref: { kind: g.kind, namespace: g.namespace, name }, obj: byName.get(name) });
       }),
     );
@@ -157,13 +167,19 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     shown.map(async ({ ref, obj: w }) => {
       if (!w) return missingWorkload(ref);
       const sel = labelSelectorString(w.spec?.selector);
-      if (!sel) return diagnoseWorkload(ref.kind, w, undefined, limits);
+      if (!sel) {
+        input.collect?.(ref, w, undefined);
+        return diagnoseWorkload(ref.kind, w, undefined, limits);
+      }
       try {
         const list = await get<{ items?: KubeObject[] }>(`/api/v1/namespaces/${enc(ref.namespace)}/pods?labelSelector=${enc(sel)}&limit=${limits.podPage}`);
-        return diagnoseWorkload(ref.kind, w, Array.isArray(list?.items) ? list.items : [], limits);
+        const pods = Array.isArray(list?.items) ? list.items : [];
+        input.collect?.(ref, w, pods);
+        return diagnoseWorkload(ref.kind, w, pods, limits);
       } catch (err) {
         if (err instanceof ApiError && err.status === 403) podsDenied.add(ref.namespace);
         else failed(err, `pods in ${ref.namespace}`);
+        input.collect?.(ref, w, undefined);
         return diagnoseWorkload(ref.kind, w, undefined, limits);
       }
     }),
@@ -176,7 +192,7 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
     for (const pod of w.pods) for (const p of pod.problems) if (p.reason === 'Unready') (unready.get(w.namespace) ?? unready.set(w.namespace, []).get(w.namespace)!).push({ pod: pod.name, problem: p });
   }
   await Promise.all(
-    [...unready].map(async ([ns, entries]) => {
+    [...(input.events === false ? [] : unready)].map(async ([ns, entries]) => {
       try {
         const list = await get<{ items?: Array<Record<string, any>> }>(
           `/api/v1/namespaces/${enc(ns)}/events?fieldSelector=${enc('involvedObject.kind=Pod,reason=Unhealthy')}&limit=200`,
@@ -201,7 +217,7 @@ export async function diagnoseObject(input: DiagnoseInput): Promise<Diagnosis> {
 
   // 5. The object's own Events, of the pushed revision.
   let events: Diagnosis['events'] = [];
-  try {
+  if (input.events !== false) try {
     const fs = `involvedObject.kind=${node.kind},involvedObject.name=${node.name},involvedObject.namespace=${node.namespace}`;
     const list = await get<{ items?: unknown[] }>(`/api/v1/namespaces/${enc(node.namespace)}/events?fieldSelector=${enc(fs)}`);
     events = eventsOfAttempt(Array.isArray(list?.items) ? list.items : [], { pushed: input.pushed, revision: node.revision, since: input.since, limits });

@@ -33,6 +33,7 @@ import { ControllerHealth, fluxNamespace } from './health.js';
 import { readControllerFlags } from './controller-flags.js';
 import { waitEvent, type WaitFacts } from '../core/waits.js';
 import { Diagnoses } from './diagnoses.js';
+import { FailFast } from './failfast.js';
 import { CustomKinds } from './custom-kinds.js';
 import { NodeBuilder, type PhaseChanges } from './recompute.js';
 import { Outage } from './outage.js';
@@ -91,6 +92,8 @@ export interface MonitorOptions {
     incremental?: boolean;
     /** auto_reconcile while CI has not published: how often awaiting OCIRepositories are asked to look again (default 10 s). */
     artifactPollMs?: number;
+    /** How often fail-fast reads the workloads of a waiting object (default 3 s); false: no fail-fast reads at all. */
+    failFastEveryMs?: number | false;
   };
 }
 
@@ -119,6 +122,8 @@ export class Monitor {
   private readonly reconcile: ReconcileRequests;
   private readonly health: ControllerHealth;
   private readonly diag: Diagnoses;
+  /** Workloads that settle a wait before Flux does (failfast.ts). */
+  private readonly failfast?: FailFast;
   private readonly displayed: Set<FluxKind>;
   /** The nodes from the objects (recompute.ts). */
   private readonly nodes: NodeBuilder;
@@ -207,6 +212,14 @@ export class Monitor {
     });
     this.health = new ControllerHealth(this.ctx, { lastMove: this.watches.lastMove, requests: this.reconcile.requests, graph: () => this.nodes.topology?.g, notHandledMs: t?.notHandledMs, stillMs: t?.stillMs });
     this.diag = new Diagnoses(this.ctx, t ?? {});
+    if (t?.failFastEveryMs !== false) {
+      this.failfast = new FailFast(this.ctx, {
+        enabled: o.config.fail_fast,
+        graceMs: o.config.fail_fast_grace * 1000,
+        everyMs: t?.failFastEveryMs,
+        conclude: (message) => void this.conclude('failed', message),
+      });
+    }
     this.custom = new CustomKinds(this.ctx, o.config, {
       reflectorTuning: () => this.reflectorTuning(),
       adopt: (r) => this.reflectors.push(r),
@@ -393,6 +406,7 @@ export class Monitor {
       this.triggerDiagnoses([]);
     }, this.o.tuning?.diagnoseEveryMs ?? 2_000);
     this.tickTimer.unref?.();
+    this.failfast?.start();
   }
 
   /** The reflector settings every watch of the session shares (tests and benches tune them). */
@@ -418,6 +432,7 @@ export class Monitor {
   /** The nodes recomputed, then what follows either way: the CI deadline, the dependents to nudge, the state published. */
   private recompute(): PhaseChanges {
     const { topo, ...changes } = this.nodes.recompute();
+    this.failfast?.overlay();
     if (this.synced) this.timeline.note(changes.keys);
     this.commits.noteThrough(topo.matched);
     this.updateCiDeadline(topo.matched, this.state.nodes, this.now());
@@ -604,14 +619,14 @@ export class Monitor {
    * and a refresh of those older than DIAGNOSIS_REFRESH_MS (and of slow health checks not diagnosed yet), so the
    * session ends with what the workloads look like then. The state is frozen meanwhile; at most DIAGNOSIS_WAIT_MS.
    */
-  private async conclude(verdict: Verdict): Promise<void> {
+  private async conclude(verdict: Verdict, message?: string): Promise<void> {
     if (this.finished || this.concluding) return;
     if ((verdict === 'failed' || verdict === 'timeout') && this.synced && this.o.tuning?.diagnosis !== false) {
       this.concluding = true;
       clearTimeout(this.timeoutTimer);
       await this.diag.final();
     }
-    this.finish(verdict);
+    this.finish(verdict, message);
   }
 
   /** Starts the diagnoses the nodes call for (all of them, or those `changed` by an incremental recompute). */
@@ -644,6 +659,7 @@ export class Monitor {
     this.commits.stop();
     clearTimeout(this.timeoutTimer);
     this.custom.stop();
+    this.failfast?.stop();
     clearTimeout(this.settleTimer);
     clearInterval(this.tickTimer);
     this.stopAc.abort();

@@ -290,6 +290,14 @@ const nodeShape = obj({
   cluster: opt(str),
   resourceVersion: opt(str),
   diagnosis: opt(diagnosisShape),
+  failing: opt(
+    obj({
+      evidence: listOf(obj({ rule: str, reason: str, subject: str, container: opt(str), text: str, since: num })),
+      since: num,
+      flux: opt(obj({ action: str, timeout: str, deadline: opt(num) })),
+      failFastAt: opt(num),
+    }),
+  ),
 });
 /** A list of at most `max` entries (a hostile file could hold millions: the readers would draw them all). */
 const boundedList = (max: number, check: Check): Check => {
@@ -346,6 +354,7 @@ const sessionShape = obj({
   verdict: opt(oneOf(VERDICTS)),
   verdictMessage: opt(str),
   timedOut: opt(bool),
+  failFast: opt(obj({ key: str, since: num, at: num, fluxDeadline: opt(num) })),
   nodes: recordOf(nodeShape),
   edges: listOf(obj({ from: str, to: str, type: str })),
   cycles: listOf(strings),

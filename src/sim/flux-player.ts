@@ -674,10 +674,12 @@ export class FluxPlayer {
         if (stage === 'apply') steps.push(failStep(t0 + 0.6 * d, { revision: rev }));
         else {
           if (health) steps.push({ at: t0 + 0.6 * d, run: st((o) => ks.progressing(o, 'health', rev)) });
-          if (stage === 'health') steps.push(failStep(t0 + d, { revision: rev, health: true }));
+          // The end: `durationMs` after the start, or `healthMs` after the health checks began.
+          const end = health && b.healthMs !== undefined ? t0 + 0.6 * d + this.ms(b.healthMs) : t0 + d;
+          if (stage === 'health') steps.push(failStep(end, { revision: rev, health: true }));
           else {
             steps.push({
-              at: t0 + d,
+              at: end,
               run: async () => {
                 const elapsed = Date.now() - started.at;
                 const r = await this.write('Kustomization', ns, name, (o) =>

@@ -26,6 +26,12 @@ export interface Behavior {
    * True "Running 'upgrade' action…", as helm-controller leaves it.
    */
   fail?: { reason: string; message: string; afterRelease?: boolean };
+  /**
+   * Kustomization with health checks: how long they run (ms at speed 1), from the moment the controller starts
+   * them, instead of a share of `durationMs`. kustomize-controller waits up to its timeout (spec.timeout, else the
+   * interval − 30 s, at least 30 s) before HealthCheckFailed: a scenario true to it sets that timeout here.
+   */
+  healthMs?: number;
   /** HelmRelease: chart version (default: spec.chart.spec.version when exact, else 1.0.0; git charts 0.1.0). */
   chartVersion?: string;
 }

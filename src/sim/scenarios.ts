@@ -170,6 +170,8 @@ export interface FleetOptions {
   sourceFails?: boolean;
   /** infra-controllers fails its health checks for pushed commits. */
   healthCheckFails?: boolean;
+  /** With healthCheckFails: the health checks run to kustomize-controller's timeout (the Kustomization's spec.timeout, 5m), as they do. */
+  healthCheckTimesOut?: boolean;
   /** kustomize-controller's dependency requeue (ms at speed 1). */
   requeueDependencyMs?: number;
 }
@@ -199,7 +201,7 @@ export function fleetScenario(o: FleetOptions): Scenario {
       appliedBy: root,
       behavior: {
         '*': o.healthCheckFails
-          ? { startDelayMs: 300, durationMs: 3000, fail: { reason: 'HealthCheckFailed', message: "timeout waiting for: [Deployment/ingress-nginx/ingress-nginx-controller status: 'InProgress']" } }
+          ? { startDelayMs: 300, durationMs: 3000, ...(o.healthCheckTimesOut ? { healthMs: 300_000 } : {}), fail: { reason: 'HealthCheckFailed', message: "timeout waiting for: [Deployment/ingress-nginx/ingress-nginx-controller status: 'InProgress']" } }
           : { startDelayMs: 300, durationMs: 2500 },
       },
       inventory: [ns('ingress-nginx')],
@@ -316,6 +318,16 @@ export const healthCheckFailure: Scenario = fleetScenario({
 });
 
 /**
+ * The same push, with the health checks running to kustomize-controller's real timeout (spec.timeout 5m): the new ingress
+ * controller pod is in ImagePullBackOff (its tag does not exist) from the start, so flux-monitor shows
+ * infra-controllers Failing at once and, with fail_fast, ends the session failed after the grace period, long
+ * before Flux's HealthCheckFailed.
+ */
+export const failFast: Scenario = fleetScenario({
+  name: 'fail-fast', description: 'infra-controllers waits for a Deployment whose image does not exist; fail-fast decides before Flux', healthCheckFails: true, healthCheckTimesOut: true,
+});
+
+/**
  * Everything Flux does succeeds, and Pipelines-as-Code starts two Tekton PipelineRuns for the commit: the
  * build succeeds, the end-to-end tests fail one task. Messages as Tekton's controller writes them
  * (tektoncd/pipeline v1.3.0, pipelinerunstate.go). The demo follows them with `custom_kinds: [tekton-pipelineruns]`.
@@ -376,4 +388,4 @@ export function large(n: number, timing: { ksMs?: number; hrMs?: number } = {}):
   };
 }
 
-export const SCENARIOS: Record<string, Scenario> = { demo, happy, 'source-failure': sourceFailure, 'health-check-failure': healthCheckFailure, pipelines };
+export const SCENARIOS: Record<string, Scenario> = { demo, happy, 'source-failure': sourceFailure, 'health-check-failure': healthCheckFailure, 'fail-fast': failFast, pipelines };

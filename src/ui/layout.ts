@@ -14,6 +14,7 @@ import {
 } from '../core/types.js';
 import { causeLine } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
+import { failingLines } from '../core/failfast.js';
 import { rootBlocker, verdictFailure } from '../core/verdict.js';
 import { waitDue, type WaitInfo } from '../core/waits.js';
 import { cleanText, oneLine, textWidth, truncate, truncateMiddle, VERDICT_TITLE, wrapLine, type ShownPhase } from './theme.js';
@@ -172,6 +173,9 @@ export function hasProgress(state: SessionState, showAll: boolean): boolean {
   return visibleNodes(state, showAll).some((n) => n.phase === 'Progressing');
 }
 
+/** A failure shown as one: Failed, Stalled, or Failing (Flux still waits, the evidence is conclusive). */
+const isFailure = (p: NodeState['phase']) => FAILURE_PHASES.has(p) || p === 'Failing';
+
 /** Marker of a workload line of a diagnosis, and the indent of the lines under it. */
 export const DIAGNOSIS_MARK = '▸ ';
 const DIAGNOSIS_INDENT = '    ';
@@ -182,7 +186,7 @@ const DIAGNOSIS_INDENT = '    ';
  */
 function diagnosisDetails(n: NodeState, verbose: boolean, avail: number | undefined): Detail[] {
   if (!n.diagnosis || n.phase === 'Ready') return [];
-  const failing = FAILURE_PHASES.has(n.phase);
+  const failing = isFailure(n.phase);
   const out: Detail[] = [];
   for (const l of diagnosisLines(n.diagnosis, { verbose })) {
     const lead = l.indent === 0 ? DIAGNOSIS_MARK : DIAGNOSIS_INDENT;
@@ -201,6 +205,12 @@ function diagnosisDetails(n: NodeState, verbose: boolean, avail: number | undefi
  * blockers and the whole messages.
  */
 function detailsOf(state: SessionState, n: NodeState, parent: string | undefined, verbosity: Verbosity, avail: number | undefined, showDependencies = true): Detail[] {
+  if (n.phase === 'Failing' && n.failing) {
+    // The evidence, then when Flux gives up (as of the state's last update) and when fail-fast ends the session.
+    const verbose = verbosity === 'verbose';
+    const lines = failingLines(n.failing, state.updatedAt, verbose).map((l): Detail => ({ text: avail === undefined ? l.text : truncate(l.text, avail), tone: l.tone === 'problem' ? 'error' : 'info' }));
+    return [...(verbosity === 'minimal' ? lines.slice(0, 1) : lines), ...(verbosity === 'minimal' ? [] : diagnosisDetails(n, verbose, avail))];
+  }
   const failing = FAILURE_PHASES.has(n.phase);
   const by = verbosity !== 'minimal' && n.blockedBy !== parent ? blockedByText(state, n, avail === undefined ? undefined : avail - 'blocked '.length) : undefined;
   const blocked: Detail[] = by ? [{ text: `blocked ${by}`, tone: 'info' }] : [];
@@ -406,7 +416,7 @@ function collapseWhere(roots: Item[], total: number, maxRows: number, ok: (n: No
 }
 
 /** Order of the counts in a fold line ("+4 more (2 progressing, 1 waiting, 1 ready)"). */
-const FOLD_ORDER: readonly CountKey[] = ['pending', 'progressing', 'waiting', 'blocked', 'ready', 'failed', 'suspended', 'superseded', 'unknown', 'unchanged'];
+const FOLD_ORDER: readonly CountKey[] = ['pending', 'progressing', 'waiting', 'blocked', 'ready', 'failing', 'failed', 'suspended', 'superseded', 'unknown', 'unchanged'];
 
 function moreText(counts: Map<CountKey, number>): { count: number; text: string } {
   const count = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -478,7 +488,7 @@ export function buildTree(state: SessionState, opts: TreeOptions): TreeRow[] {
     const maxRows = Math.max(1, Math.floor(opts.maxRows));
     let total = items.reduce((s, it) => s + rowCount(it), 0);
     total = collapseWhere(items, total, maxRows, (n) => n.phase === 'Ready');
-    total = collapseWhere(items, total, maxRows, (n) => n.settled && !FAILURE_PHASES.has(n.phase));
+    total = collapseWhere(items, total, maxRows, (n) => n.settled && !isFailure(n.phase));
     if (total > maxRows) {
       const trim = (list: Item[]) => {
         for (const it of list) {
@@ -500,7 +510,7 @@ export function buildTree(state: SessionState, opts: TreeOptions): TreeRow[] {
     }
     // References only repeat what is drawn elsewhere.
     if (total > maxRows) total -= dropRefs(items);
-    total = collapseWhere(items, total, maxRows, (n) => !FAILURE_PHASES.has(n.phase));
+    total = collapseWhere(items, total, maxRows, (n) => !isFailure(n.phase));
     if (total > maxRows) total -= dropDetails(items);
     const rows: TreeRow[] = [];
     flatten(items, '', 0, rows);
@@ -553,6 +563,8 @@ export interface Summary {
 
 export function formatCounts(c: PhaseCounts): string {
   const parts = [`${c.ready} ready`, `${c.progressing} progressing`, `${c.waiting} waiting`, `${c.failed} failed`, `${c.pending} pending`];
+  // Still waited for by Flux, with conclusive evidence of failure (core/failfast.ts).
+  if (c.failing) parts.splice(3, 0, `${c.failing} failing`);
   if (c.suspended) parts.push(`${c.suspended} suspended`);
   // The verdict's word for a Pending/Waiting object that can no longer move.
   if (c.blocked) parts.push(`${c.blocked} blocked`);
@@ -588,7 +600,7 @@ export function summarize(state: SessionState): Summary {
 /** The affected objects that failed, in display order: their whole messages are printed once the live view ends. */
 export function failures(state: SessionState): NodeState[] {
   return Object.values(state.nodes)
-    .filter((n) => n.affected && FAILURE_PHASES.has(n.phase))
+    .filter((n) => n.affected && isFailure(n.phase))
     .sort(compareNodes);
 }
 

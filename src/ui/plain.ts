@@ -5,6 +5,7 @@ import { FAILURE_PHASES, type NodeState, type SessionState, type Verbosity, type
 import { hasMoreThanCause } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
+import { failingLines } from '../core/failfast.js';
 import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize, waitText } from './layout.js';
 import { fitWaterfallLine, linesText, waterfallLines } from './waterfall.js';
 import { ansi, cleanText, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
@@ -170,17 +171,23 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
   }
 
   function nodeLines(state: SessionState, n: NodeState): void {
-    const failing = FAILURE_PHASES.has(n.phase);
-    // A blocked object says so, and what blocks it; the others their reason and the line that carries the cause.
+    const failing = FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
+    // A blocked object says so, and what blocks it; the others their reason and the line that carries the cause; a
+    // Failing one its evidence, then when Flux gives up (core/failfast.ts).
     const shown = shownPhase(n);
     const by = blockedByText(state, n);
-    const why = by ?? reasonAndCause(n);
+    const ff = n.phase === 'Failing' && n.failing ? failingLines(n.failing, state.updatedAt, verbose) : undefined;
+    const why = by ?? (ff ? ff[0]!.text : reasonAndCause(n));
     const phase = n.deleted ? 'Deleted' : shown;
     const c = PHASE_COLOR[shown];
     const at = offset(Math.max(0, n.phaseSince - state.startedAt));
     // When Flux looks again, as of this state (a log line does not count down; the next one says what changed).
     const wait = finished ? undefined : waitText(n, state.updatedAt);
     line(`${at} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}${wait ? ` · ${wait}` : ''}`);
+    if (ff) {
+      for (const l of ff.slice(1)) line(`${' '.repeat(8)}${l.tone === 'problem' ? ansi(oneLine(l.text), 'red', color) : oneLine(l.text)}`);
+      return;
+    }
     if (!verbose) return;
     const pad = ' '.repeat(8);
     if (opts.showDependencies !== false && n.phase === 'Waiting' && n.blockers?.length) line(`${pad}waiting for: ${n.blockers.map(oneLine).join(', ')}`);
@@ -202,7 +209,7 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     const sig = lines.map((l) => l.text).join('\n');
     if (!lines.length || diagnosed.get(n.key) === sig) return;
     diagnosed.set(n.key, sig);
-    const failing = FAILURE_PHASES.has(n.phase);
+    const failing = FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
     if (withHeader) line(`${offset(Math.max(0, n.diagnosis.at - state.startedAt))}   diagnosis of ${nodeLabel(n)}:`);
     for (const l of lines) {
       const text = `${' '.repeat(8)}${l.indent === 0 ? (opts.ascii ? '> ' : '▸ ') : '    '}${oneLine(l.text)}`;
@@ -221,12 +228,12 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
         // Failures are printed again when their reason changes (a new error on retry); an object again when it
         // becomes blocked.
         // …and when it starts a new wait in the same phase (a health check begins: its timeout).
-        const sig = `${shownPhase(n)}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) ? n.reason : ''}`;
+        const sig = `${shownPhase(n)}|${n.deleted ? 'deleted' : ''}|${FAILURE_PHASES.has(n.phase) || n.phase === 'Failing' ? n.reason : ''}`;
         const w = n.wait && waitText(n, state.updatedAt) ? `${n.wait.kind}|${n.wait.from ?? ''}` : '';
         if (seen.get(n.key) === sig && (!w || waitSeen.get(n.key) === w)) return false;
         seen.set(n.key, sig);
         waitSeen.set(n.key, w);
-        return !minimal || FAILURE_PHASES.has(n.phase);
+        return !minimal || FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
       })
       .sort((a, b) => a.phaseSince - b.phaseSince || compareNodes(a, b));
     for (const n of changed) {

@@ -246,6 +246,7 @@ function summaryLine(state: SessionState): Line {
     [counts.failed, 'failed', 'red'],
     [counts.pending, 'pending', 'gray'],
   ];
+  if (counts.failing) parts.splice(3, 0, [counts.failing, 'failing', 'red']);
   if (counts.suspended) parts.push([counts.suspended, 'suspended', 'magenta']);
   if (counts.blocked) parts.push([counts.blocked, 'blocked', 'yellow']);
   if (counts.superseded) parts.push([counts.superseded, 'superseded', 'gray']);

@@ -98,6 +98,10 @@ export interface HrOptions {
   retries?: number;
   values?: Record<string, unknown>;
   dependsOn?: string[];
+  /** Helm waits for the release's workloads (install/upgrade `disableWait: false`); default: it does not. */
+  wait?: boolean;
+  /** spec.timeout (default 30s). */
+  timeout?: string;
 }
 
 export function helmRelease(ns: string, name: string, o: HrOptions = {}) {
@@ -108,7 +112,7 @@ export function helmRelease(ns: string, name: string, o: HrOptions = {}) {
     metadata: { name, namespace: ns },
     spec: {
       interval: '10m',
-      timeout: '30s',
+      timeout: o.timeout ?? '30s',
       chart: {
         spec: {
           chart: o.chartPath ?? (fromGit ? './charts/web' : 'web'),
@@ -118,9 +122,9 @@ export function helmRelease(ns: string, name: string, o: HrOptions = {}) {
           interval: '1m',
         },
       },
-      install: { disableWait: true, ...(o.retries !== undefined ? { remediation: { retries: o.retries } } : {}) },
+      install: { disableWait: !o.wait, ...(o.retries !== undefined ? { remediation: { retries: o.retries } } : {}) },
       upgrade: {
-        disableWait: true,
+        disableWait: !o.wait,
         ...(o.retries !== undefined ? { remediation: { retries: o.retries, remediateLastFailure: true, strategy: 'rollback' } } : {}),
       },
       ...(o.values ? { values: o.values } : {}),

@@ -68,6 +68,30 @@ describe('flux-monitor demo --json', () => {
     expect(summary.objects.find((o) => o.key === d!.key)!.diagnosis).toEqual(d!.diagnosis);
   });
 
+  it('fail-fast: infra-controllers is Failing on the pull error at once, and the session ends failed after the grace period, before Flux', () => {
+    // The health checks run to kustomize-controller's timeout (5m, 75 s at --speed 4); fail-fast decides after
+    // the default grace period (30 s of real time).
+    const { status, events, stderr } = demo(['--scenario', 'fail-fast']);
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const key = 'Kustomization/flux-system/infra-controllers';
+    const phases = events.filter((e): e is Extract<MonitorEvent, { type: 'phase' }> => e.type === 'phase' && e.key === key);
+    const failing = phases.find((e) => e.phase === 'Failing');
+    expect(failing?.previous).toBe('Progressing');
+    expect(failing!.failing!.evidence[0]).toMatchObject({ rule: 'image-unavailable', reason: 'ImagePullBackOff', text: 'pod ingress-nginx-controller-5c8d7f9b4-x2x8k: ImagePullBackOff: registry.k8s.io/ingress-nginx/controller:v1.12.99 (not found)' });
+    expect(failing!.failing!.flux).toMatchObject({ action: 'health checks', timeout: '5m0s' });
+    // Flux has not decided: no HealthCheckFailed came, the object is still Failing at the verdict.
+    expect(phases.some((e) => e.phase === 'Failed')).toBe(false);
+    const summary = events.at(-1)!;
+    if (summary.type !== 'summary') throw new Error(`last event is ${summary.type}`);
+    expect(summary.verdict).toBe('failed');
+    expect(summary.failFast?.key).toBe(key);
+    expect(summary.failFast!.at - summary.failFast!.since).toBeGreaterThanOrEqual(30_000);
+    expect(summary.counts.failing).toBe(1);
+    expect(summary.objects.find((o) => o.key === key)).toMatchObject({ phase: 'Failing', failing: { since: summary.failFast!.since } });
+    expect(summary.message).toMatch(/^commit [0-9a-f]{7} failed \(fail-fast\): Kustomization flux-system\/infra-controllers: pod ingress-nginx-controller-5c8d7f9b4-x2x8k: ImagePullBackOff: .*; Flux has not decided yet \(Flux gives up in .*\(its health checks time out after 5m0s\)\)$/);
+  }, 90_000);
+
   it('--exit-code: the failed verdict exits 1, and the summary says 1', () => {
     const { status, events } = demo(['--exit-code']);
     const summary = events.at(-1)!;

@@ -414,7 +414,7 @@ describe('configuration errors', () => {
     await r.decided(sha);
     const [s] = r.sessions();
     expect(s).toMatchObject({ status: 'finished', verdict: 'error', commit: { sha } });
-    expect(s!.verdictMessage).toBe(`${join(r.work, '.kiro/hooks/flux-reconciliation-monitor.yaml')}:3:3: unknown key "config.verbosty" (allowed: timeout, ci_timeout, polling_interval, verbosity, monitor_types, show_dependencies, auto_reconcile, branches, namespaces, notify, contexts, custom_kinds, otel, retention)`);
+    expect(s!.verdictMessage).toBe(`${join(r.work, '.kiro/hooks/flux-reconciliation-monitor.yaml')}:3:3: unknown key "config.verbosty" (allowed: timeout, ci_timeout, polling_interval, verbosity, monitor_types, show_dependencies, auto_reconcile, branches, namespaces, notify, contexts, custom_kinds, otel, fail_fast, fail_fast_grace, retention)`);
   });
 });
 

@@ -253,6 +253,9 @@ describe('diagnosisTrigger: which states are diagnosed', () => {
     ['HelmRelease', 'Stalled', 'RetriesExceeded', 'Failed to install after 1 attempt(s): context deadline exceeded', 'failed'],
     ['HelmRelease', 'Failed', 'UpgradeFailed', "Helm upgrade failed for release apps/redis with chart redis@20.6.0: values don't meet the specifications of the schema(s)", undefined],
     ['GitRepository', 'Failed', 'GitOperationFailed', 'timeout while cloning', undefined],
+    // Failing (fail-fast): Flux still waits, a workload it waits for settles it.
+    ['Kustomization', 'Failing', 'CrashLoopBackOff', 'pod web-1: CrashLoopBackOff: 3 restarts; Flux gives up in 4m12s', 'failed'],
+    ['HelmRelease', 'Failing', 'CreateContainerConfigError', "pod web-1: CreateContainerConfigError: couldn't find key A in ConfigMap team/web", 'failed'],
   ] as const)('%s %s %s', (kind, phase, reason, message, expected) => {
     expect(diagnosisTrigger({ kind, phase, reason, message })).toBe(expected);
   });
