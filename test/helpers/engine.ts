@@ -25,7 +25,7 @@ export async function waitFor(what: string, pred: () => boolean | Promise<boolea
 export async function waitFor(pred: () => boolean | Promise<boolean>, ms?: number): Promise<void>;
 export async function waitFor(a: string | (() => boolean | Promise<boolean>), b?: number | (() => boolean | Promise<boolean>), c?: number): Promise<void> {
   const [what, pred, ms] = typeof a === 'string' ? [a, b as () => boolean | Promise<boolean>, c] : [String(a), a, b as number | undefined];
-  const end = Date.now() + (ms ?? 10_000);
+  const end = Date.now() + (ms ?? 20_000);
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
