@@ -15,8 +15,10 @@ import status from '../../src/commands/status.js';
 import { createMcpServer } from '../../src/commands/mcp.js';
 import type { CommandIO } from '../../src/commands/types.js';
 import { ConfigError, DEFAULT_RETENTION, parseConfig } from '../../src/config/load.js';
-import type { SessionState } from '../../src/core/types.js';
-import { runMonitor, newSessionId } from '../../src/engine/run.js';
+import { DEFAULT_CONFIG } from '../../src/core/types.js';
+import { newSessionId } from '../../src/engine/run.js';
+import { runToVerdict } from '../helpers/engine.js';
+import { finishedSession } from '../helpers/session.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import { followSession } from '../../src/session/follow.js';
@@ -58,27 +60,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function session(id: string, over: Partial<StoredSession> = {}): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: repo, branch: 'main', remote: 'origin' },
-    commit: { sha: 'a'.repeat(40) },
-    cluster: {},
-    startedAt: 1000,
-    updatedAt: 2000,
-    endedAt: 2000,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  return { ...s, ...over };
-}
+/** A finished session of the test's repository. */
+const session = (id: string, over: Partial<StoredSession> = {}): StoredSession => finishedSession(id, { repo: { path: repo, branch: 'main', remote: 'origin' }, ...over });
 
 function sink(into: string[]): NodeJS.WriteStream {
   return { write: (s: string) => (into.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream;
@@ -212,18 +195,15 @@ describe('session files of the wrong shape', () => {
     const kubeconfig = await cluster.sim.writeKubeconfig(join(dir, 'kubeconfig'), { context: 'sim' });
     const sha = randomSha();
     let pushed = false;
-    const states: SessionState[] = [];
-    const final = await runMonitor({
+    const { final, states } = await runToVerdict({
       pushed: { sha, branch: scenario.repo.branch },
       repoUrl: scenario.repo.url,
       branch: scenario.repo.branch,
       remote: 'origin',
-      config: { ...(await import('../../src/core/types.js')).DEFAULT_CONFIG, timeout: 60 },
+      config: { ...DEFAULT_CONFIG, timeout: 60 },
       kubeconfig,
       sessionId: newSessionId(),
-      signal: new AbortController().signal,
       env: {},
-      onState: (s) => void states.push(structuredClone(s)),
       onEvent: (e) => {
         if (e.type === 'session' && !pushed) {
           pushed = true;
