@@ -24,10 +24,11 @@ export const SIM_TUNING: NonNullable<RunOptions['tuning']> = { backoffMs: 20, ma
 export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, ms?: number): Promise<void>;
 export async function waitFor(pred: () => boolean | Promise<boolean>, ms?: number): Promise<void>;
 export async function waitFor(a: string | (() => boolean | Promise<boolean>), b?: number | (() => boolean | Promise<boolean>), c?: number): Promise<void> {
-  const [what, pred, ms] = typeof a === 'string' ? [a, b as () => boolean | Promise<boolean>, c] : [String(a), a, b as number | undefined];
-  const end = Date.now() + (ms ?? 20_000);
+  const [what, pred, ceiling] = typeof a === 'string' ? [a, b as () => boolean | Promise<boolean>, c] : [String(a), a, b as number | undefined];
+  const ms = ceiling ?? 20_000;
+  const end = Date.now() + ms;
   while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -184,4 +185,9 @@ export const phasesOf = (events: MonitorEvent[], key: string) =>
 
 export const errorsOf = (events: MonitorEvent[]) => events.filter((e): e is ErrorEvent => e.type === 'error');
 
-export const summaryOf = (events: MonitorEvent[]) => events.find((e): e is SummaryEvent => e.type === 'summary');
+/** The session's summary, which must be its last event. */
+export function summaryOf(events: MonitorEvent[]): SummaryEvent {
+  const s = events.at(-1);
+  if (s?.type !== 'summary') throw new Error(`last event is not the summary: ${JSON.stringify(s)}`);
+  return s;
+}
