@@ -13,7 +13,7 @@ import { statePaths } from '../../src/session/paths.js';
 import { appendHistory, historyEntry } from '../../src/session/store.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { SHA_NEW, SHA_OLD, gitReady, gitRepository, kustomization, ksReady } from '../helpers/flux.js';
-import { CLI, eventually, requireBuild } from './helpers.js';
+import { CLI, eventually, requireBuild } from '../helpers/e2e.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
 
