@@ -5,22 +5,7 @@ import type { RunOptions } from '../../src/engine/run.js';
 import { DEFAULT_CONFIG, type MonitorEvent } from '../../src/core/types.js';
 import { cleanup, phasesOf, startEngine, startSim as startSimulator, waitFor } from '../helpers/engine.js';
 import { GIT, ks, applyNewCommit as applySimCommit, seedFleet as seedSimFleet } from '../helpers/fleet.js';
-import {
-  SHA_NEW,
-  SHA_NEWER,
-  SHA_OLD,
-  T0,
-  cond,
-  gitFailed,
-  gitReady,
-  hrReady,
-  invId,
-  kustomization,
-  ksFailed,
-  ksProgressing,
-  ksReady,
-  ksWaiting,
-} from '../helpers/flux.js';
+import { SHA_NEW, SHA_NEWER, SHA_OLD, T0, cond, gitFailed, gitReady, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady, ksWaiting } from '../helpers/flux.js';
 
 
 let sim: ApiSimulator;

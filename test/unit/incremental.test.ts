@@ -6,25 +6,7 @@ import type { ApiSimulator } from '../../src/sim/server.js';
 import { Monitor } from '../../src/engine/monitor.js';
 import { ClusterClient, loadKubeConfig } from '../../src/cluster/client.js';
 import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
-import {
-  SHA_NEW,
-  T0,
-  cond,
-  SHA_NEWER,
-  SHA_OLD,
-  gitFailed,
-  gitReady,
-  gitRepository,
-  helmRelease,
-  hrFailed,
-  hrReady,
-  invId,
-  kustomization,
-  ksFailed,
-  ksProgressing,
-  ksReady,
-  ksWaiting,
-} from '../helpers/flux.js';
+import { SHA_NEW, T0, cond, SHA_NEWER, SHA_OLD, gitFailed, gitReady, gitRepository, helmRelease, hrFailed, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady, ksWaiting } from '../helpers/flux.js';
 import { mulberry32 } from '../helpers/rng.js';
 import { cleanup, FLEET_URL as URL_, startSim, waitFor } from '../helpers/engine.js';
 
