@@ -6,13 +6,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runMonitor } from '../../src/engine/run.js';
 import { relateCommit } from '../../src/git/relate.js';
 import { summaryEvent } from '../../src/core/events.js';
 import { countPhases, DEFAULT_CONFIG, EXIT_CODES, type MonitorConfig, type MonitorEvent, type SessionState } from '../../src/core/types.js';
 import { apply, startFluxEnv, WorkRepo, type FluxEnv } from './env.js';
 import { Recorder, type Transcript } from './recorder.js';
 import { CONTROLLER_VERSIONS, namespace } from './cases.js';
+import { runToVerdict, summaryOf } from '../helpers/engine.js';
 
 const execFileP = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -113,25 +113,20 @@ export class Case {
 
   /** Runs flux-monitor's engine on the pushed commit, as `flux-monitor watch` does, to its verdict. */
   async monitor(sha: string, config: Partial<MonitorConfig> = {}, opts: { signal?: AbortSignal; onEvent?: (e: MonitorEvent) => void } = {}): Promise<MonitorRun> {
-    const { signal } = opts;
-    const events: MonitorEvent[] = [];
     this.monitoredSha = sha;
-    const state = await runMonitor({
+    const { final: state, events } = await runToVerdict({
       pushed: { sha, branch: 'main' },
       repoUrl: this.repo.url,
       branch: 'main',
       kubeconfig: this.env.kubeconfig,
       config: { ...DEFAULT_CONFIG, timeout: 180, auto_reconcile: true, ...config },
-      onEvent: (e) => {
-        events.push(e);
-        opts.onEvent?.(e);
-      },
+      tuning: undefined, // the engine's own, as in `flux-monitor watch`
+      onEvent: opts.onEvent,
       // As the CLI does: the monitoring clone fetches a commit it does not have from its remote.
       relateCommit: (other) => relateCommit(this.repo.dir, sha, other, { remote: 'origin', branch: 'main' }),
-      signal,
+      signal: opts.signal,
     });
-    const summary = events.at(-1);
-    if (summary?.type !== 'summary') throw new Error(`the monitor ended without a summary: ${JSON.stringify(summary)}`);
+    const summary = summaryOf(events);
     this.last = { state, events, summary };
     this.decidedAt = this.recorder.now();
     await this.sync();

@@ -4,7 +4,7 @@ import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, requireBuild, TestRepo } from './helpers.js';
+import { CLI, requireBuild, TestRepo } from '../helpers/e2e.js';
 
 beforeAll(() => requireBuild());
 

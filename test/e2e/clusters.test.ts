@@ -1,87 +1,29 @@
 // Several clusters end to end: a real `git push` whose hook configuration lists two contexts starts one detached
 // monitor that follows the commit on both API simulators; `status`, `status --json` and `history` read it; and
 // `watch --context A --context B --json` prints each cluster's events with `cluster` and the overall summary last.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject, MonitorEvent } from '../../src/core/types.js';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
+import { describe, expect, it } from 'vitest';
+import type { MonitorEvent } from '../../src/core/types.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
 import { readHistory } from '../../src/session/store.js';
 import { pidAlive } from '../../src/session/proc.js';
-import { mergeKubeconfigs } from '../helpers/kubeconfig.js';
-import { eventually, requireBuild, TestRepo } from './helpers.js';
+import { eventually, fluxApp, useE2eCluster, type TestRepo } from '../helpers/e2e.js';
 
-let east: ApiSimulator;
-let west: ApiSimulator;
-let kubeconfig: string;
-const repos: TestRepo[] = [];
+const cluster = useE2eCluster({ contexts: ['east', 'west'] });
 let seq = 0;
 
-beforeAll(async () => {
-  requireBuild();
-  east = new ApiSimulator();
-  west = new ApiSimulator();
-  await Promise.all([east.start(), west.start()]);
-  const dir = mkdtempSync(join(tmpdir(), 'fm-e2e-clusters-'));
-  kubeconfig = await mergeKubeconfigs(
-    [
-      { context: 'east', file: await east.writeKubeconfig(join(dir, 'east')) },
-      { context: 'west', file: await west.writeKubeconfig(join(dir, 'west')) },
-    ],
-    join(dir, 'kubeconfig'),
-  );
-});
-afterEach(() => {
-  for (const r of repos.splice(0)) r.stopAll();
-});
-afterAll(async () => {
-  await Promise.all([east?.stop(), west?.stop()]);
-});
+/** The test's app on `sim` (helpers/e2e.ts fluxApp): `deliver` plays Flux applying a commit, `fail` failing to build it. */
+const fluxOn = (sim: ApiSimulator, r: TestRepo, name: string, sha: string) => fluxApp(sim, r, name, sha);
 
-/**
- * A GitRepository of the test's remote and a Kustomization from it on `sim`, at `sha` (statuses in the shapes
- * source-controller and kustomize-controller write: src/sim/flux-status.ts); `deliver` plays Flux applying a commit,
- * `fail` kustomize-controller failing to build it.
- */
-function fluxOn(sim: ApiSimulator, r: TestRepo, name: string, sha: string) {
-  const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
-  sim.apply({ apiVersion: 'source.toolkit.fluxcd.io/v1', kind: 'GitRepository', metadata: { name, namespace: 'flux-system' }, spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' } } as KubeObject);
-  sim.apply({
-    apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-    kind: 'Kustomization',
-    metadata: { name, namespace: 'flux-system' },
-    spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
-  } as KubeObject);
-  const fetch = (s: string) => sim.setStatus(ref('GitRepository'), gitStatus.ready(sim.get(ref('GitRepository'))!, `main@sha1:${s}`));
-  const deliver = (s: string) => {
-    fetch(s);
-    sim.setStatus(ref('Kustomization'), ksStatus.ready(sim.get(ref('Kustomization'))!, `main@sha1:${s}`, {}));
-  };
-  deliver(sha);
-  return {
-    deliver,
-    fail: (s: string) => {
-      fetch(s);
-      sim.setStatus(ref('Kustomization'), ksStatus.failed(sim.get(ref('Kustomization'))!, 'BuildFailed', 'kustomize build failed: accumulating resources: missing deploy.yaml', { revision: `main@sha1:${s}` }));
-    },
-  };
-}
-
-function newRepo(config: string): TestRepo {
-  const r = new TestRepo({ kubeconfig, config });
-  repos.push(r);
-  return r;
-}
+const newRepo = (config: string): TestRepo => cluster.newRepo({ config });
 
 describe('several clusters end to end', () => {
   it('a push follows every context of the hook configuration; status and history show each cluster', async () => {
     const r = newRepo('config:\n  timeout: 30\n  polling_interval: 1\n  notify: never\n  contexts: [east, west]\n');
     const name = `multi-${++seq}`;
     const head = r.ok(r.work, 'rev-parse', 'HEAD');
-    const e = fluxOn(east, r, name, head);
-    const w = fluxOn(west, r, name, head);
+    const e = fluxOn(cluster.sims.east!, r, name, head);
+    const w = fluxOn(cluster.sims.west!, r, name, head);
     const sha = r.commit('deploy to both');
     expect(r.git(['push', 'origin', 'main']).status).toBe(0);
     await r.decided(sha);
@@ -115,8 +57,8 @@ describe('several clusters end to end', () => {
     const r = newRepo('config:\n  timeout: 30\n  polling_interval: 1\n');
     const name = `multi-${++seq}`;
     const head = r.ok(r.work, 'rev-parse', 'HEAD');
-    const e = fluxOn(east, r, name, head);
-    const w = fluxOn(west, r, name, head);
+    const e = fluxOn(cluster.sims.east!, r, name, head);
+    const w = fluxOn(cluster.sims.west!, r, name, head);
     const sha = r.commit('watched by hand');
     r.ok(r.work, 'push', '-q', '--no-verify', 'origin', 'main');
     const { spawn } = await import('node:child_process');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { git as gitStatus } from '../../src/sim/flux-status.js';
-import { CLI, eventually, requireBuild } from './helpers.js';
+import { CLI, eventually, requireBuild } from '../helpers/e2e.js';
 import { VirtualTerminal } from '../ui/vt.js';
 
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;

@@ -8,12 +8,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { MonitorEvent, SessionState } from '../../src/core/types.js';
+import type { MonitorEvent } from '../../src/core/types.js';
 import { statePaths } from '../../src/session/paths.js';
 import { appendHistory, historyEntry } from '../../src/session/store.js';
-import { ApiSimulator } from '../../src/sim/server.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { cleanup, startSim } from '../helpers/engine.js';
 import { SHA_NEW, SHA_OLD, gitReady, gitRepository, kustomization, ksReady } from '../helpers/flux.js';
-import { CLI, eventually, requireBuild } from './helpers.js';
+import { CLI, eventually, requireBuild } from '../helpers/e2e.js';
+import { finishedSession } from '../helpers/session.js';
 
 const URL_ = 'https://github.com/acme/fleet.git';
 
@@ -26,15 +28,9 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   requireBuild();
-  sim = new ApiSimulator();
-  await sim.start();
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-e2e-mcp-kube-')), 'kubeconfig');
-  await sim.writeKubeconfig(kubeconfig);
+  ({ sim, kubeconfig } = await startSim());
 });
-
-afterAll(async () => {
-  await sim?.stop();
-});
+afterAll(cleanup);
 
 beforeEach(() => {
   base = realpathSync(mkdtempSync(join(tmpdir(), 'fm-e2e-mcp-')));
@@ -95,11 +91,9 @@ describe('flux-monitor mcp over stdio', () => {
     expect(none).toEqual(cli(['status', '--json']));
     expect(resultJson(await client.callTool({ name: 'list_history', arguments: {} }))).toEqual([]);
 
-    const s = {
-      schema: 1, id: '20250602-091350-1f2e3d4c', repo: { path: repo, branch: 'main' }, commit: { sha: SHA_NEW }, cluster: {},
-      startedAt: 1000, updatedAt: 5000, endedAt: 5000, timeoutMs: 300_000, status: 'finished', verdict: 'failed', verdictMessage: 'apps failed',
-      nodes: {}, edges: [], cycles: [], matchedSources: [], warnings: [],
-    } satisfies SessionState;
+    const s = finishedSession('20250602-091350-1f2e3d4c', {
+      repo: { path: repo, branch: 'main' }, commit: { sha: SHA_NEW }, updatedAt: 5000, endedAt: 5000, verdict: 'failed', verdictMessage: 'apps failed',
+    });
     appendHistory(statePaths(env), historyEntry(s));
     const rows = resultJson(await client.callTool({ name: 'list_history', arguments: { limit: 5 } }));
     expect(rows).toEqual(cli(['history', '--json', '--limit', '5']));

@@ -3,34 +3,15 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/core/types.js';
-import { ApiSimulator } from '../../src/sim/server.js';
 import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
 import { liveness, readHistory, sessionFile } from '../../src/session/store.js';
 import { pidAlive } from '../../src/session/proc.js';
-import { CLI, eventually, fluxApp, requireBuild, TestRepo } from './helpers.js';
+import { CLI, eventually, fluxApp, TestRepo, useE2eCluster, type RepoOptions } from '../helpers/e2e.js';
 
-let sim: ApiSimulator;
-let kubeconfig: string;
-const repos: TestRepo[] = [];
+const cluster = useE2eCluster();
 let seq = 0;
-
-beforeAll(async () => {
-  requireBuild();
-  sim = new ApiSimulator();
-  await sim.start();
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-e2e-kube-')), 'kubeconfig');
-  await sim.writeKubeconfig(kubeconfig);
-});
-
-afterEach(() => {
-  for (const r of repos.splice(0)) r.stopAll();
-});
-
-afterAll(async () => {
-  await sim?.stop();
-});
 
 function spawnCli(r: TestRepo, args: string[]): { out: () => string; exit: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: r.work, env: r.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,16 +21,12 @@ function spawnCli(r: TestRepo, args: string[]): { out: () => string; exit: Promi
   return { out: () => out, exit: new Promise((res) => child.on('exit', (code) => res(code))) };
 }
 
-function newRepo(opts: Partial<ConstructorParameters<typeof TestRepo>[0]> = {}): TestRepo {
-  const r = new TestRepo({ kubeconfig, ...opts });
-  repos.push(r);
-  return r;
-}
+const newRepo = (opts: Partial<RepoOptions> = {}): TestRepo => cluster.newRepo(opts);
 
 /** A GitRepository on the test's remote (branch main) and a Kustomization from it, both at `sha`. */
 function fluxFor(r: TestRepo, sha: string): { name: string; deliver: (sha: string) => void } {
   const name = `app-${++seq}`;
-  return { name, deliver: fluxApp(sim, r, name, sha) };
+  return { name, deliver: fluxApp(cluster.sim, r, name, sha).deliver };
 }
 
 describe('git push → session', () => {
@@ -140,6 +117,7 @@ describe('git push → session', () => {
 
   it('pushing a tag a GitRepository follows starts a monitor for the tagged commit (annotated tag, semver range)', async () => {
     const r = newRepo();
+    const { sim } = cluster;
     const name = `tags-${++seq}`;
     const ref = (kind: string) => ({ kind, namespace: 'flux-system', name });
     sim.apply({

@@ -1,31 +1,11 @@
 // `status` the moment `git push` returns: real git, the installed hooks, the detached monitor and the API
 // simulator. The answer is always about the push that just happened, never the previous push's session.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { eventually, fluxApp, requireBuild, TestRepo } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, fluxApp, useE2eCluster, type TestRepo } from '../helpers/e2e.js';
 
-let sim: ApiSimulator;
-let kubeconfig: string;
-const repos: TestRepo[] = [];
+const cluster = useE2eCluster();
 
-beforeAll(async () => {
-  requireBuild();
-  sim = new ApiSimulator();
-  await sim.start();
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-e2e-kube-')), 'kubeconfig');
-  await sim.writeKubeconfig(kubeconfig);
-});
-afterEach(() => {
-  for (const r of repos.splice(0)) r.stopAll();
-});
-afterAll(async () => {
-  await sim?.stop();
-});
-
-const fluxFor = (r: TestRepo, name: string) => fluxApp(sim, r, name, r.ok(r.work, 'rev-parse', 'HEAD'));
+const fluxFor = (r: TestRepo, name: string) => fluxApp(cluster.sim, r, name, r.ok(r.work, 'rev-parse', 'HEAD')).deliver;
 
 /** The commit a `status --json` answer is about: the session's, or that of the push it says is starting. */
 function commitOf(json: { session?: null; commit?: string | { sha: string } }): string | undefined {
@@ -34,8 +14,7 @@ function commitOf(json: { session?: null; commit?: string | { sha: string } }): 
 
 describe('status right after git push', () => {
   it('answers for the push that just happened, every time, never with the previous push', async () => {
-    const r = new TestRepo({ kubeconfig, config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
-    repos.push(r);
+    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
     const deliver = fluxFor(r, 'status-after-push');
     let previous: string | undefined;
     for (let i = 0; i < 3; i++) {
@@ -56,8 +35,7 @@ describe('status right after git push', () => {
   });
 
   it('a push of a branch Flux does not follow is said so, instead of showing the session of another branch', async () => {
-    const r = new TestRepo({ kubeconfig, config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
-    repos.push(r);
+    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
     const deliver = fluxFor(r, 'not-followed');
     const main = r.commit('on main');
     r.git(['push', '-q', 'origin', 'main']);

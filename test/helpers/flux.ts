@@ -1,7 +1,7 @@
 // Builders of Flux objects with real Flux status shapes, for tests.
 import type { KubeObject } from '../../src/core/types.js';
 
-const T0 = '2026-11-23T08:00:00Z';
+export const T0 = '2026-11-23T08:00:00Z';
 
 export const cond = (type: string, status: string, reason: string, message: string, observedGeneration = 1, lastTransitionTime = T0) => ({
   type,

@@ -3,13 +3,12 @@
 // the push go into the API simulator, the engine starts as it did after the push, and every later version of
 // every object is written in the recorded order. Gaps are shortened (never reordered) so the fast suite stays
 // fast; the verdict must still be the one the real run reached.
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runMonitor } from '../../src/engine/run.js';
 import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import { ApiSimulator } from '../../src/sim/server.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { startEngine, startSim, summaryOf, waitFor } from './engine.js';
 import type { Transcript } from '../conformance/recorder.js';
 
 export type { Transcript };
@@ -98,18 +97,13 @@ export function recordedRelation(t: Transcript, pushed: string, other: string): 
  * writes; `timeoutSec` is the engine's timeout (the recorded run's, scaled, for a case that ended by timeout).
  */
 export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSec?: number } = {}): Promise<ReplayResult> {
-  const sim = new ApiSimulator();
-  await sim.start();
+  const target = await startSim();
   try {
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-replay-')), 'kubeconfig');
-    await sim.writeKubeconfig(kubeconfig);
+    const { sim, kubeconfig } = target;
     const { before, after } = splitAtPush(t);
     for (const e of before) write(sim, e);
     const push = monitoredPush(t);
-    const events: MonitorEvent[] = [];
-    let sessionSeen!: () => void;
-    const started = new Promise<void>((r) => (sessionSeen = r));
-    const run = runMonitor({
+    const run = startEngine({
       pushed: { sha: push.sha, branch: t.branch },
       repoUrl: t.repoUrl,
       branch: t.branch,
@@ -118,24 +112,18 @@ export async function replay(t: Transcript, opts: { maxGapMs?: number; timeoutSe
       config: { ...DEFAULT_CONFIG, timeout: opts.timeoutSec ?? 120, ci_timeout: opts.timeoutSec ?? 120 },
       // Time is compressed here: so are the controllers-down thresholds (10 s and 30 s in a real session).
       tuning: { diagnoseEveryMs: 100, notHandledMs: 1_000, stillMs: 3_000 },
-      onEvent: (e) => {
-        events.push(e);
-        if (e.type === 'session' || e.type === 'summary') sessionSeen();
-      },
       relateCommit: async (sha) => recordedRelation(t, push.sha, sha),
     });
-    await started;
+    await waitFor('the replayed session to start', () => run.events.some((e) => e.type === 'session' || e.type === 'summary'), 120_000);
     let last = push.t;
     for (const e of after) {
       await sleep(Math.min(opts.maxGapMs ?? 60, Math.max(0, e.t - last)));
       last = e.t;
       write(sim, e);
     }
-    const state = await run;
-    const summary = events.at(-1);
-    if (summary?.type !== 'summary') throw new Error('the replayed session ended without a summary');
-    return { state, events, summary };
+    const state = await run.p;
+    return { state, events: run.events, summary: summaryOf(run.events) };
   } finally {
-    await sim.stop();
+    await target.stop();
   }
 }

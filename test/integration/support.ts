@@ -7,10 +7,12 @@ import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { startKubeCluster, type KubeCluster, type StartKubeClusterOptions } from '../harness/kube-cluster.js';
-import { runMonitor, type RunOptions } from '../../src/engine/run.js';
-import type { ClusterClient } from '../../src/cluster/client.js';
+import type { RunOptions } from '../../src/engine/run.js';
+import { KINDS as FLUX_KINDS } from '../../src/core/kinds.js';
+import * as engine from '../helpers/engine.js';
+import type { EngineRun } from '../helpers/engine.js';
 import { pluralOf } from '../../src/cluster/discovery.js';
-import { DEFAULT_CONFIG, type FluxKind, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import { DEFAULT_CONFIG, type FluxKind, type KubeObject } from '../../src/core/types.js';
 import { RestClient, RestError } from '../../src/sim/rest.js';
 
 export type { KubeCluster };
@@ -41,98 +43,23 @@ export async function startCluster(opts: StartKubeClusterOptions = {}): Promise<
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `pred` until it holds; fails with `what` after `ms` (generous by default: the machine may be slow). */
-export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
-    await sleep(25);
-  }
-}
+export const waitFor = (what: string, pred: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> => engine.waitFor(what, pred, ms);
 
 // ------------------------------------------------------------------------------------------------ the engine
 
-export interface EngineRun {
-  p: Promise<SessionState>;
-  events: MonitorEvent[];
-  states: SessionState[];
-  /** The engine's client (request counters), once created. */
-  client(): ClusterClient;
-  /** Resolves once the engine has listed everything and emitted its `session` event. */
-  session(): Promise<Extract<MonitorEvent, { type: 'session' }>>;
-  /** Resolves once `key` has been reported in `phase`. */
-  phase(key: string, phase: string, ms?: number): Promise<void>;
-  stop(): void;
-}
-
-const liveRuns = new Set<EngineRun>();
+export type { EngineRun } from '../helpers/engine.js';
+export { errorsOf, phasesOf, stopEngines, summaryOf } from '../helpers/engine.js';
+export { SHA_NEW, SHA_OLD } from '../helpers/flux.js';
 
 /** The Flux kinds the real CRDs serve and the engine reads with the default config: one watch each. */
-export const KINDS = 8;
-export const SHA_OLD = '1111111111111111111111111111111111111111';
-export const SHA_NEW = 'abcdef0123456789abcdef0123456789abcdef01';
+export const KINDS = FLUX_KINDS.length;
 
 /** Fast backoff so recoveries take well under a second; long stall detection (real watches are healthy). */
 export const TUNING: NonNullable<RunOptions['tuning']> = { backoffMs: 100, maxBackoffMs: 1000, stallMs: 60_000, settleDelayMs: 500 };
 
-/** Starts runMonitor like `flux-monitor watch` would, recording events and states. */
-export function startEngine(over: Partial<RunOptions> & { kubeconfig: string }): EngineRun {
-  const events: MonitorEvent[] = [];
-  const states: SessionState[] = [];
-  const ac = new AbortController();
-  let client: ClusterClient | undefined;
-  const p = runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 90 },
-    tuning: TUNING,
-    signal: ac.signal,
-    onEvent: (e) => events.push(e),
-    onState: (s) => states.push(structuredClone(s)),
-    onClient: (c) => (client = c),
-    ...over,
-  });
-  const run: EngineRun = {
-    p,
-    events,
-    states,
-    client: () => {
-      if (!client) throw new Error('the engine has not created its client');
-      return client;
-    },
-    async session() {
-      await waitFor('the engine to emit its session event', () => events.some((e) => e.type === 'session' || e.type === 'summary'));
-      const s = events.find((e) => e.type === 'session');
-      if (!s) throw new Error(`the session ended before starting: ${JSON.stringify(events.at(-1))}`);
-      return s as Extract<MonitorEvent, { type: 'session' }>;
-    },
-    async phase(key, phase, ms = 30_000) {
-      await waitFor(`${key} to be reported ${phase}`, () => events.some((e) => e.type === 'phase' && e.key === key && e.phase === phase), ms);
-    },
-    stop: () => ac.abort('test cleanup'),
-  };
-  liveRuns.add(run);
-  void p.finally(() => liveRuns.delete(run));
-  return run;
-}
-
-/** Stops sessions a failed test left running (afterEach), so they do not leak watches into the next test. */
-export async function stopEngines(): Promise<void> {
-  const runs = [...liveRuns];
-  for (const r of runs) r.stop();
-  await Promise.all(runs.map((r) => r.p));
-}
-
-export const phasesOf = (events: MonitorEvent[], key: string) =>
-  events.filter((e): e is Extract<MonitorEvent, { type: 'phase' }> => e.type === 'phase' && e.key === key).map((e) => e.phase);
-
-export const errorsOf = (events: MonitorEvent[]) => events.filter((e): e is Extract<MonitorEvent, { type: 'error' }> => e.type === 'error');
-
-export const summaryOf = (events: MonitorEvent[]) => {
-  const s = events.at(-1);
-  if (s?.type !== 'summary') throw new Error(`last event is not the summary: ${JSON.stringify(s)}`);
-  return s;
-};
+/** Starts runMonitor like `flux-monitor watch` would (test/helpers/engine.ts), with a 90 s timeout and TUNING. */
+export const startEngine = (over: Partial<RunOptions> & { kubeconfig: string }): EngineRun =>
+  engine.startEngine({ repoUrl: undefined, config: { ...DEFAULT_CONFIG, timeout: 90 }, tuning: TUNING, ...over });
 
 // ------------------------------------------------------------------------------------------------ objects
 
@@ -332,7 +259,7 @@ export function useGatedCluster(hooks: { beforeAll: typeof import('vitest').befo
   });
   hooks.afterEach(async () => {
     g.gate?.open();
-    await stopEngines();
+    await engine.stopEngines();
   });
   hooks.afterAll(async () => {
     await g.gate?.stop();

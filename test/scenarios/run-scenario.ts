@@ -1,12 +1,9 @@
 // One scenario run, target-agnostic: the same FluxPlayer scenario, the same commits and the same monitor
 // settings against any Kubernetes API (the ApiSimulator or a real kube-apiserver), reduced to a normalised
 // result that must not depend on the target. That is how the simulator is kept honest.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runMonitor } from '../../src/engine/run.js';
 import { DEFAULT_CONFIG, FLUX_KINDS, type MonitorConfig, type MonitorEvent, type SessionState, type Verdict } from '../../src/core/types.js';
-import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
+import type { ApiSimulator, ApiSimulatorOptions } from '../../src/sim/server.js';
+import { startEngine, startSim, waitFor } from '../helpers/engine.js';
 import { FluxPlayer } from '../../src/sim/flux-player.js';
 import { FluxRest } from '../../src/sim/flux-client.js';
 import { RestClient } from '../../src/sim/rest.js';
@@ -74,13 +71,6 @@ export interface ScenarioOutcome {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function until(what: string, pred: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Deletes every Flux object (no finalizers here, so deletions are immediate) and waits until none is left. */
 export async function clearFlux(admin: RestClient): Promise<void> {
@@ -186,9 +176,8 @@ export async function runScenarioAgainst(target: ScenarioTarget, run: ScenarioRu
   const ac = new AbortController();
   try {
     // The steady state first: nothing left to reconcile before the push.
-    await until('the player to settle on the initial commit', () => player.ticks >= 3 && player.idle, 30_000);
-    const events: MonitorEvent[] = [];
-    const p = runMonitor({
+    await waitFor('the player to settle on the initial commit', () => player.ticks >= 3 && player.idle, 30_000);
+    const engine = startEngine({
       pushed: { sha: run.pushedSha, branch: run.scenario.repo.branch },
       repoUrl: run.scenario.repo.url,
       branch: run.scenario.repo.branch,
@@ -196,11 +185,11 @@ export async function runScenarioAgainst(target: ScenarioTarget, run: ScenarioRu
       kubeconfig: target.kubeconfig,
       signal: ac.signal,
       tuning: { backoffMs: 100, maxBackoffMs: 1000, stallMs: 60_000 },
-      onEvent: (e) => events.push(e),
     });
-    await until('the monitor to start', () => events.some((e) => e.type === 'session' || e.type === 'summary'), 60_000);
+    const { events } = engine;
+    await waitFor('the monitor to start', () => events.some((e) => e.type === 'session' || e.type === 'summary'), 60_000);
     if (events.some((e) => e.type === 'session')) pushCommit(player, run.pushedSha);
-    const final = await p;
+    const final = await engine.p;
     await player.stop();
     return { result: normalise(final, events), stored: await storedObjects(target.admin), final, events, playerErrors };
   } finally {
@@ -211,10 +200,7 @@ export async function runScenarioAgainst(target: ScenarioTarget, run: ScenarioRu
 
 /** An ApiSimulator target: the monitor uses the simulator's non-admin user, the player its admin token. */
 export async function startSimulatorTarget(opts: ApiSimulatorOptions = {}): Promise<ScenarioTarget & { sim: ApiSimulator; stop(): Promise<void> }> {
-  const sim = new ApiSimulator(opts);
-  await sim.start();
-  const dir = await mkdtemp(join(tmpdir(), 'flux-monitor-scenario-'));
-  const kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+  const { sim, kubeconfig, stop } = await startSim(opts);
   const admin = new RestClient({ server: sim.url, token: sim.adminToken });
   return {
     name: 'simulator',
@@ -223,8 +209,7 @@ export async function startSimulatorTarget(opts: ApiSimulatorOptions = {}): Prom
     admin,
     async stop() {
       admin.close();
-      await sim.stop();
-      await rm(dir, { recursive: true, force: true });
+      await stop();
     },
   };
 }

@@ -7,12 +7,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { runMonitor } from '../../src/engine/run.js';
 import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import { ApiSimulator } from '../../src/sim/server.js';
+import { cleanup, runToVerdict, startSim } from '../helpers/engine.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
 import { appendHistory, historyEntry, listSessions, readHistory, SessionWriter, sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
 import { SHA_NEW } from '../helpers/flux.js';
+import { finishedSession } from '../helpers/session.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
@@ -23,7 +23,8 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fm-bad-'));
 });
-afterEach(() => {
+afterEach(async () => {
+  await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -53,20 +54,9 @@ function kubeconfig(over: Record<string, unknown> = {}): string {
   });
 }
 
-async function monitor(opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv }): Promise<{ final: SessionState; events: MonitorEvent[] }> {
-  const events: MonitorEvent[] = [];
-  const final = await runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    repoUrl: URL_,
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 5 },
-    kubeconfig: opts.kubeconfig,
-    context: opts.context,
-    env: opts.env ?? {},
-    onEvent: (e) => events.push(e),
-  });
-  return { final, events };
-}
+/** The engine to its verdict with the engine's own tuning, a 5 s timeout and an empty environment unless given. */
+const monitor = (opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv }) =>
+  runToVerdict({ config: { ...DEFAULT_CONFIG, timeout: 5 }, tuning: undefined, kubeconfig: opts.kubeconfig, context: opts.context, env: opts.env ?? {} });
 
 /** A session that could not start because of its configuration: categorised, explained, exit code 3, no stack. */
 function expectConfigError(r: { final: SessionState; events: MonitorEvent[] }, message: RegExp): void {
@@ -146,76 +136,61 @@ describe('bad kubeconfigs', () => {
   });
 
   it('an exec credential plugin: a working one authenticates, a failing one is an unauthorized error with a hint', async () => {
-    const sim = new ApiSimulator({ token: 'from-plugin' });
-    await sim.start();
-    try {
-      const plugin = (name: string, body: string) => {
-        const p = file(name, `#!/bin/sh\n${body}\n`);
-        chmodSync(p, 0o755);
-        return p;
-      };
-      const ok = plugin('ok.sh', `echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"from-plugin"}}'`);
-      const failing = plugin('fail.sh', 'echo "error: you must log in first" >&2; exit 1');
-      const withExec = (command: string) =>
-        stringify({
-          clusters: [{ name: 'sim', cluster: { server: sim.url, 'insecure-skip-tls-verify': true } }],
-          users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command, interactiveMode: 'Never' } } }],
-          contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }],
-          'current-context': 'sim',
-        });
-      // Authenticated: the simulator answers (it has no GitRepository, hence not-found rather than unauthorized).
-      const good = await monitor({ kubeconfig: file('good', withExec(ok)) });
-      expect(good.final.error?.category).toBe('not-found');
-      const bad = await monitor({ kubeconfig: file('bad', withExec(failing)) });
-      expect(bad.final.verdict).toBe('error');
-      expect(bad.final.error?.category).toBe('unauthorized');
-      expect(bad.final.error?.message).toBe("the kubeconfig's credential plugin (exec) failed: error: you must log in first");
-      expect(bad.final.error?.hint).toMatch(/Log in again/);
-    } finally {
-      await sim.stop();
-    }
+    const { sim } = await startSim({ token: 'from-plugin' });
+    const plugin = (name: string, body: string) => {
+      const p = file(name, `#!/bin/sh\n${body}\n`);
+      chmodSync(p, 0o755);
+      return p;
+    };
+    const ok = plugin('ok.sh', `echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"from-plugin"}}'`);
+    const failing = plugin('fail.sh', 'echo "error: you must log in first" >&2; exit 1');
+    const withExec = (command: string) =>
+      stringify({
+        clusters: [{ name: 'sim', cluster: { server: sim.url, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command, interactiveMode: 'Never' } } }],
+        contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }],
+        'current-context': 'sim',
+      });
+    // Authenticated: the simulator answers (it has no GitRepository, hence not-found rather than unauthorized).
+    const good = await monitor({ kubeconfig: file('good', withExec(ok)) });
+    expect(good.final.error?.category).toBe('not-found');
+    const bad = await monitor({ kubeconfig: file('bad', withExec(failing)) });
+    expect(bad.final.verdict).toBe('error');
+    expect(bad.final.error?.category).toBe('unauthorized');
+    expect(bad.final.error?.message).toBe("the kubeconfig's credential plugin (exec) failed: error: you must log in first");
+    expect(bad.final.error?.hint).toMatch(/Log in again/);
   });
 
   it('a tokenFile relative to the kubeconfig authenticates; a missing one is a config error naming it', async () => {
-    const sim = new ApiSimulator({ token: 'in-a-file' });
-    await sim.start();
-    try {
-      const withTokenFile = (tokenFile: string) =>
-        stringify({
-          clusters: [{ name: 'sim', cluster: { server: sim.url } }],
-          users: [{ name: 'u', user: { tokenFile } }],
-          contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }],
-          'current-context': 'sim',
-        });
-      file('token', 'in-a-file\n');
-      expect((await monitor({ kubeconfig: file('good', withTokenFile('token')) })).final.error?.category).toBe('not-found');
-      const bad = await monitor({ kubeconfig: file('bad', withTokenFile('no-token')) });
-      expect(bad.final.error?.category).toBe('config');
-      expect(bad.final.error?.message).toContain(join(dir, 'no-token'));
-    } finally {
-      await sim.stop();
-    }
+    const { sim } = await startSim({ token: 'in-a-file' });
+    const withTokenFile = (tokenFile: string) =>
+      stringify({
+        clusters: [{ name: 'sim', cluster: { server: sim.url } }],
+        users: [{ name: 'u', user: { tokenFile } }],
+        contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }],
+        'current-context': 'sim',
+      });
+    file('token', 'in-a-file\n');
+    expect((await monitor({ kubeconfig: file('good', withTokenFile('token')) })).final.error?.category).toBe('not-found');
+    const bad = await monitor({ kubeconfig: file('bad', withTokenFile('no-token')) });
+    expect(bad.final.error?.category).toBe('config');
+    expect(bad.final.error?.message).toContain(join(dir, 'no-token'));
   });
 
   it('files merged like kubectl: the first file to set a context or current-context wins', async () => {
-    const sim = new ApiSimulator({ token: 'right' });
-    await sim.start();
-    try {
-      const first = file('first', stringify({ 'current-context': 'sim', contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }] }));
-      const second = file('second', stringify({
-        'current-context': 'dev',
-        clusters: [{ name: 'sim', cluster: { server: sim.url } }],
-        users: [{ name: 'u', user: { token: 'right' } }],
-        contexts: [{ name: 'sim', context: { cluster: 'elsewhere' } }],
-      }));
-      const r = await monitor({ kubeconfig: `${first}:${second}` });
-      // It reached the simulator with the token (no GitRepository there: not-found, not a config error).
-      expect(r.final.error?.category).toBe('not-found');
-      expect(r.final.cluster.context).toBe('sim');
-      expect(sim.stats().requests).toBeGreaterThan(0);
-    } finally {
-      await sim.stop();
-    }
+    const { sim } = await startSim({ token: 'right' });
+    const first = file('first', stringify({ 'current-context': 'sim', contexts: [{ name: 'sim', context: { cluster: 'sim', user: 'u' } }] }));
+    const second = file('second', stringify({
+      'current-context': 'dev',
+      clusters: [{ name: 'sim', cluster: { server: sim.url } }],
+      users: [{ name: 'u', user: { token: 'right' } }],
+      contexts: [{ name: 'sim', context: { cluster: 'elsewhere' } }],
+    }));
+    const r = await monitor({ kubeconfig: `${first}:${second}` });
+    // It reached the simulator with the token (no GitRepository there: not-found, not a config error).
+    expect(r.final.error?.category).toBe('not-found');
+    expect(r.final.cluster.context).toBe('sim');
+    expect(sim.stats().requests).toBeGreaterThan(0);
   });
 });
 
@@ -271,23 +246,8 @@ describe('a state directory that cannot be used', () => {
     return statePaths({ XDG_STATE_HOME: join(blocker, 'state') });
   }
 
-  const session = (id: string): StoredSession => ({
-    schema: 1,
-    id,
-    repo: {},
-    commit: { sha: SHA_NEW },
-    cluster: {},
-    startedAt: 1,
-    updatedAt: 1,
-    timeoutMs: 1000,
-    status: 'finished',
-    verdict: 'success',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  });
+  const session = (id: string): StoredSession =>
+    finishedSession(id, { repo: {}, commit: { sha: SHA_NEW }, startedAt: 1, updatedAt: 1, endedAt: undefined, timeoutMs: 1000 });
 
   it('writes fail with a clear error; the session writer reports them instead of throwing', () => {
     const p = pathsUnderAFile();

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { clusterKey, mergeClusters, splitClusters, touchNodes, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
 import { DEFAULT_CONFIG, EXIT_CODES, newSessionState, VERDICT_SEVERITY, worstVerdict, type MonitorEvent, type NodeState, type SessionState, type Verdict } from '../../src/core/types.js';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { followedContexts, runMonitor, type RunOptions } from '../../src/engine/run.js';
-import { SHA_NEW, SHA_OLD, gitReady, gitRepository, helmRelease, hrFailed, hrReady, invId, kustomization, ksProgressing, ksReady } from '../helpers/flux.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { followedContexts, type RunOptions } from '../../src/engine/run.js';
+import { SHA_NEW, SHA_OLD, gitReady, gitRepository } from '../helpers/flux.js';
+import { cleanup, FLEET_URL as URL_, startEngine, startSim, waitFor, type SimCluster } from '../helpers/engine.js';
+import { applyNewCommit, seedFleet } from '../helpers/fleet.js';
 import { mergeKubeconfigs } from '../helpers/kubeconfig.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { runDetachedSession } from '../../src/session/monitor-process.js';
@@ -177,44 +179,24 @@ describe('merging the clusters of a session', () => {
 
 // ---- the engine, one Monitor per context, on two API simulators --------------------------------------------------
 
-const URL_ = 'https://github.com/acme/fleet.git';
-const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
-const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
-const HR = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
-const inventory = [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')];
-
 let dir: string;
-const sims: ApiSimulator[] = [];
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fm-clusters-'));
 });
 afterEach(async () => {
-  await Promise.all(sims.splice(0).map((s) => s.stop()));
+  await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A simulator with the usual fleet as Flux left it after SHA_OLD (shapes from test/helpers/flux.ts). */
-async function fleetSim(name: string): Promise<{ sim: ApiSimulator; kubeconfig: string }> {
-  const sim = new ApiSimulator();
-  await sim.start();
-  sims.push(sim);
-  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
-  sim.apply({ ...kustomization('infra'), status: ksReady(SHA_OLD) });
-  sim.apply({ ...kustomization('apps', { dependsOn: ['infra'] }), status: ksReady(SHA_OLD, inventory) });
-  const hr = sim.apply(helmRelease('podinfo'));
-  sim.setStatus(HR, hrReady(hr.metadata.generation!));
-  return { sim, kubeconfig: await sim.writeKubeconfig(join(dir, `${name}.kubeconfig`)) };
+/** A simulator with the usual fleet as Flux left it after SHA_OLD (helpers/fleet.ts). */
+async function fleetSim(): Promise<SimCluster> {
+  const c = await startSim();
+  seedFleet(c.sim, { unrelated: false });
+  return c;
 }
 
 /** Flux applying SHA_NEW on one simulator: the HelmRelease upgrade succeeds or fails. */
-function applyNew(sim: ApiSimulator, hrOutcome: 'ok' | 'fail') {
-  sim.setStatus(GIT, gitReady(SHA_NEW));
-  sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
-  sim.setStatus(ks('infra'), ksReady(SHA_NEW));
-  const hr = sim.apply({ ...helmRelease('podinfo'), spec: { ...helmRelease('podinfo').spec, values: { replicaCount: 2 } } });
-  sim.setStatus(ks('apps'), ksReady(SHA_NEW, inventory));
-  sim.setStatus(HR, hrOutcome === 'ok' ? hrReady(hr.metadata.generation!) : hrFailed(hr.metadata.generation!, "values don't meet the specifications of the schema(s): replicaCount: Invalid type"));
-}
+const applyNew = (sim: ApiSimulator, hrOutcome: 'ok' | 'fail') => applyNewCommit(sim, hrOutcome);
 
 /** A TCP port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -225,29 +207,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function run(over: Partial<RunOptions> & { kubeconfig: string }) {
-  const events: MonitorEvent[] = [];
-  const states: SessionState[] = [];
-  const p = runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    repoUrl: URL_,
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 30 },
-    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 300 },
-    onEvent: (e) => events.push(e),
-    onState: (s) => states.push(structuredClone(s)),
-    ...over,
-  });
-  return { p, events, states };
-}
-
-const waitFor = async (what: string, pred: () => boolean, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const run = (over: Partial<RunOptions> & { kubeconfig: string }) => startEngine({ config: { ...DEFAULT_CONFIG, timeout: 30 }, ...over });
 
 const sessionOf = (events: MonitorEvent[], cluster: string) => events.some((e) => e.type === 'session' && e.cluster === cluster);
 type Summary = Extract<MonitorEvent, { type: 'summary' }>;
@@ -262,8 +222,8 @@ describe('the engine on several clusters', () => {
   });
 
   it('succeeds on one cluster and fails on the other: overall failed, one subtree per cluster', async () => {
-    const prod = await fleetSim('prod');
-    const staging = await fleetSim('staging');
+    const prod = await fleetSim();
+    const staging = await fleetSim();
     const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'staging', file: staging.kubeconfig }], join(dir, 'two.kubeconfig'));
     const r = run({ kubeconfig, contexts: ['prod', 'staging'] });
     await waitFor('both session events', () => sessionOf(r.events, 'prod') && sessionOf(r.events, 'staging'));
@@ -307,7 +267,7 @@ describe('the engine on several clusters', () => {
   });
 
   it('a cluster nobody answers on does not stop the other: its result comes through, the unreachable one ends in error', async () => {
-    const prod = await fleetSim('prod');
+    const prod = await fleetSim();
     const port = await closedPort();
     const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'dr', server: `https://127.0.0.1:${port}` }], join(dir, 'two.kubeconfig'));
     const r = run({ kubeconfig, contexts: ['prod', 'dr'], config: { ...DEFAULT_CONFIG, timeout: 12 } });
@@ -334,7 +294,7 @@ describe('the engine on several clusters', () => {
   });
 
   it('a context missing from the kubeconfig is that cluster’s error at once; the other runs to its verdict', async () => {
-    const prod = await fleetSim('prod');
+    const prod = await fleetSim();
     const r = run({ kubeconfig: prod.kubeconfig, contexts: ['flux-sim', 'nope'] });
     await waitFor('nope summary', () => r.events.some((e) => e.type === 'summary' && e.cluster === 'nope'));
     expect(r.events.find((e) => e.type === 'error' && e.cluster === 'nope')).toMatchObject({ category: 'config', message: 'context "nope" is not in the kubeconfig' });
@@ -349,7 +309,7 @@ describe('the engine on several clusters', () => {
   });
 
   it('one context is the single-cluster session, unchanged: no cluster field, no clusters, keys not prefixed', async () => {
-    const prod = await fleetSim('prod');
+    const prod = await fleetSim();
     const r = run({ kubeconfig: prod.kubeconfig, contexts: ['flux-sim'] });
     await waitFor('session', () => r.events.some((e) => e.type === 'session'));
     applyNew(prod.sim, 'ok');
@@ -363,8 +323,8 @@ describe('the engine on several clusters', () => {
   });
 
   it('stopping stops every cluster', async () => {
-    const prod = await fleetSim('prod');
-    const staging = await fleetSim('staging');
+    const prod = await fleetSim();
+    const staging = await fleetSim();
     const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'staging', file: staging.kubeconfig }], join(dir, 'two.kubeconfig'));
     const ac = new AbortController();
     const r = run({ kubeconfig, contexts: ['prod', 'staging'], signal: ac.signal });
@@ -379,8 +339,8 @@ describe('the engine on several clusters', () => {
 
 describe('the detached monitor after a push', () => {
   it('follows every context of the hook configuration and records each cluster in the session file and history', async () => {
-    const prod = await fleetSim('prod');
-    const staging = await fleetSim('staging');
+    const prod = await fleetSim();
+    const staging = await fleetSim();
     const kubeconfig = await mergeKubeconfigs([{ context: 'prod', file: prod.kubeconfig }, { context: 'staging', file: staging.kubeconfig }], join(dir, 'two.kubeconfig'));
     const repo = join(dir, 'repo');
     mkdirSync(join(repo, '.kiro', 'hooks'), { recursive: true });
@@ -418,8 +378,8 @@ describe('the detached monitor after a push', () => {
 
 describe('which branches the hooks watch, with several clusters', () => {
   it('asks every configured context (those that answer) which branches their GitRepositories track', async () => {
-    const prod = await fleetSim('prod');
-    const staging = await fleetSim('staging');
+    const prod = await fleetSim();
+    const staging = await fleetSim();
     staging.sim.apply({ ...gitRepository('release', URL_, 'release/1.x'), status: gitReady(SHA_OLD, 'release/1.x') });
     const port = await closedPort();
     const kubeconfig = await mergeKubeconfigs(

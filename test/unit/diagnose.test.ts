@@ -3,40 +3,29 @@
 // finds, the requests it makes (flat in the number of healthy objects), RBAC notes, slow health checks, and
 // what the session ends with (the diagnosis event, the summary, the state). Pod statuses have the kubelet's
 // shapes (see test/unit/workloads.test.ts for their sources).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
-import { runMonitor, type RunOptions } from '../../src/engine/run.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiSimulator, ApiSimulatorOptions } from '../../src/sim/server.js';
+import type { RunOptions } from '../../src/engine/run.js';
+import { cleanup, FLEET_URL, startEngine, startSim as startSimulator, waitFor } from '../helpers/engine.js';
 import { diagnosisTrigger } from '../../src/core/verdict.js';
-import { DEFAULT_CONFIG, type KubeObject, type MonitorEvent, type SessionState } from '../../src/core/types.js';
+import type { KubeObject, MonitorEvent } from '../../src/core/types.js';
 import type { ClientStats } from '../../src/cluster/client.js';
 import { cond, gitReady, gitRepository, invId, kustomization, ksFailed, ksReady, SHA_NEW, SHA_OLD } from '../helpers/flux.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
+const URL_ = FLEET_URL;
 const KS = { kind: 'Kustomization', namespace: 'flux-system', name: 'apps' };
 const KS_KEY = 'Kustomization/flux-system/apps';
 const IMAGE = 'ghcr.io/acme/web:2.0.0';
 const HEALTH_MSG = "health check failed after 30s: timeout waiting for: [Deployment/team/web status: 'InProgress']";
 
 let sim: ApiSimulator;
-let dir: string;
 let kubeconfig: string;
 
 async function startSim(opts: ApiSimulatorOptions = {}) {
-  sim = new ApiSimulator(opts);
-  await sim.start();
-  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+  ({ sim, kubeconfig } = await startSimulator(opts));
 }
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-diagnose-'));
-});
-afterEach(async () => {
-  await sim?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
 const owner = { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' };
 
@@ -101,30 +90,7 @@ function seed(healthy: number) {
   event('apps.new', SHA_NEW, 'HealthCheckFailed', HEALTH_MSG, new Date().toISOString());
 }
 
-function run(over: Partial<RunOptions> = {}) {
-  const events: MonitorEvent[] = [];
-  const states: SessionState[] = [];
-  const p = runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    repoUrl: URL_,
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 20 },
-    kubeconfig,
-    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 300 },
-    onEvent: (e) => events.push(e),
-    onState: (s) => states.push(s),
-    ...over,
-  });
-  return { p, events, states };
-}
-
-async function until(pred: () => boolean, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const run = (over: Partial<RunOptions> = {}) => startEngine({ kubeconfig, ...over });
 
 /** The health check of the pushed commit fails. */
 function failHealthCheck() {
@@ -143,7 +109,7 @@ describe('diagnosis of a failing health check', () => {
       await startSim();
       seed(healthy);
       const r = run();
-      await until(() => r.events.some((e) => e.type === 'session'));
+      await waitFor(() => r.events.some((e) => e.type === 'session'));
       failHealthCheck();
       const final = await r.p;
       expect(final.verdict).toBe('failed');
@@ -186,7 +152,7 @@ describe('diagnosis of a failing health check', () => {
     await startSim({ forbidNamespaces: ['team'] });
     seed(1);
     const r = run();
-    await until(() => r.events.some((e) => e.type === 'session'));
+    await waitFor(() => r.events.some((e) => e.type === 'session'));
     failHealthCheck();
     const final = await r.p;
     expect(final.verdict).toBe('failed');
@@ -201,7 +167,7 @@ describe('diagnosis of a failing health check', () => {
     seed(2);
     let stats: ClientStats | undefined;
     const r = run({ onClient: (c) => (stats = c.stats), tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 300, healthSlowMs: 100, diagnoseEveryMs: 50 } });
-    await until(() => r.events.some((e) => e.type === 'session'));
+    await waitFor(() => r.events.some((e) => e.type === 'session'));
     sim.setStatus({ kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' }, gitReady(SHA_NEW));
     const rev = `main@sha1:${SHA_NEW}`;
     sim.setStatus(KS, {
@@ -211,7 +177,7 @@ describe('diagnosis of a failing health check', () => {
       inventory: { entries: inventory.map((id) => ({ id, v: 'v1' })) },
       conditions: [cond('Ready', 'Unknown', 'Progressing', 'Reconciliation in progress'), cond('Reconciling', 'True', 'Progressing', `Running health checks for revision ${rev} with a timeout of 5m0s`)],
     });
-    await until(() => !!diagnosisOf(r.events));
+    await waitFor(() => !!diagnosisOf(r.events));
     const d = diagnosisOf(r.events)!;
     // Nothing named yet: the workloads of the inventory, one LIST of Deployments in team by the owner labels.
     expect(d.workloads.map((w) => w.name)).toEqual(['web']);
@@ -230,7 +196,7 @@ describe('diagnosis of a failing health check', () => {
     seed(1);
     let stats: ClientStats | undefined;
     const r = run({ onClient: (c) => (stats = c.stats) });
-    await until(() => r.events.some((e) => e.type === 'session'));
+    await waitFor(() => r.events.some((e) => e.type === 'session'));
     sim.setStatus({ kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' }, gitReady(SHA_NEW));
     sim.setStatus(KS, ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', 'kustomize build failed: accumulating resources: missing.yaml: no such file or directory'));
     const final = await r.p;

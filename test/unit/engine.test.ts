@@ -1,102 +1,27 @@
 // The monitor engine against the project's API simulator (a real HTTP server speaking the Kubernetes API).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
-import { runMonitor, type RunOptions } from '../../src/engine/run.js';
-import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import {
-  SHA_NEW,
-  SHA_NEWER,
-  SHA_OLD,
-  T0,
-  cond,
-  gitFailed,
-  gitReady,
-  gitRepository,
-  helmRelease,
-  hrFailed,
-  hrReady,
-  invId,
-  kustomization,
-  ksFailed,
-  ksProgressing,
-  ksReady,
-  ksWaiting,
-} from '../helpers/flux.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ApiSimulator, ApiSimulatorOptions } from '../../src/sim/server.js';
+import type { RunOptions } from '../../src/engine/run.js';
+import { DEFAULT_CONFIG, type MonitorEvent } from '../../src/core/types.js';
+import { cleanup, phasesOf, startEngine, startSim as startSimulator, waitFor } from '../helpers/engine.js';
+import { GIT, ks, applyNewCommit as applySimCommit, seedFleet as seedSimFleet } from '../helpers/fleet.js';
+import { SHA_NEW, SHA_NEWER, SHA_OLD, T0, cond, gitFailed, gitReady, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady, ksWaiting } from '../helpers/flux.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
-const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
-const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
 
 let sim: ApiSimulator;
-let dir: string;
 let kubeconfig: string;
 
 async function startSim(opts: ApiSimulatorOptions = {}) {
-  sim = new ApiSimulator(opts);
-  await sim.start();
-  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+  ({ sim, kubeconfig } = await startSimulator(opts));
 }
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-engine-'));
-});
-afterEach(async () => {
-  await sim?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
-/** The usual fleet: source → infra → apps (dependsOn infra); apps applies a HelmRelease. */
-function seedFleet() {
-  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
-  sim.apply({ ...kustomization('infra'), status: ksReady(SHA_OLD) });
-  sim.apply({ ...kustomization('apps', { dependsOn: ['infra'] }), status: ksReady(SHA_OLD, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]) });
-  const hr = sim.apply(helmRelease('podinfo'));
-  sim.setStatus({ kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' }, hrReady(hr.metadata.generation!));
-  // Unrelated: another repository's source and Kustomization.
-  sim.apply({ ...gitRepository('other', 'https://github.com/acme/other.git'), status: gitReady(SHA_OLD) });
-  sim.apply({ ...kustomization('other-app', { source: 'other' }), status: ksReady(SHA_OLD) });
-}
+/** The engine on the push of SHA_NEW, the repository named as its SSH remote (the fleet's sources use https). */
+const run = (over: Partial<RunOptions> = {}) => startEngine({ repoUrl: 'git@github.com:acme/fleet.git', kubeconfig, ...over });
 
-function run(over: Partial<RunOptions> = {}) {
-  const events: MonitorEvent[] = [];
-  const states: SessionState[] = [];
-  const p = runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    repoUrl: 'git@github.com:acme/fleet.git',
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 20 },
-    kubeconfig,
-    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 300 },
-    onEvent: (e) => events.push(e),
-    onState: (s) => states.push(s),
-    ...over,
-  });
-  return { p, events, states };
-}
-
-const waitFor = async (pred: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-const phasesOf = (events: MonitorEvent[], key: string) => events.filter((e) => e.type === 'phase' && e.key === key).map((e) => (e as { phase: string }).phase);
-
-/** Plays Flux applying SHA_NEW everywhere, successfully. */
-function applyNewCommit(hrOutcome: 'ok' | 'fail' = 'ok') {
-  sim.setStatus(GIT, gitReady(SHA_NEW));
-  sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
-  sim.setStatus(ks('infra'), ksReady(SHA_NEW));
-  const hr = sim.apply({ ...helmRelease('podinfo'), spec: { ...helmRelease('podinfo').spec, values: { replicaCount: 2 } } });
-  sim.setStatus(ks('apps'), ksReady(SHA_NEW, [invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease')]));
-  const ref = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
-  sim.setStatus(ref, hrOutcome === 'ok' ? hrReady(hr.metadata.generation!) : hrFailed(hr.metadata.generation!, "values don't meet the specifications of the schema(s): replicaCount: Invalid type"));
-}
+const seedFleet = () => seedSimFleet(sim);
+const applyNewCommit = (hrOutcome: 'ok' | 'fail' = 'ok') => applySimCommit(sim, hrOutcome);
 
 describe('engine against the API simulator', () => {
   it('follows a push to success: affected set, phases, summary', async () => {

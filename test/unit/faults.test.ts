@@ -2,79 +2,38 @@
 // watches, broken watch frames and hostile object contents. The monitor must keep going, say what happens, end
 // with the right verdict and never throw. No timing assertions: every wait is bounded by the session timeout.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { runMonitor, type RunOptions } from '../../src/engine/run.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import type { RunOptions } from '../../src/engine/run.js';
+import { cleanup, errorsOf, SIM_TUNING, startEngine, startSim, waitFor } from '../helpers/engine.js';
+import { GIT, HR, ks, seedFleet } from '../helpers/fleet.js';
 import { createJsonPrinter } from '../../src/ui/json.js';
+import { KINDS as FLUX_KINDS } from '../../src/core/kinds.js';
 import { QUIET_THROTTLES } from '../../src/engine/reflector.js';
-import { DEFAULT_CONFIG, type MonitorEvent, type SessionState } from '../../src/core/types.js';
-import { SHA_NEW, SHA_OLD, cond, gitReady, gitRepository, helmRelease, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady } from '../helpers/flux.js';
+import { DEFAULT_CONFIG, type MonitorEvent } from '../../src/core/types.js';
+import { SHA_NEW, SHA_OLD, cond, gitReady, helmRelease, hrReady, invId, ksFailed, ksProgressing, ksReady } from '../helpers/flux.js';
 import { mulberry32 } from '../helpers/rng.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
-/** The kinds the engine reads with the default config (every served Flux kind: seven plus ExternalArtifact). */
-const KINDS = 8;
-const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
-const HR = { kind: 'HelmRelease', namespace: 'apps', name: 'podinfo' };
-const ks = (name: string) => ({ kind: 'Kustomization', namespace: 'flux-system', name });
+/** The kinds the engine reads with the default config: every served Flux kind, one watch each. */
+const KINDS = FLUX_KINDS.length;
 const HR_ID = invId('apps', 'podinfo', 'helm.toolkit.fluxcd.io', 'HelmRelease');
 
 let sim: ApiSimulator;
-let dir: string;
 let kubeconfig: string;
+let dir: string;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-faults-'));
-  sim = new ApiSimulator();
-  await sim.start();
-  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
-  sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
-  sim.apply({ ...kustomization('infra'), status: ksReady(SHA_OLD) });
-  sim.apply({ ...kustomization('apps', { dependsOn: ['infra'] }), status: ksReady(SHA_OLD, [HR_ID]) });
-  const hr = sim.apply(helmRelease('podinfo'));
-  sim.setStatus(HR, hrReady(hr.metadata.generation!));
+  ({ sim, kubeconfig, dir } = await startSim());
+  seedFleet(sim, { unrelated: false });
 });
-afterEach(async () => {
-  await sim.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
-function run(over: Partial<RunOptions> = {}) {
-  const events: MonitorEvent[] = [];
-  let last: SessionState | undefined;
-  /** The session's error in every published state (the state object is updated in place). */
-  const errorTrail: Array<SessionState['error']> = [];
-  const p = runMonitor({
-    pushed: { sha: SHA_NEW, branch: 'main' },
-    repoUrl: URL_,
-    branch: 'main',
-    config: { ...DEFAULT_CONFIG, timeout: 20 },
-    kubeconfig,
-    tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 2000, settleDelayMs: 200 },
-    onEvent: (e) => events.push(e),
-    onState: (s) => {
-      last = s;
-      errorTrail.push(s.error);
-    },
-    ...over,
-  });
-  return { p, events, state: () => last, errorTrail };
-}
-
-const waitFor = async (pred: () => boolean, what: string, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+const run = (over: Partial<RunOptions> = {}) => startEngine({ kubeconfig, tuning: { ...SIM_TUNING, settleDelayMs: 200 }, ...over });
 const sessionStarted = (events: MonitorEvent[]) => events.some((e) => e.type === 'session');
-const errorsOf = (events: MonitorEvent[]) => events.filter((e): e is Extract<MonitorEvent, { type: 'error' }> => e.type === 'error');
 
 /** Flux applies SHA_NEW everywhere, one step at a time (each step is a separate watch event). */
 const STEPS: Array<() => void> = [
@@ -90,7 +49,7 @@ const STEPS: Array<() => void> = [
 describe('faults during a session', () => {
   it('connections dropped at random while Flux works: every change still arrives, verdict success', async () => {
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     const rand = mulberry32(42);
     let drops = 0;
     for (const step of STEPS) {
@@ -116,7 +75,7 @@ describe('faults during a session', () => {
     sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'discovery', count: 1 });
     sim.failNext({ status: 500, verb: 'watch', count: 4 });
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events), 'the session');
+    await waitFor('the session', () => sessionStarted(events));
     for (const step of STEPS) step();
     const final = await p;
     expect(final.verdict).toBe('success');
@@ -137,7 +96,7 @@ describe('faults during a session', () => {
       sim.failNext({ status: 429, retryAfterSeconds: 0, verb, pathMatch, count: QUIET_THROTTLES - 1 });
     }
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session and every watch');
+    await waitFor('the session and every watch', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     // Every kind, one of them listed again after each 429; the HelmRelease watch opened after its 429s.
     expect(sim.stats().requestsByVerb.list).toBe(KINDS + QUIET_THROTTLES);
     expect(sim.stats().requestsByVerb.watch).toBeGreaterThanOrEqual(KINDS + QUIET_THROTTLES);
@@ -151,7 +110,7 @@ describe('faults during a session', () => {
   it('throttling that lasts is reported once as throttled, then recovered', async () => {
     sim.failNext({ status: 429, retryAfterSeconds: 0, verb: 'list', pathMatch: 'kustomizations', count: QUIET_THROTTLES + 2 });
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events), 'the session');
+    await waitFor('the session', () => sessionStarted(events));
     expect(errorsOf(events)).toEqual([
       expect.objectContaining({ category: 'throttled', status: 429, recovered: false, hint: expect.stringMatching(/backs off/) }),
       expect.objectContaining({ category: 'throttled', recovered: true, outageMs: expect.any(Number) }),
@@ -162,17 +121,17 @@ describe('faults during a session', () => {
   });
 
   it('a quiet (stalled) watch is re-opened without a word; changes made while every stream is silent are not lost', async () => {
-    const { p, events, state } = run({
+    const { p, events, last: state } = run({
       config: { ...DEFAULT_CONFIG, timeout: 120 },
       tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 300, settleDelayMs: 200 },
     });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     const started = sim.stats().watchesStarted;
     // Every stream goes silent (events and bookmarks held back) until released below, however long that takes.
     sim.stallWatches(600_000);
     for (const step of STEPS) step(); // written while every stream is silent
     // A silent watch is ended after stallMs and re-opened; the new one is silent too: wait for a few rounds.
-    await waitFor(() => sim.stats().watchesStarted >= started + 3 * KINDS, 'the quiet watches to be re-opened', 60_000);
+    await waitFor('the quiet watches to be re-opened', () => sim.stats().watchesStarted >= started + 3 * KINDS, 60_000);
     expect(errorsOf(events)).toEqual([]);
     expect(state()?.error).toBeUndefined();
     sim.stallWatches(0);
@@ -184,19 +143,21 @@ describe('faults during a session', () => {
   });
 
   it('the session carries an error while any watch still fails, and one recovery once the last one is back', async () => {
-    const { p, events, state, errorTrail } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    const { p, events, states, last: state } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
+    /** The session's error in every published state. */
+    const errorTrail = () => states.map((s) => s.error);
+    await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     // Kustomization watches keep failing; every connection drops: the other kinds come back at once.
     sim.failNext({ status: 500, verb: 'watch', pathMatch: 'kustomizations', count: 1_000_000 });
     sim.dropWatchesNow();
-    const from = errorTrail.length;
-    await waitFor(() => sim.stats().openWatches === KINDS - 1 && errorsOf(events).length > 0, 'every other watch back, one kind failing');
+    const from = states.length;
+    await waitFor('every other watch back, one kind failing', () => sim.stats().openWatches === KINDS - 1 && errorsOf(events).length > 0);
     STEPS[0]!();
-    await waitFor(() => state()!.nodes['GitRepository/flux-system/flux-system']?.phase === 'Ready', 'a change seen by a working watch');
+    await waitFor('a change seen by a working watch', () => state()!.nodes['GitRepository/flux-system/flux-system']?.phase === 'Ready');
     // From the first failure on, every published state names an open error: a recovered kind does not clear it.
-    const failing = errorTrail.slice(from).findIndex((e) => e !== undefined);
+    const failing = errorTrail().slice(from).findIndex((e) => e !== undefined);
     expect(failing).toBeGreaterThanOrEqual(0);
-    expect(errorTrail.slice(from + failing).map((e) => e?.category)).not.toContain(undefined);
+    expect(errorTrail().slice(from + failing).map((e) => e?.category)).not.toContain(undefined);
     expect(state()!.error?.category).toBe('server-error');
     expect(errorsOf(events).filter((e) => e.recovered)).toEqual([]);
     expect(errorsOf(events)).toHaveLength(1);
@@ -212,7 +173,7 @@ describe('faults during a session', () => {
 
   it('malformed and nonsensical watch frames end the stream, which is reopened; the session is unharmed', async () => {
     const { p, events } = run();
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     // Broken JSON, then valid JSON that is not a watch event: wrong types, objects without metadata, nulls.
     const raw = (frame: string) => {
       for (const w of (sim as unknown as { watchers: Set<{ res: { write(s: string): void } }> }).watchers) w.res.write(frame);
@@ -268,7 +229,7 @@ describe('faults during a session', () => {
     const lines: string[] = [];
     const print = createJsonPrinter({ write: (s: string) => lines.push(s) });
     const { p, events } = run({ onEvent: (e) => (events.push(e), print(e)) });
-    await waitFor(() => sessionStarted(events), 'the session');
+    await waitFor('the session', () => sessionStarted(events));
     sim.setStatus(GIT, gitReady(SHA_NEW));
     sim.setStatus(ks('infra'), {
       ...ksFailed(SHA_NEW, SHA_OLD, 'BuildFailed', huge),
@@ -296,26 +257,26 @@ describe('faults during a session', () => {
 
   it('an API server restart mid-session: one outage with its duration, one recovery, nothing for the relists', async () => {
     const { p, events } = run({ config: { ...DEFAULT_CONFIG, timeout: 120 } });
-    await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+    await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
     const listsBefore = sim.stats().requestsByVerb.list ?? 0;
     const beforeDown = Date.now();
     await sim.setUnavailable(true);
-    await waitFor(() => errorsOf(events).some((e) => e.category === 'unreachable' && !e.recovered), 'the outage to be reported');
+    await waitFor('the outage to be reported', () => errorsOf(events).some((e) => e.category === 'unreachable' && !e.recovered));
     const reported = Date.now();
     STEPS[0]!(); // changes while the monitor cannot see them
     // As after a real restart: the history is gone (every resumed watch gets 410 and relists), and each kind
     // answers 429 "storage is (re)initializing" once to its watch and once to its list.
     sim.compact();
-    for (const plural of ['gitrepositories', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'externalartifacts', 'kustomizations', 'helmreleases']) {
+    for (const { plural } of FLUX_KINDS) {
       sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'watch', pathMatch: plural });
       sim.failNext({ status: 429, retryAfterSeconds: 1, verb: 'list', pathMatch: plural });
     }
     const backUp = Date.now();
     await sim.setUnavailable(false);
-    await waitFor(() => errorsOf(events).some((e) => e.recovered), 'the recovery');
+    await waitFor('the recovery', () => errorsOf(events).some((e) => e.recovered));
     const recoverySeen = Date.now();
     // Every kind relists (its first list answered 429, the second one served), and none of it is reported.
-    await waitFor(() => sim.stats().requestsByVerb.list! - listsBefore >= 2 * KINDS, 'every kind to relist');
+    await waitFor('every kind to relist', () => sim.stats().requestsByVerb.list! - listsBefore >= 2 * KINDS);
     for (const step of STEPS.slice(1)) step();
     const final = await p;
     expect(final.verdict).toBe('success');
@@ -372,8 +333,8 @@ describe('a proxy answering LISTs with a login page', () => {
     const target = YAML.parse(readFileSync(kubeconfig, 'utf8')).clusters[0].cluster.server as string;
     const front = await loginPageFront(target);
     try {
-      const { p, events, state } = run({ kubeconfig: front.kubeconfig, config: { ...DEFAULT_CONFIG, timeout: 60 } });
-      await waitFor(() => sessionStarted(events) && sim.stats().openWatches >= KINDS, 'the session');
+      const { p, events, last: state } = run({ kubeconfig: front.kubeconfig, config: { ...DEFAULT_CONFIG, timeout: 60 } });
+      await waitFor('the session', () => sessionStarted(events) && sim.stats().openWatches >= KINDS);
       // From now on, Kustomization lists get the login page; the watches' history goes, so they must relist.
       // (Every watch ends; a change is made before any is re-opened, then the history is compacted: each resumes
       // from a resourceVersion that is gone, gets 410 and relists.)
@@ -382,7 +343,7 @@ describe('a proxy answering LISTs with a login page', () => {
       sim.setStatus(ks('infra'), ksProgressing(SHA_NEW, SHA_OLD));
       sim.compact();
       const gone = () => Object.values(state()!.nodes).filter((n) => n.deleted || n.reason === 'Deleted');
-      await waitFor(() => front.served >= 3 || (front.served > 0 && gone().length > 0), 'a few relists answered by the login page');
+      await waitFor('a few relists answered by the login page', () => front.served >= 3 || (front.served > 0 && gone().length > 0));
       expect(gone()).toEqual([]);
       const nodes = Object.values(state()!.nodes);
       expect(nodes.filter((n) => n.deleted || n.reason === 'Deleted')).toEqual([]);

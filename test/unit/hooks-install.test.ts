@@ -144,7 +144,7 @@ describe('a bare repository that pushes', () => {
   it('gets the hooks (core.hooksPath honoured); a real push from it starts a monitor that `status` there shows', async () => {
     const { ApiSimulator } = await import('../../src/sim/server.js');
     const { git: gitStatus, ks: ksStatus } = await import('../../src/sim/flux-status.js');
-    const { TestRepo, eventually, requireBuild } = await import('../e2e/helpers.js');
+    const { TestRepo, eventually, requireBuild } = await import('../helpers/e2e.js');
     requireBuild();
     const sim = new ApiSimulator();
     await sim.start();

@@ -4,13 +4,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeObject } from '../../src/core/types.js';
+import { describe, expect, it } from 'vitest';
 import { installHooks } from '../../src/git/hooks.js';
 import { checkStateDir, stateDir, StateDirError, statePaths } from '../../src/session/paths.js';
 import { liveness } from '../../src/session/store.js';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { CLI, eventually, requireBuild, ROOT, TestRepo } from '../e2e/helpers.js';
+import { CLI, eventually, fluxApp, requireBuild, ROOT, useE2eCluster, type TestRepo } from '../helpers/e2e.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -224,48 +222,15 @@ describe('§6 the state directory: one rule for the hooks and the CLI, and one t
 // ---------------------------------------------------------------------------------------------------------------
 // Real pushes: real git, the installed hooks, the built CLI, the detached monitor and the API simulator.
 
-let sim: ApiSimulator;
-let kubeconfig: string;
-const repos: TestRepo[] = [];
 let seq = 0;
 
 describe('real pushes', () => {
-  beforeAll(async () => {
-    requireBuild();
-    sim = new ApiSimulator();
-    await sim.start();
-    kubeconfig = join(mkdtempSync(join(tmpdir(), 'fm-hostile-kube-')), 'kubeconfig');
-    await sim.writeKubeconfig(kubeconfig);
-  });
-  afterEach(() => {
-    for (const r of repos.splice(0)) r.stopAll();
-  });
-  afterAll(async () => {
-    await sim?.stop();
-  });
+  const cluster = useE2eCluster();
 
-  function newRepo(config?: string): TestRepo {
-    const r = new TestRepo({ kubeconfig, ...(config ? { config } : {}) });
-    repos.push(r);
-    return r;
-  }
+  const newRepo = (config?: string): TestRepo => cluster.newRepo(config ? { config } : {});
 
   /** A GitRepository of the repository's remote on branch main, and a Kustomization from it, never reconciled. */
-  function fluxFor(r: TestRepo): void {
-    const name = `hostile-${++seq}`;
-    sim.apply({
-      apiVersion: 'source.toolkit.fluxcd.io/v1',
-      kind: 'GitRepository',
-      metadata: { name, namespace: 'flux-system' },
-      spec: { url: r.remote, ref: { branch: 'main' }, interval: '1m' },
-    } as KubeObject);
-    sim.apply({
-      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
-      kind: 'Kustomization',
-      metadata: { name, namespace: 'flux-system' },
-      spec: { sourceRef: { kind: 'GitRepository', name }, path: './deploy', interval: '1m', prune: true },
-    } as KubeObject);
-  }
+  const fluxFor = (r: TestRepo): void => void fluxApp(cluster.sim, r, `hostile-${++seq}`);
 
   it.skipIf(!hasBash)('§4 `git push 7>&1 240>&1 | …` reaches end of file when git exits, while the monitor it started still runs', async () => {
     // A session that would run 15 s: without the fix, the pipe stays open until it ends.

@@ -2,86 +2,39 @@
 // starts the server chooses the kubeconfig, its contexts, the directories tools may use and whether anything is
 // written to the cluster; a call (or a repository's hook file) that names anything else is refused with an
 // `isError` result naming the flag that allows it. Each case here is what such a caller would send.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { stringify as yaml } from 'yaml';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { MonitorEvent, SessionState } from '../../src/core/types.js';
-import type { CommandIO } from '../../src/commands/types.js';
-import mcp, { createMcpServer, MAX_WAITING_CALLS, readOnlyClient, serveStdio, type McpContext } from '../../src/commands/mcp.js';
+import type { MonitorEvent } from '../../src/core/types.js';
+import mcp, { MAX_WAITING_CALLS, readOnlyClient, serveStdio, type McpContext } from '../../src/commands/mcp.js';
 import type { ClusterClient } from '../../src/cluster/client.js';
-import { statePaths, type StatePaths } from '../../src/session/paths.js';
+import type { StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import { sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { SHA_NEW, SHA_OLD, gitReady, gitRepository, kustomization, ksReady } from '../helpers/flux.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { SHA_NEW, gitReady, ksReady } from '../helpers/flux.js';
+import { errorText, resultJson, useMcp } from '../helpers/mcp.js';
+import { eventually } from '../helpers/e2e.js';
+import { FLEET_URL } from '../helpers/engine.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
+const URL_ = FLEET_URL;
 const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
 const KS = { kind: 'Kustomization', namespace: 'flux-system', name: 'apps' };
 
+const mcpTest = useMcp('fm-hostile-mcp-');
 let dir: string;
 let paths: StatePaths;
-let env: NodeJS.ProcessEnv;
 let stderr: string[];
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'fm-hostile-mcp-')));
-  env = { XDG_STATE_HOME: join(dir, 'state'), HOME: join(dir, 'home'), PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1' };
-  paths = statePaths(env);
-  stderr = [];
+  ({ dir, paths, stderr } = mcpTest);
 });
-
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function sink(into: string[]): NodeJS.WriteStream {
-  return { write: (s: string) => (into.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream;
-}
-
-function io(cwd = dir): CommandIO {
-  return { stdout: sink([]), stderr: sink(stderr), stdin: new PassThrough() as unknown as NodeJS.ReadStream, env, cwd };
-}
-
-async function connect(ctx: Partial<McpContext> = {}): Promise<Client> {
-  const { server } = createMcpServer({ io: io(), ...ctx });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'hostile', version: '1' });
-  await server.connect(a);
-  await client.connect(b);
-  cleanup.push(() => client.close(), () => server.close());
-  return client;
-}
-
-function resultJson(r: unknown): unknown {
-  const res = r as CallToolResult;
-  expect(res.isError ?? false, (res.content[0] as { text: string }).text).toBe(false);
-  return JSON.parse((res.content[0] as { text: string }).text);
-}
-
-function errorText(r: unknown): string {
-  const res = r as CallToolResult;
-  expect(res.isError, (res.content[0] as { text: string }).text).toBe(true);
-  return (res.content[0] as { text: string }).text;
-}
-
-function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd, env: { ...env, GIT_AUTHOR_NAME: 'Dev', GIT_AUTHOR_EMAIL: 'd@x', GIT_COMMITTER_NAME: 'Dev', GIT_COMMITTER_EMAIL: 'd@x' }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const { io, connect, git, session } = mcpTest;
 
 /** A repository at `path` with one commit and `origin` = URL_; with `hook`, its hook file's `config:` block. */
 function newRepo(path: string, hook?: Record<string, unknown>): { path: string; head: string } {
@@ -112,27 +65,13 @@ function hostileKubeconfig(path: string, user: Record<string, unknown>, server =
   return path;
 }
 
-async function waitFor<T>(fn: () => T | undefined | false, what: string): Promise<T> {
-  for (let i = 0; i < 1500; i++) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('hostile MCP calls', () => {
   let sim: ApiSimulator;
   let kubeconfig: string;
 
   beforeEach(async () => {
-    sim = new ApiSimulator();
-    await sim.start();
-    cleanup.push(() => sim.stop());
     // The server's kubeconfig: one context, flux-sim.
-    kubeconfig = await sim.writeKubeconfig(join(dir, 'server-kubeconfig'));
-    sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
-    sim.apply({ ...kustomization('apps'), status: ksReady(SHA_OLD) });
+    ({ sim, kubeconfig } = await mcpTest.simFleet());
   });
 
   const watchArgs = (over: Record<string, unknown> = {}) => ({ revision: SHA_NEW, repoUrl: URL_, branch: 'main', timeout: '20s', ...over });
@@ -160,7 +99,7 @@ describe('hostile MCP calls', () => {
       res.writeHead(401).end();
     });
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise((r) => listener.close(r)));
+    mcpTest.onCleanup(() => new Promise((r) => listener.close(r)));
     const secret = join(dir, 'secret');
     writeFileSync(secret, 'the-users-secret\n');
     const evil = hostileKubeconfig(join(dir, 'evil-kubeconfig'), { tokenFile: secret }, `http://127.0.0.1:${(listener.address() as AddressInfo).port}`);
@@ -174,7 +113,7 @@ describe('hostile MCP calls', () => {
   it("a context that is not in the server's kubeconfig is refused, naming --kubeconfig", async () => {
     const client = await connect({ kubeconfig });
     expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ context: 'prod' }) }))).toMatch(
-      /^context "prod": refused: not a context of the server's kubeconfig \(.*server-kubeconfig\)\nhint: its contexts: flux-sim\. .*flux-monitor mcp --kubeconfig PATH/,
+      new RegExp(`^context "prod": refused: not a context of the server's kubeconfig \\(${kubeconfig.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\nhint: its contexts: flux-sim\\. .*flux-monitor mcp --kubeconfig PATH`),
     );
     expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ contexts: ['flux-sim', 'prod'] }) }))).toMatch(/^context "prod": refused/);
     expect(sim.stats().requests).toBe(0);
@@ -263,7 +202,7 @@ describe('hostile MCP calls', () => {
     // The repository asks for auto_reconcile: the watch runs, warns, and only reads.
     const progress: string[] = [];
     const call = client.callTool({ name: 'watch_commit', arguments: { repo: repo.path, timeout: '1m' } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
-    await waitFor(() => progress.some((m) => m.startsWith('Kustomization flux-system/apps: ')), 'the watch to start');
+    await eventually(() => progress.some((m) => m.startsWith('Kustomization flux-system/apps: ')), 30_000, 'the watch to start');
     sim.setStatus(GIT, gitReady(repo.head));
     sim.setStatus(KS, ksReady(repo.head));
     const events = resultJson(await call) as MonitorEvent[];
@@ -312,7 +251,7 @@ describe('hostile MCP calls', () => {
         timeout: 600_000,
       }),
     );
-    await waitFor(() => progress.size === MAX_WAITING_CALLS, 'every waiting call to be under way');
+    await eventually(() => progress.size === MAX_WAITING_CALLS, 30_000, 'every waiting call to be under way');
     const tooMany = /^(watch_commit|get_session): refused: too many calls under way: this server runs at most \d+ watch_commit and waiting get_session calls at once\nhint: wait for one/;
     expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs() }))).toMatch(tooMany);
     expect(errorText(await client.callTool({ name: 'get_session', arguments: { id: 's-run', wait: true } }))).toMatch(tooMany);
@@ -329,9 +268,9 @@ describe('hostile MCP calls', () => {
     const client = await connect({ kubeconfig, maxEvents: 2 });
     const progress: string[] = [];
     const call = client.callTool({ name: 'watch_commit', arguments: watchArgs() }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
-    await waitFor(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)'), 'the watch to start');
+    await eventually(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)'), 30_000, 'the watch to start');
     sim.setStatus(GIT, gitReady(SHA_NEW));
-    await waitFor(() => progress.includes('GitRepository flux-system/flux-system: Ready (Succeeded)'), 'the source Ready');
+    await eventually(() => progress.includes('GitRepository flux-system/flux-system: Ready (Succeeded)'), 30_000, 'the source Ready');
     sim.setStatus(KS, ksReady(SHA_NEW));
     const events = resultJson(await call) as MonitorEvent[];
     expect(events[0]).toMatchObject({ type: 'session' });
@@ -353,7 +292,7 @@ describe('the MCP server on stdio', () => {
     const done = ctx ? serveStdio({ io: serverIo, ...ctx }) : mcp.run(argv, serverIo);
     const client = new Client({ name: 'hostile', version: '1' });
     await client.connect(new StdioServerTransport(fromServer, toServer));
-    cleanup.push(async () => {
+    mcpTest.onCleanup(async () => {
       await client.close();
       toServer.end();
       await done;
@@ -369,10 +308,10 @@ describe('the MCP server on stdio', () => {
   it('a line that is not JSON is answered with a JSON-RPC Parse error (-32700, id null); JSON that is no message with -32600', async () => {
     const s = await start([], {});
     s.send('this is not json\n');
-    await waitFor(() => s.lines().some((l) => l.id === null), 'the parse error answer');
+    await eventually(() => s.lines().some((l) => l.id === null), 30_000, 'the parse error answer');
     expect(s.lines().find((l) => l.id === null)).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.stringMatching(/^Parse error/) } });
     s.send('{"hello": "world"}\n');
-    await waitFor(() => s.lines().filter((l) => l.id === null).length === 2, 'the invalid request answer');
+    await eventually(() => s.lines().filter((l) => l.id === null).length === 2, 30_000, 'the invalid request answer');
     expect(s.lines().filter((l) => l.id === null)[1]).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
     // The server still serves.
     expect((await s.client.listTools()).tools).toHaveLength(3);
@@ -406,26 +345,3 @@ describe('the MCP server on stdio', () => {
     expect(log).not.toMatch(/^flux-monitor(?: status| history)?: /m);
   });
 });
-
-function session(id: string): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: join(dir, 'repo'), branch: 'main', remote: 'origin' },
-    commit: { sha: 'a'.repeat(40), subject: 'deploy' },
-    cluster: {},
-    startedAt: 1000,
-    updatedAt: 2000,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
-    verdictMessage: 'commit aaaaaaa is ready',
-    endedAt: 2000,
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  return { ...s, pushedAt: 1000 };
-}

@@ -2,22 +2,20 @@
 // or a history line of the wrong shape is skipped with one line naming it, and every other session keeps working in
 // status, history, follow and the MCP tools; old sessions are pruned and history.jsonl rotated, never a live one.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import history from '../../src/commands/history.js';
 import status from '../../src/commands/status.js';
-import { createMcpServer } from '../../src/commands/mcp.js';
 import type { CommandIO } from '../../src/commands/types.js';
 import { ConfigError, DEFAULT_RETENTION, parseConfig } from '../../src/config/load.js';
-import type { SessionState } from '../../src/core/types.js';
-import { runMonitor, newSessionId } from '../../src/engine/run.js';
-import { statePaths, type StatePaths } from '../../src/session/paths.js';
+import { DEFAULT_CONFIG } from '../../src/core/types.js';
+import { newSessionId } from '../../src/engine/run.js';
+import { runToVerdict } from '../helpers/engine.js';
+import { resultJson, sink, useMcp } from '../helpers/mcp.js';
+import { finishedSession } from '../helpers/session.js';
+import { type StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import { followSession } from '../../src/session/follow.js';
 import {
@@ -37,52 +35,22 @@ import {
 } from '../../src/session/store.js';
 import { SCENARIOS, startSimulatedCluster, randomSha } from '../../src/sim/index.js';
 
+const mcpTest = useMcp('fm-hostile-');
 let dir: string;
 let repo: string;
 let env: NodeJS.ProcessEnv;
 let paths: StatePaths;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
 
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'fm-hostile-')));
-  env = { XDG_STATE_HOME: join(dir, 'state'), HOME: join(dir, 'home'), PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1' };
-  paths = statePaths(env);
+  ({ dir, env, paths } = mcpTest);
   repo = join(dir, 'repo');
   mkdirSync(repo);
-  const r = spawnSync('git', ['init', '-q', '-b', 'main'], { cwd: repo, env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(r.stderr);
+  mcpTest.git(repo, 'init', '-q', '-b', 'main');
 });
 
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
+/** A finished session of the test's repository. */
+const session = (id: string, over: Partial<StoredSession> = {}): StoredSession => finishedSession(id, { repo: { path: repo, branch: 'main', remote: 'origin' }, ...over });
 
-function session(id: string, over: Partial<StoredSession> = {}): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: repo, branch: 'main', remote: 'origin' },
-    commit: { sha: 'a'.repeat(40) },
-    cluster: {},
-    startedAt: 1000,
-    updatedAt: 2000,
-    endedAt: 2000,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  return { ...s, ...over };
-}
-
-function sink(into: string[]): NodeJS.WriteStream {
-  return { write: (s: string) => (into.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream;
-}
 
 function run(cmd: { run(argv: string[], io: CommandIO): Promise<number> }, argv: string[], cwd = repo) {
   const stdout: string[] = [];
@@ -213,22 +181,19 @@ describe('session files of the wrong shape', () => {
   it('a real session state of the engine (with a diagnosis) passes the schema', async () => {
     const scenario = SCENARIOS['health-check-failure']!;
     const cluster = await startSimulatedCluster({ scenario, player: { speed: 20 } });
-    cleanup.push(() => cluster.stop());
+    mcpTest.onCleanup(() => cluster.stop());
     const kubeconfig = await cluster.sim.writeKubeconfig(join(dir, 'kubeconfig'), { context: 'sim' });
     const sha = randomSha();
     let pushed = false;
-    const states: SessionState[] = [];
-    const final = await runMonitor({
+    const { final, states } = await runToVerdict({
       pushed: { sha, branch: scenario.repo.branch },
       repoUrl: scenario.repo.url,
       branch: scenario.repo.branch,
       remote: 'origin',
-      config: { ...(await import('../../src/core/types.js')).DEFAULT_CONFIG, timeout: 60 },
+      config: { ...DEFAULT_CONFIG, timeout: 60 },
       kubeconfig,
       sessionId: newSessionId(),
-      signal: new AbortController().signal,
       env: {},
-      onState: (s) => void states.push(structuredClone(s)),
       onEvent: (e) => {
         if (e.type === 'session' && !pushed) {
           pushed = true;
@@ -292,22 +257,8 @@ describe('history lines of the wrong shape', () => {
 });
 
 describe('the MCP tools on a state directory with bad files', () => {
-  async function connect(): Promise<Client> {
-    const stderr: string[] = [];
-    const io: CommandIO = { stdout: sink([]), stderr: sink(stderr), stdin: new PassThrough() as unknown as NodeJS.ReadStream, env, cwd: repo };
-    const { server } = createMcpServer({ io });
-    const [a, b] = InMemoryTransport.createLinkedPair();
-    const client = new Client({ name: 'test', version: '1' });
-    await server.connect(a);
-    await client.connect(b);
-    cleanup.push(() => client.close(), () => server.close());
-    return client;
-  }
-  const json = (r: unknown) => {
-    const res = r as CallToolResult;
-    expect(res.isError ?? false).toBe(false);
-    return JSON.parse((res.content[0] as { text: string }).text) as unknown;
-  };
+  const connect = () => mcpTest.connect({ io: mcpTest.io(repo) });
+  const json = resultJson;
 
   it('get_session and list_history answer from the good sessions and lines', async () => {
     good();

@@ -2,50 +2,22 @@
 // one with `tuning.incremental: false`; after each batch of random status writes both must show the same nodes
 // (phase, reason, message, revision, settled, blockedBy, …), and each must have said every phase change.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiSimulator } from '../../src/sim/server.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
 import { Monitor } from '../../src/engine/monitor.js';
 import { ClusterClient, loadKubeConfig } from '../../src/cluster/client.js';
 import { DEFAULT_CONFIG, type CommitRelation, type KubeObject, type MonitorEvent, type NodeState } from '../../src/core/types.js';
-import {
-  SHA_NEW,
-  T0,
-  cond,
-  SHA_NEWER,
-  SHA_OLD,
-  gitFailed,
-  gitReady,
-  gitRepository,
-  helmRelease,
-  hrFailed,
-  hrReady,
-  invId,
-  kustomization,
-  ksFailed,
-  ksProgressing,
-  ksReady,
-  ksWaiting,
-} from '../helpers/flux.js';
+import { SHA_NEW, T0, cond, SHA_NEWER, SHA_OLD, gitFailed, gitReady, gitRepository, helmRelease, hrFailed, hrReady, invId, kustomization, ksFailed, ksProgressing, ksReady, ksWaiting } from '../helpers/flux.js';
 import { mulberry32 } from '../helpers/rng.js';
+import { cleanup, FLEET_URL as URL_, startSim, waitFor } from '../helpers/engine.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
 
 let sim: ApiSimulator;
-let dir: string;
 let kubeconfig: string;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-incr-'));
-  sim = new ApiSimulator();
-  await sim.start();
-  kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+  ({ sim, kubeconfig } = await startSim());
 });
-afterEach(async () => {
-  await sim?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(cleanup);
 
 /** A HelmChart that helm-controller made for HelmRelease `hr` from the HelmRepository podinfo. */
 function helmChart(hr: string) {
@@ -134,14 +106,6 @@ function lastPhases(events: MonitorEvent[]): Map<string, string> {
   for (const e of events) if (e.type === 'phase') out.set(e.key, e.phase);
   return out;
 }
-
-const waitFor = async (pred: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 describe('incremental recompute', () => {
   it.each([1, 2, 3, 4])('gives the same nodes as the full recompute on random change sequences (seed %i)', async (seedNo) => {

@@ -1,96 +1,39 @@
 // `flux-monitor mcp`: the tool handlers, through the SDK's own Client (in memory, and over stdio streams), against
 // an isolated state directory and the API simulator. The tools must answer with what the commands print.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { MonitorEvent, SessionState } from '../../src/core/types.js';
+import { type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { MonitorEvent } from '../../src/core/types.js';
 import { parseArgs } from '../../src/commands/args.js';
 import history from '../../src/commands/history.js';
 import status from '../../src/commands/status.js';
 import { WATCH_FLAGS } from '../../src/commands/watch.js';
-import type { CommandIO } from '../../src/commands/types.js';
-import { createMcpServer, NOT_IN_REPO_MCP, serveStdio, WATCH_COMMIT_ARGS, watchFlags, type McpContext } from '../../src/commands/mcp.js';
-import { statePaths, type StatePaths } from '../../src/session/paths.js';
+import { NOT_IN_REPO_MCP, serveStdio, WATCH_COMMIT_ARGS, watchFlags } from '../../src/commands/mcp.js';
+import type { StatePaths } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
-import { appendHistory, historyEntry, sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
-import { ApiSimulator } from '../../src/sim/server.js';
-import { SHA_NEW, SHA_OLD, gitReady, gitRepository, kustomization, ksReady } from '../helpers/flux.js';
+import { appendHistory, historyEntry, sessionFile, writeJsonAtomic } from '../../src/session/store.js';
+import type { ApiSimulator } from '../../src/sim/server.js';
+import { SHA_NEW, gitReady, ksReady } from '../helpers/flux.js';
+import { errorText, resultJson, useMcp } from '../helpers/mcp.js';
+import { eventually } from '../helpers/e2e.js';
+import { FLEET_URL } from '../helpers/engine.js';
 
-const URL_ = 'https://github.com/acme/fleet.git';
+const URL_ = FLEET_URL;
 const GIT = { kind: 'GitRepository', namespace: 'flux-system', name: 'flux-system' };
 const KS = { kind: 'Kustomization', namespace: 'flux-system', name: 'apps' };
 
+const mcpTest = useMcp('fm-mcp-');
 let dir: string;
 let paths: StatePaths;
-let env: NodeJS.ProcessEnv;
 let stderr: string[];
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
 beforeEach(() => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'fm-mcp-')));
-  env = { XDG_STATE_HOME: join(dir, 'state'), HOME: join(dir, 'home'), PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1' };
-  paths = statePaths(env);
-  stderr = [];
+  ({ dir, paths, stderr } = mcpTest);
 });
-
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function sink(into: string[]): NodeJS.WriteStream {
-  return { write: (s: string) => (into.push(String(s)), true), isTTY: false } as unknown as NodeJS.WriteStream;
-}
-
-function io(cwd = dir, stdout: string[] = []): CommandIO {
-  return { stdout: sink(stdout), stderr: sink(stderr), stdin: new PassThrough() as unknown as NodeJS.ReadStream, env, cwd };
-}
-
-/** The output of a command run in-process with the same state directory. */
-async function cli(cmd: { run(argv: string[], io: CommandIO): Promise<number> }, argv: string[], cwd = dir): Promise<unknown> {
-  const out: string[] = [];
-  await cmd.run(argv, io(cwd, out));
-  return JSON.parse(out.join(''));
-}
-
-/** A Client connected in memory; with `roots`, it offers them (MCP roots: the workspace it has open). */
-async function connect(ctx: Partial<McpContext> = {}, roots?: string[]): Promise<Client> {
-  const { server } = createMcpServer({ io: io(), ...ctx });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'test', version: '1' }, roots ? { capabilities: { roots: { listChanged: true } } } : {});
-  if (roots) client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((r) => ({ uri: pathToFileURL(r).href })) }));
-  await server.connect(a);
-  await client.connect(b);
-  cleanup.push(() => client.close(), () => server.close());
-  return client;
-}
-
-function resultJson(r: unknown): unknown {
-  const res = r as CallToolResult;
-  expect(res.isError ?? false).toBe(false);
-  expect(res.content).toHaveLength(1);
-  return JSON.parse((res.content[0] as { text: string }).text);
-}
-
-function errorText(r: unknown): string {
-  const res = r as CallToolResult;
-  expect(res.isError).toBe(true);
-  return (res.content[0] as { text: string }).text;
-}
-
-function git(cwd: string, ...args: string[]): string {
-  const r = spawnSync('git', args, { cwd, env: { ...env, GIT_AUTHOR_NAME: 'Dev', GIT_AUTHOR_EMAIL: 'd@x', GIT_COMMITTER_NAME: 'Dev', GIT_COMMITTER_EMAIL: 'd@x' }, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
+const { io, cli, connect, git, session } = mcpTest;
 
 function newRepo(name = 'repo'): string {
   const repo = join(dir, name);
@@ -100,39 +43,7 @@ function newRepo(name = 'repo'): string {
   return repo;
 }
 
-function session(id: string, over: Partial<StoredSession> = {}): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: join(dir, 'repo'), branch: 'main', remote: 'origin' },
-    commit: { sha: 'a'.repeat(40), subject: 'deploy' },
-    cluster: {},
-    startedAt: 1000,
-    updatedAt: 2000,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
-    verdictMessage: 'commit aaaaaaa is ready',
-    endedAt: 2000,
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  return { ...s, pushedAt: over.startedAt ?? 1000, ...over };
-}
-
 const me = () => ({ pid: process.pid, pidStart: processStartToken(process.pid) });
-
-async function waitFor<T>(fn: () => T | undefined | false, what: string): Promise<T> {
-  for (let i = 0; i < 1000; i++) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('mcp tools', () => {
   it('lists watch_commit, get_session and list_history with their argument schemas', async () => {
@@ -230,7 +141,7 @@ describe('mcp tools', () => {
 
     const progress: string[] = [];
     const call = client.callTool({ name: 'get_session', arguments: { wait: true } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
-    await waitFor(() => progress.length > 0, 'the first progress notification');
+    await eventually(() => progress.length > 0, 30_000, 'the first progress notification');
     expect(progress[0]).toMatch(/^s-run running: 0 ready/);
     writeJsonAtomic(sessionFile(paths, 's-run'), { ...running, status: 'finished', verdict: 'success', updatedAt: 3000, endedAt: 3000 });
     const done = resultJson(await call);
@@ -262,12 +173,7 @@ describe('watch_commit against the API simulator', () => {
   let kubeconfig: string;
 
   beforeEach(async () => {
-    sim = new ApiSimulator();
-    await sim.start();
-    cleanup.push(() => sim.stop());
-    kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
-    sim.apply({ ...gitRepository('flux-system', URL_), status: gitReady(SHA_OLD) });
-    sim.apply({ ...kustomization('apps'), status: ksReady(SHA_OLD) });
+    ({ sim, kubeconfig } = await mcpTest.simFleet());
   });
 
   const deliver = () => {
@@ -280,10 +186,10 @@ describe('watch_commit against the API simulator', () => {
     const client = await connect({ heartbeatMs: 20, kubeconfig });
     const progress: string[] = [];
     const call = client.callTool({ name: 'watch_commit', arguments: args() }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
-    await waitFor(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)') && progress.some((m) => /^running \d+m?s: 0 ready/.test(m)), 'Pending and a heartbeat');
+    await eventually(() => progress.includes('Kustomization flux-system/apps: Pending (NotApplied)') && progress.some((m) => /^running \d+m?s: 0 ready/.test(m)), 30_000, 'Pending and a heartbeat');
     // One object at a time: progress is best effort, and what comes with the result may be dropped by a client.
     sim.setStatus(GIT, gitReady(SHA_NEW));
-    await waitFor(() => progress.includes('GitRepository flux-system/flux-system: Ready (Succeeded)'), 'the source Ready as progress');
+    await eventually(() => progress.includes('GitRepository flux-system/flux-system: Ready (Succeeded)'), 30_000, 'the source Ready as progress');
     sim.setStatus(KS, ksReady(SHA_NEW));
     const events = resultJson(await call) as MonitorEvent[];
     expect(events[0]).toMatchObject({ type: 'session', schema: 1, commit: SHA_NEW, branch: 'main', matchedSources: ['GitRepository/flux-system/flux-system'] });
@@ -332,7 +238,7 @@ describe('watch_commit against the API simulator', () => {
     const progress: string[] = [];
     const call = client.callTool({ name: 'watch_commit', arguments: args() }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
     call.catch(() => undefined);
-    await waitFor(() => progress.length > 0, 'the watch to start');
+    await eventually(() => progress.length > 0, 30_000, 'the watch to start');
     console.log('a stray log line');
     toServer.end(); // the client goes away: stdin ends
     expect(await served).toBe(0); // resolves only once the watch (timeout 10m) was stopped

@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { DEFAULT_CONFIG, type NodeState, type SessionState } from '../../src/core/types.js';
 import { runDetachedSession } from '../../src/session/monitor-process.js';
+import { finishedSession } from '../helpers/session.js';
 import {
   gvariantString,
   notificationFor,
@@ -38,27 +39,18 @@ function node(kind: NodeState['kind'], namespace: string, name: string, over: Pa
   };
 }
 
+/** A finished session of Bump podinfo (a305f2e), success unless `over` says otherwise, with `nodes`. */
 function session(over: Partial<SessionState> = {}, nodes: NodeState[] = []): SessionState {
-  return {
-    schema: 1,
-    id: 's1',
+  return finishedSession('s1', {
     repo: { path: '/repo', url: 'github.com/acme/fleet', remote: 'origin', branch: 'main' },
     commit: { sha: SHA, subject: 'Bump podinfo' },
-    cluster: {},
     startedAt: 0,
     updatedAt: 0,
     endedAt: 0,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
     verdictMessage: 'commit a305f2e is applied: 3 ready',
     nodes: Object.fromEntries(nodes.map((n) => [n.key, n])),
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
     ...over,
-  } as SessionState;
+  });
 }
 
 const failedSession = () =>

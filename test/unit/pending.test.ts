@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { SessionState } from '../../src/core/types.js';
 import { statePaths, type StatePaths } from '../../src/session/paths.js';
 import { newestPushFor, type PushOutcome } from '../../src/session/pending.js';
-import { sessionFile, writeJsonAtomic, type StoredSession } from '../../src/session/store.js';
+import { type StoredSession } from '../../src/session/store.js';
+import { finishedSession, storeSession as writeSession } from '../helpers/session.js';
 import { noSessionJson, pickSession } from '../../src/commands/status.js';
 import type { CommandIO } from '../../src/commands/types.js';
 
@@ -32,28 +32,10 @@ function setup() {
   return { base, repo, paths, io, err: () => err };
 }
 
+/** A session of `repo` at `sha` that finished half a minute ago, written to the state directory. */
 function storeSession(paths: StatePaths, id: string, repo: string, sha: string, over: Partial<StoredSession> = {}): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: repo, branch: 'main', remote: 'origin' },
-    commit: { sha },
-    cluster: {},
-    startedAt: Date.now() - 60_000,
-    updatedAt: Date.now() - 30_000,
-    endedAt: Date.now() - 30_000,
-    timeoutMs: 300_000,
-    status: 'finished',
-    verdict: 'success',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  const out: StoredSession = { ...s, pushedAt: s.startedAt, ...over };
-  writeJsonAtomic(sessionFile(paths, id), out);
-  return out;
+  const startedAt = Date.now() - 60_000;
+  return writeSession(paths, finishedSession(id, { repo: { path: repo, branch: 'main', remote: 'origin' }, commit: { sha }, startedAt, updatedAt: startedAt + 30_000, endedAt: startedAt + 30_000, pushedAt: startedAt, ...over }));
 }
 
 /** intents/<pid> as hooks/pre-push writes it. */

@@ -7,6 +7,8 @@ import { demo, happy, healthCheckFailure, large, pushCommit, setupScenario, sour
 import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
 import type { StoreEvent } from '../../src/sim/store.js';
 import { startSimulatedCluster } from '../../src/sim/index.js';
+import { KINDS } from '../../src/core/kinds.js';
+import { startSim } from '../helpers/engine.js';
 
 const OLD = '1111111111111111111111111111111111111111';
 const NEW = '2222222222222222222222222222222222222222';
@@ -28,18 +30,15 @@ interface Rig {
   get(kind: string, ns: string, name: string): Promise<KubeObject>;
 }
 
-const PATHS: Record<string, string> = {
-  GitRepository: '/apis/source.toolkit.fluxcd.io/v1/namespaces/%s/gitrepositories/%s',
-  HelmRepository: '/apis/source.toolkit.fluxcd.io/v1/namespaces/%s/helmrepositories/%s',
-  HelmChart: '/apis/source.toolkit.fluxcd.io/v1/namespaces/%s/helmcharts/%s',
-  Kustomization: '/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/%s/kustomizations/%s',
-  HelmRelease: '/apis/helm.toolkit.fluxcd.io/v2/namespaces/%s/helmreleases/%s',
-};
+/** The object's path at the served version (the legacy API: the previous one), from src/core/kinds.ts. */
+function objectPath(kind: string, ns: string, name: string, legacy: boolean): string {
+  const k = KINDS.find((x) => x.kind === kind)!;
+  return `/apis/${k.group}/${k.versions[legacy ? 1 : 0]}/namespaces/${ns}/${k.plural}/${name}`;
+}
 
 async function rig(scenario: Scenario, opts: { sim?: ApiSimulatorOptions; speed?: number } = {}): Promise<Rig> {
-  const sim = new ApiSimulator(opts.sim);
-  await sim.start();
-  cleanups.push(() => sim.stop());
+  const { sim, stop } = await startSim(opts.sim);
+  cleanups.push(stop);
   const client = RestClient.fromKubeconfigString(sim.kubeconfig({ admin: true }));
   cleanups.push(() => client.close());
   await setupScenario(client, scenario, OLD);
@@ -47,15 +46,8 @@ async function rig(scenario: Scenario, opts: { sim?: ApiSimulatorOptions; speed?
   sim.store.subscribe((e) => history.push(e));
   const player = new FluxPlayer(client, scenario, { speed: opts.speed ?? 20, tickMs: 20 });
   cleanups.push(() => player.stop());
-  const prefix = opts.sim?.fluxApi === 'legacy';
-  return {
-    sim, client, player, history,
-    get: (kind, ns, name) => {
-      let p = PATHS[kind]!.replace('%s', ns).replace('%s', name);
-      if (prefix) p = p.replace('/v1/', '/v1beta2/').replace('/v2/', '/v2beta2/');
-      return client.get(p);
-    },
-  };
+  const legacy = opts.sim?.fluxApi === 'legacy';
+  return { sim, client, player, history, get: (kind, ns, name) => client.get(objectPath(kind, ns, name, legacy)) };
 }
 
 function cond(o: KubeObject, type: string): Condition | undefined {
@@ -200,7 +192,7 @@ describe('FluxPlayer on the demo scenario', () => {
 
   it('handles reconcile requests, suspension and a second push', async () => {
     const r = await rig(happy);
-    await r.client.mergePatch(PATHS.Kustomization!.replace('%s', 'flux-system').replace('%s', 'apps'), { spec: { suspend: true } });
+    await r.client.mergePatch(objectPath('Kustomization', 'flux-system', 'apps', false), { spec: { suspend: true } });
     await r.player.start();
     pushCommit(r.player, NEW);
     await until(() => r.get('Kustomization', 'flux-system', 'infra-configs'), (o) => o.status?.lastAppliedRevision === NEW_REV);
@@ -209,16 +201,16 @@ describe('FluxPlayer on the demo scenario', () => {
 
     // A reconcile request on a Kustomization is handled (lastHandledReconcileAt) without a new revision.
     const token = '2026-01-01T00:00:00.123456789Z';
-    await r.client.mergePatch(PATHS.Kustomization!.replace('%s', 'flux-system').replace('%s', 'infra-configs'), {
+    await r.client.mergePatch(objectPath('Kustomization', 'flux-system', 'infra-configs', false), {
       metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': token } },
     });
     const handled = await until(() => r.get('Kustomization', 'flux-system', 'infra-configs'), (o) => o.status?.lastHandledReconcileAt === token);
     expect(cond(handled, 'Ready')?.reason).toBe('ReconciliationSucceeded');
 
     // Resume, push again: a requested source reconcile fetches at once; everything ends on the newest commit.
-    await r.client.mergePatch(PATHS.Kustomization!.replace('%s', 'flux-system').replace('%s', 'apps'), { spec: { suspend: false } });
+    await r.client.mergePatch(objectPath('Kustomization', 'flux-system', 'apps', false), { spec: { suspend: false } });
     expect(pushCommit(r.player, NEWER)).toBe(2);
-    await r.client.mergePatch(PATHS.GitRepository!.replace('%s', 'flux-system').replace('%s', 'flux-system'), {
+    await r.client.mergePatch(objectPath('GitRepository', 'flux-system', 'flux-system', false), {
       metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': 'now-1' } },
     });
     const apps = await until(() => r.get('Kustomization', 'flux-system', 'apps'), (o) => o.status?.lastAppliedRevision === `main@sha1:${NEWER}`);
@@ -296,7 +288,7 @@ describe('startSimulatedCluster', () => {
     expect(cluster.initialSha).toMatch(/^[0-9a-f]{40}$/);
     const user = RestClient.fromKubeconfigString(cluster.sim.kubeconfig());
     cleanups.push(() => user.close());
-    const path = PATHS.GitRepository!.replace('%s', 'flux-system').replace('%s', 'flux-system');
+    const path = objectPath('GitRepository', 'flux-system', 'flux-system', false);
     expect((await user.get(path)).status?.artifact?.revision).toBe(`main@sha1:${cluster.initialSha}`);
     expect(cluster.push(NEW)).toBe(1);
     await until(() => user.get(path), (o) => o.status?.artifact?.revision === NEW_REV);

@@ -8,22 +8,15 @@ import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, Watch, makeInformer, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiSimulator, type ApiSimulatorOptions } from '../../src/sim/server.js';
+import { cleanup, startSim as startSimulator } from '../helpers/engine.js';
 import type { KubeObject } from '../../src/core/types.js';
 
 const SRC = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' };
 const KS = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' };
 
-const sims: ApiSimulator[] = [];
-afterEach(async () => {
-  while (sims.length) await sims.pop()!.stop();
-});
+afterEach(cleanup);
 
-async function startSim(opts: ApiSimulatorOptions = {}): Promise<ApiSimulator> {
-  const sim = new ApiSimulator(opts);
-  sims.push(sim);
-  await sim.start();
-  return sim;
-}
+const startSim = async (opts: ApiSimulatorOptions = {}): Promise<ApiSimulator> => (await startSimulator(opts)).sim;
 
 function gitRepo(ns: string, name: string, extra: Partial<KubeObject> = {}): KubeObject {
   return {

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SessionState } from '../../src/core/types.js';
 import { statePaths, stateDir } from '../../src/session/paths.js';
 import { processStartToken } from '../../src/session/proc.js';
 import {
@@ -22,6 +21,7 @@ import {
   type StoredSession,
 } from '../../src/session/store.js';
 import { displayState } from '../../src/session/follow.js';
+import { runningSession } from '../helpers/session.js';
 import { acquireMonitorLock, holderAlive, lockFile, lockKey, readLock, releaseMonitorLock, withMutex, type LockHolder } from '../../src/session/lock.js';
 
 function tmpPaths() {
@@ -29,25 +29,8 @@ function tmpPaths() {
   return statePaths({ XDG_STATE_HOME: home });
 }
 
-function session(id: string, over: Partial<StoredSession> = {}): StoredSession {
-  const s: SessionState = {
-    schema: 1,
-    id,
-    repo: { path: '/repo/a', branch: 'main', remote: 'origin' },
-    commit: { sha: 'a'.repeat(40) },
-    cluster: {},
-    startedAt: 1000,
-    updatedAt: 1000,
-    timeoutMs: 300_000,
-    status: 'running',
-    nodes: {},
-    edges: [],
-    cycles: [],
-    matchedSources: [],
-    warnings: [],
-  };
-  return { ...s, ...over };
-}
+/** A running session of /repo/a. */
+const session = (id: string, over: Partial<StoredSession> = {}): StoredSession => runningSession(id, { repo: { path: '/repo/a', branch: 'main', remote: 'origin' }, ...over });
 
 /** A pid that certainly belongs to no process any more. */
 function deadPid(): number {
