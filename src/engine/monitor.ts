@@ -562,11 +562,16 @@ export class Monitor {
       if (!isFluxKind(n.kind)) continue; // custom kinds have no inventory parent; their watches are their own
       if (everything || (n.affected && t?.parents.get(n.key)?.length && !t.correlated.has(n.key))) kinds.add(n.kind);
     }
+    // Settled as the nodes say, and the nodes are not behind what the watches have stored meanwhile (an event
+    // stored while the confirming LIST was under way carries the same resourceVersion as the LIST, so only this
+    // tells that the nodes have not seen it yet: the recompute it scheduled decides instead).
     const settledNow = () => {
+      if (this.nodes.behind || this.recomputeScheduled) return false;
       const now = Object.values(this.state.nodes).filter((n) => n.affected);
       return now.length > 0 && now.every((n) => n.settled);
     };
     if (kinds.size === 0) {
+      if (!settledNow()) return this.schedule();
       void this.conclude(decideVerdict(this.state));
       return;
     }
@@ -610,7 +615,7 @@ export class Monitor {
     this.confirming = false;
     if (this.finished) return;
     if (everything && !moved) this.outage.sinceError = false;
-    if (moved) this.schedule();
+    if (moved || this.nodes.behind) this.schedule();
     else if (settledNow()) void this.conclude(decideVerdict(this.state));
   }
 

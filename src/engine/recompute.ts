@@ -65,6 +65,11 @@ export class NodeBuilder {
     private readonly i: NodeBuilderInputs,
   ) {}
 
+  /** Whether objects were stored or forgotten since the last recompute: the nodes are behind the store. */
+  get behind(): boolean {
+    return this.dirty.size > 0 || this.topology === undefined;
+  }
+
   /** A new version of an object was stored (`prev` the one it replaces): recomputed next time. */
   stored(key: string, prev: KubeObject | undefined, next: KubeObject): void {
     this.dirty.add(key);
