@@ -1,5 +1,5 @@
 // Shared output plumbing of `watch` and `demo`: JSON events, the live Ink tree, or plain text lines.
-import { snapshotState, type MonitorEvent, type SessionState, type Verbosity } from '../core/types.js';
+import type { MonitorEvent, SessionState, Verbosity } from '../core/types.js';
 import type { CommandIO } from './types.js';
 import { createJsonPrinter } from '../ui/json.js';
 import { colorEnabled, shouldUseInk } from '../ui/mode.js';
@@ -28,27 +28,24 @@ export async function createOutput(
   const { startLiveView } = await import('../ui/live.js');
   const listeners = new Set<(s: SessionState) => void>();
   let view: ReturnType<typeof startLiveView> | undefined;
+  // The engine never changes a state it has published (src/engine/monitor.ts): the view keeps each one as given.
   let last: SessionState | undefined;
-  /** The view's last copy: unchanged nodes are shared with it (snapshotState). */
-  let lastSnapshot: SessionState | undefined;
   let pending: NodeJS.Timeout | undefined;
   const flush = () => {
     pending = undefined;
     if (!last) return;
-    const snapshot = snapshotState(last, lastSnapshot);
-    lastSnapshot = snapshot;
-    for (const l of listeners) l(snapshot);
+    for (const l of listeners) l(last);
   };
   return {
     onState: (s) => {
       last = s;
       if (!view) {
         view = startLiveView({
-          initial: snapshotState(s),
+          initial: s,
           subscribe: (cb) => {
             listeners.add(cb);
             // Replay the latest state: updates may have come between `initial` and the subscription.
-            if (last) cb(snapshotState(last));
+            if (last) cb(last);
             return () => listeners.delete(cb);
           },
           mode: o.mode,
@@ -60,7 +57,7 @@ export async function createOutput(
         });
         return;
       }
-      // The view gets its own copy (the engine updates its state in place), at most every 50 ms.
+      // The view gets the latest state at most every 50 ms.
       if (!pending) pending = setTimeout(flush, 50);
     },
     onEvent: () => undefined,

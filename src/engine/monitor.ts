@@ -3,6 +3,7 @@
 import pRetry from 'p-retry';
 import {
   CI_ARTIFACT_KINDS,
+  deepFreeze,
   FAILURE_PHASES,
   FLUX_KINDS,
   isFluxKind,
@@ -104,7 +105,14 @@ function displayedKinds(config: MonitorConfig): Set<FluxKind> {
 }
 
 export class Monitor {
-  readonly state: SessionState;
+  /**
+   * The current session state. A state, once made, is never changed: each change makes a new one that shares what
+   * did not change (update()), so a reader keeps the state it was given as long as it likes, without a copy, and
+   * tells an unchanged node (or nodes record, edges…) by its identity. With FLUX_MONITOR_FREEZE_STATES=1 (the
+   * tests), every state is deep-frozen as it is made, so that a write to one throws.
+   */
+  private current: SessionState;
+  private readonly freezeStates = process.env.FLUX_MONITOR_FREEZE_STATES === '1';
   private readonly now: () => number;
   private readonly reflectors: Reflector[] = [];
   /** The Flux kinds' watches and the objects they keep (watches.ts). */
@@ -134,7 +142,7 @@ export class Monitor {
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
     const started = this.now();
-    this.state = newSessionState(
+    this.current = newSessionState(
       {
         id: o.sessionId,
         sha: this.pushed.sha,
@@ -151,6 +159,7 @@ export class Monitor {
       },
       redactUrl,
     );
+    if (this.freezeStates) deepFreeze(this.current);
     const self = this;
     this.ctx = {
       get state() {
@@ -177,6 +186,7 @@ export class Monitor {
       now: () => this.now(),
       time: () => this.time(),
       emit: (e) => this.emit(e),
+      update: (patch) => this.update(patch),
       publish: () => this.publish(),
       warn: (m) => this.warn(m),
       categorize: (err) => this.categorize(err),
@@ -235,9 +245,20 @@ export class Monitor {
     this.o.onEvent?.(e);
   }
 
+  /** The current state (see `current`). */
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /** A new current state: the last one with `patch` over it. */
+  private update(patch: Partial<SessionState>): void {
+    const next = { ...this.current, ...patch };
+    this.current = this.freezeStates ? deepFreeze(next) : next;
+  }
+
   private publish(): void {
-    this.state.updatedAt = this.now();
-    this.o.onState?.(this.state);
+    this.update({ updatedAt: this.now() });
+    this.o.onState?.(this.current);
   }
 
   private time(): string {
@@ -248,7 +269,7 @@ export class Monitor {
     const m = sanitizeText(message, { maxLength: 500 });
     if (this.warned.has(m)) return;
     this.warned.add(m);
-    this.state.warnings.push(m);
+    this.update({ warnings: [...this.state.warnings, m] });
     this.emit({ type: 'warning', time: this.time(), session: this.state.id, message: m });
     this.publish();
   }
@@ -273,7 +294,7 @@ export class Monitor {
   /** Ends the session with verdict `error` for `err` (said as an error event first). */
   private failWith(err: CategorizedError): void {
     if (this.finished) return;
-    this.state.error = err;
+    this.update({ error: err });
     this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
     this.finish('error', `${err.message}. ${finalHint(err.hint)}`);
   }
@@ -323,8 +344,7 @@ export class Monitor {
     const resources = await this.discover();
     this.resources = resources;
     if (this.finished) return;
-    this.state.status = 'running';
-    this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
+    this.update({ status: 'running', mode: this.o.tuning?.pollOnly ? 'poll' : 'watch' });
     await this.watches.startAll(resources.values());
     if (this.finished) return;
     await this.custom.start();
@@ -440,17 +460,17 @@ export class Monitor {
     const ciMs = this.o.config.ci_timeout * 1000;
     if (ci.some((n) => !TERMINAL_PHASES.has(n.phase))) {
       if (this.state.ci) return;
-      this.state.ci = { timeoutMs: ciMs };
+      this.update({ ci: { timeoutMs: ciMs } });
       this.setDeadline(this.state.startedAt + ciMs);
     } else {
-      this.state.ci = { timeoutMs: ciMs, artifactAt: now };
+      this.update({ ci: { timeoutMs: ciMs, artifactAt: now } });
       this.setDeadline(now + this.o.config.timeout * 1000);
     }
   }
 
   /** Moves the session's timeout to `at` (ms since epoch); state.timeoutMs counts from the start. */
   private setDeadline(at: number): void {
-    this.state.timeoutMs = Math.max(0, at - this.state.startedAt);
+    this.update({ timeoutMs: Math.max(0, at - this.state.startedAt) });
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), Math.max(0, at - this.now()));
   }
@@ -585,9 +605,9 @@ export class Monitor {
 
   private finish(verdict: Verdict, message?: string): void {
     if (this.finished) return;
-    if (verdict === 'timeout') this.state.timedOut = true;
+    if (verdict === 'timeout') this.update({ timedOut: true });
     // The session no longer retries: its open error's hint stops promising it (on the screen, in the file, to MCP).
-    if (this.state.error) this.state.error = { ...this.state.error, hint: finalHint(this.state.error.hint) };
+    if (this.state.error) this.update({ error: { ...this.state.error, hint: finalHint(this.state.error.hint) } });
     if (verdict === 'timeout' && this.state.error && !this.synced) {
       // Never got through to the cluster: that is a cluster error, not a slow Flux.
       verdict = 'error';
@@ -612,10 +632,8 @@ export class Monitor {
     this.stopAc.abort();
     for (const r of this.reflectors) r.stop();
     const end = this.now();
-    this.state.status = 'finished';
-    this.state.endedAt = end;
-    this.state.verdict = verdict;
-    this.state.verdictMessage = message ?? verdictMessage(verdict, this.state);
+    this.update({ status: 'finished', endedAt: end, verdict });
+    this.update({ verdictMessage: message ?? verdictMessage(verdict, this.state) });
     this.publish();
     this.emit(summaryEvent(this.state, { time: end }));
     this.resolveDone?.(this.state);

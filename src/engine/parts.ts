@@ -6,7 +6,13 @@ import type { ResourceType } from '../cluster/discovery.js';
 import type { CategorizedError, FluxKind, KubeObject, MonitorEvent, PushedRevision, SessionState } from '../core/types.js';
 
 export interface EngineContext {
-  readonly state: SessionState;
+  /**
+   * The current session state. Never changed once made (it may have been published): a change is a new state
+   * made by `update`, sharing what did not change (the nodes record and the node objects included).
+   */
+  readonly state: Readonly<SessionState>;
+  /** Makes the current state a new one: `state` with `patch` over it (published by the next `publish()`). */
+  update(patch: Partial<SessionState>): void;
   readonly client: ClusterClient;
   readonly pushed: PushedRevision;
   /** The current objects of the Flux kinds, slimmed, by key. */

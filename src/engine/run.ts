@@ -1,7 +1,7 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { newSessionId } from '../core/ids.js';
 import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
-import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
+import { deepFreeze, newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { categorize } from '../cluster/errors.js';
@@ -80,7 +80,12 @@ export async function runClusters(opts: RunOptions, contexts: string[]): Promise
   const base = initialState(opts, id, now);
   const latest = new Map<string, SessionState>();
   const memo: MergeMemo = new Map();
-  const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
+  // A new merged state each time, never changed afterwards, like each cluster's (deep-frozen in the tests' debug mode).
+  const freeze = process.env.FLUX_MONITOR_FREEZE_STATES === '1';
+  const merged = () => {
+    const m = mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
+    return freeze ? deepFreeze(m) : m;
+  };
   await Promise.all(
     contexts.map((context) =>
       runOne({
