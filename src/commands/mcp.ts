@@ -44,6 +44,7 @@ import { historyRows } from './history.js';
 import { FOLLOW_WAIT_MS, NOT_IN_REPO, noSessionJson, ONE_SHOT_WAIT_MS, pickSession, type NoSessionJson, type StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
 import { prepareWatch, WATCH_FLAGS, type WatchRun } from './watch.js';
+import { packageVersion } from './version.js';
 
 /** What the tools run with: the command's IO and what the server was started with (`flux-monitor mcp` flags). */
 export interface McpContext {
@@ -916,10 +917,3 @@ function consoleToStderr(stderr: { write(s: string): unknown }): () => void {
   return () => Object.assign(console, saved);
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
