@@ -7,7 +7,6 @@ import {
   FAILURE_PHASES,
   FLUX_KINDS,
   isFluxKind,
-  newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
   type CommitRelation,
@@ -22,7 +21,6 @@ import {
 } from '../core/types.js';
 import { KINDS } from '../core/kinds.js';
 import { sanitizeText } from '../core/sanitize.js';
-import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { categorize, finalHint, isTransient, MonitorError } from '../cluster/errors.js';
@@ -39,6 +37,7 @@ import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
 import { summaryEvent } from '../core/events.js';
+import { pushSessionState } from '../core/session.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -142,22 +141,9 @@ export class Monitor {
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
     const started = this.now();
-    this.current = newSessionState(
-      {
-        id: o.sessionId,
-        sha: this.pushed.sha,
-        subject: o.info?.subject ? sanitizeText(o.info.subject, { maxLength: 200 }) : undefined,
-        tag: o.target.tag,
-        repoPath: o.info?.repoPath,
-        repoUrl: o.target.repoUrl,
-        remote: o.info?.remote,
-        branch: o.target.branch,
-        context: o.client.contextName,
-        server: o.client.displayServer,
-        timeoutMs: o.config.timeout * 1000,
-        now: started,
-      },
-      redactUrl,
+    this.current = pushSessionState(
+      { id: o.sessionId, pushed: { sha: this.pushed.sha, tag: o.target.tag }, branch: o.target.branch, repoUrl: o.target.repoUrl, ...o.info },
+      { context: o.client.contextName, server: o.client.displayServer, timeoutMs: o.config.timeout * 1000, now: started },
     );
     if (this.freezeStates) deepFreeze(this.current);
     const self = this;
