@@ -623,8 +623,8 @@ export interface SessionInit {
 
 /**
  * Freezes a value and everything it holds (`Object.freeze`, recursively), skipping what is frozen already (what a
- * new session state shares with the last one). The engine never changes a state it has made (a change is a new
- * state that shares what did not change); the tests turn this on for every state the engine makes
+ * new session state shares with the last one). The engine never changes a state it has published (a change is a
+ * new state that shares what did not change); the tests turn this on for every state the engine publishes
  * (`FLUX_MONITOR_FREEZE_STATES=1`, src/engine/monitor.ts), so that a write to one throws.
  */
 export function deepFreeze<T>(v: T): T {

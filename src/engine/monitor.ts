@@ -105,12 +105,17 @@ function displayedKinds(config: MonitorConfig): Set<FluxKind> {
 
 export class Monitor {
   /**
-   * The current session state. A state, once made, is never changed: each change makes a new one that shares what
-   * did not change (update()), so a reader keeps the state it was given as long as it likes, without a copy, and
-   * tells an unchanged node (or nodes record, edges…) by its identity. With FLUX_MONITOR_FREEZE_STATES=1 (the
-   * tests), every state is deep-frozen as it is made, so that a write to one throws.
+   * The current session state. A published state is never changed: each change makes a new one that shares what
+   * did not change (update(); the nodes record is copied by the recompute once published), so a reader keeps the
+   * state it was given as long as it likes, without a copy, and tells an unchanged node (or nodes record, edges…)
+   * by its identity. With FLUX_MONITOR_FREEZE_STATES=1 (the tests), every state is deep-frozen as it is
+   * published, so that a write to one throws.
    */
   private current: SessionState;
+  /** The last state handed to `onState`. */
+  private lastPublished?: SessionState;
+  private lastPublishAt = -Infinity;
+  private publishTimer?: NodeJS.Timeout;
   private readonly freezeStates = process.env.FLUX_MONITOR_FREEZE_STATES === '1';
   private readonly now: () => number;
   private readonly reflectors: Reflector[] = [];
@@ -173,6 +178,7 @@ export class Monitor {
       time: () => this.time(),
       emit: (e) => this.emit(e),
       update: (patch) => this.update(patch),
+      published: (nodes) => this.lastPublished?.nodes === nodes,
       publish: () => this.publish(),
       warn: (m) => this.warn(m),
       categorize: (err) => this.categorize(err),
@@ -238,12 +244,36 @@ export class Monitor {
 
   /** A new current state: the last one with `patch` over it. */
   private update(patch: Partial<SessionState>): void {
-    const next = { ...this.current, ...patch };
-    this.current = this.freezeStates ? deepFreeze(next) : next;
+    this.current = { ...this.current, ...patch };
   }
 
+  /**
+   * Hands the current state to `onState`, which may keep it: from then on nothing it holds is changed (deep-frozen
+   * with FLUX_MONITOR_FREEZE_STATES=1). A change after a publication copies the nodes record (recompute.ts), which
+   * costs O(nodes): at 10,000 nodes, a few milliseconds and the garbage of a large hash table. So publications are
+   * paced by that cost: at least 100 times the last copy's time apart (at most 250 ms), so that copying stays
+   * around 1 % of a core whatever the churn; a publication due meanwhile is made when the time is up. Below ~0.2 ms
+   * per copy (a few thousand nodes) every change is published at once. The events (`onEvent`, `--json`) are not
+   * paced: they go out with each recompute. The final state is published at once.
+   */
   private publish(): void {
+    const copy = this.nodes?.copyMs ?? 0;
+    const gap = copy >= 0.2 ? Math.min(250, copy * 100) : 0;
+    const wait = this.lastPublishAt + gap - performance.now();
+    if (wait > 0 && !this.finished) {
+      this.publishTimer ??= setTimeout(() => this.publishNow(), wait);
+      return;
+    }
+    this.publishNow();
+  }
+
+  private publishNow(): void {
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
     this.update({ updatedAt: this.now() });
+    if (this.freezeStates) deepFreeze(this.current);
+    this.lastPublished = this.current;
+    this.lastPublishAt = performance.now();
     this.o.onState?.(this.current);
   }
 

@@ -7,12 +7,15 @@ import type { CategorizedError, FluxKind, KubeObject, MonitorEvent, PushedRevisi
 
 export interface EngineContext {
   /**
-   * The current session state. Never changed once made (it may have been published): a change is a new state
-   * made by `update`, sharing what did not change (the nodes record and the node objects included).
+   * The current session state. A change is a new state made by `update`, sharing what did not change (the nodes
+   * record and the node objects included). Nothing a published state holds is ever changed; only the nodes
+   * record of a state not published yet may be changed in place, by the recompute (`published()`).
    */
   readonly state: Readonly<SessionState>;
   /** Makes the current state a new one: `state` with `patch` over it (published by the next `publish()`). */
   update(patch: Partial<SessionState>): void;
+  /** Whether `nodes` has been published (then it is never changed again: a change goes into a copy). */
+  published(nodes: Readonly<Record<string, unknown>>): boolean;
   readonly client: ClusterClient;
   readonly pushed: PushedRevision;
   /** The current objects of the Flux kinds, slimmed, by key. */

@@ -50,6 +50,8 @@ export class NodeBuilder {
   counts = { affected: 0, open: 0 };
   /** Recomputes made so far, full and incremental (for tests and benches). */
   readonly recomputes = { full: 0, incremental: 0 };
+  /** How long the last copy of a published nodes record took (ms): the Monitor paces its publications by it. */
+  copyMs = 0;
   /** The failure (Ready=False reason and message) of each object when the session started, before the push acted. */
   private baseline?: Map<string, string>;
 
@@ -398,8 +400,14 @@ export class NodeBuilder {
     const prevPhases = new Map<string, Phase>();
     const keys: string[] = [];
     if (!fresh.size) return { prev: prevPhases, keys };
-    // The published record stays as it is: the changed nodes go into a copy (unchanged nodes keep their objects).
-    const next = copyRecord(nodes);
+    // A published record stays as it is: the changed nodes go into a copy (unchanged nodes keep their objects). A
+    // record not published yet (several recomputes between two publications) is the engine's own: changed in place.
+    let next = nodes as Record<string, NodeState>;
+    if (this.m.published(nodes)) {
+      const started = performance.now();
+      next = copyRecord(nodes);
+      this.copyMs = performance.now() - started;
+    }
     for (const [key, f] of fresh) {
       let node = f.node;
       // As markPreexisting() does for each node.

@@ -55,6 +55,7 @@ function fake(answers: (method: string, path: string) => unknown = () => ({})): 
   Object.defineProperty(f, 'state', { get: () => state, enumerable: true });
   return Object.assign(f, {
     update,
+    published: () => true,
     client,
     pushed: { sha: SHA, branch: 'main', newer: [], through: [] },
     get objects() {
