@@ -88,6 +88,8 @@ export interface MonitorOptions {
     incremental?: boolean;
     /** auto_reconcile while CI has not published: how often awaiting OCIRepositories are asked to look again (default 10 s). */
     artifactPollMs?: number;
+    /** Publications at least this far apart (ms), instead of the pace set by the cost of copying the nodes (tests). */
+    publishGapMs?: number;
   };
 }
 
@@ -258,7 +260,7 @@ export class Monitor {
    */
   private publish(): void {
     const copy = this.nodes?.copyMs ?? 0;
-    const gap = copy >= 0.2 ? Math.min(250, copy * 100) : 0;
+    const gap = this.o.tuning?.publishGapMs ?? (copy >= 0.2 ? Math.min(250, copy * 100) : 0);
     const wait = this.lastPublishAt + gap - performance.now();
     if (wait > 0 && !this.finished) {
       this.publishTimer ??= setTimeout(() => this.publishNow(), wait);

@@ -44,7 +44,9 @@ const LEAF = 'Kustomization/flux-system/leaf';
 const HR = 'HelmRelease/apps/podinfo';
 
 describe('the states the engine publishes', () => {
-  it('are never changed once published; a change makes new objects for what changed only', async () => {
+  // At once (small fleets), and paced (large fleets: several recomputes between two publications, which change the
+  // engine's own record in place until it is published; publishGapMs forces the pace a 10,000-node fleet sets).
+  it.each([undefined, 150])('are never changed once published; a change makes new objects for what changed only (publication gap %s ms)', async (publishGapMs) => {
     // The pushed repository's source; infra ← apps (dependsOn), apps applying a HelmRelease; a leaf Kustomization
     // nothing depends on; an `anchor` that stays Progressing so that the session does not conclude.
     sim.apply({ ...gitRepository('flux-system', 'https://github.com/acme/fleet.git'), status: gitReady(SHA_NEW) });
@@ -67,7 +69,7 @@ describe('the states the engine publishes', () => {
       config: { ...DEFAULT_CONFIG, timeout: 120 },
       sessionId: 'snap',
       signal: ac.signal,
-      tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 5000, diagnosis: false },
+      tuning: { backoffMs: 20, maxBackoffMs: 200, stallMs: 5000, diagnosis: false, publishGapMs },
       onState: (s) => seen.push({ state: s, copy: structuredClone(s) }),
       onEvent: (e) => events.push(e),
     });
@@ -93,6 +95,15 @@ describe('the states the engine publishes', () => {
       expect(Object.keys(after.nodes).sort()).toEqual(Object.keys(before.nodes).sort());
       for (const k of Object.keys(after.nodes)) if (k !== LEAF) expect(after.nodes[k], k).toBe(before.nodes[k]);
       expect(after.edges).toBe(before.edges);
+
+      // A burst of writes: with a publication gap, several recomputes between two publications.
+      const burst = { states: seen.length, recomputes: m.recomputes.incremental + m.recomputes.full };
+      for (let i = 0; i < 6; i++) {
+        sim.setStatus({ kind: 'Kustomization', namespace: 'flux-system', name: 'leaf' }, i % 2 ? ksReady(SHA_NEW) : ksProgressing(SHA_NEW, SHA_OLD));
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      await waitFor('the burst published', () => last()!.nodes[LEAF]!.phase === 'Ready' && m.recomputes.incremental + m.recomputes.full - burst.recomputes >= 3);
+      if (publishGapMs) expect(seen.length - burst.states).toBeLessThan(m.recomputes.incremental + m.recomputes.full - burst.recomputes);
 
       // A failure that settles what waits for it (the full recompute and the settle propagation, which used to
       // rewrite `settled` and `blockedBy` on the node objects in place).
