@@ -5,7 +5,8 @@ import { createJsonPrinter } from '../ui/json.js';
 import { colorEnabled, shouldUseInk } from '../ui/mode.js';
 
 export interface Output {
-  onState(s: SessionState): void;
+  /** Absent when the output shows no state (`--json`: the events only): the engine then publishes none. */
+  onState?(s: SessionState): void;
   onEvent(e: MonitorEvent): void;
   /** Waits until the output has shown the final state (the Ink view exits by itself shortly after). */
   finish(s: SessionState): Promise<void>;
@@ -17,7 +18,7 @@ export async function createOutput(
 ): Promise<Output> {
   if (o.json) {
     const print = createJsonPrinter(io.stdout);
-    return { onState: () => undefined, onEvent: print, finish: async () => undefined };
+    return { onEvent: print, finish: async () => undefined };
   }
   if (!shouldUseInk(io.env, io.stdout)) {
     // Loaded only here: `--json` draws no tree (and the live view below has its own).
