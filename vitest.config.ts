@@ -7,6 +7,9 @@ import { defineConfig } from 'vitest/config';
 //   helm-controller built from their Go modules; see docs/testing.md).
 export default defineConfig({
   test: {
+    // Every session state the engine publishes is deep-frozen (src/engine/monitor.ts): a write to a published state
+    // throws in every test that runs the engine (test/unit/snapshot-state.test.ts).
+    env: { FLUX_MONITOR_FREEZE_STATES: '1' },
     projects: [
       {
         extends: true,

@@ -8,7 +8,7 @@ import { render, renderToString } from 'ink';
 import { SessionView } from '../src/ui/view.js';
 import { incrementalStdout } from '../src/ui/ink-incremental.js';
 import { runMonitor } from '../src/engine/run.js';
-import { DEFAULT_CONFIG, snapshotState, type SessionState } from '../src/core/types.js';
+import { DEFAULT_CONFIG, type SessionState } from '../src/core/types.js';
 import { median, REPO_URL, SHA_PUSHED_NOT_FETCHED, sleep, startChurn, startFleet, stopFleet, waitFor } from './lib.js';
 
 /** What one Ink instance measured over the frames (medians). */
@@ -90,7 +90,7 @@ function fakeStdout(columns: number, rows: number): NodeJS.WriteStream & { bytes
 export async function benchRender(targetNodes: number, frames: number): Promise<RenderResult> {
   // Every simulated object of the large fleet is a monitored node with the default monitor_types (the HelmCharts
   // of the affected HelmReleases included): the fleet has as many objects as nodes are wanted.
-  const state = await engineState(targetNodes);
+  let state = await engineState(targetNodes);
   const nodes = Object.keys(state.nodes).length;
   const phases: Record<string, number> = {};
   for (const n of Object.values(state.nodes)) phases[n.phase] = (phases[n.phase] ?? 0) + 1;
@@ -116,25 +116,23 @@ export async function benchRender(targetNodes: number, frames: number): Promise<
       patchConsole: false,
       exitOnCtrlC: false,
     });
-    return { mode, stdout, app, last: undefined as SessionState | undefined, update: [] as number[], tick: [] as number[], updateCpu: [] as number[], tickCpu: [] as number[], updateBytes: [] as number[], tickBytes: [] as number[] };
+    return { mode, stdout, app, update: [] as number[], tick: [] as number[], updateCpu: [] as number[], tickCpu: [] as number[], updateBytes: [] as number[], tickBytes: [] as number[] };
   });
-  // Each new state is the engine's state after one status write: one shown object changes phase (in place, as the
-  // engine updates its nodes), the others are as they were.
+  // Each new state is the engine's state after one status write: one shown object changes phase (a new state with a
+  // new nodes record and a new object for that node, as the engine publishes it), the others keep their objects.
   const shownKeys = Object.values(state.nodes).filter((n) => n.affected).map((n) => n.key);
   const original = new Map(shownKeys.map((k) => [k, { ...state.nodes[k]! }]));
   for (let i = 0; i < frames; i++) {
     const k = shownKeys[(i * 7919) % shownKeys.length]!;
     const node = state.nodes[k]!;
     const was = original.get(k)!;
-    if (node.phase === was.phase) Object.assign(node, { phase: was.phase === 'Ready' ? 'Progressing' : 'Ready', phaseSince: now + i * 100 });
-    else Object.assign(node, { phase: was.phase, phaseSince: was.phaseSince });
-    state.updatedAt = now + i * 100;
+    const changed = node.phase === was.phase ? { ...node, phase: was.phase === 'Ready' ? ('Progressing' as const) : ('Ready' as const), phaseSince: now + i * 100 } : { ...node, phase: was.phase, phaseSince: was.phaseSince };
+    state = { ...state, nodes: { ...state.nodes, [k]: changed }, updatedAt: now + i * 100 };
     for (const r of i % 2 ? [...runs].reverse() : runs) {
       let b = r.stdout.bytes;
       let t = performance.now();
       let c = process.cpuUsage();
-      const current = snapshotState(state, r.last); // what the live view does with each new engine state (src/commands/output.ts)
-      r.last = current;
+      const current = state; // the live view keeps each engine state as given (src/commands/output.ts)
       r.app.rerender(<SessionView {...base} state={current} now={now + i * 100} height={height - 1} spinnerFrame={i} />);
       r.update.push(performance.now() - t);
       r.updateCpu.push(cpuMs(process.cpuUsage(c)));

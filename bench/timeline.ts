@@ -132,7 +132,16 @@ export async function benchTimeline(sessions: number, objects: number, runs: num
     for (let r = 0; r < runs; r++) {
       const s = session(objects);
       for (const n of Object.values(s.nodes)) n.phase = 'Progressing';
-      const rec = new TimelineRecorder({ state: s, objects: new Map(), now: () => T0 + 1_000 });
+      const ctx = {
+        state: s,
+        objects: new Map(),
+        now: () => T0 + 1_000,
+        update(p: Partial<SessionState>) {
+          ctx.state = { ...ctx.state, ...p };
+        },
+        published: () => false,
+      };
+      const rec = new TimelineRecorder(ctx);
       const keys = Object.keys(s.nodes);
       const t = performance.now();
       rec.note(keys);

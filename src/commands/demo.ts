@@ -106,7 +106,7 @@ const demo: Command = {
         sessionId: newSessionId(),
         signal: ac.signal,
         env: {},
-        onState: (s) => out.onState(s),
+        onState: out.onState && ((s) => out.onState!(s)),
         onEvent: (e) => {
           // The summary's exitCode is the code this process exits with (that of the demo, see demoExitCode).
           out.onEvent(e.type === 'summary' ? { ...e, exitCode: exitCodeOf(e.verdict) } : e);

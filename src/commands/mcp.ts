@@ -41,6 +41,7 @@ import { bool, list, parseArgs, str, UsageError, type ParsedArgs } from './args.
 import type { NoSessionJson, StatusJson } from './status.js';
 import type { Command, CommandIO } from './types.js';
 import type { WATCH_FLAGS, WatchRun } from './watch.js';
+import { packageVersion } from './version.js';
 
 /** What the tools run with: the command's IO and what the server was started with (`flux-monitor mcp` flags). */
 export interface McpContext {
@@ -922,10 +923,3 @@ function consoleToStderr(stderr: { write(s: string): unknown }): () => void {
   return () => Object.assign(console, saved);
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}

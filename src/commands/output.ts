@@ -1,11 +1,12 @@
 // Shared output plumbing of `watch` and `demo`: JSON events, the live Ink tree, or plain text lines.
-import { snapshotState, type MonitorEvent, type SessionState, type Verbosity } from '../core/types.js';
+import type { MonitorEvent, SessionState, Verbosity } from '../core/types.js';
 import type { CommandIO } from './types.js';
 import { createJsonPrinter } from '../ui/json.js';
 import { colorEnabled, shouldUseInk } from '../ui/mode.js';
 
 export interface Output {
-  onState(s: SessionState): void;
+  /** Absent when the output shows no state (`--json`: the events only): the engine then publishes none. */
+  onState?(s: SessionState): void;
   onEvent(e: MonitorEvent): void;
   /** Waits until the output has shown the final state (the Ink view exits by itself shortly after). */
   finish(s: SessionState): Promise<void>;
@@ -17,7 +18,7 @@ export async function createOutput(
 ): Promise<Output> {
   if (o.json) {
     const print = createJsonPrinter(io.stdout);
-    return { onState: () => undefined, onEvent: print, finish: async () => undefined };
+    return { onEvent: print, finish: async () => undefined };
   }
   if (!shouldUseInk(io.env, io.stdout)) {
     // Loaded only here: `--json` draws no tree (and the live view below has its own).
@@ -28,27 +29,24 @@ export async function createOutput(
   const { startLiveView } = await import('../ui/live.js');
   const listeners = new Set<(s: SessionState) => void>();
   let view: ReturnType<typeof startLiveView> | undefined;
+  // The engine never changes a state it has published (src/engine/monitor.ts): the view keeps each one as given.
   let last: SessionState | undefined;
-  /** The view's last copy: unchanged nodes are shared with it (snapshotState). */
-  let lastSnapshot: SessionState | undefined;
   let pending: NodeJS.Timeout | undefined;
   const flush = () => {
     pending = undefined;
     if (!last) return;
-    const snapshot = snapshotState(last, lastSnapshot);
-    lastSnapshot = snapshot;
-    for (const l of listeners) l(snapshot);
+    for (const l of listeners) l(last);
   };
   return {
     onState: (s) => {
       last = s;
       if (!view) {
         view = startLiveView({
-          initial: snapshotState(s),
+          initial: s,
           subscribe: (cb) => {
             listeners.add(cb);
             // Replay the latest state: updates may have come between `initial` and the subscription.
-            if (last) cb(snapshotState(last));
+            if (last) cb(last);
             return () => listeners.delete(cb);
           },
           mode: o.mode,
@@ -60,7 +58,7 @@ export async function createOutput(
         });
         return;
       }
-      // The view gets its own copy (the engine updates its state in place), at most every 50 ms.
+      // The view gets the latest state at most every 50 ms.
       if (!pending) pending = setTimeout(flush, 50);
     },
     onEvent: () => undefined,

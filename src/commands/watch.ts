@@ -119,7 +119,7 @@ const watch: Command = {
       const final = await runMonitor({
         ...run,
         signal: ac.signal,
-        onState: (s) => out.onState(s),
+        onState: out.onState && ((s) => out.onState!(s)),
         onEvent: (e) => out.onEvent(e),
       });
       await out.finish(final);

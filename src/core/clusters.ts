@@ -56,20 +56,26 @@ function clusterOf(p: ClusterPart, base: SessionState): ClusterState {
 
 /**
  * What the last merge made of each cluster's nodes and edges, reused while the cluster's monitor publishes the
- * same `nodes` record at the same revision (nodesRevision: the incremental recompute replaces a few nodes of the
- * record in place and counts it there; a full one builds a new record) and the same `edges` array: a state change
- * of one cluster, or an error or warning, then costs no copy of the others' objects.
+ * same `nodes` record and the same `edges` array (the engine never changes a published state: a recompute that
+ * changes a node publishes a new record, in which the unchanged nodes keep their objects): a state change of one
+ * cluster, or an error or warning, then costs no copy of the others' objects, and a status write in one cluster
+ * copies only the nodes it changed.
  */
-export type MergeMemo = Map<string, { nodes: Record<string, NodeState>; nodesRev: number; nodesOut: Record<string, NodeState>; edges: GraphEdge[]; edgesOut: GraphEdge[] }> & {
+export type MergeMemo = Map<string, { nodes: Record<string, NodeState>; nodesOut: Record<string, NodeState>; edges: GraphEdge[]; edgesOut: GraphEdge[] }> & {
   /** The merged nodes and edges of the last merge, reused when no cluster's changed. */
   last?: { parts: string; nodes: Record<string, NodeState>; edges: GraphEdge[] };
 };
 
-function prefixedNodes(ctx: string, src: Record<string, NodeState>): Record<string, NodeState> {
+/** The nodes of cluster `ctx` under their merged keys; a node that is the same object in `before` keeps its copy there. */
+function prefixedNodes(ctx: string, src: Record<string, NodeState>, before?: { nodes: Record<string, NodeState>; nodesOut: Record<string, NodeState> }): Record<string, NodeState> {
   const out: Record<string, NodeState> = {};
   for (const key in src) {
     const n = src[key]!;
     const k = clusterKey(ctx, key);
+    if (before && before.nodes[key] === n) {
+      out[k] = before.nodesOut[k]!;
+      continue;
+    }
     const o: NodeState = Object.assign({}, n);
     o.key = k;
     o.cluster = ctx;
@@ -82,22 +88,9 @@ function prefixedNodes(ctx: string, src: Record<string, NodeState>): Record<stri
 /**
  * The session of several clusters from each one's latest state. `base` gives what is the same on every cluster
  * (id, repository, commit, timeout, pid). Finished, with the worst verdict, once every cluster is finished.
- * `memo` (optional) carries what one merge made to the next (MergeMemo).
+ * `memo` (optional) carries what one merge made to the next (MergeMemo). The states given are not changed, and the
+ * merged state is a new one: nothing of it is changed afterwards either.
  */
-/**
- * Marks a nodes record as changed in place: a count under a symbol, not enumerable, so that it is not serialised,
- * not copied by spreads or snapshots, and not seen by comparisons.
- */
-const NODES_REVISION = Symbol('nodesRevision');
-
-export function touchNodes(nodes: Record<string, NodeState>): void {
-  Object.defineProperty(nodes, NODES_REVISION, { value: nodesRevision(nodes) + 1, enumerable: false, writable: true, configurable: true });
-}
-
-export function nodesRevision(nodes: Record<string, NodeState>): number {
-  return (nodes as Record<string, NodeState> & { [NODES_REVISION]?: number })[NODES_REVISION] ?? 0;
-}
-
 export function mergeClusters(base: SessionState, parts: ClusterPart[], memo?: MergeMemo): SessionState {
   const clusters = parts.map((p) => clusterOf(p, base));
   const nodes: Record<string, NodeState> = {};
@@ -125,13 +118,11 @@ export function mergeClusters(base: SessionState, parts: ClusterPart[], memo?: M
     if (!s) return undefined;
     const ctx = p.context;
     let m = memo?.get(ctx);
-    const rev = nodesRevision(s.nodes);
-    if (!m || m.nodes !== s.nodes || m.nodesRev !== rev || m.edges !== s.edges) {
+    if (!m || m.nodes !== s.nodes || m.edges !== s.edges) {
       changed = true;
       m = {
         nodes: s.nodes,
-        nodesRev: rev,
-        nodesOut: m?.nodes === s.nodes && m.nodesRev === rev ? m.nodesOut : prefixedNodes(ctx, s.nodes),
+        nodesOut: m?.nodes === s.nodes ? m.nodesOut : prefixedNodes(ctx, s.nodes, m),
         edges: s.edges,
         edgesOut: m?.edges === s.edges ? m.edgesOut : s.edges.map((e) => ({ from: clusterKey(ctx, e.from), to: clusterKey(ctx, e.to), type: e.type })),
       };

@@ -673,35 +673,16 @@ export interface SessionInit {
 }
 
 /**
- * A copy of a session state that the engine's later updates do not reach, for a reader that keeps it (the live
- * view draws it a moment later). The engine replaces nodes and nested values rather than changing them, except
- * the nodes' own fields (settled, blockedBy, and the upstream-superseded rewrite), the nodes record and the
- * warnings list, so those are copied: a few hundred microseconds at 1,000 nodes instead of several milliseconds
- * for a deep clone (docs/performance.md). Given the reader's previous copy, unchanged nodes keep their copied object.
+ * Freezes a value and everything it holds (`Object.freeze`, recursively), skipping what is frozen already (what a
+ * new session state shares with the last one). The engine never changes a state it has published (a change is a
+ * new state that shares what did not change); the tests turn this on for every state the engine publishes
+ * (`FLUX_MONITOR_FREEZE_STATES=1`, src/engine/monitor.ts), so that a write to one throws.
  */
-export function snapshotState(s: SessionState, prev?: SessionState): SessionState {
-  const nodes: Record<string, NodeState> = {};
-  const before = prev?.nodes;
-  for (const k in s.nodes) {
-    const n = s.nodes[k]!;
-    // With the reader's previous copy: a node whose fields have not changed since is that copy again (a status
-    // write changes a few nodes; copying all of them made garbage that outlived the frame at 1,000 nodes).
-    const old = before?.[k];
-    nodes[k] = old !== undefined && sameFields(old, n) ? old : { ...n };
-  }
-  // The timeline's records are replaced, never changed: its map of them is copied like the nodes'.
-  return { ...s, nodes, warnings: [...s.warnings], ...(s.timeline ? { timeline: { ...s.timeline, objects: { ...s.timeline.objects } } } : {}) };
-}
-
-/** Whether two nodes have the same own fields with the same (===) values. */
-function sameFields(a: NodeState, b: NodeState): boolean {
-  let count = 0;
-  for (const f in b) {
-    if ((a as unknown as Record<string, unknown>)[f] !== (b as unknown as Record<string, unknown>)[f]) return false;
-    count++;
-  }
-  for (const _ in a) count--;
-  return count === 0;
+export function deepFreeze<T>(v: T): T {
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return v;
+  Object.freeze(v);
+  for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  return v;
 }
 
 /** A session that has not seen the cluster yet (status `starting`, no nodes). */

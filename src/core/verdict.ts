@@ -48,38 +48,62 @@ const BLOCKING: ReadonlySet<string> = new Set(['Failed', 'Stalled', 'Suspended',
 /**
  * Marks nodes settled: terminal ones, and Pending/Waiting ones that can no longer move because what they wait
  * for (a dependency, their source, the Kustomization that applies them) is itself settled without being Ready.
+ * The node objects are never changed: a node whose settled state, blocker or phase changes is replaced in
+ * `nodes` (a record the caller owns, not yet published) by a new object; the others keep their identity, so that
+ * a reader of the previous state still holds what it was given and can tell unchanged nodes by identity.
  */
 export function computeSettled(nodes: Record<string, NodeState>, g: Graph, matched: Iterable<string>): void {
   const matchedSet = matched instanceof Set ? matched : new Set(matched);
   // Nodes by `namespace/name`, for the blockers named in Waiting messages (built on first use).
   let byNsName: Map<string, string[]> | undefined;
   const named = (nn: string): string[] => (byNsName ??= nodesByNsName(nodes)).get(nn) ?? [];
-  for (const n of Object.values(nodes)) {
-    n.settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
-    if (n.blockedBy) delete n.blockedBy;
+  // The node each replaced key had when called: at the end, a copy that came out equal to it is dropped again.
+  const original = new Map<string, NodeState>();
+  const own = (key: string): NodeState => {
+    const n = nodes[key]!;
+    if (original.has(key)) return n;
+    const copy = { ...n };
+    original.set(key, n);
+    nodes[key] = copy;
+    return copy;
+  };
+  for (const key in nodes) {
+    const n = nodes[key]!;
+    const settled = TERMINAL_PHASES.has(n.phase) || n.phase === 'Unknown';
+    if (n.settled === settled && !n.blockedBy) continue;
+    const c = own(key);
+    c.settled = settled;
+    delete c.blockedBy;
   }
   const nodeOf = (k: string): NodeState | undefined => nodes[k];
   const blockedUpstream = (n: NodeState) => settledBlocker(n, nodeOf, g, named);
   // Propagate until nothing changes (chains of blocked objects). Each pass only visits the nodes still open.
-  let open = Object.values(nodes).filter((n) => opensToSettle(n, matchedSet));
+  let open = Object.keys(nodes).filter((k) => opensToSettle(nodes[k]!, matchedSet));
   let changed = true;
   for (let guard = 0; changed && guard < 10_000; guard++) {
     changed = false;
-    open = open.filter((n) => !n.settled);
-    for (const n of open) {
+    open = open.filter((k) => !nodes[k]!.settled);
+    for (const k of open) {
+      const n = nodes[k]!;
       const blocker = blockedUpstream(n);
       if (blocker) {
-        n.settled = true;
-        n.blockedBy = blocker.key;
+        const c = own(k);
+        c.settled = true;
+        c.blockedBy = blocker.key;
         changed = true;
         if (blocker.phase === 'Superseded') {
           // What feeds it moved on to a newer commit: this object will get that one, not ours.
-          n.phase = 'Superseded';
-          n.reason = 'UpstreamSuperseded';
-          n.message = `${blocker.kind} ${blocker.namespace}/${blocker.name} moved on to a newer commit`;
+          c.phase = 'Superseded';
+          c.reason = 'UpstreamSuperseded';
+          c.message = `${blocker.kind} ${blocker.namespace}/${blocker.name} moved on to a newer commit`;
         }
       }
     }
+  }
+  // A node reset above and settled again the same way is unchanged: the caller's readers keep its object.
+  for (const [key, was] of original) {
+    const c = nodes[key]!;
+    if (c.settled === was.settled && c.blockedBy === was.blockedBy && c.phase === was.phase && c.reason === was.reason && c.message === was.message) nodes[key] = was;
   }
 }
 

@@ -48,7 +48,7 @@ export class CommitPlacement {
       (r) => {
         if (this.m.finished) return;
         if (r.relation === 'unknown') return unknown(r.reason);
-        if (this.unplaced.delete(sha)) this.m.state.warnings = this.m.state.warnings.filter((w) => !w.startsWith(warningPrefix(sha)));
+        if (this.unplaced.delete(sha)) this.m.update({ warnings: this.m.state.warnings.filter((w) => !w.startsWith(warningPrefix(sha))) });
         if (r.relation === 'contains') pushed.through!.push(sha);
         else if (r.relation === 'diverged') pushed.newer!.push(sha);
         else return;
@@ -77,7 +77,7 @@ export class CommitPlacement {
       const t = throughCommit(this.m.state.nodes[k]?.revision, pushed);
       if (t) through = t;
     }
-    if (through && this.m.state.commit.through !== through) this.m.state.commit = { ...this.m.state.commit, through };
+    if (through && this.m.state.commit.through !== through) this.m.update({ commit: { ...this.m.state.commit, through } });
   }
 
   stop(): void {

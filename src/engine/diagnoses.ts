@@ -104,7 +104,7 @@ export class Diagnoses {
         const cur = m.state.nodes[n.key];
         if (!cur || settledWell(cur.phase)) return;
         this.latest.set(n.key, d);
-        m.state.nodes = { ...m.state.nodes, [n.key]: { ...cur, diagnosis: d } };
+        m.update({ nodes: { ...m.state.nodes, [n.key]: { ...cur, diagnosis: d } } });
         m.emit({ type: 'diagnosis', time: m.time(), session: m.state.id, key: cur.key, kind: cur.kind, namespace: cur.namespace, name: cur.name, phase: cur.phase, diagnosis: d });
         m.publish();
       })

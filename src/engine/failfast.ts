@@ -187,7 +187,7 @@ export class FailFast {
     if (next === cur) return;
     if (next.phase === cur.phase && next.message === cur.message && next.failing === cur.failing) return;
     const m = this.m;
-    m.state.nodes = { ...m.state.nodes, [key]: next };
+    m.update({ nodes: { ...m.state.nodes, [key]: next } });
     if (!announce) return;
     if (next.phase !== cur.phase) {
       m.emit({
@@ -217,7 +217,7 @@ export class FailFast {
       const n = this.m.state.nodes[key];
       if (!w.info || n?.phase !== 'Failing' || w.info.failFastAt === undefined || now < w.info.failFastAt) continue;
       this.concluded = true;
-      this.m.state.failFast = { key, since: w.info.since, at: now, ...(w.info.flux?.deadline !== undefined ? { fluxDeadline: w.info.flux.deadline } : {}) };
+      this.m.update({ failFast: { key, since: w.info.since, at: now, ...(w.info.flux?.deadline !== undefined ? { fluxDeadline: w.info.flux.deadline } : {}) } });
       this.o.conclude(failFastVerdictMessage(this.m.state.commit.sha, n, w.info, now));
       return;
     }

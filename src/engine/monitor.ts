@@ -3,10 +3,10 @@
 import pRetry from 'p-retry';
 import {
   CI_ARTIFACT_KINDS,
+  deepFreeze,
   FAILURE_PHASES,
   FLUX_KINDS,
   isFluxKind,
-  newSessionState,
   TERMINAL_PHASES,
   type CategorizedError,
   type CommitRelation,
@@ -21,7 +21,6 @@ import {
 } from '../core/types.js';
 import { KINDS } from '../core/kinds.js';
 import { sanitizeText } from '../core/sanitize.js';
-import { redactUrl } from '../core/giturl.js';
 import type { ClusterClient } from '../cluster/client.js';
 import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
 import { categorize, finalHint, isTransient, MonitorError } from '../cluster/errors.js';
@@ -42,6 +41,7 @@ import { FluxWatches } from './watches.js';
 import { objectKey, type PushTarget } from '../core/graph.js';
 import { decideVerdict, verdictMessage } from '../core/verdict.js';
 import { summaryEvent } from '../core/events.js';
+import { pushSessionState } from '../core/session.js';
 
 export interface MonitorOptions {
   client: ClusterClient;
@@ -94,6 +94,8 @@ export interface MonitorOptions {
     artifactPollMs?: number;
     /** How often fail-fast reads the workloads of a waiting object (default 3 s); false: no fail-fast reads at all. */
     failFastEveryMs?: number | false;
+    /** Publications at least this far apart (ms), instead of the pace set by the cost of copying the nodes (tests). */
+    publishGapMs?: number;
   };
 }
 
@@ -110,7 +112,19 @@ function displayedKinds(config: MonitorConfig): Set<FluxKind> {
 }
 
 export class Monitor {
-  readonly state: SessionState;
+  /**
+   * The current session state. A published state is never changed: each change makes a new one that shares what
+   * did not change (update(); the nodes record is copied by the recompute once published), so a reader keeps the
+   * state it was given as long as it likes, without a copy, and tells an unchanged node (or nodes record, edges…)
+   * by its identity. With FLUX_MONITOR_FREEZE_STATES=1 (the tests), every state is deep-frozen as it is
+   * published, so that a write to one throws.
+   */
+  private current: SessionState;
+  /** The last state handed to `onState`. */
+  private lastPublished?: SessionState;
+  private lastPublishAt = -Infinity;
+  private publishTimer?: NodeJS.Timeout;
+  private readonly freezeStates = process.env.FLUX_MONITOR_FREEZE_STATES === '1';
   private readonly now: () => number;
   private readonly reflectors: Reflector[] = [];
   /** The Flux kinds' watches and the objects they keep (watches.ts). */
@@ -146,23 +160,11 @@ export class Monitor {
     this.pushed = { ...o.pushed, sha: o.pushed.sha.toLowerCase(), newer: [...(o.pushed.newer ?? [])], through: [...(o.pushed.through ?? [])] };
     this.displayed = displayedKinds(o.config);
     const started = this.now();
-    this.state = newSessionState(
-      {
-        id: o.sessionId,
-        sha: this.pushed.sha,
-        subject: o.info?.subject ? sanitizeText(o.info.subject, { maxLength: 200 }) : undefined,
-        tag: o.target.tag,
-        repoPath: o.info?.repoPath,
-        repoUrl: o.target.repoUrl,
-        remote: o.info?.remote,
-        branch: o.target.branch,
-        context: o.client.contextName,
-        server: o.client.displayServer,
-        timeoutMs: o.config.timeout * 1000,
-        now: started,
-      },
-      redactUrl,
+    this.current = pushSessionState(
+      { id: o.sessionId, pushed: { sha: this.pushed.sha, tag: o.target.tag }, branch: o.target.branch, repoUrl: o.target.repoUrl, ...o.info },
+      { context: o.client.contextName, server: o.client.displayServer, timeoutMs: o.config.timeout * 1000, now: started },
     );
+    if (this.freezeStates) deepFreeze(this.current);
     const self = this;
     this.ctx = {
       get state() {
@@ -189,6 +191,8 @@ export class Monitor {
       now: () => this.now(),
       time: () => this.time(),
       emit: (e) => this.emit(e),
+      update: (patch) => this.update(patch),
+      published: (rec) => this.lastPublished !== undefined && (this.lastPublished.nodes === rec || this.lastPublished.timeline?.objects === rec),
       publish: () => this.publish(),
       warn: (m) => this.warn(m),
       categorize: (err) => this.categorize(err),
@@ -257,9 +261,48 @@ export class Monitor {
     this.o.onEvent?.(e);
   }
 
+  /** The current state (see `current`). */
+  get state(): SessionState {
+    return this.current;
+  }
+
+  /** A new current state: the last one with `patch` over it. */
+  private update(patch: Partial<SessionState>): void {
+    this.current = { ...this.current, ...patch };
+  }
+
+  /**
+   * Hands the current state to `onState`, which may keep it: from then on nothing it holds is changed (deep-frozen
+   * with FLUX_MONITOR_FREEZE_STATES=1). A change after a publication copies the nodes record (recompute.ts), which
+   * costs O(nodes): at 10,000 nodes, a few milliseconds and the garbage of a large hash table. So publications are
+   * paced by that cost: at least 100 times the last copy's time apart (at most 250 ms), so that copying stays
+   * around 1 % of a core whatever the churn; a publication due meanwhile is made when the time is up. Below ~0.2 ms
+   * per copy (a few thousand nodes) every change is published at once. The events (`onEvent`, `--json`) are not
+   * paced: they go out with each recompute. The final state is published at once.
+   */
   private publish(): void {
-    this.state.updatedAt = this.now();
-    this.o.onState?.(this.state);
+    const copy = this.nodes?.copyMs ?? 0;
+    const gap = this.o.tuning?.publishGapMs ?? (copy >= 0.2 ? Math.min(250, copy * 100) : 0);
+    const wait = this.lastPublishAt + gap - performance.now();
+    if (wait > 0 && !this.finished) {
+      this.publishTimer ??= setTimeout(() => this.publishNow(), wait);
+      return;
+    }
+    this.publishNow();
+  }
+
+  private publishNow(): void {
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    this.update({ updatedAt: this.now() });
+    // Without a reader (`watch --json` prints the events only) nothing is handed out, and nothing needs a copy;
+    // the tests treat every state as handed out (frozen) to check the engine's writes either way.
+    if (this.o.onState || this.freezeStates) {
+      if (this.freezeStates) deepFreeze(this.current);
+      this.lastPublished = this.current;
+    }
+    this.lastPublishAt = performance.now();
+    this.o.onState?.(this.current);
   }
 
   private time(): string {
@@ -270,7 +313,7 @@ export class Monitor {
     const m = sanitizeText(message, { maxLength: 500 });
     if (this.warned.has(m)) return;
     this.warned.add(m);
-    this.state.warnings.push(m);
+    this.update({ warnings: [...this.state.warnings, m] });
     this.emit({ type: 'warning', time: this.time(), session: this.state.id, message: m });
     this.publish();
   }
@@ -295,7 +338,7 @@ export class Monitor {
   /** Ends the session with verdict `error` for `err` (said as an error event first). */
   private failWith(err: CategorizedError): void {
     if (this.finished) return;
-    this.state.error = err;
+    this.update({ error: err });
     this.emit({ type: 'error', time: this.time(), session: this.state.id, recovered: false, ...err });
     this.finish('error', `${err.message}. ${finalHint(err.hint)}`);
   }
@@ -359,8 +402,7 @@ export class Monitor {
     if (this.finished) return;
     // Once the server answers (not to a server that refuses us): alongside the first LISTs.
     const flags = this.readWaitFacts();
-    this.state.status = 'running';
-    this.state.mode = this.o.tuning?.pollOnly ? 'poll' : 'watch';
+    this.update({ status: 'running', mode: this.o.tuning?.pollOnly ? 'poll' : 'watch' });
     await this.watches.startAll(resources.values());
     if (this.finished) return;
     await this.custom.start();
@@ -482,17 +524,17 @@ export class Monitor {
     const ciMs = this.o.config.ci_timeout * 1000;
     if (ci.some((n) => !TERMINAL_PHASES.has(n.phase))) {
       if (this.state.ci) return;
-      this.state.ci = { timeoutMs: ciMs };
+      this.update({ ci: { timeoutMs: ciMs } });
       this.setDeadline(this.state.startedAt + ciMs);
     } else {
-      this.state.ci = { timeoutMs: ciMs, artifactAt: now };
+      this.update({ ci: { timeoutMs: ciMs, artifactAt: now } });
       this.setDeadline(now + this.o.config.timeout * 1000);
     }
   }
 
   /** Moves the session's timeout to `at` (ms since epoch); state.timeoutMs counts from the start. */
   private setDeadline(at: number): void {
-    this.state.timeoutMs = Math.max(0, at - this.state.startedAt);
+    this.update({ timeoutMs: Math.max(0, at - this.state.startedAt) });
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = setTimeout(() => void this.conclude('timeout'), Math.max(0, at - this.now()));
   }
@@ -642,9 +684,9 @@ export class Monitor {
 
   private finish(verdict: Verdict, message?: string): void {
     if (this.finished) return;
-    if (verdict === 'timeout') this.state.timedOut = true;
+    if (verdict === 'timeout') this.update({ timedOut: true });
     // The session no longer retries: its open error's hint stops promising it (on the screen, in the file, to MCP).
-    if (this.state.error) this.state.error = { ...this.state.error, hint: finalHint(this.state.error.hint) };
+    if (this.state.error) this.update({ error: { ...this.state.error, hint: finalHint(this.state.error.hint) } });
     if (verdict === 'timeout' && this.state.error && !this.synced) {
       // Never got through to the cluster: that is a cluster error, not a slow Flux.
       verdict = 'error';
@@ -670,10 +712,8 @@ export class Monitor {
     this.stopAc.abort();
     for (const r of this.reflectors) r.stop();
     const end = this.now();
-    this.state.status = 'finished';
-    this.state.endedAt = end;
-    this.state.verdict = verdict;
-    this.state.verdictMessage = message ?? verdictMessage(verdict, this.state);
+    this.update({ status: 'finished', endedAt: end, verdict });
+    this.update({ verdictMessage: message ?? verdictMessage(verdict, this.state) });
     this.publish();
     this.emit(summaryEvent(this.state, { time: end }));
     this.resolveDone?.(this.state);

@@ -25,7 +25,7 @@ export class Outage {
     this.sinceError = true;
     this.open.delete(source);
     this.open.set(source, err);
-    m.state.error = err;
+    m.update({ error: err });
     this.current ??= { since: m.now(), first: err };
     const id = `${err.category}:${err.message}`;
     if (this.reported.size === 0 || (!TRANSIENT_CATEGORIES.has(err.category) && !this.reported.has(id))) {
@@ -39,7 +39,7 @@ export class Outage {
   recovered(source: string): void {
     const m = this.m;
     if (!this.open.delete(source)) return;
-    m.state.error = [...this.open.values()].at(-1);
+    m.update({ error: [...this.open.values()].at(-1) });
     if (!m.state.error && this.current) {
       const { since, first } = this.current;
       this.current = undefined;

@@ -6,7 +6,19 @@ import type { ResourceType } from '../cluster/discovery.js';
 import type { CategorizedError, FluxKind, KubeObject, MonitorEvent, PushedRevision, SessionState } from '../core/types.js';
 
 export interface EngineContext {
-  readonly state: SessionState;
+  /**
+   * The current session state. A change is a new state made by `update`, sharing what did not change (the nodes
+   * record and the node objects included). Nothing a published state holds is ever changed; only the nodes
+   * record of a state not published yet may be changed in place, by the recompute (`published()`).
+   */
+  readonly state: Readonly<SessionState>;
+  /** Makes the current state a new one: `state` with `patch` over it (published by the next `publish()`). */
+  update(patch: Partial<SessionState>): void;
+  /**
+   * Whether a record of the state (its `nodes`, its timeline's `objects`) has been published: then it is never
+   * changed again, and a change goes into a copy.
+   */
+  published(nodes: Readonly<Record<string, unknown>>): boolean;
   readonly client: ClusterClient;
   readonly pushed: PushedRevision;
   /** The current objects of the Flux kinds, slimmed, by key. */

@@ -3,9 +3,10 @@
 // memoised on its inputs), delivery through inventory parents, failures that were there before the push, and the
 // settle propagation (core/verdict.ts). A full recompute rebuilds every node; the incremental one only those an
 // event touched, when the settle propagation cannot change (test/unit/incremental.test.ts: both give the same
-// nodes). It writes state.nodes, edges, cycles and matchedSources, and keeps the counts checkDone() reads.
+// nodes). It publishes new state.nodes, edges, cycles and matchedSources (a recompute that changes a node makes a
+// new nodes record and new objects for the changed nodes; the others keep their identity, and nothing a published
+// state holds is changed), and keeps the counts checkDone() reads.
 import { artifactDigestKey, artifactOrigin, computeStatus, originRevision } from '../core/status.js';
-import { touchNodes } from '../core/clusters.js';
 import { parseRevision, revisionCommit, revisionMatches } from '../core/revision.js';
 import { CI_ARTIFACT_KINDS, FAILURE_PHASES, isFluxKind, TERMINAL_PHASES, type FluxKind, type GraphEdge, type KubeObject, type NodeState, type Phase, type PushedRevision, type StatusResult } from '../core/types.js';
 import { affectedSet, buildGraph, correlatedSet, dependsOnRefs, inventoryRefs, matchSources, sourceRefs, type Graph, type PushTarget } from '../core/graph.js';
@@ -57,6 +58,8 @@ export class NodeBuilder {
   counts = { affected: 0, open: 0 };
   /** Recomputes made so far, full and incremental (for tests and benches). */
   readonly recomputes = { full: 0, incremental: 0 };
+  /** How long the last copy of a published nodes record took (ms): the Monitor paces its publications by it. */
+  copyMs = 0;
   /** The failure (Ready=False reason and message) of each object when the session started, before the push acted. */
   private baseline?: Map<string, string>;
 
@@ -275,22 +278,21 @@ export class NodeBuilder {
     this.markContext(topo, nodes);
     // The time in phase follows the phase shown, which the settle propagation may have rewritten (to Superseded)
     // after buildNode() compared the object's own phase: kept while a node stays in the phase it had, reset when
-    // that changed (a node reused as it was and rewritten in place included).
+    // that changed (a node reused as it was and rewritten by the propagation included: a new object then).
+    const published = this.m.state.nodes;
     for (const key in nodes) {
       const n = nodes[key]!;
       const was = before.get(key);
       if (was === undefined || n.deleted) continue;
-      n.phaseSince = was === n.phase ? this.m.state.nodes[key]!.phaseSince : now;
+      const since = was === n.phase ? published[key]!.phaseSince : now;
+      if (n.phaseSince !== since) nodes[key] = { ...n, phaseSince: since };
     }
-    this.m.state.nodes = nodes;
     this.counts = { affected: 0, open: 0 };
     for (const key in nodes) this.countNode(nodes[key]!, 1);
     // The monitored keys only change with the topology (additions and deletions rebuild it).
     topo.edges ??= g.edges.filter((e) => nodes[e.from] && nodes[e.to]);
-    this.m.state.edges = topo.edges;
-    this.m.state.cycles = g.cycles;
+    this.m.update({ nodes, edges: topo.edges, cycles: g.cycles, matchedSources: matched });
     for (const c of g.cycles) this.m.warn(`dependsOn cycle: ${c.join(' → ')} → ${c[0]}`);
-    this.m.state.matchedSources = matched;
   }
 
   /**
@@ -425,6 +427,15 @@ export class NodeBuilder {
     this.dirty.clear();
     const prevPhases = new Map<string, Phase>();
     const keys: string[] = [];
+    if (!fresh.size) return { prev: prevPhases, keys };
+    // A published record stays as it is: the changed nodes go into a copy (unchanged nodes keep their objects). A
+    // record not published yet (several recomputes between two publications) is the engine's own: changed in place.
+    let next = nodes as Record<string, NodeState>;
+    if (this.m.published(nodes)) {
+      const started = performance.now();
+      next = copyRecord(nodes);
+      this.copyMs = performance.now() - started;
+    }
     for (const [key, f] of fresh) {
       let node = f.node;
       // As markPreexisting() does for each node.
@@ -433,21 +444,20 @@ export class NodeBuilder {
       this.adoptNode(node, f.res);
       this.countNode(f.prev!, -1);
       this.countNode(node, 1);
-      nodes[key] = node;
+      next[key] = node;
       prevPhases.set(key, f.prev!.phase);
       keys.push(key);
     }
     if (remark.size) {
-      const before = new Map([...remark].map((k) => [k, nodes[k]]));
-      this.markContext(topo, nodes, remark);
+      const before = new Map([...remark].map((k) => [k, next[k]]));
+      this.markContext(topo, next, remark);
       for (const [k, was] of before) {
-        if (!was || nodes[k] === was || fresh.has(k)) continue;
+        if (!was || next[k] === was || fresh.has(k)) continue;
         prevPhases.set(k, was.phase);
         keys.push(k);
       }
     }
-    // Readers that tell a change by the record's identity (mergeClusters) see it by its revision.
-    if (keys.length) touchNodes(nodes);
+    this.m.update({ nodes: next });
     return { prev: prevPhases, keys };
   }
 
@@ -513,6 +523,16 @@ export interface Topology {
 export interface PhaseChanges {
   prev: Map<string, Phase>;
   keys?: string[];
+}
+
+/**
+ * A shallow copy of a nodes record. A record of thousands of keys is a hash table in V8, and a for-in copy of one
+ * costs about 60 % of a spread's (`{ ...nodes }`) in CPU time at 10,000 keys (docs/performance.md, (d)–(f)).
+ */
+function copyRecord(nodes: Readonly<Record<string, NodeState>>): Record<string, NodeState> {
+  const out: Record<string, NodeState> = {};
+  for (const k in nodes) out[k] = nodes[k]!;
+  return out;
 }
 
 /** The parents of the many keys that have none (one shared array rather than thousands of empty ones). */

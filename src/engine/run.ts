@@ -1,11 +1,11 @@
 // Entry point of the engine for commands and the detached monitor: kubeconfig → client → Monitor.
 import { newSessionId } from '../core/ids.js';
 import { clusterVerdicts, mergeClusters, type MergeMemo } from '../core/clusters.js';
-import { newSessionState, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
+import { deepFreeze, type MonitorConfig, type MonitorEvent, type PushedRevision, type SessionState } from '../core/types.js';
 import { ClusterClient, loadKubeConfig } from '../cluster/client.js';
 import type { ImpersonationOverride } from '../cluster/kubeconfig.js';
 import { categorize } from '../cluster/errors.js';
-import { redactUrl } from '../core/giturl.js';
+import { pushSessionState } from '../core/session.js';
 import { summaryEvent } from '../core/events.js';
 import { Monitor, type MonitorOptions } from './monitor.js';
 
@@ -47,8 +47,7 @@ export { newSessionId };
 
 /** The state of a session of `opts` before anything is known of the cluster (URL credentials removed). */
 function initialState(opts: RunOptions, id: string, now: number, context?: string): SessionState {
-  const { pushed, subject, repoPath, repoUrl, remote, branch, config } = opts;
-  return newSessionState({ id, sha: pushed.sha.toLowerCase(), subject, tag: pushed.tag, repoPath, repoUrl, remote, branch, context, timeoutMs: config.timeout * 1000, now }, redactUrl);
+  return pushSessionState({ ...opts, id }, { context, timeoutMs: opts.config.timeout * 1000, now });
 }
 
 /** The contexts a session follows: `contexts`, else `context`, else config.contexts; empty = the current context. */
@@ -80,7 +79,12 @@ export async function runClusters(opts: RunOptions, contexts: string[]): Promise
   const base = initialState(opts, id, now);
   const latest = new Map<string, SessionState>();
   const memo: MergeMemo = new Map();
-  const merged = () => mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
+  // A new merged state each time, never changed afterwards, like each cluster's (deep-frozen in the tests' debug mode).
+  const freeze = process.env.FLUX_MONITOR_FREEZE_STATES === '1';
+  const merged = () => {
+    const m = mergeClusters(base, contexts.map((context) => ({ context, state: latest.get(context) })), memo);
+    return freeze ? deepFreeze(m) : m;
+  };
   await Promise.all(
     contexts.map((context) =>
       runOne({

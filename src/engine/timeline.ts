@@ -1,6 +1,7 @@
 // The push's timeline (core/timeline.ts) as the session goes: after each recompute, the nodes it changed are
 // looked at once (never per watch event), and what their new phase adds to their moments is recorded in
-// state.timeline. A record is replaced, never changed, so a snapshot of the state keeps what it saw.
+// state.timeline. A record is replaced, never changed, and the map of records is copied once it has been
+// published (EngineContext.published), so a published state keeps what it saw.
 import { recordNode, recordSourceReady, TIMELINE_LIMITS, type ObjectMoments, type Timeline } from '../core/timeline.js';
 import { SOURCE_KINDS, type FluxKind, type GraphEdge } from '../core/types.js';
 import type { EngineContext } from './parts.js';
@@ -9,34 +10,47 @@ export class TimelineRecorder {
   /** Consumers of each source (the `source` edges, reversed), rebuilt when the edges change. */
   private consumers?: { edges: GraphEdge[]; by: Map<string, string[]> };
 
-  constructor(private readonly m: Pick<EngineContext, 'state' | 'objects' | 'now'>) {}
+  constructor(private readonly m: Pick<EngineContext, 'state' | 'objects' | 'now' | 'update' | 'published'>) {}
 
+  /** The timeline to record into: the state's own while it has not been published, else a copy put in the state. */
   private get timeline(): Timeline {
-    return (this.m.state.timeline ??= { objects: {} });
+    const tl = this.m.state.timeline;
+    if (tl && !this.m.published(tl.objects)) return tl;
+    const next: Timeline = tl ? { ...tl, objects: { ...tl.objects } } : { objects: {} };
+    this.m.update({ timeline: next });
+    return next;
   }
 
   /** After a recompute: records what the nodes `keys` (all nodes when undefined) add to their moments. */
   note(keys?: readonly string[]): void {
     const s = this.m.state;
     const now = this.m.now();
-    const tl = this.timeline;
-    const objects = tl.objects;
+    let tl = s.timeline ?? { objects: {} };
+    let writable = false;
+    const open = (): Timeline => {
+      if (!writable) {
+        tl = this.timeline;
+        writable = true;
+      }
+      return tl;
+    };
     let count = -1;
     const visit = (key: string) => {
       const n = s.nodes[key];
       if (!n || !n.affected) return;
-      const prev = objects[key];
+      const prev = tl.objects[key];
       if (!prev) {
-        if (count < 0) count = Object.keys(objects).length;
+        if (count < 0) count = Object.keys(tl.objects).length;
         if (count >= TIMELINE_LIMITS.objects) {
-          tl.dropped = (tl.dropped ?? 0) + 1;
+          const t = open();
+          t.dropped = (t.dropped ?? 0) + 1;
           return;
         }
       }
       const next = recordNode(prev, n, this.m.objects.get(key), now, s.startedAt);
       if (next === prev || !next) return;
       if (!prev) count++;
-      objects[key] = next;
+      open().objects[key] = next;
       if (next.ready && !prev?.ready && SOURCE_KINDS.includes(n.kind as FluxKind)) this.sourceReady(key, next);
     };
     if (keys) for (const k of keys) visit(k);

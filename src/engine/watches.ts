@@ -138,7 +138,7 @@ export class FluxWatches {
             `watching ${rt.plural}${namespace ? ` in ${namespace}` : ''} is not allowed${reason ? ` (${reason})` : ''}: polling instead (grant the \`watch\` verb for live updates)`,
           );
           if (this.m.state.mode !== 'poll') {
-            this.m.state.mode = 'poll';
+            this.m.update({ mode: 'poll' });
             this.m.publish();
           }
         },

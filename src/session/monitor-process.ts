@@ -1,8 +1,9 @@
 // The detached monitor (`flux-monitor run-session`): owns the repository+branch lock, runs the engine, persists
 // the session as it changes (throttled, atomic), and records the final state in the history.
-import { normalizeGitUrl, redactUrl } from '../core/giturl.js';
+import { normalizeGitUrl } from '../core/giturl.js';
 import type { MonitorConfig, SessionState, Verdict } from '../core/types.js';
-import { EXIT_CODES, newSessionState } from '../core/types.js';
+import { EXIT_CODES } from '../core/types.js';
+import { pushSessionState, type SessionPush } from '../core/session.js';
 import { ConfigError, DEFAULT_RETENTION, loadConfig, type RetentionConfig } from '../config/load.js';
 import { commitInfo } from '../git/repo.js';
 import { relateCommit } from '../git/relate.js';
@@ -200,9 +201,11 @@ async function runSession(o: DetachedSessionOptions, log: (line: string) => void
   }
 }
 
+/** Who pushed what where, as the session's first record and the engine both take it. */
+function pushOf(o: DetachedSessionOptions, subject: string | undefined): SessionPush {
+  return { id: o.id, pushed: { sha: o.sha, tag: o.tag }, branch: o.branch, repoUrl: o.url, remote: o.remote, repoPath: o.repoPath, subject };
+}
+
 function initialState(o: DetachedSessionOptions, subject: string | undefined): SessionState {
-  return newSessionState(
-    { id: o.id, sha: o.sha, subject, tag: o.tag, repoPath: o.repoPath, repoUrl: o.url, remote: o.remote, branch: o.branch, context: o.contexts?.join(', '), timeoutMs: 0, now: Date.now() },
-    redactUrl,
-  );
+  return pushSessionState(pushOf(o, subject), { context: o.contexts?.join(', '), timeoutMs: 0, now: Date.now() });
 }

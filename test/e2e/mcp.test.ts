@@ -1,7 +1,7 @@
 // `flux-monitor mcp` as agents run it: the built CLI spawned over stdio, driven by the SDK's own Client, against an
 // isolated state directory (XDG_STATE_HOME) and the API simulator.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -83,6 +83,10 @@ describe('flux-monitor mcp over stdio', () => {
   it('lists its tools; get_session and list_history answer what status --json and history --json print', async () => {
     const { client, stderr } = await connect();
     expect(client.getServerVersion()?.name).toBe('flux-monitor');
+    // The version `flux-monitor --version` prints, the package's (the built bundle finds its package.json too).
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(client.getServerVersion()?.version).toBe(pkg.version);
+    expect(spawnSync(process.execPath, [CLI, '--version'], { cwd: repo, env, encoding: 'utf8' }).stdout).toBe(`flux-monitor ${pkg.version}\n`);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['get_session', 'list_history', 'watch_commit']);
 

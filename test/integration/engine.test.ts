@@ -125,7 +125,7 @@ describe('engine against a real kube-apiserver', () => {
 
       // The admin sees both fleets follow the repository.
       const adminRun = startEngine({ kubeconfig: cluster.adminKubeconfigPath, repoUrl: a.url });
-      expect((await adminRun.session()).matchedSources.sort()).toEqual([keyOf(a.git), keyOf(b.git)].sort());
+      expect([...(await adminRun.session()).matchedSources].sort()).toEqual([keyOf(a.git), keyOf(b.git)].sort());
       adminRun.stop();
       expect((await adminRun.p).verdict).toBe('stopped');
 

@@ -6,11 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { clusterKey, mergeClusters, splitClusters, touchNodes, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
-import { DEFAULT_CONFIG, EXIT_CODES, newSessionState, VERDICT_SEVERITY, worstVerdict, type MonitorEvent, type NodeState, type SessionState, type Verdict } from '../../src/core/types.js';
-import type { ApiSimulator } from '../../src/sim/server.js';
-import { followedContexts, type RunOptions } from '../../src/engine/run.js';
-import { SHA_NEW, SHA_OLD, gitReady, gitRepository } from '../helpers/flux.js';
+import { clusterKey, mergeClusters, splitClusters, type ClusterPart, type MergeMemo } from '../../src/core/clusters.js';
+import { deepFreeze, DEFAULT_CONFIG, EXIT_CODES, newSessionState, VERDICT_SEVERITY, worstVerdict, type MonitorEvent, type NodeState, type SessionState, type Verdict } from '../../src/core/types.js';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { followedContexts, runMonitor, type RunOptions } from '../../src/engine/run.js';
+import { SHA_NEW, SHA_OLD, gitReady, gitRepository, helmRelease, hrFailed, hrReady, invId, kustomization, ksProgressing, ksReady } from '../helpers/flux.js';
 import { cleanup, FLEET_URL as URL_, startEngine, startSim, waitFor, type SimCluster } from '../helpers/engine.js';
 import { applyNewCommit, seedFleet } from '../helpers/fleet.js';
 import { mergeKubeconfigs } from '../helpers/kubeconfig.js';
@@ -132,19 +132,23 @@ describe('merging the clusters of a session', () => {
     expect(mergeClusters(base, steps[4]!, memo).nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
   });
 
-  it('with a memo, sees a node the incremental recompute replaced in the same record (touchNodes)', () => {
+  it('with a memo, copies only the nodes a new record changed; the unchanged ones keep their merged object', () => {
     const memo: MergeMemo = new Map();
-    const a = clusterState('prod', { nodes: { 'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps', { phase: 'Progressing', settled: false }) } });
-    const parts: ClusterPart[] = [{ context: 'prod', state: a }];
-    expect(mergeClusters(base, parts, memo).nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Progressing');
-    a.nodes['Kustomization/flux-system/apps'] = node('Kustomization/flux-system/apps');
-    touchNodes(a.nodes);
-    const m = mergeClusters(base, parts, memo);
-    expect(m.nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
-    expect(m).toEqual(mergeClusters(base, parts));
-    // The revision is not part of what is stored, copied or compared.
-    expect(JSON.parse(JSON.stringify(a.nodes))).toEqual({ ...a.nodes });
-    expect(Object.getOwnPropertySymbols({ ...a.nodes })).toEqual([]);
+    const apps = node('Kustomization/flux-system/apps', { phase: 'Progressing', settled: false });
+    const infra = node('Kustomization/flux-system/infra', { blockedBy: 'Kustomization/flux-system/apps' });
+    const a1 = deepFreeze(clusterState('prod', { nodes: { [apps.key]: apps, [infra.key]: infra } }));
+    const m1 = mergeClusters(base, [{ context: 'prod', state: a1 }], memo);
+    expect(m1.nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Progressing');
+    // What the engine publishes after a status write: a new state and record, a new object for the changed node.
+    const a2 = deepFreeze({ ...a1, nodes: { ...a1.nodes, [apps.key]: { ...apps, phase: 'Ready' as const, settled: true } } });
+    const m2 = mergeClusters(base, [{ context: 'prod', state: a2 }], memo);
+    expect(m2).toEqual(mergeClusters(base, [{ context: 'prod', state: a2 }]));
+    expect(m2.nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Ready');
+    expect(m2.nodes['prod/Kustomization/flux-system/infra']).toBe(m1.nodes['prod/Kustomization/flux-system/infra']);
+    expect(m2.nodes['prod/Kustomization/flux-system/apps']).not.toBe(m1.nodes['prod/Kustomization/flux-system/apps']);
+    // The merge before is as it was: a reader holding it sees no change.
+    expect(m1.nodes['prod/Kustomization/flux-system/apps']!.phase).toBe('Progressing');
+    expect(m1.nodes['prod/Kustomization/flux-system/infra']!.blockedBy).toBe('prod/Kustomization/flux-system/apps');
   });
 
   it('a cluster that never published (still connecting) is starting, and holds the verdict back', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterClient } from '../../src/cluster/client.js';
 import type { ResourceType } from '../../src/cluster/discovery.js';
 import { buildGraph } from '../../src/core/graph.js';
-import { newSessionState, type CategorizedError, type CommitRelation, type FluxKind, type KubeObject, type MonitorEvent, type NodeState, type SessionState } from '../../src/core/types.js';
+import { deepFreeze, newSessionState, type CategorizedError, type CommitRelation, type FluxKind, type KubeObject, type MonitorEvent, type NodeState, type SessionState } from '../../src/core/types.js';
 import { CommitPlacement } from '../../src/engine/commits.js';
 import { ControllerHealth } from '../../src/engine/health.js';
 import { Outage } from '../../src/engine/outage.js';
@@ -28,8 +28,9 @@ interface Fake extends EngineContext {
 
 /** A session context with a clock the test moves, a client that answers from `answers` and records every request. */
 function fake(answers: (method: string, path: string) => unknown = () => ({})): Fake {
-  const state: SessionState = newSessionState({ id: 's', sha: SHA, timeoutMs: 300_000, now: 1_000 }, (u) => u);
-  state.status = 'running';
+  // As the Monitor keeps it (debug mode of the tests): every state is frozen, a change makes a new one.
+  let state: SessionState = deepFreeze({ ...newSessionState({ id: 's', sha: SHA, timeoutMs: 300_000, now: 1_000 }, (u) => u), status: 'running' });
+  const update = (patch: Partial<SessionState>) => void (state = deepFreeze({ ...state, ...patch }));
   const f = {
     events: [] as MonitorEvent[],
     warnings: [] as string[],
@@ -51,8 +52,10 @@ function fake(answers: (method: string, path: string) => unknown = () => ({})): 
     ['OCIRepository', { kind: 'OCIRepository', group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'ocirepositories', apiVersion: 'source.toolkit.fluxcd.io/v1' } as ResourceType],
     ['Kustomization', { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', apiVersion: 'kustomize.toolkit.fluxcd.io/v1' } as ResourceType],
   ]);
+  Object.defineProperty(f, 'state', { get: () => state, enumerable: true });
   return Object.assign(f, {
-    state,
+    update,
+    published: () => true,
     client,
     pushed: { sha: SHA, branch: 'main', newer: [], through: [] },
     get objects() {
@@ -69,7 +72,7 @@ function fake(answers: (method: string, path: string) => unknown = () => ({})): 
     publish: () => undefined,
     warn: (m: string) => {
       if (!f.warnings!.includes(m)) f.warnings!.push(m);
-      if (!state.warnings.includes(m)) state.warnings.push(m);
+      if (!state.warnings.includes(m)) update({ warnings: [...state.warnings, m] });
     },
     categorize: (err: unknown) => ({ category: 'internal' as const, message: String(err), hint: 'x' }),
     schedule: () => void f.schedules!++,
@@ -102,7 +105,7 @@ describe('CommitPlacement', () => {
     expect(p.known).toBe(2);
     expect(m.schedules).toBe(2);
     // The matched source carries B: the session says the push is applied through it.
-    m.state.nodes = { 'GitRepository/flux-system/repo': node('GitRepository/flux-system/repo', { revision: `main@sha1:${B}` }) };
+    m.update({ nodes: { 'GitRepository/flux-system/repo': node('GitRepository/flux-system/repo', { revision: `main@sha1:${B}` }) } });
     p.noteThrough(['GitRepository/flux-system/repo']);
     expect(m.state.commit.through).toBe(B);
   });
@@ -154,13 +157,13 @@ describe('ReconcileRequests', () => {
     const r = new ReconcileRequests(m);
     const keys = ['GitRepository/flux-system/a', 'GitRepository/flux-system/b', 'Kustomization/flux-system/infra', 'Kustomization/flux-system/apps'];
     for (const k of keys) m.objectsMap.set(k, object(k));
-    m.state.matchedSources = ['GitRepository/flux-system/a', 'GitRepository/flux-system/b'];
-    m.state.nodes = {
+    m.update({ matchedSources: ['GitRepository/flux-system/a', 'GitRepository/flux-system/b'] });
+    m.update({ nodes: {
       'GitRepository/flux-system/a': node('GitRepository/flux-system/a'),
       'GitRepository/flux-system/b': node('GitRepository/flux-system/b', { phase: 'Ready' }),
       'Kustomization/flux-system/infra': node('Kustomization/flux-system/infra', { phase: 'Ready' }),
       'Kustomization/flux-system/apps': node('Kustomization/flux-system/apps', { phase: 'Waiting' }),
-    };
+    } });
     await r.requestSources();
     expect(m.requests.map((q) => `${q.method} ${q.path}`)).toEqual(['PATCH /apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/a']);
     expect(m.requests[0]!.body).toEqual({ metadata: { annotations: { [REQUESTED_AT]: new Date(1_000).toISOString() } } });
@@ -179,7 +182,7 @@ describe('ControllerHealth', () => {
     const m = fake((method, path) => (path.endsWith('/deployments/source-controller') ? { spec: { replicas: 1 }, status: { availableReplicas: 0 } } : {}));
     const key = 'GitRepository/flux-system/repo';
     m.objectsMap.set(key, object(key, { metadata: { name: 'repo', namespace: 'flux-system', annotations: { [REQUESTED_AT]: 't1' } }, status: { lastHandledReconcileAt: 't0' } }));
-    m.state.nodes = { [key]: node(key) };
+    m.update({ nodes: { [key]: node(key) } });
     const h = new ControllerHealth(m, { lastMove: new Map(), requests: new Map([[key, { at: 1_000 }]]), graph: () => undefined, notHandledMs: 10_000 });
     m.clock = 5_000;
     h.check();

@@ -43,6 +43,8 @@ function fake(): Fake {
     time: () => new Date(f.clock!).toISOString(),
     emit: (e: MonitorEvent) => void f.events!.push(e),
     publish: () => undefined,
+    update: (patch: Partial<SessionState>) => void Object.assign(f.state!, patch),
+    published: () => false,
     warn: () => undefined,
     categorize: (err: unknown) => ({ category: 'internal' as const, message: String(err), hint: 'x' }),
     schedule: () => undefined,

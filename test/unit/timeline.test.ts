@@ -171,7 +171,7 @@ describe('the moments of a real run (chain-success: a dependsOn chain, as the re
     const start = epoch + push.t;
     const state = { startedAt: start, nodes: {} as Record<string, NodeState>, edges: buildGraph(objects).edges, timeline: undefined as Timeline | undefined };
     let now = start;
-    const rec = new TimelineRecorder({ state: state as unknown as SessionState, objects, now: () => now });
+    const rec = new TimelineRecorder({ state: state as unknown as SessionState, objects, now: () => now, update: (p) => void Object.assign(state, p), published: () => false });
     const judge = (key: string, o: KubeObject) => {
       const res = computeStatus(o, { sha: push.sha, branch: t.branch });
       const [kind, namespace, name] = key.split('/') as [string, string, string];
