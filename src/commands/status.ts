@@ -63,7 +63,8 @@ const status: Command = {
 
     if (bool(args, 'timeline')) {
       const live = liveness(session);
-      const { sessionBars, waterfallLines, linesText, fitWaterfallLine } = await import('../ui/waterfall.js');
+      const { sessionBars, waterfallLines, linesText } = await import('../ui/waterfall.js');
+      const { fitLine } = await import('../ui/theme.js');
       if (json) {
         const { axis, bars, path } = sessionBars(session, Date.now());
         const out: TimelineJson = { id, liveness: live, pushedAt: session.pushedAt, axis, bars, criticalPath: path ?? null, timeline: session.timeline ?? null };
@@ -72,7 +73,7 @@ const status: Command = {
         const { colorEnabled } = await import('../ui/mode.js');
         const { ansi } = await import('../ui/theme.js');
         const width = io.stdout.isTTY && io.stdout.columns ? io.stdout.columns : 100;
-        const lines = waterfallLines(session, { width, now: Date.now() }).map((l) => fitWaterfallLine(l, width));
+        const lines = waterfallLines(session, { width, now: Date.now() }).map((l) => fitLine(l, width));
         const text = linesText(lines, io.stdout.isTTY === true && colorEnabled(io.env), ansi);
         if (live !== 'finished') text.push(live === 'running' ? '(the session is still running: the waterfall so far)' : '(the monitor of this session stopped before its verdict)');
         io.stdout.write(text.join('\n') + '\n');

@@ -7,8 +7,8 @@ import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
 import { failingLines } from '../core/failfast.js';
 import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize, waitText } from './layout.js';
-import { fitWaterfallLine, linesText, waterfallLines } from './waterfall.js';
-import { ansi, cleanText, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
+import { linesText, waterfallLines } from './waterfall.js';
+import { ansi, cleanText, fitLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
 
 export interface PlainPrinterOptions {
   verbosity: Verbosity;
@@ -63,7 +63,7 @@ export function createPlainPrinter(out: { write(s: string): unknown }, opts: Pla
       // Verbose: the push's waterfall as text, below the verdict (`status --timeline` prints it on demand).
       if (opts.verbosity === 'verbose' && state.timeline && Object.keys(state.timeline.objects).length) {
         const width = 100;
-        const lines = waterfallLines(state, { width }).map((l) => fitWaterfallLine(l, width));
+        const lines = waterfallLines(state, { width }).map((l) => fitLine(l, width));
         out.write('\n' + linesText(lines, opts.color ?? false, ansi).join('\n') + '\n');
       }
     },

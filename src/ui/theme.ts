@@ -250,3 +250,24 @@ export function shortUrl(url: string | undefined): string {
     .replace(/\.git$/, '')
     .replace(/\/$/, '');
 }
+
+/** Cuts a line of styled segments to `width` columns (… at the cut): the live view's rows and the waterfall's. */
+export function fitLine<S extends { text: string }>(line: S[], width: number): S[] {
+  let total = 0;
+  for (const g of line) total += textWidth(g.text);
+  if (total <= width) return line;
+  const out: S[] = [];
+  let room = width;
+  for (const g of line) {
+    const w = textWidth(g.text);
+    if (w < room) {
+      out.push(g);
+      room -= w;
+      continue;
+    }
+    // This segment reaches the edge: cut it here (truncate adds the …).
+    out.push({ ...g, text: truncate(g.text, room) });
+    break;
+  }
+  return out;
+}

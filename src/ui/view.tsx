@@ -7,6 +7,7 @@ import { splitClusters } from '../core/clusters.js';
 import { buildTree, formatDuration, nodeLabel, shortSha, shownPhase, summarize, waitText, type TreeRow } from './layout.js';
 import { colorEnabled } from './mode.js';
 import {
+  fitLine,
   oneLine,
   padEnd,
   shortUrl,
@@ -65,25 +66,7 @@ const TAIL = 1 + PHASE_COL + 1 + DURATION_COL;
 /** Columns the names keep before the waits (`retry ≤ 22s` after the duration) are left out. */
 const MIN_NAME_COL = 24;
 
-/** Cuts a styled line to `width` columns (… at the cut). */
-export function fitLine(line: Line, width: number): Line {
-  const total = line.reduce((s, g) => s + textWidth(g.text), 0);
-  if (total <= width) return line;
-  const out: Line = [];
-  let room = width;
-  for (const g of line) {
-    const w = textWidth(g.text);
-    if (w < room) {
-      out.push(g);
-      room -= w;
-      continue;
-    }
-    // This segment reaches the edge: cut it here (truncate adds the …).
-    out.push({ ...g, text: truncate(g.text, room) });
-    break;
-  }
-  return out;
-}
+export { fitLine };
 
 /**
  * `namespace/name` in `room` columns: the namespace gives way first (down to a few characters, its start kept:

@@ -207,26 +207,6 @@ export function criticalPathLines(state: SessionState, path: CriticalPath | unde
   return out;
 }
 
-/** Cuts a line of segments to `width` columns (… at the cut), as the live view's fitLine. */
-export function fitWaterfallLine(line: Line, width: number): Line {
-  let total = 0;
-  for (const g of line) total += textWidth(g.text);
-  if (total <= width) return line;
-  const out: Line = [];
-  let room = width;
-  for (const g of line) {
-    const w = textWidth(g.text);
-    if (w < room) {
-      out.push(g);
-      room -= w;
-      continue;
-    }
-    out.push({ ...g, text: truncate(g.text, room) });
-    break;
-  }
-  return out;
-}
-
 /** The lines as plain text (ANSI colours when `color`), one string per line. */
 export function linesText(lines: Line[], color: boolean, ansi: (t: string, c: ColorName | undefined, on: boolean) => string): string[] {
   return lines.map((l) => l.map((s) => ansi(s.text, s.color, color)).join('').replace(/\s+$/, ''));
