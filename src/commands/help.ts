@@ -110,6 +110,7 @@ export const HELP: Record<string, CommandHelp> = {
       { name: 'auto-reconcile', default: 'off, or `auto_reconcile:` of the hook file', description: 'ask Flux to reconcile the source at once, and dependents as soon as their dependencies are Ready with the commit, instead of waiting for their intervals' },
       { name: 'fail-fast', default: 'on, or `fail_fast:` of the hook file', description: 'end with verdict failed (exit 1) once a workload Flux waits for shows conclusive evidence (image not found, crash loop, missing ConfigMap key…) that held for `fail_fast_grace` (30s), before Flux\'s own timeout' },
       { name: 'no-fail-fast', description: 'wait for Flux\'s own verdict: such an object shows as Failing until Flux decides' },
+      { name: 'fail-fast-grace', value: 'DURATION', default: '30s, or `fail_fast_grace:` of the hook file', description: 'how long the evidence must hold before the fail-fast verdict (0s to 1h)' },
       { name: 'namespace', short: 'n', value: 'NS', repeatable: true, default: 'cluster-wide, or `namespaces:` of the hook file', description: 'namespaces to read when RBAC forbids listing cluster-wide; more than once or comma-separated' },
       { name: 'poll', description: 'never open watches: poll every --poll-interval instead' },
     ],

@@ -27,6 +27,7 @@ export const WATCH_FLAGS = {
   'auto-reconcile': {},
   'fail-fast': {},
   'no-fail-fast': {},
+  'fail-fast-grace': { value: true },
   namespace: { value: true, short: 'n', multiple: true },
   poll: {},
 } as const;
@@ -48,6 +49,8 @@ export function applyFlagOverrides(config: MonitorConfig, p: ParsedArgs): Monito
   if (bool(p, 'fail-fast') && bool(p, 'no-fail-fast')) throw new UsageError('--fail-fast and --no-fail-fast contradict each other: give one');
   if (bool(p, 'fail-fast')) c.fail_fast = true;
   if (bool(p, 'no-fail-fast')) c.fail_fast = false;
+  const grace = duration(p, 'fail-fast-grace', 'fail_fast_grace');
+  if (grace !== undefined) c.fail_fast_grace = grace / 1000;
   const ns = list(p, 'namespace');
   if (ns.length) c.namespaces = ns;
   return c;

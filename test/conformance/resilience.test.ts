@@ -11,7 +11,7 @@ import { EXIT_CODES, type MonitorEvent } from '../../src/core/types.js';
 import { setControllerDeployment } from './env.js';
 import { configMap, gitRepository, kustomization, kustomizationYaml } from './cases.js';
 import { decidedByFlux, fluxSuite, waitUntil } from './support.js';
-import { CLI, requireBuild } from '../e2e/helpers.js';
+import { CLI, requireBuild } from '../helpers/e2e.js';
 import { git } from '../harness/git-server.js';
 
 const execFileP = promisify(execFile);

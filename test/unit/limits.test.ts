@@ -75,6 +75,10 @@ describe('durations in flags and in the hook file alike', () => {
     ['poll-interval', 'polling_interval', '250ms', 0.25],
     ['poll-interval', 'polling_interval', '2s', 2],
     ['poll-interval', 'polling_interval', '10m', 600],
+    ['fail-fast-grace', 'fail_fast_grace', '2h', 'must be at most 1h (got "2h")'],
+    ['fail-fast-grace', 'fail_fast_grace', 'soon', 'must be a positive number of seconds or a duration such as 90s or 5m (got "soon")'],
+    ['fail-fast-grace', 'fail_fast_grace', '45s', 45],
+    ['fail-fast-grace', 'fail_fast_grace', '0', 0],
   ];
 
   for (const [f, key, value, expected] of CASES) {
@@ -86,7 +90,7 @@ describe('durations in flags and in the hook file alike', () => {
         expect(fromFlag).toEqual({ error: `--${f}: ${expected.replace(/\(got (-?[\d.]+)\)$/, '(got "$1")')}` });
         expect(fromFile).toEqual({ error: `${key} ${expected}` });
       } else {
-        const field = key as 'timeout' | 'polling_interval';
+        const field = key as 'timeout' | 'polling_interval' | 'fail_fast_grace';
         expect('config' in fromFlag && fromFlag.config[field]).toBe(expected);
         expect('config' in fromFile && fromFile.config[field]).toBe(expected);
       }
