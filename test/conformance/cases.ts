@@ -147,3 +147,16 @@ export function helmRepository(ns: string, url: string) {
     spec: { interval: '1m', url, timeout: '20s' },
   };
 }
+
+/** The two-level chain several cases push through: infra, and apps that dependsOn infra, each one ConfigMap. */
+export function chainFiles(message: string): Record<string, string> {
+  return {
+    'infra/kustomization.yaml': kustomizationYaml(['config.yaml']),
+    'infra/config.yaml': configMap('infra-config', { message }),
+    'apps/kustomization.yaml': kustomizationYaml(['config.yaml']),
+    'apps/config.yaml': configMap('apps-config', { message }),
+  };
+}
+
+/** The chain's Flux objects: its GitRepository and the two Kustomizations. */
+export const chainObjects = (ns: string, url: string) => [gitRepository(ns, url), kustomization(ns, 'infra', './infra'), kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] })];

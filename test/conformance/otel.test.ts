@@ -9,13 +9,14 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/net.js';
 import { orderOf } from '../../src/core/timeline.js';
 import { EXIT_CODES } from '../../src/core/types.js';
 import { runDetachedSession } from '../../src/session/monitor-process.js';
 import { statePaths } from '../../src/session/paths.js';
 import { readSessionFile, sessionFile, type StoredSession } from '../../src/session/store.js';
 import { startJaeger, type Jaeger, type JaegerSpan, type JaegerTrace } from '../harness/jaeger.js';
-import { configMap, gitRepository, kustomization, kustomizationYaml } from './cases.js';
+import { chainFiles, chainObjects, configMap } from './cases.js';
 import { fluxSuite, waitUntil, type Case } from './support.js';
 
 const suite = fluxSuite({ beforeAll, afterAll });
@@ -28,16 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await jaeger?.stop();
 });
-
-function files(message: string): Record<string, string> {
-  return {
-    'infra/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'infra/config.yaml': configMap('infra-config', { message }),
-    'apps/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'apps/config.yaml': configMap('apps-config', { message }),
-  };
-}
-const objects = (ns: string, url: string) => [gitRepository(ns, url), kustomization(ns, 'infra', './infra'), kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] })];
 
 const tag = (s: JaegerSpan, key: string) => s.tags.find((t) => t.key === key)?.value;
 const parentOf = (s: JaegerSpan) => s.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
@@ -67,7 +58,7 @@ describe('real Flux: OpenTelemetry export to a real Jaeger', () => {
     withCase('otel-export', 'a push across a dependsOn chain, exported to Jaeger; then one with a dead endpoint', async (c) => {
       const home = mkdtempSync(path.join(os.tmpdir(), 'fm-otel-home-'));
       try {
-        const first = await c.setup(files('one'), objects);
+        const first = await c.setup(chainFiles('one'), chainObjects);
         await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
         mkdirSync(path.join(c.repo.dir, '.kiro', 'hooks'), { recursive: true });
         writeFileSync(path.join(c.repo.dir, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'config:\n  timeout: 180\n  auto_reconcile: true\n  notify: never\n');
@@ -165,13 +156,3 @@ describe('real Flux: OpenTelemetry export to a real Jaeger', () => {
     }));
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_CODES, type MonitorEvent } from '../../src/core/types.js';
 import { setControllerDeployment } from './env.js';
-import { configMap, gitRepository, kustomization, kustomizationYaml } from './cases.js';
+import { chainFiles, chainObjects, configMap, kustomization, kustomizationYaml } from './cases.js';
 import { decidedByFlux, fluxSuite, waitUntil } from './support.js';
 import { CLI, requireBuild } from '../helpers/e2e.js';
 import { git } from '../harness/git-server.js';
@@ -18,20 +18,10 @@ const execFileP = promisify(execFile);
 const suite = fluxSuite({ beforeAll, afterAll });
 const withCase = suite.withCase;
 
-function files(message: string): Record<string, string> {
-  return {
-    'infra/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'infra/config.yaml': configMap('infra-config', { message }),
-    'apps/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'apps/config.yaml': configMap('apps-config', { message }),
-  };
-}
-const objects = (ns: string, url: string) => [gitRepository(ns, url), kustomization(ns, 'infra', './infra'), kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] })];
-
 describe('real Flux: real conditions', () => {
   it('source-controller stopped: the monitor says which controller is not acting, without waiting out the timeout', () =>
     withCase('controllers-down', 'a push while source-controller is stopped (its Deployment reports 0/1 available)', async (c) => {
-      const first = await c.setup(files('one'), objects);
+      const first = await c.setup(chainFiles('one'), chainObjects);
       await c.waitReady([['GitRepository', 'repo'], ['Kustomization', 'apps']], first);
       await suite.env().flux.stop('source-controller');
       await setControllerDeployment(suite.env().cluster, 'source-controller', false);
@@ -52,7 +42,7 @@ describe('real Flux: real conditions', () => {
 
   it('kube-apiserver restarted mid-watch: the right verdict, one outage and one recovery, no relist noise', () =>
     withCase('apiserver-restart', 'a push during which kube-apiserver is down for a few seconds', async (c) => {
-      const first = await c.setup(files('one'), objects);
+      const first = await c.setup(chainFiles('one'), chainObjects);
       await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
       const sha = await c.push('change both', { 'infra/config.yaml': configMap('infra-config', { message: 'two' }), 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       let sessionSeen = false;
@@ -72,8 +62,8 @@ describe('real Flux: real conditions', () => {
 
   it('a failure that existed before the push is reported as such', () =>
     withCase('already-failing', 'a push that changes apps while infra keeps failing with the same error', async (c) => {
-      const broken = { ...files('one'), 'infra/kustomization.yaml': kustomizationYaml(['config.yaml', 'missing.yaml']) };
-      await c.setup(broken, objects);
+      const broken = { ...chainFiles('one'), 'infra/kustomization.yaml': kustomizationYaml(['config.yaml', 'missing.yaml']) };
+      await c.setup(broken, chainObjects);
       await waitUntil(suite.env(), 'infra to fail', () => c.latest('Kustomization', 'infra')?.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'False' && x.reason === 'BuildFailed'));
       const sha = await c.push('change apps only', { 'apps/config.yaml': configMap('apps-config', { message: 'two' }) });
       const run = await c.monitor(sha);
@@ -88,7 +78,7 @@ describe('real Flux: real conditions', () => {
   it('through the installed hooks and the detached monitor, read back with `flux-monitor status --json`', () =>
     withCase('hooks-and-status', 'git push with the hooks installed; the detached monitor follows the commit', async (c) => {
       requireBuild();
-      const first = await c.setup(files('one'), objects);
+      const first = await c.setup(chainFiles('one'), chainObjects);
       await c.waitReady([['Kustomization', 'infra'], ['Kustomization', 'apps']], first);
       const home = mkdtempSync(path.join(os.tmpdir(), 'fm-conf-home-'));
       const cliEnv: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_STATE_HOME: path.join(home, 'state'), KUBECONFIG: suite.env().kubeconfig, TERM: 'dumb', NO_COLOR: '1', CI: '' };

@@ -11,25 +11,16 @@ import { ansi } from '../../src/ui/theme.js';
 import { fitLine } from '../../src/ui/view.js';
 import { linesText, waterfallLines } from '../../src/ui/waterfall.js';
 import { writeTimelineCapture } from '../ui/timeline-capture.js';
-import { configMap, gitRepository, kustomization, kustomizationYaml } from './cases.js';
+import { chainFiles, configMap, gitRepository, kustomization } from './cases.js';
 import { decidedByFlux, fluxSuite, type Case, type MonitorRun } from './support.js';
 
 const suite = fluxSuite({ beforeAll, afterAll });
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
 const WRITE = process.env.FLUX_MONITOR_TIMELINE_CAPTURE === '1';
 
-function files(message: string): Record<string, string> {
-  return {
-    'infra/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'infra/config.yaml': configMap('infra-config', { message }),
-    'apps/kustomization.yaml': kustomizationYaml(['config.yaml']),
-    'apps/config.yaml': configMap('apps-config', { message }),
-  };
-}
-
 /** The chain, Ready at its first commit; then a push that changes both levels, followed to its verdict. */
 async function chainPush(c: Case, autoReconcile: boolean): Promise<{ run: MonitorRun; pushedAt: number }> {
-  const first = await c.setup(files('one'), (ns, url) => [
+  const first = await c.setup(chainFiles('one'), (ns, url) => [
     gitRepository(ns, url),
     kustomization(ns, 'infra', './infra'),
     kustomization(ns, 'apps', './apps', { dependsOn: ['infra'] }),

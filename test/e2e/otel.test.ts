@@ -7,10 +7,11 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/net.js';
 import type { KubeObject, MonitorEvent } from '../../src/core/types.js';
 import { ApiSimulator } from '../../src/sim/server.js';
 import { git as gitStatus, ks as ksStatus } from '../../src/sim/flux-status.js';
-import { requireBuild, TestRepo } from './helpers.js';
+import { requireBuild, TestRepo } from '../helpers/e2e.js';
 
 let sim: ApiSimulator;
 let kubeconfig: string;
@@ -97,13 +98,3 @@ describe('watch with OpenTelemetry', () => {
   });
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/net.js';
 import { parseConfig } from '../../src/config/load.js';
 import { newSessionState, type NodeState, type SessionState } from '../../src/core/types.js';
 import { MAX_OBJECT_SPANS, planTrace, type PlannedSpan } from '../../src/session/otel-plan.js';
@@ -278,13 +279,3 @@ describe('exportSession against endpoints that do not take the trace', () => {
   });
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
