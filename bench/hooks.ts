@@ -52,6 +52,24 @@ async function waitLines(file: string, n: number): Promise<void> {
  * The minimal environment of a hooked push in `dir` (its own HOME and state directory, a kubeconfig that does not
  * exist so that a session ends at once) and git run in it.
  */
+/**
+ * A repository `dir/name` whose hook file watches `main`, pushed once to its bare remote `dir/name.git` (no hooks
+ * installed yet): the set-up of the push rows of (a) and (i).
+ */
+export function watchedRepo(dir: string, git: (cwd: string, ...args: string[]) => string, name: string): string {
+  const remote = join(dir, `${name}.git`);
+  const work = join(dir, name);
+  git(dir, 'init', '-q', '--bare', '-b', 'main', remote);
+  git(dir, 'init', '-q', '-b', 'main', work);
+  mkdirSync(join(work, '.kiro', 'hooks'), { recursive: true });
+  writeFileSync(join(work, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'enabled: true\nconfig:\n  branches: [main]\n');
+  git(work, 'add', '.');
+  git(work, 'commit', '-q', '-m', 'initial');
+  git(work, 'remote', 'add', 'origin', remote);
+  git(work, 'push', '-q', '-u', 'origin', 'main');
+  return work;
+}
+
 export function pushBench(dir: string): { env: NodeJS.ProcessEnv; git: (cwd: string, ...args: string[]) => string } {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -71,19 +89,7 @@ export function pushBench(dir: string): { env: NodeJS.ProcessEnv; git: (cwd: str
 export async function benchHooks(pushes: number): Promise<HooksResult> {
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-a-'));
   const { env, git } = pushBench(dir);
-  const setup = (name: string): string => {
-    const remote = join(dir, `${name}.git`);
-    const work = join(dir, name);
-    git(dir, 'init', '-q', '--bare', '-b', 'main', remote);
-    git(dir, 'init', '-q', '-b', 'main', work);
-    mkdirSync(join(work, '.kiro', 'hooks'), { recursive: true });
-    writeFileSync(join(work, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'enabled: true\nconfig:\n  branches: [main]\n');
-    git(work, 'add', '.');
-    git(work, 'commit', '-q', '-m', 'initial');
-    git(work, 'remote', 'add', 'origin', remote);
-    git(work, 'push', '-q', '-u', 'origin', 'main');
-    return work;
-  };
+  const setup = (name: string): string => watchedRepo(dir, git, name);
   try {
     const plain = setup('plain');
     const hooked = setup('hooked');

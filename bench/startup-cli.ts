@@ -23,7 +23,7 @@ import { DEFAULT_CONFIG } from '../src/core/types.js';
 import { statePaths } from '../src/session/paths.js';
 import { appendHistory, historyEntry, sessionFile, writeJsonAtomic, type StoredSession } from '../src/session/store.js';
 import { CLI, formatTable, median, REPO_URL, round, SHA_APPLIED, startFleet, stopFleet, type Row } from './lib.js';
-import { pushBench } from './hooks.js';
+import { pushBench, watchedRepo } from './hooks.js';
 
 export interface CliStartupCase {
   name: string;
@@ -223,16 +223,7 @@ async function pushToSession(pushes: number, cli = CLI): Promise<{ file: number[
   const dir = mkdtempSync(join(tmpdir(), 'fm-bench-i-push-'));
   const { env, git } = pushBench(dir);
   try {
-    const remote = join(dir, 'remote.git');
-    const work = join(dir, 'work');
-    git(dir, 'init', '-q', '--bare', '-b', 'main', remote);
-    git(dir, 'init', '-q', '-b', 'main', work);
-    mkdirSync(join(work, '.kiro', 'hooks'), { recursive: true });
-    writeFileSync(join(work, '.kiro', 'hooks', 'flux-reconciliation-monitor.yaml'), 'enabled: true\nconfig:\n  branches: [main]\n');
-    git(work, 'add', '.');
-    git(work, 'commit', '-q', '-m', 'initial');
-    git(work, 'remote', 'add', 'origin', remote);
-    git(work, 'push', '-q', '-u', 'origin', 'main');
+    const work = watchedRepo(dir, git, 'work');
     execFileSync(process.execPath, [cli, 'install', '--repo', work], { env, stdio: 'ignore' });
     const sessions = join(dir, 'state', 'flux-monitor', 'sessions');
     const history = join(dir, 'state', 'flux-monitor', 'history.jsonl');
