@@ -4,7 +4,7 @@ import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { statePaths } from '../session/paths.js';
 import { historyClusters, listSessions, liveness, readHistory, sessionDiagnosis, type HistoryEntry, type Liveness } from '../session/store.js';
-import { GitError, repoRoot } from '../git/repo.js';
+import { findRepoRoot } from '../git/discover.js';
 import { formatDuration } from '../ui/layout.js';
 import { sanitizeText } from '../core/sanitize.js';
 import { InvalidDurationError, parseDuration } from '../core/duration.js';
@@ -58,7 +58,7 @@ const history: Command = {
     const limit = Number(limitText);
     if (!Number.isInteger(limit) || limit <= 0) throw new UsageError(`--limit must be a positive integer (got "${limitText}")`);
     const repoFlag = str(args, 'repo');
-    const repo = bool(args, 'all') ? undefined : await rootOf(repoFlag !== undefined ? resolve(io.cwd, repoFlag) : io.cwd);
+    const repo = bool(args, 'all') ? undefined : await findRepoRoot(repoFlag !== undefined ? resolve(io.cwd, repoFlag) : io.cwd, io.env);
     // --repo names a repository: one that is not there is said as such, never "No sessions yet".
     if (repoFlag !== undefined && !bool(args, 'all') && !repo) {
       throw new UsageError(existsSync(resolve(io.cwd, repoFlag)) ? `not a git repository: ${repoFlag}` : `no such directory: ${repoFlag}`);
@@ -101,19 +101,6 @@ const history: Command = {
   },
 };
 export default history;
-
-/**
- * The root of the repository around `dir`, undefined outside one (as `gitInfo`, whose branch, HEAD and remotes
- * history does not use: one git process instead of five).
- */
-async function rootOf(dir: string): Promise<string | undefined> {
-  try {
-    return await repoRoot(dir);
-  } catch (err) {
-    if (err instanceof GitError && /not a git repository|\.git directory/.test(err.message)) return undefined;
-    throw err;
-  }
-}
 
 function clean(s: string): string {
   return sanitizeText(s, { maxLength: 80 }).replace(/\s+/g, ' ');

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command, CommandIO } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
 import { EXIT_CODES, type Verbosity } from '../core/types.js';
@@ -5,7 +6,7 @@ import { statePaths, type StatePaths } from '../session/paths.js';
 import { findSession, latestSessionFor, listSessions, liveness, pushTime, type Liveness, type SessionEntry, type StoredSession } from '../session/store.js';
 import { newestPushFor, pushLabel, type PendingPush } from '../session/pending.js';
 import { displayState, followNewest, followSession } from '../session/follow.js';
-import { GitError, repoRoot } from '../git/repo.js';
+import { findRepoRoot } from '../git/discover.js';
 import { VERBOSITIES } from '../core/types.js';
 import { criticalPath, type CriticalPath } from '../core/timeline.js';
 
@@ -175,13 +176,10 @@ export async function pickSession(
     }
     return { id: entry.id, session: entry.session };
   }
-  // The repository's root is all status needs of git (one git process).
-  let info: { root: string } | undefined;
-  try {
-    info = { root: await repoRoot(repoFlag ?? io.cwd) };
-  } catch (err) {
-    if (!(err instanceof GitError && /not a git repository|\.git directory/.test(err.message))) throw err;
-  }
+  // The repository's root is all status needs of git: found from the file system (git runs only for unusual
+  // layouts, git/discover.ts).
+  const root = await findRepoRoot(resolve(io.cwd, repoFlag ?? '.'), io.env);
+  const info = root ? { root } : undefined;
   if (repoFlag && !info) throw new UsageError(`not a git repository: ${repoFlag}`);
   const entries = listSessions(paths);
   for (const e of entries) {

@@ -3,21 +3,10 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
-import type { CategorizedError } from '../core/types.js';
 import { redactSecrets } from '../core/sanitize.js';
+import { GitError } from './error.js';
 
-export class GitError extends Error implements CategorizedError {
-  readonly category = 'git' as const;
-  constructor(
-    message: string,
-    readonly hint: string,
-    /** git's exit status, when git ran. */
-    readonly exitCode?: number,
-  ) {
-    super(message);
-    this.name = 'GitError';
-  }
-}
+export { GitError };
 
 export interface GitOptions {
   env?: NodeJS.ProcessEnv;

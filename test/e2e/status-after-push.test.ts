@@ -1,7 +1,10 @@
 // `status` the moment `git push` returns: real git, the installed hooks, the detached monitor and the API
 // simulator. The answer is always about the push that just happened, never the previous push's session.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eventually, fluxApp, useE2eCluster, type TestRepo } from '../helpers/e2e.js';
+import { CLI, eventually, fluxApp, useE2eCluster, type TestRepo } from '../helpers/e2e.js';
 
 const cluster = useE2eCluster();
 
@@ -56,5 +59,26 @@ describe('status right after git push', () => {
       state: 'not-followed',
     });
     expect(st.stdout).not.toContain(main);
+  });
+
+  it('status and history find the repository without running git (docs/performance.md (i))', async () => {
+    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
+    const deliver = fluxFor(r, 'no-git');
+    const sha = r.commit('read without git');
+    r.git(['push', '-q', 'origin', 'main']);
+    await r.decided(sha);
+    deliver(sha);
+    await eventually(() => r.sessions().find((s) => s.commit.sha === sha && s.status === 'finished'), 15_000, 'the session to end');
+    // A PATH with no git on it: in a plain work tree (from a subdirectory too) both answer from the file system.
+    const noGit = join(r.base, 'no-git-bin');
+    mkdirSync(noGit, { recursive: true });
+    mkdirSync(join(r.work, 'deep', 'er'), { recursive: true });
+    const run = (args: string[], cwd: string) => spawnSync(process.execPath, [CLI, ...args], { cwd, env: { ...r.env, PATH: noGit }, encoding: 'utf8', timeout: 30_000 });
+    const st = run(['status', '--json'], join(r.work, 'deep', 'er'));
+    expect(st.status, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ commit: { sha }, repo: { path: r.work }, verdict: 'success' });
+    const hist = run(['history', '--json'], r.work);
+    expect(hist.status, hist.stderr).toBe(0);
+    expect(hist.stdout).toContain(sha);
   });
 });
