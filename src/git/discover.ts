@@ -23,6 +23,18 @@ const CONFIG_ASKS_GIT = /^[ \t]*worktree[ \t]*=|^[ \t]*bare[ \t]*(?:$|=[ \t]*(?!
  * root, or an environment or config that moves the repository.
  */
 export function plainWorkTreeRoot(dir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return plainRepository(dir, env)?.root;
+}
+
+/** A plain repository found from the file system: its work tree's top and its common git directory (absolute). */
+export interface PlainRepository {
+  root: string;
+  /** Where objects, refs and the shared config live (`git rev-parse --git-common-dir`, made absolute). */
+  commonDir: string;
+}
+
+/** plainWorkTreeRoot, with the repository's common git directory. */
+export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.env): PlainRepository | undefined {
   if (DISCOVERY_ENV.some((k) => env[k])) return undefined;
   let here: string;
   let start: Stats;
@@ -45,9 +57,10 @@ export function plainWorkTreeRoot(dir: string, env: NodeJS.ProcessEnv = process.
     }
     if (dot) {
       const gitDir = dot.isDirectory() ? join(here, '.git') : dot.isFile() ? linkedGitDir(here) : undefined;
-      if (!gitDir || !plainGitDir(gitDir)) return undefined;
+      const commonDir = gitDir ? plainGitDir(gitDir) : undefined;
+      if (!gitDir || !commonDir) return undefined;
       if (uid !== undefined && (statSync(here).uid !== uid || statSync(gitDir).uid !== uid)) return undefined;
-      return here;
+      return { root: here, commonDir };
     }
     const up = dirname(here);
     if (up === here) return undefined;
@@ -91,26 +104,26 @@ function linkedGitDir(workTree: string): string | undefined {
 }
 
 /**
- * Whether `gitDir` is a repository git would take without a second look: HEAD, objects/ and refs/ (in its
- * common directory for a linked work tree), and no config setting that moves its work tree.
+ * The common directory of `gitDir` when it is a repository git would take without a second look: HEAD, objects/
+ * and refs/ (in its common directory for a linked work tree), and no config setting that moves its work tree.
  */
-function plainGitDir(gitDir: string): boolean {
-  if (!isFile(join(gitDir, 'HEAD'))) return false;
+function plainGitDir(gitDir: string): string | undefined {
+  if (!isFile(join(gitDir, 'HEAD'))) return undefined;
   let common = gitDir;
   const commonFile = readSmall(join(gitDir, 'commondir'));
-  if (commonFile === null) return false;
+  if (commonFile === null) return undefined;
   if (commonFile !== undefined) {
     const p = commonFile.trim();
-    if (!p) return false;
+    if (!p) return undefined;
     common = isAbsolute(p) ? p : resolve(gitDir, p);
   }
-  if (!isDir(join(common, 'objects')) || !isDir(join(common, 'refs'))) return false;
+  if (!isDir(join(common, 'objects')) || !isDir(join(common, 'refs'))) return undefined;
   for (const config of new Set([join(common, 'config'), join(gitDir, 'config'), join(gitDir, 'config.worktree'), join(common, 'config.worktree')])) {
     const text = readSmall(config, 1 << 20);
-    if (text === null) return false;
-    if (text !== undefined && CONFIG_ASKS_GIT.test(text)) return false;
+    if (text === null) return undefined;
+    if (text !== undefined && CONFIG_ASKS_GIT.test(text)) return undefined;
   }
-  return true;
+  return common;
 }
 
 /** A small file's text; undefined when it does not exist, null when it cannot be read or is too large. */

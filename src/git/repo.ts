@@ -161,6 +161,34 @@ export async function remotes(repo: string, opts?: GitOptions): Promise<Remote[]
   return list;
 }
 
+/** What push-done needs of one remote's configuration: its (first) URL, undefined when no such remote, and its fetch refspecs. */
+export interface RemoteSettings {
+  url?: string;
+  fetch: string[];
+}
+
+/** remoteUrl and fetchRefspecs of one remote in a single git process (`git config -z --get-regexp ^remote\.`). */
+export async function remoteSettings(repo: string, name: string, opts?: GitOptions): Promise<RemoteSettings> {
+  let out: string;
+  try {
+    out = await git(repo, ['config', '-z', '--get-regexp', '^remote\\.'], opts);
+  } catch (err) {
+    if (err instanceof GitError && err.exitCode === 1) return { fetch: [] }; // no remote at all
+    throw err;
+  }
+  // -z: each entry is "<key>\n<value>\0"; git lowercases the section and the variable, never the remote's name.
+  const settings: RemoteSettings = { fetch: [] };
+  for (const entry of out.split('\0')) {
+    const nl = entry.indexOf('\n');
+    if (nl < 0) continue;
+    const key = entry.slice(0, nl);
+    const value = entry.slice(nl + 1);
+    if (key === `remote.${name}.url`) settings.url ??= value;
+    else if (key === `remote.${name}.fetch` && value) settings.fetch.push(value);
+  }
+  return settings;
+}
+
 /** The URL of a remote, or undefined if there is no remote of that name. */
 export async function remoteUrl(repo: string, name: string, opts?: GitOptions): Promise<string | undefined> {
   return (await remotes(repo, opts)).find((r) => r.name === name)?.url;

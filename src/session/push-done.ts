@@ -6,9 +6,10 @@ import { readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { redactUrl, sameRepo } from '../core/giturl.js';
 import { firstLine, sanitizeText } from '../core/sanitize.js';
-import { ConfigError, loadConfig } from '../config/load.js';
+import type { ConfigError } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
-import { absoluteRemote, commitInfo, fetchRefspecs, gitCommonDir, lsRemote, remoteUrl, repoRoot, resolveRef, trackingRef } from '../git/repo.js';
+import { absoluteRemote, commitInfo, gitCommonDir, lsRemote, remoteSettings, repoRoot, resolveRef, trackingRef, type RemoteSettings } from '../git/repo.js';
+import { plainRepository, type PlainRepository } from '../git/discover.js';
 import { matchSources, objectKey } from '../core/graph.js';
 import { newSessionState, type KubeObject, type MonitorConfig } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
@@ -29,6 +30,67 @@ export interface PushDoneOptions {
   log: (line: string) => void;
   /** Starts a detached monitor; default spawns `flux-monitor run-session`. Returns its pid. */
   startMonitor?: (args: string[], logFile: string, cwd: string) => Promise<number>;
+}
+
+/**
+ * The git reads push-done needs, each run at most once: started together as soon as the intent is read (they
+ * read the local repository only), awaited when the decision needs them; the configuration's reader loads
+ * meanwhile (docs/performance.md (i)).
+ */
+class RepoReads {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  /** The repository as read from the file system (git/discover.ts), when it is a plain one: no git process. */
+  private readonly plain: PlainRepository | undefined;
+  constructor(
+    private readonly dir: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.plain = plainRepository(dir, env);
+  }
+
+  private once<T>(key: string, read: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = read();
+      p.catch(() => undefined); // read ahead: a failure is seen by whoever awaits it, never unhandled
+      this.memo.set(key, p);
+    }
+    return p;
+  }
+
+  /** The work tree's top (a bare repository's directory); the intent's directory when git cannot tell. */
+  root(): Promise<string> {
+    return this.once('root', async () => this.plain?.root ?? repoRoot(this.dir).catch(() => this.dir));
+  }
+  commonDir(): Promise<string | undefined> {
+    return this.once('common', async () => this.plain?.commonDir ?? gitCommonDir(await this.root()).catch(() => undefined));
+  }
+  /** A remote's URL and fetch refspecs: one git process. */
+  private remote(name: string): Promise<RemoteSettings> {
+    return this.once(`remote ${name}`, () => remoteSettings(this.dir, name));
+  }
+  async remoteUrl(name: string): Promise<string | undefined> {
+    return (await this.remote(name)).url;
+  }
+  async fetchRefspecs(name: string): Promise<string[]> {
+    return (await this.remote(name)).fetch;
+  }
+  subject(sha: string): Promise<string | undefined> {
+    return this.once(`subject ${sha}`, async () => commitInfo(await this.root(), sha, { env: this.env }).then((c) => c.subject, () => undefined));
+  }
+
+  /** The configuration's reader (and the YAML parser under it): loaded while the git processes run. */
+  config(): Promise<typeof import('../config/load.js')> {
+    return this.once('config module', () => import('../config/load.js'));
+  }
+
+  /** Starts the reads every push needs. */
+  readAhead(intent: PushIntent): void {
+    void this.commonDir();
+    if (intent.remote !== intent.url) void this.remote(intent.remote);
+    for (const r of intent.refs) if (r.remoteRef.startsWith('refs/heads/') && /[1-9a-f]/.test(r.localSha)) void this.subject(r.localSha);
+    void this.config();
+  }
 }
 
 export interface StartedMonitor {
@@ -75,6 +137,15 @@ export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: P
     log(`intent ${o.intentFile}: ${(err as Error).message}`);
     return { decisions: [], started: [] };
   }
+  let intent: PushIntent | undefined;
+  let invalid: unknown;
+  try {
+    intent = parseIntent(text);
+  } catch (err) {
+    invalid = err;
+  }
+  const reads = intent ? new RepoReads(intent.dir, o.env) : undefined;
+  if (intent && reads && Date.now() - pushedAt <= INTENT_MAX_AGE_MS) reads.readAhead(intent);
   try {
     confirmedText = readFileSync(o.intentFile + '.confirmed', 'utf8');
   } catch {
@@ -91,14 +162,13 @@ export async function handlePushDone(o: PushDoneOptions): Promise<{ decisions: P
   // The intent stays until the outcome is written: until then it tells `status` that this push is the newest
   // and is being decided (src/session/pending.ts), so status never shows the previous push meanwhile.
   const outcome: PushOutcome['refs'] = [];
-  let intent: PushIntent | undefined;
   try {
-    intent = parseIntent(text);
-    const result = await decideAndStart(o, intent, parseConfirmations(confirmedText), pushedAt, handover.pushUrl, outcome);
+    if (!intent || !reads) throw invalid;
+    const result = await decideAndStart(o, intent, reads, parseConfirmations(confirmedText), pushedAt, handover.pushUrl, outcome);
     log(`done ${intent.refs.map((r) => r.localSha.slice(0, 12)).join(',')}: ${result.started.length} monitor(s) started`);
     return result;
   } finally {
-    if (intent && outcome.length) writeOutcome(o.intentFile + '.outcome', { schema: 1, dir: await workTree(intent.dir), pushedAt, refs: outcome });
+    if (intent && reads && outcome.length) writeOutcome(o.intentFile + '.outcome', { schema: 1, dir: await reads.root(), pushedAt, refs: outcome });
     removeQuietly(o.intentFile);
     removeQuietly(o.intentFile + '.confirmed');
   }
@@ -113,17 +183,10 @@ function writeOutcome(file: string, o: PushOutcome): void {
   }
 }
 
-async function workTree(dir: string): Promise<string> {
-  try {
-    return await repoRoot(dir);
-  } catch {
-    return dir;
-  }
-}
-
 async function decideAndStart(
   o: PushDoneOptions,
   intent: PushIntent,
+  reads: RepoReads,
   confirmations: Confirmation[],
   pushedAt: number,
   pushUrl: string | undefined,
@@ -139,8 +202,8 @@ async function decideAndStart(
   const handed = pushUrl !== undefined && (redactUrl(pushUrl) === intent.url || sameRepo(pushUrl, intent.url));
   const lsRemoteTarget = (remote: string) => (byUrl && handed && remote === intent.remote ? pushUrl! : remote);
   const decisions = await decidePushed(intent, confirmations, {
-    remoteUrl: (name) => remoteUrl(intent.dir, name),
-    trackingRef: async (name, ref) => trackingRef(await fetchRefspecs(intent.dir, name), ref),
+    remoteUrl: (name) => reads.remoteUrl(name),
+    trackingRef: async (name, ref) => trackingRef(await reads.fetchRefspecs(name), ref),
     lsRemote: (remote, ref) => lsRemote(intent.dir, lsRemoteTarget(remote), ref, { env: o.env }),
   });
   for (const d of decisions) log(`push ${d.branch || d.ref.remoteRef} ${d.ref.localSha.slice(0, 12)}: ${d.pushed ? 'confirmed' : 'not pushed'} (${d.reason})`);
@@ -148,18 +211,9 @@ async function decideAndStart(
   const pushed = decisions.filter((d) => d.pushed);
   if (!pushed.length) return { decisions, started: [] };
 
-  let root = intent.dir;
-  try {
-    root = await repoRoot(intent.dir);
-  } catch {
-    /* a bare repository pushes too: keep the directory */
-  }
-  let commonDir: string | undefined;
-  try {
-    commonDir = await gitCommonDir(root);
-  } catch {
-    /* not fatal: only the hook's hint cache lives there */
-  }
+  // A bare repository pushes too: root is then its directory.
+  const root = await reads.root();
+  const commonDir = await reads.commonDir();
   const remote = intent.remote === intent.url ? undefined : intent.remote;
 
   // What each confirmed update asks to follow: a branch at the pushed commit, or a tag at the commit it names
@@ -179,8 +233,9 @@ async function decideAndStart(
   }
   if (!wanted.length) return { decisions, started: [] };
   // The commits' subjects, for the sessions' first states: asked now, while the configuration is read.
-  const subjects = new Map(wanted.map((w) => [w.sha, commitInfo(root, w.sha, { env: o.env }).then((c) => c.subject, () => undefined)]));
+  const subjects = new Map(wanted.map((w) => [w.sha, reads.subject(w.sha)]));
 
+  const { ConfigError, loadConfig } = await reads.config();
   let loaded;
   try {
     loaded = loadConfig(root);

@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findRepoRoot, plainWorkTreeRoot } from '../../src/git/discover.js';
-import { repoRoot } from '../../src/git/repo.js';
+import { findRepoRoot, plainRepository, plainWorkTreeRoot } from '../../src/git/discover.js';
+import { gitCommonDir, repoRoot } from '../../src/git/repo.js';
 
 const ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_CONFIG_NOSYSTEM: '1' };
 for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_COMMON_DIR', 'GIT_CEILING_DIRECTORIES', 'GIT_DISCOVERY_ACROSS_FILESYSTEM']) delete ENV[k];
@@ -121,6 +121,9 @@ describe('plainWorkTreeRoot / findRepoRoot', () => {
   });
 
   it('agrees with repoRoot (the git path) on every plain layout', async () => {
-    for (const [, dir] of plain) expect(await findRepoRoot(dir, ENV)).toBe(await repoRoot(dir));
+    for (const [, dir] of plain) {
+      expect(await findRepoRoot(dir, ENV)).toBe(await repoRoot(dir));
+      expect(plainRepository(dir, ENV)?.commonDir).toBe(await gitCommonDir(await repoRoot(dir))); // as push-done asks
+    }
   });
 });

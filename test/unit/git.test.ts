@@ -16,6 +16,8 @@ import {
   isAncestor,
   lsRemote,
   remotes,
+  remoteSettings,
+  remoteUrl,
   repoRoot,
   resolveCommit,
   trackingRef,
@@ -260,6 +262,24 @@ describe('repository helpers (real git)', () => {
   });
 });
 
+describe('remoteSettings (one git process for what push-done needs of a remote)', () => {
+  it('agrees with remoteUrl and fetchRefspecs, for dotted names, several refspecs and missing remotes', async () => {
+    const { root } = repo();
+    sh(root, 'remote', 'add', 'origin', 'https://example.com/o/r.git');
+    sh(root, 'remote', 'add', 'team.mirror', 'git@example.com:o/r.git');
+    sh(root, 'config', '--add', 'remote.team.mirror.fetch', '+refs/tags/*:refs/tags/*');
+    sh(root, 'config', '--add', 'remote.team.mirror.fetch', '^refs/heads/wip/*');
+    sh(root, 'remote', 'add', 'team', 'https://example.com/team.git'); // a prefix of another remote's name
+    for (const name of ['origin', 'team.mirror', 'team', 'absent', 'Origin']) {
+      const got = await remoteSettings(root, name);
+      expect(got, name).toEqual({ ...(await remoteUrl(root, name) !== undefined ? { url: await remoteUrl(root, name) } : {}), fetch: await fetchRefspecs(root, name) });
+    }
+    expect((await remoteSettings(root, 'team.mirror')).fetch).toEqual(['+refs/heads/*:refs/remotes/team.mirror/*', '+refs/tags/*:refs/tags/*', '^refs/heads/wip/*']);
+    const { root: bare } = repo();
+    expect(await remoteSettings(bare, 'origin')).toEqual({ fetch: [] });
+  });
+});
+
 describe('push-done (the helper that runs once git push has exited)', () => {
   function setup(config: string) {
     const { root, bare } = repo();
@@ -308,6 +328,28 @@ describe('push-done (the helper that runs once git push has exited)', () => {
     expect(existsSync(t.intent)).toBe(false);
     expect(existsSync(t.intent + '.confirmed')).toBe(false);
     expect(readFileSync(join(t.root, '.git', 'flux-monitor', 'watched-branches'), 'utf8')).toBe('main\n');
+  });
+
+  it('runs two git processes before the monitor starts (plain work tree, named remote): the remote, the subject', async () => {
+    const t = setup('config:\n  branches: [main]\n');
+    t.confirm('refs/remotes/origin/main');
+    // A git on PATH that records each command it runs, then runs the real one.
+    const bin = join(t.root, '..', 'git-shim');
+    mkdirSync(bin, { recursive: true });
+    const calls = join(bin, 'calls');
+    const real = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    const saved = process.env.PATH;
+    process.env.PATH = `${bin}:${saved}`;
+    try {
+      const res = await handlePushDone({ intentFile: t.intent, paths: t.paths, env: { ...process.env }, log: () => undefined, startMonitor: async () => 999 });
+      expect(res.started).toHaveLength(1);
+    } finally {
+      process.env.PATH = saved;
+    }
+    const ran = readFileSync(calls, 'utf8').trim().split('\n');
+    expect(ran).toEqual(expect.arrayContaining([expect.stringMatching(/^config -z --get-regexp /), expect.stringMatching(/^log -1 /)]));
+    expect(ran).toHaveLength(2);
   });
 
   it("writes the session's first state as soon as its monitor is spawned: starting, owned by the monitor's pid, 0600", async () => {
@@ -387,3 +429,4 @@ describe('push-done (the helper that runs once git push has exited)', () => {
     expect(res.decisions.every((d) => !d.pushed)).toBe(true);
   });
 });
+
