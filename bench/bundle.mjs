@@ -19,6 +19,21 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'src');
 const chunks = join(outdir, 'chunks');
 
+/**
+ * Two modules the MCP SDK imports at its top that `flux-monitor mcp` never calls (Ajv, for elicitation answers;
+ * zod-to-json-schema, for zod v3 schemas) resolve to src/commands/mcp-deferred.ts, which loads them on first use:
+ * ~30 ms less before `mcp` answers `initialize` (docs/performance.md (i)).
+ */
+const deferred = join(root, 'src', 'commands', 'mcp-deferred.ts');
+const deferMcpDependencies = {
+  name: 'defer-mcp-dependencies',
+  setup(b) {
+    const sdk = `${join('node_modules', '@modelcontextprotocol', 'sdk')}`;
+    b.onResolve({ filter: /^\.\.\/validation\/ajv-provider\.js$/ }, (a) => (a.importer.includes(sdk) ? { path: deferred } : undefined));
+    b.onResolve({ filter: /^zod-to-json-schema$/ }, (a) => (a.importer.includes(sdk) ? { path: deferred } : undefined));
+  },
+};
+
 const result = await build({
   absWorkingDir: root,
   entryPoints: { cli: 'src/cli.ts' },
@@ -43,6 +58,7 @@ const result = await build({
   // Optional packages that are never installed with flux-monitor (required in a try or behind a flag).
   external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'],
   // CommonJS dependencies (simple-git, debug, the Kubernetes client's) call require() for Node's built-ins.
+  plugins: [deferMcpDependencies],
   banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
 });
 
