@@ -5,8 +5,8 @@ import { loadConfig } from '../config/load.js';
 import { MonitorError } from '../cluster/errors.js';
 import { UsageError } from './args.js';
 import type { CommandIO } from './types.js';
-import { commitInfo, gitInfo, GitError, remotes, repoRoot, resolveCommit, type GitInfo } from '../git/repo.js';
-import { relateCommit } from '../git/relate.js';
+import type { GitInfo } from '../git/repo.js';
+import { findRepoRoot } from '../git/discover.js';
 
 /** What `watch` hands to the engine (see RunOptions for the meaning of each field). */
 export type WatchTarget = Pick<RunOptions, 'pushed' | 'repoUrl' | 'branch' | 'remote' | 'repoPath' | 'subject' | 'config' | 'relateCommit'>;
@@ -25,7 +25,9 @@ export interface TargetFlags {
  */
 export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise<WatchTarget> {
   const info: (GitInfo & { full: boolean }) | undefined =
-    f.revision && f.repoUrl && f.branch && !f.remote ? await rootOnly(io.cwd) : await gitInfo(io.cwd, f.remote).then((i) => i && { ...i, full: true });
+    f.revision && f.repoUrl && f.branch && !f.remote
+      ? await rootOnly(io)
+      : await (await import('../git/repo.js')).gitInfo(io.cwd, f.remote).then((i) => i && { ...i, full: true });
   if (!info) {
     if (!f.revision) throw new UsageError('not inside a git repository: pass --revision SHA (and --repo-url URL --branch B, or --all)');
     if (!f.repoUrl && !f.all) throw new UsageError('not inside a git repository: pass --repo-url URL and --branch B, or --all');
@@ -44,6 +46,8 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
     const e = err as { message: string };
     throw new MonitorError({ category: 'config', message: e.message, hint: 'Fix .kiro/hooks/flux-reconciliation-monitor.yaml (see docs/config.md).' });
   }
+  // simple-git is loaded only here, inside a repository (git/discover.ts settles "no repository" without it).
+  const { commitInfo, gitInfo, remotes, resolveCommit } = await import('../git/repo.js');
   const [sha, head] = f.revision
     ? await Promise.all([resolveCommit(info.root, f.revision), info.full ? undefined : commitInfo(info.root).catch(() => undefined)])
     : [info.head, undefined];
@@ -52,7 +56,7 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
   if (!branch && !f.all) throw new UsageError('HEAD is detached: pass --branch B to say which branch Flux follows');
   const repoUrl = f.repoUrl ?? info.remoteUrl;
   // Flux sources are matched by URL: without one, nothing would ever match (the local path is no URL Flux uses).
-  if (!repoUrl && !f.all) throw await noRemoteError(info.root);
+  if (!repoUrl && !f.all) throw await noRemoteError(info.root, remotes);
   const headSha = info.full ? info.head : head?.sha;
   const subject = info.full ? info.subject : head?.subject;
   // The remote a missing commit is fetched from: the one gitInfo picks (the branch's upstream, else origin...).
@@ -71,26 +75,22 @@ export async function resolveWatchTarget(io: CommandIO, f: TargetFlags): Promise
     repoPath: info.root,
     subject: sha === headSha ? subject : undefined,
     config,
-    relateCommit: async (other) => relateCommit(info.root, sha, other, { remote: await remoteToFetch(), branch }),
+    relateCommit: async (other) => (await import('../git/relate.js')).relateCommit(info.root, sha, other, { remote: await remoteToFetch(), branch }),
   };
 }
 
 /**
  * With --revision, --repo-url and --branch all given, `watch` needs of the repository only its root (the hook
  * file, the revision), not gitInfo's branch, remotes and upstream (four more git processes): undefined outside a
- * repository, as gitInfo.
+ * repository, as gitInfo. Found from the file system (git/discover.ts): outside a repository, no git at all.
  */
-async function rootOnly(cwd: string): Promise<(GitInfo & { full: false }) | undefined> {
-  try {
-    return { root: await repoRoot(cwd), full: false };
-  } catch (err) {
-    if (err instanceof GitError && /not a git repository|\.git directory/.test(err.message)) return undefined;
-    throw err;
-  }
+async function rootOnly(io: CommandIO): Promise<(GitInfo & { full: false }) | undefined> {
+  const root = await findRepoRoot(io.cwd, io.env);
+  return root === undefined ? undefined : { root, full: false };
 }
 
 /** Why the repository gives no URL to match Flux sources against, and what to pass instead. */
-async function noRemoteError(root: string): Promise<MonitorError> {
+async function noRemoteError(root: string, remotes: typeof import('../git/repo.js').remotes): Promise<MonitorError> {
   const known = await remotes(root).catch(() => []);
   if (known.length === 0) {
     return new MonitorError({

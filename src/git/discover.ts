@@ -18,13 +18,21 @@ const CONFIG_ASKS_GIT = /^[ \t]*worktree[ \t]*=|^[ \t]*bare[ \t]*(?:$|=[ \t]*(?!
 
 /**
  * The work tree's top directory found from the file system alone, as `git rev-parse --show-toplevel` gives it;
- * undefined when git must be asked: a `.git` that is not a plain repository's or a linked work tree's, another
- * user's repository (git's safe.directory check), a file-system boundary, a bare repository, no `.git` up to the
- * root, or an environment or config that moves the repository.
+ * undefined when there is none or git must be asked: a `.git` that is not a plain repository's or a linked work
+ * tree's, another user's repository (git's safe.directory check), a file-system boundary, a bare repository, or an
+ * environment or config that moves the repository.
  */
 export function plainWorkTreeRoot(dir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return plainRepository(dir, env)?.root;
+  const found = plainRepository(dir, env);
+  return found === NO_REPOSITORY ? undefined : found?.root;
 }
+
+/**
+ * What plainRepository says when the file system alone settles that `dir` is in no repository: git's own search
+ * would find nothing either (no `.git` and no `HEAD` in `dir` or any directory above it, on the same file system,
+ * with no GIT_* variable that changes the search).
+ */
+export const NO_REPOSITORY = 'no repository' as const;
 
 /** A plain repository found from the file system: its work tree's top and its common git directory (absolute). */
 export interface PlainRepository {
@@ -33,8 +41,8 @@ export interface PlainRepository {
   commonDir: string;
 }
 
-/** plainWorkTreeRoot, with the repository's common git directory. */
-export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.env): PlainRepository | undefined {
+/** plainWorkTreeRoot, with the repository's common git directory; NO_REPOSITORY when there is none for sure. */
+export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.env): PlainRepository | typeof NO_REPOSITORY | undefined {
   if (DISCOVERY_ENV.some((k) => env[k])) return undefined;
   let here: string;
   let start: Stats;
@@ -63,7 +71,7 @@ export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.en
       return { root: here, commonDir };
     }
     const up = dirname(here);
-    if (up === here) return undefined;
+    if (up === here) return NO_REPOSITORY;
     try {
       if (statSync(up).dev !== start.dev) return undefined;
     } catch {
@@ -78,8 +86,9 @@ export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.en
  * undefined outside any repository. Other git failures throw GitError.
  */
 export async function findRepoRoot(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const plain = plainWorkTreeRoot(dir, env);
-  if (plain) return plain;
+  const plain = plainRepository(dir, env);
+  if (plain === NO_REPOSITORY) return undefined;
+  if (plain) return plain.root;
   const { repoRoot } = await import('./repo.js');
   try {
     return await repoRoot(dir, { env });

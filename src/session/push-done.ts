@@ -9,7 +9,7 @@ import { firstLine, sanitizeText } from '../core/sanitize.js';
 import type { ConfigError } from '../config/load.js';
 import { branchMatches, decidePushed, parseConfirmations, parseIntent, type Confirmation, type PushDecision, type PushIntent } from '../git/intent.js';
 import { absoluteRemote, commitInfo, gitCommonDir, lsRemote, remoteSettings, repoRoot, resolveRef, trackingRef, type RemoteSettings } from '../git/repo.js';
-import { plainRepository, type PlainRepository } from '../git/discover.js';
+import { NO_REPOSITORY, plainRepository, type PlainRepository } from '../git/discover.js';
 import { matchSources, objectKey } from '../core/graph.js';
 import { newSessionState, type KubeObject, type MonitorConfig } from '../core/types.js';
 import { gitRepositoriesOf, resolveWatchedBranches, watchedTagPatterns, writeWatchedCache } from './branches.js';
@@ -45,7 +45,8 @@ class RepoReads {
     private readonly dir: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
-    this.plain = plainRepository(dir, env);
+    const found = plainRepository(dir, env);
+    this.plain = found === NO_REPOSITORY ? undefined : found;
   }
 
   private once<T>(key: string, read: () => Promise<T>): Promise<T> {

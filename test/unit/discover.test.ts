@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findRepoRoot, plainRepository, plainWorkTreeRoot } from '../../src/git/discover.js';
+import { findRepoRoot, NO_REPOSITORY, plainRepository, plainWorkTreeRoot } from '../../src/git/discover.js';
 import { gitCommonDir, repoRoot } from '../../src/git/repo.js';
 
 const ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t', GIT_CONFIG_NOSYSTEM: '1' };
@@ -94,6 +94,13 @@ describe('plainWorkTreeRoot / findRepoRoot', () => {
     const env = { ...ENV, GIT_DIR: join(sub, '.git'), GIT_WORK_TREE: sub };
     const viaGit = await findRepoRoot(main, env);
     expect(viaGit).toBe(sub);
+  });
+
+  it('settles "no repository" from the file system only when git would find none: not for a bare repository or inside .git', () => {
+    expect(plainRepository(outside, ENV)).toBe(NO_REPOSITORY);
+    expect(gitsAnswer(outside)).toBeUndefined();
+    for (const dir of [bare, join(main, '.git', 'refs'), moved]) expect(plainRepository(dir, ENV), dir).toBeUndefined();
+    expect(plainRepository(outside, { ...ENV, GIT_DIR: join(sub, '.git') })).toBeUndefined();
   });
 
   it('a directory that does not exist, or a file, is no repository', async () => {
