@@ -20,7 +20,7 @@ import type { Condition, KubeObject } from './types.js';
 
 /** What Flux is waiting for on one object, and until when. */
 export interface FluxWait {
-  /** `health checks` (kustomize-controller), or the Helm action (`install`, `upgrade`, `test`, `rollback`, `uninstall`). */
+  /** `health checks` (kustomize-controller), or the Helm action that waits for the workloads (`install`, `upgrade`). */
   action: string;
   /** The revision the controller names (Kustomization health checks). */
   revision?: string;
@@ -69,7 +69,7 @@ export interface WaitMessage {
   timeoutMs: number;
 }
 
-/** Longer than any message the controllers write with a revision of at most MAX_REVISION characters. */
+/** Longer than any such message with a revision of at most 512 characters (HEALTH); a longer one is not read. */
 const MAX_MESSAGE = 1024;
 // kustomize-controller (internal/controller/kustomization_controller.go, checkHealth):
 //   fmt.Sprintf("Running health checks for revision %s with a timeout of %s", revision, obj.GetTimeout().String())
