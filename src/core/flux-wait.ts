@@ -20,7 +20,7 @@ import type { Condition, KubeObject } from './types.js';
 
 /** What Flux is waiting for on one object, and until when. */
 export interface FluxWait {
-  /** `health checks` (kustomize-controller), or the Helm action (`install`, `upgrade`, `test`, `rollback`, `uninstall`). */
+  /** `health checks` (kustomize-controller), or the Helm action that waits for the workloads (`install`, `upgrade`). */
   action: string;
   /** The revision the controller names (Kustomization health checks). */
   revision?: string;
@@ -33,21 +33,75 @@ export interface FluxWait {
   deadline?: number;
 }
 
-const HEALTH = /^Running health checks for revision (\S{1,512}) with a timeout of ((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/;
-const HELM = /^Running '([a-z]{1,20})' action with timeout of ((?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/;
 /** The Helm actions that wait for the release's workloads (with `wait`, the default): install and upgrade. */
 export const HELM_WAITING_ACTIONS: ReadonlySet<string> = new Set(['install', 'upgrade']);
 
-/** A Go time.Duration.String() (`1h2m3.5s`, `500ms`) in ms; undefined when it is not one. */
-export function parseGoDuration(s: string): number | undefined {
-  if (!/^((\d+(\.\d+)?)(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
+// Go's time.Duration.String() of a non-negative duration (time/time.go): `0s`; under a second `<n>[.<f>]` with
+// `ns`, `µs` (U+00B5) or `ms`; else `[<h>h<m>m|<m>m]<s>[.<f>]s` with minutes and seconds under 60 once a larger
+// unit is written (`5m0s`, `1h0m0s`, `1m30.5s`, `45s`). Never `us`, `1h30m` or `90s`: those are what a person
+// types (time.ParseDuration, waits.ts parseGoDuration), not what a controller prints. The timeouts in these
+// messages are never negative (the CRDs' spec.timeout pattern has no sign; GetTimeout's fallback is at least 30s).
+const SIXTY = '(?:[1-5]\\d|\\d)'; // 0 to 59, no leading zero
+const SIXTY_NZ = '(?:[1-5]\\d|[1-9])'; // 1 to 59
+const FRACTION = '(?:\\.\\d{0,8}[1-9])?'; // Go drops the trailing zeros
+const DURATION_STRING = new RegExp(
+  `^(?:0s|[1-9]\\d{0,2}${FRACTION}(?:ns|µs|ms)` +
+    `|[1-9]\\d{0,5}h${SIXTY}m${SIXTY}${FRACTION}s|${SIXTY_NZ}m${SIXTY}${FRACTION}s|${SIXTY_NZ}${FRACTION}s)$`,
+);
+const UNIT_MS: Record<string, number> = { ns: 1e-6, 'µs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** A Go time.Duration.String() (`5m0s`, `1h0m0s`, `1.5s`, `500ms`) in ms; undefined when it is not one. */
+export function parseDurationString(s: unknown): number | undefined {
+  if (typeof s !== 'string' || !DURATION_STRING.test(s)) return undefined;
   let ms = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
-    const n = Number(m[1]);
-    const unit = m[2];
-    ms += unit === 'h' ? n * 3_600_000 : unit === 'm' ? n * 60_000 : unit === 's' ? n * 1000 : unit === 'ms' ? n : unit === 'ns' ? n / 1e6 : n / 1000;
-  }
+  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|µs|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
   return Math.round(ms);
+}
+
+/** What one of the controllers' wait messages says: what runs, on which revision, with which timeout. */
+export interface WaitMessage {
+  /** `health checks` (kustomize-controller), or the Helm action's name as helm-controller writes it. */
+  action: string;
+  /** The revision the controller names (Kustomization health checks only). */
+  revision?: string;
+  /** The timeout as the controller wrote it (`5m0s`), and in ms. */
+  timeout: string;
+  timeoutMs: number;
+}
+
+/** Longer than any such message with a revision of at most 512 characters (HEALTH); a longer one is not read. */
+const MAX_MESSAGE = 1024;
+// kustomize-controller (internal/controller/kustomization_controller.go, checkHealth):
+//   fmt.Sprintf("Running health checks for revision %s with a timeout of %s", revision, obj.GetTimeout().String())
+// The revision is the source artifact's (`main@sha1:<hex>`, `latest@sha256:<hex>`, `sha256:<hex>`): no
+// whitespace, no control or format characters (\p{C}); 512 characters is more than a git ref name and a digest.
+const HEALTH = /^Running health checks for revision ([^\s\p{C}]{1,512}) with a timeout of ([0-9.a-zµ]{1,40})$/u;
+// helm-controller (internal/reconcile/atomic_release.go, the action loop, the same in v1.0.0 to v1.6.x):
+//   fmt.Sprintf("Running '%s' action with timeout of %s", next.Name(), timeoutForAction(next, obj).String())
+// next.Name() is one of install, upgrade, test, rollback, uninstall, unlock and `correct cluster drift` (the
+// Name() of each action reconciler in internal/reconcile): lower-case words joined by one space or hyphen.
+const HELM = /^Running '([a-z]{1,32}(?:[ -][a-z]{1,32}){0,3})' action with timeout of ([0-9.a-zµ]{1,40})$/;
+
+/**
+ * The one reader of Flux's wait messages: a Kustomization's `Running health checks for revision R with a timeout
+ * of T` or a HelmRelease's `Running '<action>' action with timeout of T`, exactly as the controllers format them
+ * (T a Go time.Duration.String()). Undefined for anything else: another kind, another message, a duration or
+ * revision no controller writes, an over-long message. Used by fluxWait (fail-fast) and computeWait (waits.ts).
+ */
+export function parseWaitMessage(kind: unknown, message: unknown): WaitMessage | undefined {
+  if (typeof message !== 'string' || message.length > MAX_MESSAGE) return undefined;
+  if (kind === 'Kustomization') {
+    const m = HEALTH.exec(message);
+    const ms = m ? parseDurationString(m[2]) : undefined;
+    return m && ms !== undefined ? { action: 'health checks', revision: m[1]!, timeout: m[2]!, timeoutMs: ms } : undefined;
+  }
+  if (kind === 'HelmRelease') {
+    const m = HELM.exec(message);
+    if (!m || m[1]!.length > 32) return undefined;
+    const ms = parseDurationString(m[2]);
+    return ms !== undefined ? { action: m[1]!, timeout: m[2]!, timeoutMs: ms } : undefined;
+  }
+  return undefined;
 }
 
 function conds(obj: KubeObject): Condition[] {
@@ -70,30 +124,20 @@ export function fluxWait(obj: KubeObject | undefined): FluxWait | undefined {
   const cs = conds(obj);
   const rec = cs.find((c) => c.type === 'Reconciling');
   if (rec?.status !== 'True' || typeof rec.message !== 'string') return undefined;
-  const message = rec.message.length > 1024 ? '' : rec.message.trim();
-  let out: FluxWait | undefined;
-  let marker: Condition | undefined;
-  if (obj.kind === 'Kustomization') {
-    const m = HEALTH.exec(message);
-    if (!m) return undefined;
-    const ms = parseGoDuration(m[2]!);
-    if (ms === undefined) return undefined;
-    out = { action: 'health checks', revision: m[1]!, timeout: m[2]!, timeoutMs: ms };
-    marker = cs.find((c) => c.type === 'Healthy');
-  } else {
-    const m = HELM.exec(message);
-    if (!m || !HELM_WAITING_ACTIONS.has(m[1]!)) return undefined;
+  const parsed = parseWaitMessage(obj.kind, rec.message);
+  if (!parsed) return undefined;
+  const message = rec.message;
+  if (obj.kind === 'HelmRelease') {
+    if (!HELM_WAITING_ACTIONS.has(parsed.action)) return undefined;
     // `wait` off (spec.install.disableWait / spec.upgrade.disableWait): Helm does not wait for the workloads.
-    const spec = obj.spec?.[m[1]!];
+    const spec = obj.spec?.[parsed.action];
     if (spec && typeof spec === 'object' && spec.disableWait === true) return undefined;
-    const ms = parseGoDuration(m[2]!);
-    if (ms === undefined) return undefined;
-    out = { action: m[1]!, timeout: m[2]!, timeoutMs: ms };
-    marker = cs.find((c) => c.type === 'Ready');
   }
+  const out: FluxWait = { ...parsed };
+  const marker = cs.find((c) => c.type === (obj.kind === 'Kustomization' ? 'Healthy' : 'Ready'));
   // The condition set at the start carries the same message; Reconciling's own time is the reconcile's start
   // (it stays True through the earlier steps), earlier still: the later of the two is the closer one.
-  const markerTime = marker && marker.status === 'Unknown' && marker.message?.trim() === message ? time(marker) : undefined;
+  const markerTime = marker && marker.status === 'Unknown' && marker.message === message ? time(marker) : undefined;
   const recTime = time(rec);
   const started = markerTime !== undefined && recTime !== undefined ? Math.max(markerTime, recTime) : (markerTime ?? recTime);
   if (started !== undefined) {

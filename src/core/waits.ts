@@ -15,13 +15,15 @@
 //   revision R with a timeout of T" (and Reconciling with the same message) and waits at most T
 //   (spec.timeout, else interval - 30s, at least 30s). helm-controller marks Reconciling=True reason
 //   Progressing "Running '<action>' action with timeout of T" before each Helm action (internal/reconcile/
-//   atomic_release.go). Both say when they started (lastTransitionTime, as the message changed) and how long.
+//   atomic_release.go). Both say when they started (lastTransitionTime, as the message changed) and how long;
+//   core/flux-wait.ts parseWaitMessage is the one reader of both messages (fail-fast reads them through it too).
 // - Sources: source-controller requeues after spec.interval, jittered by --interval-jitter-percentage (default
 //   5: ±5%; fluxcd/pkg runtime/jitter). A fetch that finds nothing new writes nothing (the artifact and its
 //   lastUpdateTime stay, the conditions keep their lastTransitionTime), so the last fetch known is the newest
 //   of status.artifact.lastUpdateTime and the conditions' lastTransitionTime.
 // - A pending `flux reconcile` request (reconcile.fluxcd.io/requestedAt not yet in lastHandledReconcileAt) is
 //   acted on at once: no wait is announced then.
+import { parseWaitMessage } from './flux-wait.js';
 import type { Condition, KubeObject, Phase } from './types.js';
 
 export type WaitKind = 'retry' | 'timeout' | 'fetch';
@@ -164,8 +166,6 @@ function jitterOf(facts: WaitFacts): number {
   return Math.min(Math.max(p, 0), 99) / 100;
 }
 
-const HEALTH_TIMEOUT = /^Running health checks for revision .{1,600} with a timeout of ([0-9.a-zµμ]{1,32})$/;
-const HELM_ACTION_TIMEOUT = /^Running '([a-z-]{1,32})' action with timeout of ([0-9.a-zµμ]{1,32})$/;
 /** Sources with a controller and a spec.interval of their own. */
 const FETCHING_KINDS = new Set(['GitRepository', 'OCIRepository', 'Bucket', 'HelmRepository']);
 /** Pending reasons of a source whose artifact is not (yet) of the pushed commit (core/status.ts). */
@@ -197,8 +197,7 @@ export function computeWait(obj: KubeObject, res: { phase: Phase; reason: string
 
   if (res.phase === 'Progressing' && obj.kind === 'Kustomization') {
     const h = cs.find((c) => c.type === 'Healthy');
-    const m = h?.status === 'Unknown' && h.reason === 'Progressing' ? HEALTH_TIMEOUT.exec(h.message ?? '') : null;
-    const ms = m ? parseGoDuration(m[1]) : undefined;
+    const ms = h?.status === 'Unknown' && h.reason === 'Progressing' ? parseWaitMessage(obj.kind, h.message)?.timeoutMs : undefined;
     const from = time(h?.lastTransitionTime);
     if (ms !== undefined && from !== undefined) return { kind: 'timeout', ms, basis: 'status', from };
     return undefined;
@@ -206,8 +205,9 @@ export function computeWait(obj: KubeObject, res: { phase: Phase; reason: string
 
   if (res.phase === 'Progressing' && obj.kind === 'HelmRelease') {
     const r = cs.find((c) => c.type === 'Reconciling');
-    const m = r?.status === 'True' && r.reason === 'Progressing' ? HELM_ACTION_TIMEOUT.exec(r.message ?? '') : null;
-    const ms = m ? parseGoDuration(m[2]) : undefined;
+    // Any action (install, upgrade, test, rollback, uninstall, unlock, correct cluster drift): helm-controller
+    // writes the outcome at the latest when its timeout is up.
+    const ms = r?.status === 'True' && r.reason === 'Progressing' ? parseWaitMessage(obj.kind, r.message)?.timeoutMs : undefined;
     const from = time(r?.lastTransitionTime);
     if (ms !== undefined && from !== undefined) return { kind: 'timeout', ms, basis: 'status', from };
     return undefined;

@@ -31,15 +31,9 @@ export function shaOfRevision(rev: string | undefined): string | undefined {
   return m?.[1];
 }
 
-/** Go's time.Duration formatting of a Flux duration string: `5m` → `5m0s`, `1h` → `1h0m0s`, `30s` → `30s`. */
+/** Go's time.Duration formatting of a Flux duration string: `5m` → `5m0s`, `1h` → `1h0m0s`, `90s` → `1m30s`. */
 export function goDuration(d: string | undefined, fallback = '5m'): string {
-  const src = d && /^(\d+h)?(\d+m)?(\d+(\.\d+)?s)?$/.test(d) && d !== '' ? d : fallback;
-  const h = Number(src.match(/(\d+)h/)?.[1] ?? 0);
-  const m = Number(src.match(/(\d+)m(?!s)/)?.[1] ?? 0);
-  const s = src.match(/(\d+(?:\.\d+)?)s/)?.[1] ?? '0';
-  if (h) return `${h}h${m}m${s}s`;
-  if (m) return `${m}m${s}s`;
-  return `${s}s`;
+  return goDurationOfSeconds(durationSeconds(d) ?? durationSeconds(fallback) ?? 300);
 }
 
 /** Seconds in a Flux duration string (`1h2m3.5s`), or undefined when it does not parse. */

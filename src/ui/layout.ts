@@ -124,11 +124,13 @@ const upToSecond = (ms: number) => Math.max(1000, Math.ceil(ms / 1000) * 1000);
  * When Flux looks at a node again, seen at `now` (src/core/waits.ts): `retry ≤ 22s`, `fetch ≤ 4m10s`,
  * `timeout in 9m12s`, `timeout due` (passed, the controller has not written the outcome yet); `retry every 30s`
  * when only the period is known. Undefined when the node waits for nothing known, or is settled.
+ * The plain printer's lines carry their own time: the wait is then said as of it (`now`), and one that began
+ * after it (its `from`) as of its beginning, still counted from `now`.
  */
 export function waitText(n: Pick<NodeState, 'wait' | 'phase' | 'settled' | 'deleted'>, now: number): string | undefined {
   const w = n.wait;
   if (!w || n.settled || n.deleted || !WAIT_PHASES.has(n.phase)) return undefined;
-  const due = waitDue(w, now);
+  const due = waitDue(w, Math.max(now, w.from ?? now));
   if (w.kind === 'timeout') {
     if (due.at === undefined) return undefined;
     return due.overdue ? 'timeout due' : `timeout in ${formatDuration(upToSecond(due.at - now))}`;

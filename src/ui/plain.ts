@@ -1,11 +1,20 @@
 // Line printer for pipes, CI logs and dumb terminals: one line per phase change, warnings and errors once,
 // summary and verdict at the end. It receives full states and diffs them itself. Deterministic: all times come
 // from the states (offsets from state.startedAt), never from the clock.
+//
+// The lines are in time order. A phase change carries the time it happened (the node's phaseSince); a blocked
+// object the time it became blocked, which is not before what blocks it settled (the phaseSince of its root
+// blocker); a line printed again for what carries no time of its own (a new wait began, a new error on retry) the
+// time of the state that showed it. A line whose time is later than its phase's start says since when the phase
+// lasts (`· waiting since +5s`); a change whose own time is earlier than a line already printed (an object seen
+// late, another cluster's line) carries the time of the state that showed it. A log line is never stamped earlier
+// than the one above it.
 import { FAILURE_PHASES, type NodeState, type SessionState, type Verbosity, type Verdict } from '../core/types.js';
 import { hasMoreThanCause } from '../core/cause.js';
 import { diagnosisLines } from '../core/workloads.js';
 import { splitClusters } from '../core/clusters.js';
 import { failingLines } from '../core/failfast.js';
+import { rootBlocker } from '../core/verdict.js';
 import { blockedByText, compareNodes, formatDuration, nodeLabel, reasonAndCause, shortSha, shownPhase, summarize, waitText } from './layout.js';
 import { linesText, waterfallLines } from './waterfall.js';
 import { ansi, cleanText, fitLine, oneLine, PHASE_COLOR, PHASE_ICON, PHASE_TAG, shortUrl, VERDICT_COLOR, VERDICT_ICON, type ShownPhase } from './theme.js';
@@ -77,9 +86,11 @@ function createClustersPrinter(out: { write(s: string): unknown }, opts: PlainPr
   let headerDone = false;
   let finished = false;
   const line = (s: string) => out.write(s + '\n');
+  // One time order for the lines of every cluster.
+  const floor = { at: -Infinity };
   const sub = (context: string) => {
     let p = subs.get(context);
-    if (!p) subs.set(context, (p = createSinglePrinter(out, opts, `[${oneLine(context)}] `)));
+    if (!p) subs.set(context, (p = createSinglePrinter(out, opts, `[${oneLine(context)}] `, floor)));
     return p;
   };
   function header(state: SessionState): void {
@@ -122,8 +133,11 @@ function verdictText(state: SessionState, verdictLine: string | undefined, ascii
   return `${ansi(ascii ? VERDICT_TAG[v] : VERDICT_ICON[v], VERDICT_COLOR[v], color)} ${ansi(verdictLine, VERDICT_COLOR[v], color)}`;
 }
 
-/** The printer of one cluster's state; `prefix` (`[context] `) before each line when it is one of several. */
-function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions, prefix = ''): PlainPrinter {
+/**
+ * The printer of one cluster's state; `prefix` (`[context] `) before each line when it is one of several, and
+ * `floor` the time of the last line printed (shared by the printers of several clusters).
+ */
+function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrinterOptions, prefix = '', floor = { at: -Infinity }): PlainPrinter {
   const color = opts.color ?? false;
   const minimal = opts.verbosity === 'minimal';
   const verbose = opts.verbosity === 'verbose';
@@ -133,6 +147,8 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
   const waitSeen = new Map<string, string>();
   /** Last printed diagnosis per key (its lines). */
   const diagnosed = new Map<string, string>();
+  /** The time (changedAt) of the last line printed per key: the same again is a line printed again for a change without a time. */
+  const printedSince = new Map<string, number>();
   const warned = new Set<string>();
   let headerDone = false;
   let lastError: string | undefined;
@@ -170,20 +186,26 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     line(`  ${parts.join(' · ')}`);
   }
 
-  function nodeLines(state: SessionState, n: NodeState): void {
+  /**
+   * The lines of a node, stamped `at`; `since` (when the phase began) when that is earlier than `at` and the line
+   * is not the phase change itself.
+   */
+  function nodeLines(state: SessionState, n: NodeState, at: number, since: number | undefined): void {
     const failing = FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
     // A blocked object says so, and what blocks it; the others their reason and the line that carries the cause; a
     // Failing one its evidence, then when Flux gives up (core/failfast.ts).
     const shown = shownPhase(n);
     const by = blockedByText(state, n);
-    const ff = n.phase === 'Failing' && n.failing ? failingLines(n.failing, state.updatedAt, verbose) : undefined;
+    const ff = n.phase === 'Failing' && n.failing ? failingLines(n.failing, at, verbose) : undefined;
     const why = by ?? (ff ? ff[0]!.text : reasonAndCause(n));
     const phase = n.deleted ? 'Deleted' : shown;
     const c = PHASE_COLOR[shown];
-    const at = offset(Math.max(0, n.phaseSince - state.startedAt));
-    // When Flux looks again, as of this state (a log line does not count down; the next one says what changed).
-    const wait = finished ? undefined : waitText(n, state.updatedAt);
-    line(`${at} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}${wait ? ` · ${wait}` : ''}`);
+    const stamp = offset(Math.max(0, at - state.startedAt));
+    const sinceText = since === undefined ? '' : offset(Math.max(0, since - state.startedAt)).trim();
+    const began = sinceText && sinceText !== stamp.trim() ? ` · ${n.deleted ? 'deleted' : n.phase.toLowerCase()} since ${sinceText}` : '';
+    // When Flux looks again, as of the line's time (a log line does not count down; the next one says what changed).
+    const wait = finished ? undefined : waitText(n, at);
+    line(`${stamp} ${ansi(icon(shown), c, color)} ${nodeLabel(n)}  ${ansi(phase, c, color)}${why ? `  ${ansi(why, failing ? 'red' : undefined, color)}` : ''}${began}${wait ? ` · ${wait}` : ''}`);
     if (ff) {
       for (const l of ff.slice(1)) line(`${' '.repeat(8)}${l.tone === 'problem' ? ansi(oneLine(l.text), 'red', color) : oneLine(l.text)}`);
       return;
@@ -200,21 +222,29 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
 
   /**
    * The diagnosis of a node, when it is new or changed: the workloads behind a failing health check, their pods'
-   * problems, notes; verbose adds the object's Events. Under the phase line, or with its own time when it comes
-   * later.
+   * problems, notes; verbose adds the object's Events. Decided when called (it is then taken as printed), printed
+   * by the function returned: under the phase line, or with its own time (`headerAt`) when it comes later.
    */
-  function diagnosisBlock(state: SessionState, n: NodeState, withHeader: boolean): void {
-    if (minimal || !n.diagnosis || n.phase === 'Ready') return;
+  function diagnosisBlock(state: SessionState, n: NodeState): ((headerAt?: number) => void) | undefined {
+    if (minimal || !n.diagnosis || n.phase === 'Ready') return undefined;
     const lines = diagnosisLines(n.diagnosis, { verbose });
     const sig = lines.map((l) => l.text).join('\n');
-    if (!lines.length || diagnosed.get(n.key) === sig) return;
+    if (!lines.length || diagnosed.get(n.key) === sig) return undefined;
     diagnosed.set(n.key, sig);
     const failing = FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
-    if (withHeader) line(`${offset(Math.max(0, n.diagnosis.at - state.startedAt))}   diagnosis of ${nodeLabel(n)}:`);
-    for (const l of lines) {
-      const text = `${' '.repeat(8)}${l.indent === 0 ? (opts.ascii ? '> ' : '▸ ') : '    '}${oneLine(l.text)}`;
-      line(l.tone === 'problem' && failing ? ansi(text, 'red', color) : text);
-    }
+    return (headerAt) => {
+      if (headerAt !== undefined) line(`${offset(Math.max(0, headerAt - state.startedAt))}   diagnosis of ${nodeLabel(n)}:`);
+      for (const l of lines) {
+        const text = `${' '.repeat(8)}${l.indent === 0 ? (opts.ascii ? '> ' : '▸ ') : '    '}${oneLine(l.text)}`;
+        line(l.tone === 'problem' && failing ? ansi(text, 'red', color) : text);
+      }
+    };
+  }
+
+  /** When what a node's line says began: its phase, or its being blocked (not before its root blocker settled). */
+  function changedAt(state: SessionState, n: NodeState): number {
+    if (shownPhase(n) !== 'Blocked') return n.phaseSince;
+    return Math.max(n.phaseSince, rootBlocker(state, n)?.phaseSince ?? n.phaseSince);
   }
 
   function onState(state: SessionState): void {
@@ -236,19 +266,40 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
         return !minimal || FAILURE_PHASES.has(n.phase) || n.phase === 'Failing';
       })
       .sort((a, b) => a.phaseSince - b.phaseSince || compareNodes(a, b));
+    // Each line with its time (see the top of the file), then printed in time order.
+    const entries: Array<{ at: number; rank: number; print: () => void }> = [];
+    /** The time of a line: its own, unless a line already printed is later; then the state's (when it was seen). */
+    const inOrder = (t: number) => (t < floor.at ? Math.max(state.updatedAt, floor.at) : t);
     for (const n of changed) {
-      nodeLines(state, n);
-      diagnosisBlock(state, n, false);
+      const since = changedAt(state, n);
+      const again = printedSince.get(n.key) === since;
+      printedSince.set(n.key, since);
+      const at = inOrder(again ? Math.max(state.updatedAt, since) : since);
+      const diagnosis = diagnosisBlock(state, n);
+      // At the same time, an object blocked after what blocks it.
+      entries.push({ at, rank: shownPhase(n) === 'Blocked' ? 1 : 0, print: () => (nodeLines(state, n, at, at > n.phaseSince ? n.phaseSince : undefined), diagnosis?.()) });
     }
     // Diagnoses that came (or changed) after their object's phase line.
-    for (const n of Object.values(state.nodes)) if (n.diagnosis && (opts.showAll || n.affected)) diagnosisBlock(state, n, true);
+    for (const n of Object.values(state.nodes)) {
+      const diagnosis = n.diagnosis && (opts.showAll || n.affected) ? diagnosisBlock(state, n) : undefined;
+      if (!diagnosis) continue;
+      const at = inOrder(n.diagnosis!.at);
+      entries.push({ at, rank: 2, print: () => diagnosis(at) });
+    }
+    entries.sort((a, b) => a.at - b.at || a.rank - b.rank); // stable: else in the order of their phases
+    for (const e of entries) {
+      e.print();
+      floor.at = Math.max(floor.at, e.at);
+    }
 
-    const at = offset(Math.max(0, state.updatedAt - state.startedAt));
+    const stateAt = Math.max(state.updatedAt, floor.at);
+    const at = offset(Math.max(0, stateAt - state.startedAt));
     if (!minimal) {
       for (const w of state.warnings) {
         if (warned.has(w)) continue;
         warned.add(w);
         line(`${at} ${ansi(opts.ascii ? '[WARN]' : '⚠', 'yellow', color)} warning: ${oneLine(w)}`);
+        floor.at = stateAt;
       }
     }
     const e = state.error;
@@ -256,8 +307,10 @@ function createSinglePrinter(out: { write(s: string): unknown }, opts: PlainPrin
     if (e && sig !== lastError) {
       line(`${at} ${ansi(opts.ascii ? '[ERR ]' : '✖', 'red', color)} ${ansi(`error (${e.category}): ${oneLine(e.message)}`, 'red', color)}`);
       if (e.hint) line(`${' '.repeat(8)}hint: ${oneLine(e.hint)}`);
+      floor.at = stateAt;
     } else if (!e && lastError !== undefined && !minimal) {
       line(`${at} ${ansi(opts.ascii ? '[ OK ]' : '✔', 'green', color)} cluster reachable again`);
+      floor.at = stateAt;
     }
     lastError = sig;
   }

@@ -89,6 +89,20 @@ describe('plain printer of several clusters', () => {
     expect(lines.filter((l) => /Kustomization flux-system\/apps {2}Failed/.test(l))).toHaveLength(1);
   });
 
+  it('keeps one time order over the clusters: a line earlier than one already printed says when it was seen', () => {
+    let out = '';
+    const printer = createPlainPrinter({ write: (s: string) => (out += s) }, { verbosity: 'normal', ascii: true });
+    const cluster = (context: string, appsSince: number): { context: string; state: SessionState } => {
+      const f = fleet({ apps: 'Ready', hr: 'Ready' });
+      f.state.nodes[f.apps.key] = { ...f.apps, phaseSince: T0 + appsSince };
+      return { context, state: { ...f.state, cluster: { context }, updatedAt: T0 + 11_000 } };
+    };
+    const base = { ...fleet().state, cluster: {}, nodes: {}, edges: [], matchedSources: [] };
+    printer.onState(mergeClusters(base, [cluster('prod', 10_000), cluster('staging', 8_000)]));
+    const apps = out.split('\n').filter((l) => l.includes('Kustomization flux-system/apps'));
+    expect(apps).toEqual(['[prod]    +10s [ OK ] Kustomization flux-system/apps  Ready', '[staging]    +11s [ OK ] Kustomization flux-system/apps  Ready · ready since +8s']);
+  });
+
   it('below the live view\'s final frame, the failures\' whole messages name their cluster', () => {
     expect(failureReport(threeClusters(true), false).split('\n')).toEqual([
       '',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NodeState, SessionState, Verbosity } from '../../src/core/types.js';
 import { createPlainPrinter, type PlainPrinterOptions } from '../../src/ui/plain.js';
-import { fleet, T0 } from './factory.js';
+import { fleet, node, sampleSession, T0 } from './factory.js';
 
 function capture(opts: Partial<PlainPrinterOptions> & { verbosity?: Verbosity } = {}) {
   let text = '';
@@ -67,6 +67,57 @@ describe('plain printer', () => {
       '✖ Failed after 21s: Kustomization flux-system/apps failed',
       '  cause: timeout waiting for Deployment/podinfo',
     ]);
+  });
+
+  it('prints its lines in time order: a line printed again carries the time it is about, and says since when the phase lasts', () => {
+    // As the engine keeps them (src/engine/recompute.ts): phaseSince moves only when the phase does; becoming
+    // blocked (settled by its dependency's failure) or a new error on retry leaves it where it was.
+    const f = fleet({ apps: 'Progressing', hr: 'Pending' });
+    const at = (s: SessionState, ms: number, changes: Record<string, Partial<NodeState>>, extra: Partial<SessionState> = {}): SessionState => ({
+      ...s,
+      ...extra,
+      updatedAt: T0 + ms,
+      nodes: { ...Object.fromEntries(Object.entries(s.nodes).map(([k, n]) => [k, { ...n, ...(changes[k] ?? {}) }])), ...(extra.nodes ?? {}) },
+    });
+    const waiting = { phase: 'Waiting' as const, reason: 'DependencyNotReady', message: "dependency 'flux-system/apps' is not ready", blockers: ['flux-system/apps'], phaseSince: T0 + 5_000 };
+    const s1 = at(f.state, 400, {});
+    const s2 = at(s1, 5_200, { [f.hr.key]: waiting });
+    const s3 = at(s2, 12_300, {
+      [f.apps.key]: { phase: 'Failed', reason: 'BuildFailed', message: 'missing podinfo.yaml', phaseSince: T0 + 12_000 },
+      [f.hr.key]: { settled: true, blockedBy: f.apps.key },
+    });
+    const s4 = at(s3, 20_000, { [f.apps.key]: { reason: 'HealthCheckFailed', message: 'timeout waiting for Deployment/podinfo' } });
+    // An object first seen now, Ready since its condition's time (to the second, before the last line printed).
+    const redis = node('HelmRelease', 'redis', 'Ready', { namespace: 'podinfo', reason: 'UpgradeSucceeded', phaseSince: T0 + 19_000 });
+    const s5 = at(s4, 21_000, {}, { nodes: { [redis.key]: redis } });
+    const c = capture();
+    for (const s of [s1, s2, s3, s4, s5]) c.printer.onState(s);
+    expect(c.lines().slice(2)).toEqual([
+      '   +0ms ✔ GitRepository flux-system/flux-system  Ready  Succeeded: stored artifact for revision main@sha1:3f2a9c1d',
+      '   +0ms ⟳ Kustomization flux-system/apps  Progressing',
+      '   +0ms ✔ Kustomization flux-system/infra  Ready',
+      '   +0ms ○ HelmRelease podinfo/podinfo  Pending',
+      "    +5s ◷ HelmRelease podinfo/podinfo  Waiting  DependencyNotReady: dependency 'flux-system/apps' is not ready",
+      '   +12s ✖ Kustomization flux-system/apps  Failed  BuildFailed: missing podinfo.yaml',
+      // Blocked when what it waits for failed, not when it began to wait.
+      '   +12s ⊘ HelmRelease podinfo/podinfo  Blocked  by Kustomization flux-system/apps (Failed) · waiting since +5s',
+      // A new error on retry: seen at +20s, failed since +12s.
+      '   +20s ✖ Kustomization flux-system/apps  Failed  HealthCheckFailed: timeout waiting for Deployment/podinfo · failed since +12s',
+      '   +21s ✔ HelmRelease podinfo/redis  Ready  UpgradeSucceeded · ready since +19s',
+    ]);
+    // A session seen once, already over (`status`): the blocked object after the failure that blocks it.
+    const past = capture();
+    past.printer.onState(sampleSession());
+    const lines = past.lines();
+    const failed = lines.findIndex((l) => l.includes('Kustomization flux-system/monitoring  Failed'));
+    expect(failed).toBeGreaterThan(0);
+    expect(lines.slice(failed + 1).find((l) => l.includes('tenants'))).toBe('   +47s ⊘ Kustomization flux-system/tenants  Blocked  by Kustomization flux-system/monitoring (Failed) · waiting since +15s');
+    // Whatever the states, the times never go back.
+    for (const out of [c.lines(), lines, run().lines()]) {
+      const times = out.map((l) => /^ *\+(\d+)(ms|s)? /.exec(l)).filter((m) => m).map((m) => (m![2] === 'ms' ? Number(m![1]) : Number(m![1]) * 1000));
+      expect(times.length).toBeGreaterThan(3);
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+    }
   });
 
   it('minimal verbosity prints only failures, errors and the verdict', () => {

@@ -19,18 +19,21 @@ import { FakeStdin, FakeStdout } from './term.js';
 
 const retry = (from: number | undefined, ms = 30_000): WaitInfo => ({ kind: 'retry', ms, basis: 'flag', controller: 'kustomize-controller', flag: '--requeue-dependency', ...(from !== undefined ? { from } : {}) });
 
-/** infra progressing (its health check), apps waiting on it (dependency retry), the source not yet fetched. */
-function chain(now: number, waits: { apps?: WaitInfo; infra?: WaitInfo; src?: WaitInfo } = {}): SessionState {
-  const src = node('GitRepository', 'flux-system', 'Pending', { reason: 'NotFetched', phaseSince: now - 5_000, ...(waits.src ? { wait: waits.src } : {}) });
-  const infra = node('Kustomization', 'infra', 'Progressing', { reason: 'Progressing', phaseSince: now - 5_000, ...(waits.infra ? { wait: waits.infra } : {}) });
+/**
+ * infra progressing (its health check), apps waiting on it (dependency retry), the source not yet fetched; the
+ * session started 10 s and the phases 5 s before `base` (`now` unless given), the state is of `now`.
+ */
+function chain(now: number, waits: { apps?: WaitInfo; infra?: WaitInfo; src?: WaitInfo } = {}, base = now): SessionState {
+  const src = node('GitRepository', 'flux-system', 'Pending', { reason: 'NotFetched', phaseSince: base - 5_000, ...(waits.src ? { wait: waits.src } : {}) });
+  const infra = node('Kustomization', 'infra', 'Progressing', { reason: 'Progressing', phaseSince: base - 5_000, ...(waits.infra ? { wait: waits.infra } : {}) });
   const apps = node('Kustomization', 'apps', 'Waiting', {
     reason: 'DependencyNotReady',
     message: "dependency 'flux-system/infra' is not ready",
     blockers: ['flux-system/infra'],
-    phaseSince: now - 5_000,
+    phaseSince: base - 5_000,
     ...(waits.apps ? { wait: waits.apps } : {}),
   });
-  return session([src, infra, apps], [edge(infra, src, 'source'), edge(apps, src, 'source'), edge(apps, infra, 'dependsOn')], { matchedSources: [src.key], startedAt: now - 10_000, updatedAt: now });
+  return session([src, infra, apps], [edge(infra, src, 'source'), edge(apps, src, 'source'), edge(apps, infra, 'dependsOn')], { matchedSources: [src.key], startedAt: base - 10_000, updatedAt: now });
 }
 
 const text = (state: SessionState, now: number, o: { width?: number; verbosity?: 'normal' | 'verbose' } = {}) =>
@@ -119,13 +122,17 @@ describe('the plain printer', () => {
     const printer = createPlainPrinter({ write: (s: string) => (out += s) }, { verbosity: 'normal' });
     const now = T0 + 100_000;
     printer.onState(chain(now, { apps: retry(now - 3_000) }));
-    expect(out).toMatch(/Kustomization flux-system\/apps {2}Waiting {2}.*· retry ≤ 29s\n/);
+    // The line carries the time apps went Waiting (+5s); the retry attempt it knows of came at +7s (`from`): as of
+    // then, the next one comes within 31 s (+38s), 33 s after the line's time. (Counted from the state's time, +10s,
+    // `≤ 29s` would read as +34s from the line: earlier than the bound.)
+    expect(out).toMatch(/ {4}\+5s ◷ Kustomization flux-system\/apps {2}Waiting {2}.*· retry ≤ 33s\n/);
     const before = out;
     // The same wait a second later: nothing new to say.
-    printer.onState(chain(now + 1_000, { apps: retry(now - 3_000) }));
+    printer.onState(chain(now + 1_000, { apps: retry(now - 3_000) }, now));
     expect(out).toBe(before);
     // infra's health check starts (same phase, Progressing): its timeout is printed.
-    printer.onState(chain(now + 2_000, { apps: retry(now - 3_000), infra: { kind: 'timeout', ms: 120_000, basis: 'status', from: now + 2_000 } }));
-    expect(out.slice(before.length)).toMatch(/Kustomization flux-system\/infra {2}Progressing.*· timeout in 2m01s\n$/);
+    printer.onState(chain(now + 2_000, { apps: retry(now - 3_000), infra: { kind: 'timeout', ms: 120_000, basis: 'status', from: now + 2_000 } }, now));
+    // Printed again in the same phase: with the time of the state that shows the new wait, and since when it lasts.
+    expect(out.slice(before.length)).toBe('   +12s ⟳ Kustomization flux-system/infra  Progressing  Progressing · progressing since +5s · timeout in 2m01s\n');
   });
 });

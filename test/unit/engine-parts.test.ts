@@ -1,83 +1,30 @@
-// Each part of the engine alone, through a fake EngineContext (src/engine/parts.ts): no Monitor, no reflector, no
+// Each part of the engine alone, through a fake EngineContext (src/engine/parts.ts, test/helpers/engine-context.ts): no Monitor, no reflector, no
 // API server. What each part decides is checked on the state, the events and the requests it makes.
 import { describe, expect, it } from 'vitest';
-import type { ClusterClient } from '../../src/cluster/client.js';
 import type { ResourceType } from '../../src/cluster/discovery.js';
 import { buildGraph } from '../../src/core/graph.js';
-import { deepFreeze, newSessionState, type CategorizedError, type CommitRelation, type FluxKind, type KubeObject, type MonitorEvent, type NodeState, type SessionState } from '../../src/core/types.js';
+import type { CategorizedError, CommitRelation, FluxKind, KubeObject, NodeState } from '../../src/core/types.js';
 import { CommitPlacement } from '../../src/engine/commits.js';
 import { ControllerHealth } from '../../src/engine/health.js';
 import { Outage } from '../../src/engine/outage.js';
 import { ReconcileRequests } from '../../src/engine/reconcile.js';
-import type { EngineContext } from '../../src/engine/parts.js';
 import { REQUESTED_AT } from '../../src/engine/slim.js';
+import { fakeEngineContext, type FakeEngineContext } from '../helpers/engine-context.js';
 
 const SHA = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
 
-interface Fake extends EngineContext {
-  events: MonitorEvent[];
-  warnings: string[];
-  requests: Array<{ method: string; path: string; body?: unknown }>;
-  schedules: number;
-  failed?: CategorizedError;
-  clock: number;
-  objectsMap: Map<string, KubeObject>;
-}
+type Fake = FakeEngineContext;
 
 /** A session context with a clock the test moves, a client that answers from `answers` and records every request. */
-function fake(answers: (method: string, path: string) => unknown = () => ({})): Fake {
-  // As the Monitor keeps it (debug mode of the tests): every state is frozen, a change makes a new one.
-  let state: SessionState = deepFreeze({ ...newSessionState({ id: 's', sha: SHA, timeoutMs: 300_000, now: 1_000 }, (u) => u), status: 'running' });
-  const update = (patch: Partial<SessionState>) => void (state = deepFreeze({ ...state, ...patch }));
-  const f = {
-    events: [] as MonitorEvent[],
-    warnings: [] as string[],
-    requests: [] as Fake['requests'],
-    schedules: 0,
-    clock: 1_000,
-    objectsMap: new Map<string, KubeObject>(),
-  } as Partial<Fake>;
-  const client = {
-    request: async (method: string, path: string, opts?: { body?: unknown }) => {
-      f.requests!.push({ method, path, body: opts?.body });
-      const a = answers(method, path);
-      if (a instanceof Error) throw a;
-      return a;
-    },
-  } as unknown as ClusterClient;
+function fake(answers?: (method: string, path: string) => unknown): Fake {
   const resources = new Map<FluxKind, ResourceType>([
     ['GitRepository', { kind: 'GitRepository', group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories', apiVersion: 'source.toolkit.fluxcd.io/v1' } as ResourceType],
     ['OCIRepository', { kind: 'OCIRepository', group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'ocirepositories', apiVersion: 'source.toolkit.fluxcd.io/v1' } as ResourceType],
     ['Kustomization', { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations', apiVersion: 'kustomize.toolkit.fluxcd.io/v1' } as ResourceType],
   ]);
-  Object.defineProperty(f, 'state', { get: () => state, enumerable: true });
-  return Object.assign(f, {
-    update,
-    published: () => true,
-    client,
-    pushed: { sha: SHA, branch: 'main', newer: [], through: [] },
-    get objects() {
-      return f.objectsMap!;
-    },
-    resources,
-    finished: false,
-    synced: true,
-    concluding: false,
-    signal: new AbortController().signal,
-    now: () => f.clock!,
-    time: () => new Date(f.clock!).toISOString(),
-    emit: (e: MonitorEvent) => void f.events!.push(e),
-    publish: () => undefined,
-    warn: (m: string) => {
-      if (!f.warnings!.includes(m)) f.warnings!.push(m);
-      if (!state.warnings.includes(m)) update({ warnings: [...state.warnings, m] });
-    },
-    categorize: (err: unknown) => ({ category: 'internal' as const, message: String(err), hint: 'x' }),
-    schedule: () => void f.schedules!++,
-    failWith: (err: CategorizedError) => void (f.failed = err),
-  }) as Fake;
+  return fakeEngineContext({ sha: SHA, now: 1_000, timeoutMs: 300_000, answers, resources });
 }
 
 function node(key: string, over: Partial<NodeState> = {}): NodeState {

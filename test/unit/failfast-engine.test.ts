@@ -1,11 +1,10 @@
-// The fail-fast part of the engine (src/engine/failfast.ts) alone, through a fake EngineContext: a Kustomization
+// The fail-fast part of the engine (src/engine/failfast.ts) alone, through a fake EngineContext (test/helpers/engine-context.ts): a Kustomization
 // running its health checks (the conditions kustomize-controller writes, checkHealth), a Deployment and its pods
 // in the kubelet's shapes, read through the part's `read` hook instead of an API server. The clock is the test's.
 import { describe, expect, it } from 'vitest';
-import type { ClusterClient } from '../../src/cluster/client.js';
-import { newSessionState, type KubeObject, type MonitorEvent, type NodeState, type SessionState } from '../../src/core/types.js';
-import type { EngineContext } from '../../src/engine/parts.js';
+import type { KubeObject, MonitorEvent, NodeState } from '../../src/core/types.js';
 import { FailFast } from '../../src/engine/failfast.js';
+import { fakeEngineContext, type FakeEngineContext } from '../helpers/engine-context.js';
 
 const SHA = 'a'.repeat(40);
 const T0 = Date.parse('2026-06-02T10:00:00Z');
@@ -14,42 +13,10 @@ const REV = `main@sha1:${SHA}`;
 const HEALTH = `Running health checks for revision ${REV} with a timeout of 5m0s`;
 const IMAGE = 'registry.example/web:1.2.99';
 
-interface Fake extends EngineContext {
-  events: MonitorEvent[];
-  clock: number;
-  objectsMap: Map<string, KubeObject>;
-  isFinished: boolean;
-}
+type Fake = FakeEngineContext;
 
 function fake(): Fake {
-  const state: SessionState = newSessionState({ id: 's', sha: SHA, timeoutMs: 600_000, now: T0 }, (u) => u);
-  state.status = 'running';
-  const f = { events: [] as MonitorEvent[], clock: T0, objectsMap: new Map<string, KubeObject>(), isFinished: false } as Partial<Fake>;
-  return Object.assign(f, {
-    state,
-    client: {} as ClusterClient,
-    pushed: { sha: SHA, branch: 'main', newer: [], through: [] },
-    get objects() {
-      return f.objectsMap!;
-    },
-    resources: new Map(),
-    get finished() {
-      return f.isFinished!;
-    },
-    synced: true,
-    concluding: false,
-    signal: new AbortController().signal,
-    now: () => f.clock!,
-    time: () => new Date(f.clock!).toISOString(),
-    emit: (e: MonitorEvent) => void f.events!.push(e),
-    publish: () => undefined,
-    update: (patch: Partial<SessionState>) => void Object.assign(f.state!, patch),
-    published: () => false,
-    warn: () => undefined,
-    categorize: (err: unknown) => ({ category: 'internal' as const, message: String(err), hint: 'x' }),
-    schedule: () => undefined,
-    failWith: () => undefined,
-  }) as Fake;
+  return fakeEngineContext({ sha: SHA, now: T0, timeoutMs: 600_000 });
 }
 
 /** The Kustomization as kustomize-controller leaves it while the health checks run (Healthy=Unknown set at their start). */
@@ -96,7 +63,7 @@ function pod(state: 'pull-not-found' | 'running' | 'crash'): KubeObject {
 function setup(enabled: boolean) {
   const m = fake();
   m.objectsMap.set(KEY, kustomization(T0 - 10_000));
-  m.state.nodes = { [KEY]: progressingNode() };
+  m.update({ nodes: { [KEY]: progressingNode() } });
   let pods: KubeObject[] = [];
   const concluded: string[] = [];
   let reads = 0;
@@ -184,14 +151,14 @@ describe('FailFast: Failing while the evidence holds, the verdict after the grac
     await at(0);
     const events = m.events.length;
     // The recompute rebuilt the node from the Kustomization (still running its health checks).
-    m.state.nodes = { ...m.state.nodes, [KEY]: progressingNode({ resourceVersion: '7' }) };
+    m.update({ nodes: { ...m.state.nodes, [KEY]: progressingNode({ resourceVersion: '7' }) } });
     ff.overlay();
     expect(m.state.nodes[KEY]).toMatchObject({ phase: 'Failing', resourceVersion: '7', phaseSince: T0 });
     expect(m.events.length).toBe(events);
     // Flux gave up: HealthCheckFailed. The node is Flux's, and the part lets it go.
     m.objectsMap.set(KEY, { ...kustomization(T0 - 10_000), status: { conditions: [{ type: 'Ready', status: 'False', reason: 'HealthCheckFailed', message: 'health check failed after 5m0s' }] } });
     const failed = progressingNode({ phase: 'Failed', reason: 'HealthCheckFailed', message: 'health check failed after 5m0s' });
-    m.state.nodes = { ...m.state.nodes, [KEY]: failed };
+    m.update({ nodes: { ...m.state.nodes, [KEY]: failed } });
     ff.overlay();
     expect(m.state.nodes[KEY]).toBe(failed);
     const before = reads();
@@ -207,7 +174,7 @@ describe('FailFast: Failing while the evidence holds, the verdict after the grac
     m.objectsMap.set(KEY, { ...kustomization(T0), status: { conditions: [{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: `Building manifests for revision ${REV} with a timeout of 5m0s` }] } });
     await at(0);
     m.objectsMap.set(KEY, kustomization(T0));
-    m.state.nodes = { [KEY]: progressingNode({ affected: false }) };
+    m.update({ nodes: { [KEY]: progressingNode({ affected: false }) } });
     await at(3_000);
     expect(reads()).toBe(0);
     expect(m.state.nodes[KEY]!.phase).toBe('Progressing');

@@ -20,7 +20,7 @@ import {
   UNSCHEDULABLE_HOLD_MS,
   type HeldEvidence,
 } from '../../src/core/failfast.js';
-import { fluxGivesUpText, fluxWait, parseGoDuration, shortDuration } from '../../src/core/flux-wait.js';
+import { fluxGivesUpText, fluxWait, parseDurationString, shortDuration } from '../../src/core/flux-wait.js';
 
 const NS = 'team';
 const IMAGE = 'registry.example/web:1.2.99';
@@ -290,11 +290,11 @@ describe('fluxWait: what Flux waits for, and until when', () => {
   });
 
   it('parses Go durations and says short ones', () => {
-    expect(parseGoDuration('5m0s')).toBe(300_000);
-    expect(parseGoDuration('1h0m0s')).toBe(3_600_000);
-    expect(parseGoDuration('1m30.5s')).toBe(90_500);
-    expect(parseGoDuration('500ms')).toBe(500);
-    expect(parseGoDuration('5 minutes')).toBeUndefined();
+    expect(parseDurationString('5m0s')).toBe(300_000);
+    expect(parseDurationString('1h0m0s')).toBe(3_600_000);
+    expect(parseDurationString('1m30.5s')).toBe(90_500);
+    expect(parseDurationString('500ms')).toBe(500);
+    expect(parseDurationString('5 minutes')).toBeUndefined();
     expect(shortDuration(252_000)).toBe('4m12s');
     expect(shortDuration(45_200)).toBe('46s');
     expect(shortDuration(3_780_000)).toBe('1h3m');

@@ -149,6 +149,23 @@ describe('timeouts', () => {
     const fake = hr([cond('Ready', 'Unknown', 'Progressing', 'x'), cond('Reconciling', 'True', 'Progressing', "Running 'upgrade' action with timeout of soon")]);
     expect(waitOf(fake)).toBeUndefined();
   });
+
+  it('reads the messages through the one parser fail-fast uses (core/flux-wait.ts parseWaitMessage)', () => {
+    // Every Helm action helm-controller announces gives its timeout, `correct cluster drift` (a space) included.
+    for (const action of ['install', 'upgrade', 'test', 'rollback', 'uninstall', 'unlock', 'correct cluster drift']) {
+      const msg = `Running '${action}' action with timeout of 2m30s`;
+      expect(waitOf(hr([cond('Ready', 'Unknown', 'Progressing', msg), cond('Reconciling', 'True', 'Progressing', msg)])), action).toEqual({ kind: 'timeout', ms: s(150), basis: 'status', from: t0 });
+    }
+    const health = (rev: string, d: string) => {
+      const msg = `Running health checks for revision ${rev} with a timeout of ${d}`;
+      return ks([cond('Ready', 'Unknown', 'Progressing', 'Reconciliation in progress'), cond('Reconciling', 'True', 'Progressing', msg), cond('Healthy', 'Unknown', 'Progressing', msg)], { status: { lastAttemptedRevision: `main@sha1:${SHA}` } });
+    };
+    expect(waitOf(health(`main@sha1:${SHA}`, '1h0m0s'))).toEqual({ kind: 'timeout', ms: s(3600), basis: 'status', from: t0 });
+    // What no controller writes: a typed duration, a hostile revision, an over-long one.
+    for (const o of [health(`main@sha1:${SHA}`, '1h30m'), health(`main\u001b[2J@sha1:${SHA}`, '5m0s'), health('r'.repeat(600), '5m0s'), health(`main@sha1:${SHA}`, '5us')]) {
+      expect(waitOf(o)).toBeUndefined();
+    }
+  });
 });
 
 describe('source fetches', () => {
