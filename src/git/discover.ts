@@ -47,7 +47,7 @@ export function plainRepository(dir: string, env: NodeJS.ProcessEnv = process.en
   let here: string;
   let start: Stats;
   try {
-    here = realpathSync(resolve(dir));
+    here = realpathSync.native(resolve(dir));
     start = statSync(here);
   } catch {
     return undefined;

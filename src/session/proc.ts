@@ -1,5 +1,5 @@
 // Process identity: a pid alone can be reused, so a process is identified by its pid and its start time.
-import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 
 /** Whether a process with this pid exists (EPERM means it exists but belongs to someone else). */
@@ -28,6 +28,8 @@ export function processStartToken(pid: number): string | undefined {
     /* no procfs */
   }
   try {
+    // node:child_process is loaded only here (no procfs): the commands that check a pid start without it.
+    const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
     const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] });
     return out.trim() || undefined;
   } catch {

@@ -2,7 +2,7 @@
 // and an append-only history of finished sessions. Readers never see a torn file; a corrupt file is reported
 // for itself and never hides the others.
 import { appendFileSync, closeSync, constants as fsConstants, fstatSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import type { RetentionConfig } from '../config/load.js';
 import { countPhases, EXIT_CODES, FAILURE_PHASES, PHASES, type MonitorConfig, type PhaseCounts, type SessionState, type Verdict } from '../core/types.js';
@@ -10,6 +10,16 @@ import { diagnosisHeadline } from '../core/workloads.js';
 import { criticalPath, leadTimeMs, TIMELINE_LIMITS } from '../core/timeline.js';
 import { ensurePrivateDir, type StatePaths } from './paths.js';
 import { sameProcess } from './proc.js';
+
+/**
+ * Eight random hex digits for a temporary file's name. node:crypto is loaded on the first write only: the commands
+ * that only read the store (`status`, `history`) start without it (docs/performance.md (i)).
+ */
+function randomHex(): string {
+  crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return crypto.randomBytes(4).toString('hex');
+}
+let crypto: typeof import('node:crypto') | undefined;
 
 /** What the store keeps for a session: the engine's state plus what the detached monitor adds. */
 export interface StoredSession extends SessionState {
@@ -90,7 +100,7 @@ export function writeJsonStreamed(fd: number, data: unknown): void {
 export function writeJsonAtomic(file: string, data: unknown): void {
   const dir = dirname(file);
   ensurePrivateDir(dir);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomHex()}.tmp`);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeJsonStreamed(fd, data);
@@ -125,7 +135,7 @@ export function writeJsonAtomic(file: string, data: unknown): void {
 export function writeJsonIfAbsent(file: string, data: unknown): boolean {
   const dir = dirname(file);
   ensurePrivateDir(dir);
-  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomHex()}.tmp`);
   let fd: number | undefined = openSync(tmp, 'wx', 0o600);
   try {
     writeJsonStreamed(fd, data);
