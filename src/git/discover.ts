@@ -100,12 +100,8 @@ export async function findRepoRoot(dir: string, env: NodeJS.ProcessEnv = process
 
 /** The git directory a `.git` file points to (a linked work tree's or a submodule's), absolute; undefined if odd. */
 function linkedGitDir(workTree: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(workTree, '.git'), { encoding: 'utf8', flag: 'r' }).slice(0, 4096);
-  } catch {
-    return undefined;
-  }
+  const text = readSmall(join(workTree, '.git'));
+  if (!text) return undefined;
   const m = /^gitdir: (.+?)\r?\n?$/.exec(text);
   if (!m) return undefined;
   const p = m[1]!;

@@ -2,7 +2,7 @@
 // answer must be git's own (`git rev-parse --show-toplevel`, or the bare repository's directory), and it must hand
 // every layout it does not read the same way git does to git.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -101,6 +101,29 @@ describe('plainWorkTreeRoot / findRepoRoot', () => {
     expect(gitsAnswer(outside)).toBeUndefined();
     for (const dir of [bare, join(main, '.git', 'refs'), moved]) expect(plainRepository(dir, ENV), dir).toBeUndefined();
     expect(plainRepository(outside, { ...ENV, GIT_DIR: join(sub, '.git') })).toBeUndefined();
+  });
+
+  // git refuses another user's repository (safe.directory); the search leaves that check to git. Changing a
+  // directory's owner needs root: the case runs where the tests run as root (CI does).
+  it.skipIf(process.getuid?.() !== 0)("another user's repository is left to git", () => {
+    const theirs = newRepo('theirs');
+    chownSync(theirs, 65534, 65534);
+    expect(plainWorkTreeRoot(theirs, ENV)).toBeUndefined();
+    chownSync(theirs, 0, 0);
+    chownSync(join(theirs, '.git'), 65534, 65534);
+    expect(plainWorkTreeRoot(theirs, ENV)).toBeUndefined();
+    chownSync(join(theirs, '.git'), 0, 0);
+    expect(plainWorkTreeRoot(theirs, ENV)).toBe(theirs);
+  });
+
+  it('a .git file or config past its bound is left to git, not read whole', () => {
+    const big = join(base, 'big-gitfile');
+    mkdirSync(big);
+    writeFileSync(join(big, '.git'), `gitdir: ${'x/'.repeat(5000)}\n`);
+    expect(plainWorkTreeRoot(big, ENV)).toBeUndefined();
+    const bigConfig = newRepo('big-config');
+    writeFileSync(join(bigConfig, '.git', 'config'), '[core]\n\trepositoryformatversion = 0\n' + '#'.repeat(2 << 20) + '\n');
+    expect(plainWorkTreeRoot(bigConfig, ENV)).toBeUndefined();
   });
 
   it('a directory that does not exist, or a file, is no repository', async () => {
