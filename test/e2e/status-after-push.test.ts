@@ -15,9 +15,23 @@ function commitOf(json: { session?: null; commit?: string | { sha: string } }): 
   return typeof json.commit === 'string' ? json.commit : json.commit?.sha;
 }
 
+const FOLLOW_MAIN = 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n';
+
+/** A repository following main, with one commit pushed, applied by Flux and its session finished. */
+async function finishedPush(app: string, subject: string): Promise<{ r: TestRepo; sha: string }> {
+  const r = cluster.newRepo({ config: FOLLOW_MAIN });
+  const deliver = fluxFor(r, app);
+  const sha = r.commit(subject);
+  r.git(['push', '-q', 'origin', 'main']);
+  await r.decided(sha);
+  deliver(sha);
+  await eventually(() => r.sessions().find((s) => s.commit.sha === sha && s.status === 'finished'), 15_000, `the session of ${sha.slice(0, 7)} to end`);
+  return { r, sha };
+}
+
 describe('status right after git push', () => {
   it('answers for the push that just happened, every time, never with the previous push', async () => {
-    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
+    const r = cluster.newRepo({ config: FOLLOW_MAIN });
     const deliver = fluxFor(r, 'status-after-push');
     let previous: string | undefined;
     for (let i = 0; i < 3; i++) {
@@ -38,13 +52,7 @@ describe('status right after git push', () => {
   });
 
   it('a push of a branch Flux does not follow is said so, instead of showing the session of another branch', async () => {
-    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
-    const deliver = fluxFor(r, 'not-followed');
-    const main = r.commit('on main');
-    r.git(['push', '-q', 'origin', 'main']);
-    await r.decided(main);
-    deliver(main);
-    await eventually(() => r.sessions().find((s) => s.commit.sha === main && s.status === 'finished'), 15_000, 'the main session to end');
+    const { r, sha: main } = await finishedPush('not-followed', 'on main');
 
     r.ok(r.work, 'checkout', '-q', '-b', 'feature');
     const feature = r.commit('on feature');
@@ -62,13 +70,7 @@ describe('status right after git push', () => {
   });
 
   it('status and history find the repository without running git (docs/performance.md (i))', async () => {
-    const r = cluster.newRepo({ config: 'config:\n  timeout: 20\n  polling_interval: 1\n  branches: [main]\n' });
-    const deliver = fluxFor(r, 'no-git');
-    const sha = r.commit('read without git');
-    r.git(['push', '-q', 'origin', 'main']);
-    await r.decided(sha);
-    deliver(sha);
-    await eventually(() => r.sessions().find((s) => s.commit.sha === sha && s.status === 'finished'), 15_000, 'the session to end');
+    const { r, sha } = await finishedPush('no-git', 'read without git');
     // A PATH with no git on it: in a plain work tree (from a subdirectory too) both answer from the file system.
     const noGit = join(r.base, 'no-git-bin');
     mkdirSync(noGit, { recursive: true });
