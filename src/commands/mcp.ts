@@ -138,6 +138,13 @@ export const WATCH_COMMIT_ARGS = {
     .boolean()
     .optional()
     .describe('Ask Flux to fetch the commit now (annotates the matched sources) instead of waiting for its interval. Refused when the server runs with --read-only.'),
+  failFast: z
+    .boolean()
+    .optional()
+    .describe('true: end with verdict "failed" as soon as a workload Flux waits for is failing for good (image not found, crash loop, unschedulable…) and that held for the grace period, before Flux gives up; false: wait for Flux\'s own verdict. Default: the hook configuration\'s fail_fast (on).'),
+  failFastGrace: duration
+    .optional()
+    .describe('How long a failing workload must stay so before failFast ends the session (0s to 1h): "30s", "2m", or seconds (default: the hook configuration\'s fail_fast_grace, 30 s).'),
   output: z
     .enum(['events', 'summary'])
     .optional()
@@ -208,6 +215,9 @@ export function watchFlags(a: WatchCommitArgs): ParsedArgs {
   set('all', a.all);
   set('namespace', a.namespaces);
   set('auto-reconcile', a.autoReconcile);
+  set('fail-fast', a.failFast === true);
+  set('no-fail-fast', a.failFast === false);
+  set('fail-fast-grace', a.failFastGrace);
   return { flags, positionals: [] };
 }
 
@@ -223,8 +233,10 @@ const FLAG_ARGS: Record<string, string> = {
   context: 'context',
   timeout: 'timeout',
   all: 'all',
+  'fail-fast': 'failFast',
+  'fail-fast-grace': 'failFastGrace',
 };
-const BOOLEAN_ARGS = new Set(['all', 'autoReconcile']);
+const BOOLEAN_ARGS = new Set(['all', 'autoReconcile', 'failFast']);
 
 /**
  * A message of `watch` in the words of the tool: `--timeout: invalid duration` → `timeout: invalid duration`,
@@ -232,6 +244,7 @@ const BOOLEAN_ARGS = new Set(['all', 'autoReconcile']);
  */
 export function argWords(text: string): string {
   return text.replace(/--([a-z][a-z-]*)\b(:?)( [A-Z]+\b)?/g, (m, flag: string, colon: string, value: string | undefined) => {
+    if (flag === 'no-fail-fast') return 'failFast: false';
     const arg = FLAG_ARGS[flag];
     if (!arg) return m;
     if (colon) return `${arg}:${value ?? ''}`;
@@ -655,8 +668,8 @@ export function createMcpServer(ctx: McpContext): { server: McpServer; running: 
         '`warning`, `error` (cluster problems, with a hint), and last `summary` (verdict success|failed|timeout|superseded|stopped|error|blocked, ' +
         'exitCode, message, counts, final state of each affected object). With output "summary", only the summary event. ' +
         'A Kustomization or HelmRelease whose waited-for workloads show conclusive evidence of failure (image not found, crash loop, missing ConfigMap key…) ' +
-        'is phase `Failing` (with `failing`: the evidence, and when Flux gives up); with the repository\'s fail_fast (default on) the verdict is then failed ' +
-        'before Flux decides (summary `failFast`). ' +
+        'is phase `Failing` (with `failing`: the evidence, and when Flux gives up); with failFast (default: the repository\'s fail_fast, on) the verdict is then failed ' +
+        'before Flux decides (summary `failFast`); failFast: false waits for Flux\'s own verdict. ' +
         'Runs until the verdict or the timeout (default 300 s); phase changes are sent as progress notifications when a progress token is given. ' +
         "Uses the server's kubeconfig; a context must be one of its contexts, a repository inside the directories the server was started for." +
         (ctx.readOnly ? ' This server is read-only: autoReconcile is refused.' : ''),

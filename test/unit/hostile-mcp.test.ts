@@ -173,6 +173,9 @@ describe('hostile MCP calls', () => {
     for (const [timeout, shown] of [[0, '0'], [2_160_000, '2160000'], ['600h', '600h']] as const) {
       expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ timeout }) }))).toContain(`timeout: must be a positive duration between 1s and 24h (got "${shown}")`);
     }
+    for (const [failFastGrace, shown] of [[7200, '7200'], ['2h', '2h'], ['-1s', '-1s']] as const) {
+      expect(errorText(await client.callTool({ name: 'watch_commit', arguments: watchArgs({ failFastGrace }) }))).toMatch(new RegExp(`^failFastGrace: .*\\(got "${shown}"\\)`));
+    }
   });
 
   it('a symlink inside a root that leads out of it is refused; several --repo roots are each allowed', async () => {

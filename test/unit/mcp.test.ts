@@ -73,6 +73,10 @@ describe('mcp tools', () => {
     expect(watchFlags({ all: false, namespaces: [] })).toEqual({ flags: {}, positionals: [] });
     // Several clusters: `contexts` is --context given once per context.
     expect(watchFlags({ contexts: ['east', 'west'], context: 'ignored' })).toEqual(parseArgs(['--context', 'east', '--context', 'west'], WATCH_FLAGS));
+    // Fail-fast: true and false are --fail-fast and --no-fail-fast, absent is the hook configuration's.
+    expect(watchFlags({ failFast: true, failFastGrace: '45s' })).toEqual(parseArgs(['--fail-fast', '--fail-fast-grace', '45s'], WATCH_FLAGS));
+    expect(watchFlags({ failFast: false })).toEqual(parseArgs(['--no-fail-fast'], WATCH_FLAGS));
+    expect(watchFlags({})).toEqual({ flags: {}, positionals: [] });
   });
 
   it('get_session without a session answers {"session": null, message} as `status --json` does', async () => {
