@@ -11,9 +11,10 @@
 // Chunks sit two levels under dist/ (dist/src/chunks/), like tsc's dist/src/commands/*.js, so that modules that
 // find package.json from their own URL (`new URL('../../../package.json', import.meta.url)`) still find it.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'src');
@@ -62,10 +63,40 @@ const result = await build({
   banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
 });
 
+// The hook helper (`hook push-done`, started by git's pre-push hook after each push) as one CommonJS file, with
+// V8's code cache of it beside (src/cjs-cache.ts): Node 20 compiles the ESM chunks again at every start, and that
+// start is most of the time from `git push` to the session `status` shows (docs/performance.md (i)). Packages the
+// helper loads only on some paths (the Kubernetes client, for exec plugins) stay external: Node loads them from
+// node_modules when asked.
+const helper = join(chunks, 'hook-helper.cjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/commands/hook.ts'],
+  outfile: helper,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  sourcesContent: false,
+  legalComments: 'none',
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+  external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding', '@kubernetes/client-node', '@opentelemetry/*', 'ink', 'react'],
+  // Modules find files from their own URL (the package's root, package.json): the bundle sits among the chunks,
+  // at the same depth, so that the same relative paths hold.
+  define: { 'import.meta.url': '__fmModuleUrl' },
+  banner: { js: 'var __fmModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+// The code cache, made by a Node process of its own with no flags, as the hooks start the CLI.
+const made = spawnSync(process.execPath, ['--input-type=module', '-e', `import { writeCodeCache } from ${JSON.stringify(pathToFileURL(join(root, 'dist', 'src', 'cjs-cache.js')).href)}; writeCodeCache(${JSON.stringify(helper)});`], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+if (made.status !== 0) throw new Error('bundle: could not write the hook helper\'s code cache');
+
 // Chunks of earlier builds stay a day: a monitor started before this build (the detached monitor runs for minutes)
 // still imports its own chunks lazily (the diagnosis, the Kubernetes client for an exec plugin). Their names are
 // content hashes, so they never clash with this build's.
-const built = new Set(Object.keys(result.metafile.outputs).map((f) => relative(chunks, join(root, f))));
+const built = new Set([...Object.keys(result.metafile.outputs).map((f) => relative(chunks, join(root, f))), 'hook-helper.cjs', 'hook-helper.cjs.map', 'hook-helper.cjs.cache']);
 for (const name of readdirSync(chunks)) {
   const file = join(chunks, name);
   if (!built.has(name) && Date.now() - statSync(file).mtimeMs > 24 * 3600_000) rmSync(file, { force: true });

@@ -208,7 +208,7 @@ export async function benchCliStartup(rounds: number, pushes: number, compare: R
     return result;
   } finally {
     await stopFleet(fleet);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // a monitor may still be releasing its lock
   }
 }
 
@@ -284,7 +284,7 @@ async function pushToSession(pushes: number, cli = CLI): Promise<{ file: number[
     }
     return { file, hist };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); // a monitor may still be releasing its lock
   }
 }
 

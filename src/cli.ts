@@ -3,7 +3,7 @@
 // `npm run build` bundles this file and what it loads into dist/src/cli.js and a few chunks, each command's
 // loaded only when it runs (bench/bundle.mjs, docs/performance.md (i)).
 import * as nodeModule from 'node:module';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { Command, CommandIO } from './commands/types.js';
@@ -19,12 +19,24 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   mcp: () => import('./commands/mcp.js'),
   install: () => import('./commands/install.js'),
   uninstall: () => import('./commands/uninstall.js'),
-  hook: () => import('./commands/hook.js'),
+  hook: () => hookHelper() ?? import('./commands/hook.js'),
   'run-session': () => import('./commands/run-session.js'),
   version: () => import('./commands/version.js'),
   help: () => import('./commands/help.js'),
   completion: () => import('./commands/completion.js'),
 };
+
+/**
+ * The hook helper (`hook push-done`, started by git's pre-push hook after each push) from its CommonJS bundle
+ * with V8's code cache, where `npm run build` made them (dist/src/chunks/hook-helper.cjs): its start is most of
+ * the time from `git push` to the session `status` shows (docs/performance.md (i)). Elsewhere (the sources, tsc's
+ * output) the command's module.
+ */
+function hookHelper(): Promise<{ default: Command }> | undefined {
+  const file = fileURLToPath(new URL('./chunks/hook-helper.cjs', import.meta.url));
+  if (!existsSync(file)) return undefined;
+  return import('./cjs-cache.js').then(({ loadWithCodeCache }) => loadWithCodeCache(file).exports as unknown as { default: Command });
+}
 
 /** Commands that run a monitor or a live view for a long time. */
 const LONG_RUNNING = new Set(['watch', 'status', 'demo', 'run-session', 'mcp']);
