@@ -12,7 +12,7 @@
 // find package.json from their own URL (`new URL('../../../package.json', import.meta.url)`) still find it.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -63,40 +63,65 @@ const result = await build({
   banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
 });
 
-// The hook helper (`hook push-done`, started by git's pre-push hook after each push) as one CommonJS file, with
-// V8's code cache of it beside (src/cjs-cache.ts): Node 20 compiles the ESM chunks again at every start, and that
-// start is most of the time from `git push` to the session `status` shows (docs/performance.md (i)). Packages the
-// helper loads only on some paths (the Kubernetes client, for exec plugins) stay external: Node loads them from
-// node_modules when asked.
-const helper = join(chunks, 'hook-helper.cjs');
-await build({
-  absWorkingDir: root,
-  entryPoints: ['src/commands/hook.ts'],
-  outfile: helper,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  sourcesContent: false,
-  legalComments: 'none',
-  minify: true,
-  keepNames: true,
-  logLevel: 'warning',
-  external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding', '@kubernetes/client-node', '@opentelemetry/*', 'ink', 'react'],
-  // Modules find files from their own URL (the package's root, package.json): the bundle sits among the chunks,
-  // at the same depth, so that the same relative paths hold.
-  define: { 'import.meta.url': '__fmModuleUrl' },
-  banner: { js: 'var __fmModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
-});
-// The code cache, made by a Node process of its own with no flags, as the hooks start the CLI.
-const made = spawnSync(process.execPath, ['--input-type=module', '-e', `import { writeCodeCache } from ${JSON.stringify(pathToFileURL(join(root, 'dist', 'src', 'cjs-cache.js')).href)}; writeCodeCache(${JSON.stringify(helper)});`], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
-if (made.status !== 0) throw new Error('bundle: could not write the hook helper\'s code cache');
+// Commands whose start matters most (the hook helper after each push, the detached monitor, `watch --json` in CI,
+// `mcp` for agents, `status --json` and `history`) also as one CommonJS file each, with V8's code cache of it beside
+// (src/cjs-cache.ts; src/cli.ts says when each is run): Node 20 compiles the ESM chunks again at every start.
+// Packages these load only on some paths stay external, loaded from node_modules when asked: the Kubernetes client
+// (exec plugins) and OpenTelemetry; Ink and React too, which these paths never load (a live view runs from the ESM
+// chunks).
+const CACHED = ['hook', 'run-session', 'mcp', 'watch', 'status', 'history'];
+const cjsFiles = CACHED.map((name) => join(chunks, `${name}.cjs`));
+await Promise.all(
+  CACHED.map((name, i) =>
+    build({
+      absWorkingDir: root,
+      entryPoints: [`src/commands/${name}.ts`],
+      outfile: cjsFiles[i],
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'linked',
+      sourcesContent: false,
+      legalComments: 'none',
+      minify: true,
+      keepNames: true,
+      logLevel: 'warning',
+      plugins: [deferMcpDependencies],
+      external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding', '@kubernetes/client-node', '@opentelemetry/*', 'ink', 'react', 'react/*'],
+      // Modules find files from their own URL (the package's root, package.json): the bundles sit among the
+      // chunks, at the same depth, so that the same relative paths hold.
+      define: { 'import.meta.url': '__fmModuleUrl' },
+      banner: { js: 'var __fmModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+    }),
+  ),
+);
+// A bundle's `import()` of an external package goes through `__fmImport` (src/cjs-cache.ts: Node 20 drops a
+// vm.Script's dynamic-import callback for code taken from a cache). Any other `import(` left would fail there.
+for (const file of cjsFiles) {
+  const text = readFileSync(file, 'utf8').replace(/\bimport\((["'])(@kubernetes\/client-node|@opentelemetry\/[a-z-]+|ink|react)\1\)/g, '__fmImport($1$2$1)');
+  if (/\bimport\(/.test(text)) throw new Error(`bundle: ${relative(root, file)} calls import() on a module other than the external packages __fmImport handles`);
+  writeFileSync(file, text);
+}
+
+// The code caches, each made by a Node process of its own with the V8 flags the command runs under: none for
+// the CLI's commands (src/cli.ts changes its flags only once the command is loaded), the detached monitor's own
+// for run-session (src/session/spawn.ts DETACHED_NODE_FLAGS; kept in step by test/unit/cjs-cache.test.ts).
+const DETACHED_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
+const loader = pathToFileURL(join(root, 'dist', 'src', 'cjs-cache.js')).href;
+for (const [i, name] of CACHED.entries()) {
+  const flags = name === 'run-session' ? DETACHED_NODE_FLAGS : [];
+  const made = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `import { writeCodeCache } from ${JSON.stringify(loader)}; writeCodeCache(${JSON.stringify(cjsFiles[i])});`], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  if (made.status !== 0) throw new Error(`bundle: could not write the code cache of ${name}.cjs`);
+}
 
 // Chunks of earlier builds stay a day: a monitor started before this build (the detached monitor runs for minutes)
 // still imports its own chunks lazily (the diagnosis, the Kubernetes client for an exec plugin). Their names are
 // content hashes, so they never clash with this build's.
-const built = new Set([...Object.keys(result.metafile.outputs).map((f) => relative(chunks, join(root, f))), 'hook-helper.cjs', 'hook-helper.cjs.map', 'hook-helper.cjs.cache']);
+const built = new Set([...Object.keys(result.metafile.outputs).map((f) => relative(chunks, join(root, f))), ...CACHED.flatMap((n) => [`${n}.cjs`, `${n}.cjs.map`, `${n}.cjs.cache`])]);
 for (const name of readdirSync(chunks)) {
   const file = join(chunks, name);
   if (!built.has(name) && Date.now() - statSync(file).mtimeMs > 24 * 3600_000) rmSync(file, { force: true });

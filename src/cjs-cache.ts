@@ -1,7 +1,8 @@
 // Runs a CommonJS bundle with V8's code cache. Node 20 keeps no compiled code between processes (its compile
-// cache is Node ≥ 22.1), so every start compiles the code it loads again. `npm run build` writes, beside the hook
-// helper's bundle (dist/src/chunks/hook-helper.cjs), the code V8 compiled when it loaded it (`.cache`); the helper
-// that git's hook starts after each push then skips most of that work (docs/performance.md (i)).
+// cache is Node ≥ 22.1), so every start compiles the code it loads again. `npm run build` writes, beside the
+// bundles of the commands whose start matters (dist/src/chunks/<command>.cjs: the hook helper after each push, the
+// detached monitor, `watch --json`, `mcp`, `status --json`, `history`), the code V8 compiled when it loaded each
+// (`.cache`); src/cli.ts runs them with it and skips most of that work (docs/performance.md (i)).
 //
 // The cache is V8's own format, checked by V8 against the source and the V8 version and flags: a cache made by
 // another Node, or for other sources, is rejected and the bundle is compiled as without one. It is written by the
@@ -18,35 +19,29 @@ export interface CachedLoad {
   cacheAccepted: boolean;
 }
 
-/** The CommonJS wrapper Node puts around a module's source (`require('node:module').wrap`). */
-const wrap = (source: string) => `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
-
 /**
- * `import()` inside the bundle (of a package it leaves external) goes to Node's own loader, as in a module that
- * `require()` loaded. Node versions without this option cannot run such a bundle from a vm.Script.
+ * The CommonJS wrapper Node puts around a module's source (`require('node:module').wrap`), and `__fmImport`: the
+ * bundle's `import()` of a package it leaves external (bench/bundle.mjs rewrites each to this), done by this module.
+ * Node 20 loses a vm.Script's dynamic-import callback on the functions it takes from a code cache ("A dynamic
+ * import callback was not specified"), so the bundle never calls `import()` itself.
  */
-const mainContextLoader = (vm as unknown as { constants?: { USE_MAIN_CONTEXT_DEFAULT_LOADER?: unknown } }).constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+const wrap = (source: string) => `(function (exports, require, module, __filename, __dirname, __fmImport) { ${source}\n});`;
+
+const importExternal = (specifier: string): Promise<unknown> => import(specifier);
 
 function compile(file: string, cachedData?: Buffer): vm.Script {
-  const importModuleDynamically = mainContextLoader;
-  return new vm.Script(wrap(readFileSync(file, 'utf8')), { filename: file, cachedData, ...(importModuleDynamically ? { importModuleDynamically } : {}) } as vm.ScriptOptions);
+  return new vm.Script(wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
 }
 
 function run(script: vm.Script, file: string): Record<string, unknown> {
   const module = { exports: {} as Record<string, unknown> };
-  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string) => void;
-  fn(module.exports, createRequire(file), module, file, dirname(file));
+  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: unknown, f: string, d: string, i: typeof importExternal) => void;
+  fn(module.exports, createRequire(file), module, file, dirname(file), importExternal);
   return module.exports;
-}
-
-/** Whether this Node can run a bundle through loadWithCodeCache (else: `require()` it). */
-export function codeCacheSupported(): boolean {
-  return mainContextLoader !== undefined;
 }
 
 /** Loads the CommonJS bundle `file` with its code cache (`file.cache`) when there is one. */
 export function loadWithCodeCache(file: string): CachedLoad {
-  if (!codeCacheSupported()) return { exports: createRequire(file)(file) as Record<string, unknown>, cacheAccepted: false };
   const cache = existsSync(`${file}.cache`) ? readFileSync(`${file}.cache`) : undefined;
   const script = compile(file, cache);
   const exports = run(script, file);

@@ -4,6 +4,7 @@
 // loaded only when it runs (bench/bundle.mjs, docs/performance.md (i)).
 import * as nodeModule from 'node:module';
 import { existsSync, realpathSync } from 'node:fs';
+import { loadWithCodeCache } from './cjs-cache.js';
 import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { Command, CommandIO } from './commands/types.js';
@@ -19,7 +20,7 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   mcp: () => import('./commands/mcp.js'),
   install: () => import('./commands/install.js'),
   uninstall: () => import('./commands/uninstall.js'),
-  hook: () => hookHelper() ?? import('./commands/hook.js'),
+  hook: () => import('./commands/hook.js'),
   'run-session': () => import('./commands/run-session.js'),
   version: () => import('./commands/version.js'),
   help: () => import('./commands/help.js'),
@@ -27,15 +28,29 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
 };
 
 /**
- * The hook helper (`hook push-done`, started by git's pre-push hook after each push) from its CommonJS bundle
- * with V8's code cache, where `npm run build` made them (dist/src/chunks/hook-helper.cjs): its start is most of
- * the time from `git push` to the session `status` shows (docs/performance.md (i)). Elsewhere (the sources, tsc's
- * output) the command's module.
+ * Commands that `npm run build` also writes as one CommonJS bundle each with V8's code cache
+ * (dist/src/chunks/<command>.cjs, src/cjs-cache.ts), and when that bundle is run: Node 20 compiles the ESM chunks
+ * again at every start, which is most of the start of these (docs/performance.md (i)). Only where no Ink view is
+ * drawn: Ink and React are ES modules that a CommonJS bundle cannot load on Node 20, so a live view runs from the
+ * ESM chunks.
  */
-function hookHelper(): Promise<{ default: Command }> | undefined {
-  const file = fileURLToPath(new URL('./chunks/hook-helper.cjs', import.meta.url));
-  if (!existsSync(file)) return undefined;
-  return import('./cjs-cache.js').then(({ loadWithCodeCache }) => loadWithCodeCache(file).exports as unknown as { default: Command });
+const CACHED: Record<string, (args: string[]) => boolean> = {
+  hook: () => true,
+  'run-session': () => true,
+  mcp: () => true,
+  watch: (args) => args.includes('--json'),
+  status: (args) => args.includes('--json'),
+  history: () => true,
+};
+
+/** The command from its cached CommonJS bundle, where the build made one and it suits these arguments. */
+function cachedCommand(name: string, args: string[]): { default: Command } | undefined {
+  if (!CACHED[name]?.(args) || process.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
+  const file = fileURLToPath(new URL(`./chunks/${name}.cjs`, import.meta.url));
+  if (!existsSync(file)) return undefined; // the sources or tsc's output: no bundle
+  const loaded = loadWithCodeCache(file);
+  if (process.env.FLUX_MONITOR_DEBUG) process.stderr.write(`flux-monitor: ${name} from chunks/${name}.cjs, code cache ${loaded.cacheAccepted ? 'taken' : 'not taken'}\n`);
+  return loaded.exports as unknown as { default: Command };
 }
 
 /** Commands that run a monitor or a live view for a long time. */
@@ -76,6 +91,9 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
     return 0;
   }
+  // Loaded before V8's flags below change: a code cache is only taken under the flags it was made with.
+  if (LONG_RUNNING.has(name)) process.env.NODE_ENV ??= 'production';
+  const cmd = (cachedCommand(name, rest) ?? (await load())).default;
   if (LONG_RUNNING.has(name)) {
     // A monitor may hold 10,000 objects for many minutes: V8's size-optimised heap keeps its RSS well under
     // 150 MB for about 10 points of CPU under heavy churn (docs/performance.md).
@@ -84,11 +102,11 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.env.NODE_ENV ??= 'production';
     process.env.NODE_ENV ??= 'production';
   }
-  const cmd = (await load()).default;
   try {
     return await cmd.run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    // By name: a command run from its CommonJS bundle (cachedCommand) throws that bundle's own UsageError class.
+    if (err instanceof UsageError || (err instanceof Error && err.name === 'UsageError')) {
       const { HELP } = await import('./commands/help.js');
       io.stderr.write(`flux-monitor ${name}: ${err.message}\nUsage: ${HELP[name]?.usage ?? cmd.usage}\nRun \`flux-monitor help ${name}\` for its flags.\n`);
       return 64;

@@ -2,7 +2,7 @@
 // cannot be used. Each must end in a clear, categorised error (verdict `error`, category `config`), never a
 // stack trace, both from the engine and from the built CLI.
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -159,6 +159,20 @@ describe('bad kubeconfigs', () => {
     expect(bad.final.error?.category).toBe('unauthorized');
     expect(bad.final.error?.message).toBe("the kubeconfig's credential plugin (exec) failed: error: you must log in first");
     expect(bad.final.error?.hint).toMatch(/Log in again/);
+    // The same through the CLI: `watch --json` runs from its code-cached CommonJS bundle (src/cjs-cache.ts), which
+    // loads the Kubernetes client, an ES module package it leaves external, for the plugin.
+    const out = await new Promise<string>((done) => {
+      const c = spawn(process.execPath, [CLI, 'watch', '--json', '--revision', SHA_NEW, '--repo-url', URL_, '--branch', 'main', '--kubeconfig', file('good-cli', withExec(ok)), '--timeout', '10s'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: dir, NO_COLOR: '1', FLUX_MONITOR_DEBUG: '1' },
+      });
+      let text = '';
+      c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      c.on('close', () => done(text));
+    });
+    expect(out).toContain('watch from chunks/watch.cjs, code cache taken');
+    expect(out).toMatch(/"type":"error"[^\n]*"category":"not-found"/);
   });
 
   it('a tokenFile relative to the kubeconfig authenticates; a missing one is a config error naming it', async () => {

@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { DETACHED_NODE_FLAGS } from '../../src/session/spawn.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOADER = pathToFileURL(join(ROOT, 'dist', 'src', 'cjs-cache.js')).href;
-const HELPER = join(ROOT, 'dist', 'src', 'chunks', 'hook-helper.cjs');
+const CHUNKS = join(ROOT, 'dist', 'src', 'chunks');
 
 /** Runs `code` (an ES module) in a fresh `node` with no flags; returns what it printed as JSON. */
-function inNode(code: string): Record<string, unknown> {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { loadWithCodeCache, writeCodeCache, codeCacheSupported } from ${JSON.stringify(LOADER)};\n${code}`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+function inNode(code: string, flags: string[] = []): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `import { loadWithCodeCache, writeCodeCache } from ${JSON.stringify(LOADER)};\n${code}`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   if (r.status !== 0) throw new Error(r.stderr);
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
@@ -23,13 +24,15 @@ function inNode(code: string): Record<string, unknown> {
 describe('CommonJS bundles with a code cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fm-cjs-cache-'));
   const file = join(dir, 'bundle.cjs');
-  const source = 'const { join } = require("node:path");\nexports.answer = (a, b) => join(String(a), String(b));\nexports.file = __filename;\nexports.dynamic = () => import("node:os").then((m) => typeof m.tmpdir);\n';
+  const source = 'const { join } = require("node:path");\nexports.answer = (a, b) => join(String(a), String(b));\nexports.file = __filename;\nexports.dynamic = () => __fmImport("node:os").then((m) => typeof m.tmpdir);\n';
 
-  it('a cache made by writeCodeCache is taken, and the bundle runs as its source says (import() included)', () => {
+  it('a cache made by writeCodeCache is taken in another process, and the bundle runs as its source says (its imports of external packages included)', () => {
     writeFileSync(file, source);
-    const r = inNode(`const made = writeCodeCache(${JSON.stringify(file)}); const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ supported: codeCacheSupported(), made, accepted: l.cacheAccepted, answer: l.exports.answer('a', 'b'), dynamic: await l.exports.dynamic() }));`);
+    // Made in one process, taken in another, as the build and the CLI do (a second compile in the same process
+    // would come from V8's memory, not from the file).
+    const made = inNode(`console.log(JSON.stringify({ made: writeCodeCache(${JSON.stringify(file)}) }));`).made;
+    const r = { made, ...inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, answer: l.exports.answer('a', 'b'), dynamic: await l.exports.dynamic() }));`) };
     expect(r).toMatchObject({ answer: join('a', 'b') });
-    if (!r.supported) return; // a Node without vm's main-context loader: require() instead, no cache
     expect(r.made).toBeGreaterThan(0);
     expect(r.accepted).toBe(true);
     expect(r.dynamic).toBe('function');
@@ -47,10 +50,35 @@ describe('CommonJS bundles with a code cache', () => {
     expect(garbage).toEqual({ accepted: false, answer: 'a+b' });
   });
 
-  it("the build's hook helper loads with its cache and is the hook command", () => {
-    const r = inNode(`const l = loadWithCodeCache(${JSON.stringify(HELPER)}); console.log(JSON.stringify({ supported: codeCacheSupported(), accepted: l.cacheAccepted, name: l.exports.default?.name, usage: l.exports.default?.usage }));`);
-    expect(r).toMatchObject({ name: 'hook', usage: 'flux-monitor hook push-done INTENT_FILE' });
-    if (r.supported) expect(r.accepted).toBe(true);
-    expect(readFileSync(HELPER, 'utf8')).not.toMatch(/import\.meta/);
+  it("the build's bundles load with their caches, under the flags their command runs with, and are those commands", () => {
+    for (const name of ['hook', 'mcp', 'watch', 'status', 'history', 'run-session']) {
+      const file = join(CHUNKS, `${name}.cjs`);
+      // The detached monitor runs under its own V8 flags (src/session/spawn.ts): its cache is made under them.
+      const flags = name === 'run-session' ? [...DETACHED_NODE_FLAGS] : [];
+      const r = inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, name: l.exports.default?.name }));`, flags);
+      expect(r, name).toMatchObject({ name, accepted: true });
+      expect(readFileSync(file, 'utf8'), name).not.toMatch(/import\.meta/);
+    }
+    // bench/bundle.mjs makes run-session's cache under its own copy of the flags: the two must agree.
+    expect(readFileSync(join(ROOT, 'bench', 'bundle.mjs'), 'utf8')).toContain(`const DETACHED_NODE_FLAGS = ${JSON.stringify(DETACHED_NODE_FLAGS).replace(/,/g, ', ').replace(/"/g, "'")};`);
+  });
+
+  it('the CLI runs these commands from their bundles with the cache taken (its V8 flags change only after), a live view from the ESM chunks', () => {
+    const cli = join(ROOT, 'dist', 'src', 'cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'fm-cjs-cli-'));
+    const env = { ...process.env, FLUX_MONITOR_DEBUG: '1', HOME: dir, XDG_STATE_HOME: join(dir, 'state'), KUBECONFIG: join(dir, 'missing'), NODE_OPTIONS: '' };
+    const stderrOf = (args: string[], flags: string[] = [], input = '') => spawnSync(process.execPath, [...flags, cli, ...args], { cwd: dir, env, input, encoding: 'utf8', timeout: 30_000 }).stderr;
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } } }) + '\n';
+    for (const [name, args, flags, input] of [
+      ['status', ['status', '--json'], [], ''],
+      ['history', ['history', '--json'], [], ''],
+      ['watch', ['watch', '--json', '--revision', 'a'.repeat(40), '--repo-url', 'https://example.com/r.git', '--branch', 'main', '--timeout', '5s'], [], ''],
+      ['mcp', ['mcp'], [], initialize],
+      ['run-session', ['run-session'], [...DETACHED_NODE_FLAGS], ''],
+    ] as const) {
+      expect(stderrOf([...args], [...flags], input), name).toContain(`flux-monitor: ${name} from chunks/${name}.cjs, code cache taken`);
+    }
+    // Without --json, status may draw a live view (Ink, an ES module): it runs from the ESM chunks.
+    expect(stderrOf(['status'])).not.toContain('chunks/status.cjs');
   });
 });
