@@ -35,15 +35,10 @@ const deferMcpDependencies = {
   },
 };
 
-const result = await build({
+/** What the ESM bundle and the CommonJS bundles below share. */
+const COMMON = {
   absWorkingDir: root,
-  entryPoints: { cli: 'src/cli.ts' },
-  outdir,
-  entryNames: '[name]',
-  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // Source maps for readable stack traces: `FLUX_MONITOR_DEBUG=1` (src/cli.ts) or `node --enable-source-maps`.
@@ -54,12 +49,23 @@ const result = await build({
   // traces, and code that reads `.name`) as in the sources.
   minify: true,
   keepNames: true,
-  metafile: true,
   logLevel: 'warning',
-  // Optional packages that are never installed with flux-monitor (required in a try or behind a flag).
-  external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'],
-  // CommonJS dependencies (simple-git, debug, the Kubernetes client's) call require() for Node's built-ins.
   plugins: [deferMcpDependencies],
+};
+/** Optional packages that are never installed with flux-monitor (required in a try or behind a flag). */
+const OPTIONAL = ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'];
+
+const result = await build({
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir,
+  entryNames: '[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  ...COMMON,
+  splitting: true,
+  format: 'esm',
+  metafile: true,
+  external: OPTIONAL,
+  // CommonJS dependencies (simple-git, debug, the Kubernetes client's) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __fmCreateRequire } from 'node:module';\nconst require = __fmCreateRequire(import.meta.url);" },
 });
 
@@ -74,21 +80,11 @@ const cjsFiles = CACHED.map((name) => join(chunks, `${name}.cjs`));
 await Promise.all(
   CACHED.map((name, i) =>
     build({
-      absWorkingDir: root,
+      ...COMMON,
       entryPoints: [`src/commands/${name}.ts`],
       outfile: cjsFiles[i],
-      bundle: true,
       format: 'cjs',
-      platform: 'node',
-      target: 'node20',
-      sourcemap: 'linked',
-      sourcesContent: false,
-      legalComments: 'none',
-      minify: true,
-      keepNames: true,
-      logLevel: 'warning',
-      plugins: [deferMcpDependencies],
-      external: ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding', '@kubernetes/client-node', '@opentelemetry/*', 'ink', 'react', 'react/*'],
+      external: [...OPTIONAL, '@kubernetes/client-node', '@opentelemetry/*', 'ink', 'react', 'react/*'],
       // Modules find files from their own URL (the package's root, package.json): the bundles sit among the
       // chunks, at the same depth, so that the same relative paths hold.
       define: { 'import.meta.url': '__fmModuleUrl' },
