@@ -44,12 +44,12 @@ const CACHED: Record<string, (args: string[]) => boolean> = {
 };
 
 /** The command from its cached CommonJS bundle, where the build made one and it suits these arguments. */
-function cachedCommand(name: string, args: string[]): { default: Command } | undefined {
-  if (!CACHED[name]?.(args) || process.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
+function cachedCommand(name: string, args: string[], io: CommandIO): { default: Command } | undefined {
+  if (!CACHED[name]?.(args) || io.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
   const file = fileURLToPath(new URL(`./chunks/${name}.cjs`, import.meta.url));
   if (!existsSync(file)) return undefined; // the sources or tsc's output: no bundle
   const loaded = loadWithCodeCache(file);
-  if (process.env.FLUX_MONITOR_DEBUG) process.stderr.write(`flux-monitor: ${name} from chunks/${name}.cjs, code cache ${loaded.cacheAccepted ? 'taken' : 'not taken'}\n`);
+  if (io.env.FLUX_MONITOR_DEBUG) io.stderr.write(`flux-monitor: ${name} from chunks/${name}.cjs, code cache ${loaded.cacheAccepted ? 'taken' : 'not taken'}\n`);
   return loaded.exports as unknown as { default: Command };
 }
 
@@ -93,7 +93,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
   }
   // Loaded before V8's flags below change: a code cache is only taken under the flags it was made with.
   if (LONG_RUNNING.has(name)) process.env.NODE_ENV ??= 'production';
-  const cmd = (cachedCommand(name, rest) ?? (await load())).default;
+  const cmd = (cachedCommand(name, rest, io) ?? (await load())).default;
   if (LONG_RUNNING.has(name)) {
     // A monitor may hold 10,000 objects for many minutes: V8's size-optimised heap keeps its RSS well under
     // 150 MB for about 10 points of CPU under heavy churn (docs/performance.md).
