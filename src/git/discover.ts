@@ -1,7 +1,8 @@
-// Finds the repository around a directory the way git does, by reading the file system, for the commands that
-// need nothing of git but that root (`status`, `history`, MCP get_session): they answer without starting git or
-// loading simple-git (docs/performance.md (i)). Whenever the layout is anything but the plain case git resolves
-// the same way every time, it asks git itself (`repoRoot`, loaded only then), so the answer is always git's.
+// Finds the repository around a directory the way git does, by reading the file system, where only its root (and
+// common directory) is needed: `status`, `history`, MCP get_session, `watch --revision --repo-url --branch`, the
+// hook helper. They then start no git and, but for the helper, load no simple-git (docs/performance.md (i)).
+// Whenever the layout is anything but the plain case git resolves the same way every time, git itself is asked
+// (`repoRoot`, loaded only then), so the answer is always git's.
 import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { GitError } from './error.js';
