@@ -50,7 +50,8 @@ export function loadWithCodeCache(file: string): CachedLoad {
 
 /**
  * Writes `file.cache`: the code V8 compiled while loading the bundle (its modules' top-level code and what that
- * runs). Run by `npm run build` in a Node process of its own, with no flags, as the hooks run the CLI.
+ * runs). Run by `npm run build` in a Node process of its own, under the V8 flags the command runs with (none, or
+ * the detached monitor's: bench/bundle.mjs), since V8 takes a cache only under the flags it was made with.
  */
 export function writeCodeCache(file: string): number {
   const script = compile(file);
