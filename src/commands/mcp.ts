@@ -399,8 +399,8 @@ export async function listHistory(ctx: McpContext, a: ListHistoryArgs, scope: Re
   const dir = a.repo === undefined ? scope.base : allowedRepo(scope, a.repo);
   let repo: string | undefined;
   if (!a.all) {
-    const { gitInfo } = await import('../git/repo.js');
-    repo = (await gitInfo(dir))?.root;
+    const { findRepoRoot } = await import('../git/discover.js');
+    repo = await findRepoRoot(dir, ctx.io.env);
     // Never every repository's history for a directory that is no repository (as `history --repo` says too).
     if (!repo) return toolError(`repo: not a git repository: ${dir}`);
   }

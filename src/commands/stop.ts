@@ -1,10 +1,11 @@
 import type { Command } from './types.js';
 import { bool, parseArgs, str, UsageError } from './args.js';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { statePaths } from '../session/paths.js';
 import { sameProcess } from '../session/proc.js';
 import { appendHistory, findSession, historyEntry, latestSessionFor, listSessions, liveness, readSessionFile, writeJsonAtomic, type SessionEntry, type StoredSession } from '../session/store.js';
-import { gitInfo } from '../git/repo.js';
+import { findRepoRoot } from '../git/discover.js';
 import { firstLine } from '../core/sanitize.js';
 
 const STOP_WAIT_MS = 10_000;
@@ -24,8 +25,8 @@ const stop: Command = {
     } else if (args.positionals[0]) {
       targets = [findSession(paths, args.positionals[0])];
     } else {
-      const info = await gitInfo(str(args, 'repo') ?? io.cwd);
-      const e = latestSessionFor(paths, info?.root);
+      const root = await findRepoRoot(resolve(io.cwd, str(args, 'repo') ?? '.'), io.env);
+      const e = latestSessionFor(paths, root);
       targets = e ? [e] : [];
     }
     if (!targets.length) {

@@ -1,6 +1,7 @@
-// Finds the repository around a directory the way git does, by reading the file system, where only its root (and
-// common directory) is needed: `status`, `history`, MCP get_session, `watch --revision --repo-url --branch`, the
-// hook helper. They then start no git and, but for the helper, load no simple-git (docs/performance.md (i)).
+// Finds the repository around a directory the way git does, by reading the file system: the root (and common
+// directory) for `status`, `history`, `stop`, MCP get_session and list_history, `watch --revision --repo-url
+// --branch` and the hook helper, which then start no git and, but for the helper, load no simple-git; and the
+// first step of `gitInfo` (docs/performance.md (i)).
 // Whenever the layout is anything but the plain case git resolves the same way every time, git itself is asked
 // (`repoRoot`, loaded only then), so the answer is always git's.
 import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';

@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { simpleGit, type SimpleGitOptions } from 'simple-git';
 import { redactSecrets } from '../core/sanitize.js';
 import { GitError } from './error.js';
+import { findRepoRoot } from './discover.js';
 
 export { GitError };
 
@@ -297,13 +298,8 @@ export interface GitInfo {
  * Other failures (git missing, a broken repository) throw GitError.
  */
 export async function gitInfo(cwd: string, remote?: string, opts?: GitOptions): Promise<GitInfo | undefined> {
-  let root: string;
-  try {
-    root = await repoRoot(cwd, opts);
-  } catch (err) {
-    if (err instanceof GitError && /not a git repository|\.git directory/.test(err.message)) return undefined;
-    throw err;
-  }
+  const root = await findRepoRoot(cwd, opts?.env ?? process.env);
+  if (root === undefined) return undefined;
   const [branch, head, all] = await Promise.all([
     currentBranch(root, opts),
     commitInfo(root, 'HEAD', opts).catch(() => undefined),
