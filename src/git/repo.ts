@@ -168,7 +168,7 @@ export interface RemoteSettings {
   fetch: string[];
 }
 
-/** remoteUrl and fetchRefspecs of one remote in a single git process (`git config -z --get-regexp ^remote\.`). */
+/** One remote's (first) URL and fetch refspecs, in a single git process (`git config -z --get-regexp ^remote\.`). */
 export async function remoteSettings(repo: string, name: string, opts?: GitOptions): Promise<RemoteSettings> {
   let out: string;
   try {
@@ -188,21 +188,6 @@ export async function remoteSettings(repo: string, name: string, opts?: GitOptio
     else if (key === `remote.${name}.fetch` && value) settings.fetch.push(value);
   }
   return settings;
-}
-
-/** The URL of a remote, or undefined if there is no remote of that name. */
-export async function remoteUrl(repo: string, name: string, opts?: GitOptions): Promise<string | undefined> {
-  return (await remotes(repo, opts)).find((r) => r.name === name)?.url;
-}
-
-/** Fetch refspecs of a remote (`remote.<name>.fetch`). */
-export async function fetchRefspecs(repo: string, remote: string, opts?: GitOptions): Promise<string[]> {
-  try {
-    return (await git(repo, ['config', '--get-all', `remote.${remote}.fetch`], opts)).split('\n').filter(Boolean);
-  } catch (err) {
-    if (err instanceof GitError && err.exitCode === 1) return [];
-    throw err;
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,6 @@ import {
   absoluteRemote,
   commitInfo,
   currentBranch,
-  fetchRefspecs,
   git,
   gitInfo,
   GitError,
@@ -17,7 +16,6 @@ import {
   lsRemote,
   remotes,
   remoteSettings,
-  remoteUrl,
   repoRoot,
   resolveCommit,
   trackingRef,
@@ -178,8 +176,8 @@ describe('repository helpers (real git)', () => {
       { name: 'origin', url: '../remote.git' },
       { name: 'mirror', url: 'https://user:secret@example.com/org/repo.git' },
     ]);
-    expect(await fetchRefspecs(root, 'origin')).toEqual(['+refs/heads/*:refs/remotes/origin/*']);
-    expect(await fetchRefspecs(root, 'none')).toEqual([]);
+    expect((await remoteSettings(root, 'origin')).fetch).toEqual(['+refs/heads/*:refs/remotes/origin/*']);
+    expect((await remoteSettings(root, 'none')).fetch).toEqual([]);
     const info = await gitInfo(root);
     expect(info).toMatchObject({ root, branch: 'main', head: head.sha, subject: 'first commit', remote: 'origin', remoteUrl: bare });
     expect((await gitInfo(root, 'mirror'))!.remoteUrl).toBe('https://user:secret@example.com/org/repo.git');
@@ -263,7 +261,7 @@ describe('repository helpers (real git)', () => {
 });
 
 describe('remoteSettings (one git process for what push-done needs of a remote)', () => {
-  it('agrees with remoteUrl and fetchRefspecs, for dotted names, several refspecs and missing remotes', async () => {
+  it('agrees with remotes() and `git config --get-all`, for dotted names, several refspecs and missing remotes', async () => {
     const { root } = repo();
     sh(root, 'remote', 'add', 'origin', 'https://example.com/o/r.git');
     sh(root, 'remote', 'add', 'team.mirror', 'git@example.com:o/r.git');
@@ -272,7 +270,9 @@ describe('remoteSettings (one git process for what push-done needs of a remote)'
     sh(root, 'remote', 'add', 'team', 'https://example.com/team.git'); // a prefix of another remote's name
     for (const name of ['origin', 'team.mirror', 'team', 'absent', 'Origin']) {
       const got = await remoteSettings(root, name);
-      expect(got, name).toEqual({ ...(await remoteUrl(root, name) !== undefined ? { url: await remoteUrl(root, name) } : {}), fetch: await fetchRefspecs(root, name) });
+      const url = (await remotes(root)).find((r) => r.name === name)?.url;
+      const fetch = spawnSync('git', ['config', '--get-all', `remote.${name}.fetch`], { cwd: root, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      expect(got, name).toEqual({ ...(url !== undefined ? { url } : {}), fetch });
     }
     expect((await remoteSettings(root, 'team.mirror')).fetch).toEqual(['+refs/heads/*:refs/remotes/team.mirror/*', '+refs/tags/*:refs/tags/*', '^refs/heads/wip/*']);
     const { root: bare } = repo();
