@@ -55,6 +55,12 @@ const COMMON = {
 /** Optional packages that are never installed with flux-monitor (required in a try or behind a flag). */
 const OPTIONAL = ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'];
 
+// The list is src/cli.ts's CODE_CACHED and the monitor's flags src/session/spawn.ts's, from tsc's output (this
+// script runs after tsc; its dist/src/cli.js is read before the bundle replaces it).
+const { CODE_CACHED } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli.js')).href);
+const { DETACHED_NODE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'src', 'session', 'spawn.js')).href);
+const CACHED = Object.keys(CODE_CACHED);
+
 const result = await build({
   entryPoints: { cli: 'src/cli.ts' },
   outdir,
@@ -75,7 +81,6 @@ const result = await build({
 // Packages these load only on some paths stay external, loaded from node_modules when asked: the Kubernetes client
 // (exec plugins) and OpenTelemetry; Ink and React too, which these paths never load (a live view runs from the ESM
 // chunks).
-const CACHED = ['hook', 'run-session', 'mcp', 'watch', 'status', 'history'];
 const cjsFiles = CACHED.map((name) => join(chunks, `${name}.cjs`));
 await Promise.all(
   CACHED.map((name, i) =>
@@ -102,8 +107,7 @@ for (const file of cjsFiles) {
 
 // The code caches, each made by a Node process of its own with the V8 flags the command runs under: none for
 // the CLI's commands (src/cli.ts changes its flags only once the command is loaded), the detached monitor's own
-// for run-session (src/session/spawn.ts DETACHED_NODE_FLAGS; kept in step by test/unit/cjs-cache.test.ts).
-const DETACHED_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded-gc', '--v8-pool-size=1'];
+// for run-session (DETACHED_NODE_FLAGS).
 const loader = pathToFileURL(join(root, 'dist', 'src', 'cjs-cache.js')).href;
 for (const [i, name] of CACHED.entries()) {
   const flags = name === 'run-session' ? DETACHED_NODE_FLAGS : [];

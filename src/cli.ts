@@ -34,7 +34,7 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
  * drawn: Ink and React are ES modules that a CommonJS bundle cannot load on Node 20, so a live view runs from the
  * ESM chunks.
  */
-const CACHED: Record<string, (args: string[]) => boolean> = {
+export const CODE_CACHED: Record<string, (args: string[]) => boolean> = {
   hook: () => true,
   'run-session': () => true,
   mcp: () => true,
@@ -45,7 +45,7 @@ const CACHED: Record<string, (args: string[]) => boolean> = {
 
 /** The command from its cached CommonJS bundle, where the build made one and it suits these arguments. */
 function cachedCommand(name: string, args: string[], io: CommandIO): { default: Command } | undefined {
-  if (!CACHED[name]?.(args) || io.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
+  if (!CODE_CACHED[name]?.(args) || io.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
   const file = fileURLToPath(new URL(`./chunks/${name}.cjs`, import.meta.url));
   if (!existsSync(file)) return undefined; // the sources or tsc's output: no bundle
   const loaded = loadWithCodeCache(file);
@@ -91,16 +91,16 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     io.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
     return 0;
   }
-  // Loaded before V8's flags below change: a code cache is only taken under the flags it was made with.
+  // React reads NODE_ENV when it is loaded; the command is loaded before V8's flags below change: a code cache is
+  // only taken under the flags it was made with.
   if (LONG_RUNNING.has(name)) process.env.NODE_ENV ??= 'production';
   const cmd = (cachedCommand(name, rest, io) ?? (await load())).default;
   if (LONG_RUNNING.has(name)) {
     // A monitor may hold 10,000 objects for many minutes: V8's size-optimised heap keeps its RSS well under
     // 150 MB for about 10 points of CPU under heavy churn (docs/performance.md).
     setFlagsFromString('--optimize-for-size');
-    // React's development build doubles the cost of every frame of the live view.
+    // React's development build doubles the cost of every frame of the live view (process.env's is set above).
     io.env.NODE_ENV ??= 'production';
-    process.env.NODE_ENV ??= 'production';
   }
   try {
     return await cmd.run(rest, io);

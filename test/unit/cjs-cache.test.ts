@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DETACHED_NODE_FLAGS } from '../../src/session/spawn.js';
+import { CODE_CACHED } from '../../src/cli.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOADER = pathToFileURL(join(ROOT, 'dist', 'src', 'cjs-cache.js')).href;
@@ -51,7 +52,7 @@ describe('CommonJS bundles with a code cache', () => {
   });
 
   it("the build's bundles load with their caches, under the flags their command runs with, and are those commands", () => {
-    for (const name of ['hook', 'mcp', 'watch', 'status', 'history', 'run-session']) {
+    for (const name of Object.keys(CODE_CACHED)) {
       const file = join(CHUNKS, `${name}.cjs`);
       // The detached monitor runs under its own V8 flags (src/session/spawn.ts): its cache is made under them.
       const flags = name === 'run-session' ? [...DETACHED_NODE_FLAGS] : [];
@@ -59,8 +60,6 @@ describe('CommonJS bundles with a code cache', () => {
       expect(r, name).toMatchObject({ name, accepted: true });
       expect(readFileSync(file, 'utf8'), name).not.toMatch(/import\.meta/);
     }
-    // bench/bundle.mjs makes run-session's cache under its own copy of the flags: the two must agree.
-    expect(readFileSync(join(ROOT, 'bench', 'bundle.mjs'), 'utf8')).toContain(`const DETACHED_NODE_FLAGS = ${JSON.stringify(DETACHED_NODE_FLAGS).replace(/,/g, ', ').replace(/"/g, "'")};`);
   });
 
   it('the CLI runs these commands from their bundles with the cache taken (its V8 flags change only after), a live view from the ESM chunks', () => {
@@ -69,13 +68,16 @@ describe('CommonJS bundles with a code cache', () => {
     const env = { ...process.env, FLUX_MONITOR_DEBUG: '1', HOME: dir, XDG_STATE_HOME: join(dir, 'state'), KUBECONFIG: join(dir, 'missing'), NODE_OPTIONS: '' };
     const stderrOf = (args: string[], flags: string[] = [], input = '') => spawnSync(process.execPath, [...flags, cli, ...args], { cwd: dir, env, input, encoding: 'utf8', timeout: 30_000 }).stderr;
     const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } } }) + '\n';
-    for (const [name, args, flags, input] of [
+    const runs = [
       ['status', ['status', '--json'], [], ''],
       ['history', ['history', '--json'], [], ''],
       ['watch', ['watch', '--json', '--revision', 'a'.repeat(40), '--repo-url', 'https://example.com/r.git', '--branch', 'main', '--timeout', '5s'], [], ''],
       ['mcp', ['mcp'], [], initialize],
       ['run-session', ['run-session'], [...DETACHED_NODE_FLAGS], ''],
-    ] as const) {
+      ['hook', ['hook', 'push-done', join(dir, 'no-intent')], [], ''],
+    ] as const;
+    expect(runs.map((r) => r[0]).sort()).toEqual(Object.keys(CODE_CACHED).sort());
+    for (const [name, args, flags, input] of runs) {
       expect(stderrOf([...args], [...flags], input), name).toContain(`flux-monitor: ${name} from chunks/${name}.cjs, code cache taken`);
     }
     // Without --json, status may draw a live view (Ink, an ES module): it runs from the ESM chunks.
