@@ -107,15 +107,27 @@ for (const file of cjsFiles) {
 
 // The code caches, each made by a Node process of its own with the V8 flags the command runs under: none for
 // the CLI's commands (src/cli.ts changes its flags only once the command is loaded), the detached monitor's own
-// for run-session (DETACHED_NODE_FLAGS).
+// for run-session (DETACHED_NODE_FLAGS). Where bench/warm-up.ts has a warm-up for the command, the command runs
+// once before its cache is made, so that the cache holds what a start calls; should that run fail (a machine that
+// forbids listening on loopback), the cache is made without it and the build goes on, a few milliseconds slower
+// to start (test/unit/cjs-cache.test.ts runs each warm-up).
 const loader = pathToFileURL(join(root, 'dist', 'src', 'cjs-cache.js')).href;
-for (const [i, name] of CACHED.entries()) {
+const warmUps = pathToFileURL(join(root, 'dist', 'bench', 'warm-up.js')).href;
+const { WARM_UPS } = await import(warmUps);
+const makeCache = (name, file, warm) => {
   const flags = name === 'run-session' ? DETACHED_NODE_FLAGS : [];
-  const made = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', `import { writeCodeCache } from ${JSON.stringify(loader)}; writeCodeCache(${JSON.stringify(cjsFiles[i])});`], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  if (made.status !== 0) throw new Error(`bundle: could not write the code cache of ${name}.cjs`);
+  const code = warm
+    ? `import { writeCodeCache } from ${JSON.stringify(loader)}; import { WARM_UPS } from ${JSON.stringify(warmUps)}; await writeCodeCache(${JSON.stringify(file)}, WARM_UPS[${JSON.stringify(name)}]); process.exit(0);`
+    : `import { writeCodeCache } from ${JSON.stringify(loader)}; await writeCodeCache(${JSON.stringify(file)}); process.exit(0);`;
+  return spawnSync(process.execPath, [...flags, '--input-type=module', '-e', code], { stdio: ['ignore', 'inherit', warm ? 'pipe' : 'inherit'], encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+};
+for (const [i, name] of CACHED.entries()) {
+  if (WARM_UPS[name]) {
+    const warm = makeCache(name, cjsFiles[i], true);
+    if (warm.status === 0) continue;
+    process.stderr.write(`bundle: warning: the warm-up of ${name} failed; its code cache is made without it:\n${String(warm.stderr).trim().split('\n').slice(0, 5).join('\n')}\n`);
+  }
+  if (makeCache(name, cjsFiles[i], false).status !== 0) throw new Error(`bundle: could not write the code cache of ${name}.cjs`);
 }
 
 // Chunks of earlier builds stay a day: a monitor started before this build (the detached monitor runs for minutes)

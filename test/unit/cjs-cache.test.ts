@@ -31,7 +31,7 @@ describe('CommonJS bundles with a code cache', () => {
     writeFileSync(file, source);
     // Made in one process, taken in another, as the build and the CLI do (a second compile in the same process
     // would come from V8's memory, not from the file).
-    const made = inNode(`console.log(JSON.stringify({ made: writeCodeCache(${JSON.stringify(file)}) }));`).made;
+    const made = inNode(`console.log(JSON.stringify({ made: await writeCodeCache(${JSON.stringify(file)}) }));`).made;
     const r = { made, ...inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, answer: l.exports.answer('a', 'b'), dynamic: await l.exports.dynamic() }));`) };
     expect(r).toMatchObject({ answer: join('a', 'b') });
     expect(r.made).toBeGreaterThan(0);
@@ -41,7 +41,7 @@ describe('CommonJS bundles with a code cache', () => {
 
   it('a cache of other sources, or garbage, is rejected: the bundle is compiled and runs as its source says', () => {
     writeFileSync(file, source);
-    inNode(`writeCodeCache(${JSON.stringify(file)}); console.log('{}');`);
+    inNode(`await writeCodeCache(${JSON.stringify(file)}); console.log('{}');`);
     // The source changes after the cache was made (a rebuild without its cache step).
     writeFileSync(file, source.replace("join(String(a), String(b))", "String(a) + '+' + String(b)"));
     const changed = inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, answer: l.exports.answer('a', 'b') }));`);
@@ -49,6 +49,33 @@ describe('CommonJS bundles with a code cache', () => {
     writeFileSync(`${file}.cache`, Buffer.from('not a V8 code cache at all, only garbage bytes'.repeat(50)));
     const garbage = inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, answer: l.exports.answer('a', 'b') }));`);
     expect(garbage).toEqual({ accepted: false, answer: 'a+b' });
+  });
+
+  it('a cache made after an exercise holds the functions the exercise ran, and is taken with them', () => {
+    // `work` is compiled only when first called (V8 compiles lazily): a cache made right after loading lacks it.
+    const body = Array.from({ length: 400 }, (_, i) => `  t += (x * ${i + 1}) % ${i + 7};`).join('\n');
+    const lazy = `exports.work = (x) => {\n  let t = 0;\n${body}\n  return t;\n};\n`;
+    writeFileSync(file, lazy);
+    const cold = inNode(`console.log(JSON.stringify({ made: await writeCodeCache(${JSON.stringify(file)}) }));`).made as number;
+    const warm = inNode(`console.log(JSON.stringify({ made: await writeCodeCache(${JSON.stringify(file)}, async (e) => { e.work(3); }) }));`).made as number;
+    // 400 statements of bytecode and constants: kilobytes more, far beyond any noise in the cache's header.
+    expect(warm - cold).toBeGreaterThan(4_000);
+    const r = inNode(`const l = loadWithCodeCache(${JSON.stringify(file)}); console.log(JSON.stringify({ accepted: l.cacheAccepted, work: l.exports.work(5) }));`);
+    const expected = Array.from({ length: 400 }, (_, i) => (5 * (i + 1)) % (i + 7)).reduce((a, b) => a + b, 0);
+    expect(r).toEqual({ accepted: true, work: expected });
+  });
+
+  it("each of the build's warm-ups (bench/warm-up.ts) runs its command from the bundle to its usual end", () => {
+    const warmUps = pathToFileURL(join(ROOT, 'dist', 'bench', 'warm-up.js')).href;
+    const names = inNode(`const { WARM_UPS } = await import(${JSON.stringify(warmUps)}); console.log(JSON.stringify({ names: Object.keys(WARM_UPS) }));`).names as string[];
+    // Every warm-up is of a code-cached command; watch, the one with a start-up target of its own, has one.
+    expect(names).toContain('watch');
+    for (const name of names) {
+      expect(Object.keys(CODE_CACHED), name).toContain(name);
+      // Each throws unless its command ended as it should (watch: exit 0 with a `success` summary).
+      const r = inNode(`const { WARM_UPS } = await import(${JSON.stringify(warmUps)}); const l = loadWithCodeCache(${JSON.stringify(join(CHUNKS, `${name}.cjs`))}); await WARM_UPS[${JSON.stringify(name)}](l.exports); console.log(JSON.stringify({ ok: true })); process.exit(0);`);
+      expect(r, name).toEqual({ ok: true });
+    }
   });
 
   it("the build's bundles load with their caches, under the flags their command runs with, and are those commands", () => {
