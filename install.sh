@@ -36,7 +36,7 @@ fi
 # 2. Build.
 say "building"
 npm run --silent build
-cli=$here/dist/src/cli.js
+cli=$here/dist/src/cli.cjs
 [ -f "$cli" ] || die "the build did not produce $cli"
 chmod +x "$cli"
 

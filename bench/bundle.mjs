@@ -12,7 +12,7 @@
 // find package.json from their own URL (`new URL('../../../package.json', import.meta.url)`) still find it.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -55,9 +55,9 @@ const COMMON = {
 /** Optional packages that are never installed with flux-monitor (required in a try or behind a flag). */
 const OPTIONAL = ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'];
 
-// The list is src/cli.ts's CODE_CACHED and the monitor's flags src/session/spawn.ts's, from tsc's output (this
-// script runs after tsc; its dist/src/cli.js is read before the bundle replaces it).
-const { CODE_CACHED } = await import(pathToFileURL(join(root, 'dist', 'src', 'cli.js')).href);
+// The list is src/entry.ts's CODE_CACHED and the monitor's flags src/session/spawn.ts's, from tsc's output (this
+// script runs after tsc).
+const { CODE_CACHED } = await import(pathToFileURL(join(root, 'dist', 'src', 'entry.js')).href);
 const { DETACHED_NODE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'src', 'session', 'spawn.js')).href);
 const CACHED = Object.keys(CODE_CACHED);
 
@@ -97,6 +97,20 @@ await Promise.all(
     }),
   ),
 );
+// package.json's bin, dist/src/cli.cjs (src/launch.ts): CommonJS, so that a code-cached command starts without
+// Node's ES module loader; it imports dist/src/cli.js (the ES module above) for everything else.
+const launcher = join(outdir, 'cli.cjs');
+await build({
+  ...COMMON,
+  entryPoints: ['src/launch.ts'],
+  outfile: launcher,
+  format: 'cjs',
+  external: [...OPTIONAL, './cli.js'],
+  define: { 'import.meta.url': '__fmModuleUrl' },
+  banner: { js: 'var __fmModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+});
+chmodSync(launcher, 0o755);
+
 // A bundle's `import()` of an external package goes through `__fmImport` (src/cjs-cache.ts: Node 20 drops a
 // vm.Script's dynamic-import callback for code taken from a cache). Any other `import(` left would fail there.
 for (const file of cjsFiles) {

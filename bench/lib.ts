@@ -11,7 +11,8 @@ import type { KubeObject } from '../src/core/types.js';
 
 /** Root of the package (bench/ is compiled to dist/bench/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+/** The `flux-monitor` command as users run it: package.json's bin (src/launch.ts). */
+export const CLI = join(ROOT, 'dist', 'src', 'cli.cjs');
 
 /** The commit Flux has applied everywhere when a fleet is seeded. */
 export const SHA_APPLIED = 'abcdef0123456789abcdef0123456789abcdef01';

@@ -24,15 +24,15 @@ export function packageRoot(): string {
   throw new Error('cannot find the flux-monitor package (hooks/ next to package.json)');
 }
 
-/** The CLI entry point that installed hooks run (dist/src/cli.js of this package). */
+/** The CLI entry point that installed hooks run: package.json's bin, dist/src/cli.cjs of this package (src/launch.ts). */
 export function defaultCliPath(): string {
-  return join(packageRoot(), 'dist', 'src', 'cli.js');
+  return join(packageRoot(), 'dist', 'src', 'cli.cjs');
 }
 
 export interface HookTarget {
   /** Absolute path of the node binary the hooks run. */
   node: string;
-  /** Absolute path of dist/src/cli.js. */
+  /** Absolute path of dist/src/cli.cjs. */
   cli: string;
 }
 

@@ -10,7 +10,7 @@ export interface DetachedOptions {
   logFile: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** The CLI entry (default: dist/src/cli.js of this package). */
+  /** The CLI entry (default: dist/src/cli.cjs of this package). */
   cli?: string;
 }
 

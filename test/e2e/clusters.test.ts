@@ -62,7 +62,7 @@ describe('several clusters end to end', () => {
     const sha = r.commit('watched by hand');
     r.ok(r.work, 'push', '-q', '--no-verify', 'origin', 'main');
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js'), 'watch', '--context', 'east', '--context', 'west', '--json'], { cwd: r.work, env: r.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.cjs'), 'watch', '--context', 'east', '--context', 'west', '--json'], { cwd: r.work, env: r.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const exit = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));

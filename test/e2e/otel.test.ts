@@ -40,7 +40,7 @@ function fluxAt(r: TestRepo, name: string, sha: string): void {
 }
 
 async function watch(r: TestRepo, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js'), 'watch', '--json'], { cwd: r.work, env: { ...r.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.cjs'), 'watch', '--json'], { cwd: r.work, env: { ...r.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

@@ -15,7 +15,7 @@ import { startSim, type SimCluster } from './engine.js';
 import { mergeKubeconfigs } from './kubeconfig.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const CLI = join(ROOT, 'dist', 'src', 'cli.cjs');
 
 /** e2e tests run the built CLI, as git hooks do. */
 export function requireBuild(): void {

@@ -15,7 +15,7 @@ import { SHA_NEW } from '../helpers/flux.js';
 import { finishedSession } from '../helpers/session.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const CLI = join(ROOT, 'dist', 'src', 'cli.cjs');
 const URL_ = 'https://github.com/acme/fleet.git';
 const STACK = /\n\s+at |\bat .+:\d+:\d+\)?$/m;
 

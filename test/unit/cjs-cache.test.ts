@@ -3,13 +3,13 @@
 // source says. These run in a Node process of their own (as the hooks start the CLI: no flags), which is what a
 // cache is made for.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DETACHED_NODE_FLAGS } from '../../src/session/spawn.js';
-import { CODE_CACHED } from '../../src/cli.js';
+import { CODE_CACHED } from '../../src/entry.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOADER = pathToFileURL(join(ROOT, 'dist', 'src', 'cjs-cache.js')).href;
@@ -89,8 +89,10 @@ describe('CommonJS bundles with a code cache', () => {
     }
   });
 
-  it('the CLI runs these commands from their bundles with the cache taken (its V8 flags change only after), a live view from the ESM chunks', () => {
-    const cli = join(ROOT, 'dist', 'src', 'cli.js');
+  // dist/src/cli.cjs is package.json's bin (src/launch.ts); dist/src/cli.js, the ES module, is what hooks installed
+  // before it run, and what the bin hands every other command to.
+  it.each(['cli.cjs', 'cli.js'])('the CLI (%s) runs these commands from their bundles with the cache taken (its V8 flags change only after), a live view from the ESM chunks', (entry) => {
+    const cli = join(ROOT, 'dist', 'src', entry);
     const dir = mkdtempSync(join(tmpdir(), 'fm-cjs-cli-'));
     const env = { ...process.env, FLUX_MONITOR_DEBUG: '1', HOME: dir, XDG_STATE_HOME: join(dir, 'state'), KUBECONFIG: join(dir, 'missing'), NODE_OPTIONS: '' };
     const stderrOf = (args: string[], flags: string[] = [], input = '') => spawnSync(process.execPath, [...flags, cli, ...args], { cwd: dir, env, input, encoding: 'utf8', timeout: 30_000 }).stderr;
@@ -109,5 +111,36 @@ describe('CommonJS bundles with a code cache', () => {
     }
     // Without --json, status may draw a live view (Ink, an ES module): it runs from the ESM chunks.
     expect(stderrOf(['status'])).not.toContain('chunks/status.cjs');
+  });
+});
+
+describe('the bin, dist/src/cli.cjs (src/launch.ts)', () => {
+  const run = (cli: string, args: string[], dir: string) =>
+    spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: 'utf8', timeout: 30_000, env: { ...process.env, HOME: dir, XDG_STATE_HOME: join(dir, 'state'), NODE_OPTIONS: '', FLUX_MONITOR_DEBUG: '' } });
+
+  it('starts a code-cached command from its bundle alone, without the ES module CLI; everything else it hands to the ES module', () => {
+    // A copy of the bin and one command's bundle, without dist/src/cli.js and the ESM chunks beside them.
+    const dir = mkdtempSync(join(tmpdir(), 'fm-bin-'));
+    const src = join(dir, 'dist', 'src');
+    mkdirSync(join(src, 'chunks'), { recursive: true });
+    copyFileSync(join(ROOT, 'dist', 'src', 'cli.cjs'), join(src, 'cli.cjs'));
+    for (const f of ['history.cjs', 'history.cjs.cache']) copyFileSync(join(CHUNKS, f), join(src, 'chunks', f));
+    const history = run(join(src, 'cli.cjs'), ['history', '--json'], dir);
+    expect(history.stderr).toBe('');
+    expect(history.status).toBe(0);
+    expect(JSON.parse(history.stdout)).toEqual([]);
+    // `history --help` and `--version` are the ES module's: not there, so the copy cannot answer them.
+    for (const args of [['history', '--help'], ['--version']]) {
+      const r = run(join(src, 'cli.cjs'), args, dir);
+      expect(r.status, args.join(' ')).toBe(3);
+      expect(r.stderr, args.join(' ')).toMatch(/^flux-monitor: Cannot find module .*cli\.js/);
+    }
+    // The real bin answers them, as the ES module does.
+    const real = join(ROOT, 'dist', 'src', 'cli.cjs');
+    for (const args of [['--version'], ['history', '--help'], ['watch', '--json', '--no-such-flag'], ['no-such-command']]) {
+      const viaBin = run(real, args, dir);
+      const viaEsm = run(join(ROOT, 'dist', 'src', 'cli.js'), args, dir);
+      expect({ status: viaBin.status, stdout: viaBin.stdout, stderr: viaBin.stderr }, args.join(' ')).toEqual({ status: viaEsm.status, stdout: viaEsm.stdout, stderr: viaEsm.stderr });
+    }
   });
 });

@@ -201,7 +201,7 @@ describe('a bare repository that pushes', () => {
   it('the .git directory of a work tree is not a repository to install into: it says where to run it', () => {
     const dir = tmp();
     expect(spawnSync('git', ['init', '-q', dir]).status).toBe(0);
-    const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js');
+    const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.cjs');
     const r = spawnSync(process.execPath, [CLI, 'install'], { cwd: join(dir, '.git'), encoding: 'utf8' });
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('is inside the .git directory of a work tree');
