@@ -55,9 +55,9 @@ const COMMON = {
 /** Optional packages that are never installed with flux-monitor (required in a try or behind a flag). */
 const OPTIONAL = ['react-devtools-core', 'bufferutil', 'utf-8-validate', 'encoding'];
 
-// The list is src/entry.ts's CODE_CACHED and the monitor's flags src/session/spawn.ts's, from tsc's output (this
+// The list is src/code-cached.ts's CODE_CACHED and the monitor's flags src/session/spawn.ts's, from tsc's output (this
 // script runs after tsc).
-const { CODE_CACHED } = await import(pathToFileURL(join(root, 'dist', 'src', 'entry.js')).href);
+const { CODE_CACHED } = await import(pathToFileURL(join(root, 'dist', 'src', 'code-cached.js')).href);
 const { DETACHED_NODE_FLAGS } = await import(pathToFileURL(join(root, 'dist', 'src', 'session', 'spawn.js')).href);
 const CACHED = Object.keys(CODE_CACHED);
 

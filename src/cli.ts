@@ -7,6 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Command, CommandIO } from './commands/types.js';
 import { asksForHelp, beforeLoad, cachedCommand, runCommand, runProcess } from './entry.js';
+import { commandName } from './code-cached.js';
 
 export { CODE_CACHED } from './entry.js';
 
@@ -38,7 +39,7 @@ export async function main(argv: string[], io: CommandIO): Promise<number> {
     await usage(io);
     return name ? 0 : 64;
   }
-  if (name === '--version' || name === '-v') return main(['version'], io);
+  if (commandName(name) !== name) return main([commandName(name)!, ...rest], io);
   const load = COMMANDS[name];
   if (!load) {
     io.stderr.write(`flux-monitor: unknown command "${name}"\n`);

@@ -1,47 +1,29 @@
 // What both entry points share: src/cli.ts (the ES module that knows every command) and src/launch.ts (the
 // CommonJS file package.json's bin names, dist/src/cli.cjs, which starts the code-cached commands without Node's
-// ES module loader): which commands run from a CommonJS bundle with V8's code cache, how a loaded command is run
-// (its exit code, usage errors, one-line errors with their hint), and the process around it.
-import { existsSync } from 'node:fs';
+// ES module loader): loading a command from its code-cached bundle (which ones: code-cached.ts), running a loaded
+// command (its exit code, usage errors, one-line errors with their hint), and the process around it.
 import { setFlagsFromString } from 'node:v8';
-import { fileURLToPath } from 'node:url';
 import { loadWithCodeCache } from './cjs-cache.js';
+import { cachedBundleFile } from './code-cached.js';
 import type { Command, CommandIO } from './commands/types.js';
 import { UsageError } from './commands/args.js';
 
-/**
- * Commands that `npm run build` also writes as one CommonJS bundle each with V8's code cache
- * (dist/src/chunks/<command>.cjs, src/cjs-cache.ts), and when that bundle is run: Node 20 compiles the ESM chunks
- * again at every start, which is most of the start of these (docs/performance.md (i)). Only where no Ink view is
- * drawn: Ink and React are ES modules that a CommonJS bundle cannot load on Node 20, so a live view runs from the
- * ESM chunks.
- */
-export const CODE_CACHED: Record<string, (args: string[]) => boolean> = {
-  hook: () => true,
-  'run-session': () => true,
-  mcp: () => true,
-  watch: (args) => args.includes('--json'),
-  status: (args) => args.includes('--json'),
-  history: () => true,
-};
+export { CODE_CACHED, asksForHelp } from './code-cached.js';
 
 /** Commands that run a monitor or a live view for a long time. */
 export const LONG_RUNNING = new Set(['watch', 'status', 'demo', 'run-session', 'mcp']);
 
-/** Whether the arguments of a command ask for its help (`--help` or `-h` before any `--`). */
-export function asksForHelp(args: string[]): boolean {
-  const end = args.indexOf('--');
-  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
-}
-
 /**
- * The command `name` from its code-cached CommonJS bundle (dist/src/chunks/<name>.cjs beside `chunksUrl`), when the
- * build made one, it suits these arguments, and they do not ask for help; else undefined (the ESM chunks).
+ * The command `name` from its code-cached CommonJS bundle (code-cached.ts cachedBundleFile), or undefined (the
+ * ESM chunks).
  */
 export function cachedCommand(name: string, args: string[], io: CommandIO, chunksUrl: URL): { default: Command } | undefined {
-  if (!Object.hasOwn(CODE_CACHED, name) || !CODE_CACHED[name]!(args) || asksForHelp(args) || io.env.FLUX_MONITOR_NO_CODE_CACHE) return undefined;
-  const file = fileURLToPath(new URL(`${name}.cjs`, chunksUrl));
-  if (!existsSync(file)) return undefined; // the sources or tsc's output: no bundle
+  const file = cachedBundleFile(name, args, io.env, chunksUrl);
+  return file === undefined ? undefined : loadCachedCommand(name, file, io);
+}
+
+/** Loads the bundle `file` of the command `name` with its code cache (FLUX_MONITOR_DEBUG says whether V8 took it). */
+export function loadCachedCommand(name: string, file: string, io: CommandIO): { default: Command } {
   beforeLoad(name);
   const loaded = loadWithCodeCache(file);
   if (io.env.FLUX_MONITOR_DEBUG) io.stderr.write(`flux-monitor: ${name} from chunks/${name}.cjs, code cache ${loaded.cacheAccepted ? 'taken' : 'not taken'}\n`);

@@ -5,19 +5,21 @@
 // `status --json`, `history`) starts from here without Node's ES module loader, which costs a start 10 to 15 ms
 // on Node 20 before any of flux-monitor's code runs (docs/performance.md (i)). Anything else is src/cli.ts's:
 // the ES module is loaded and started as if run itself.
-import { cachedCommand, processIO, runCommand, runProcess } from './entry.js';
+import { cachedBundleFile, commandName } from './code-cached.js';
 
-const [name, ...rest] = process.argv.slice(2);
-const cached = name ? cachedCommand(name, rest, processIO(), new URL('./chunks/', import.meta.url)) : undefined;
-if (name && cached) {
-  runProcess((io) => runCommand(name, cached.default, rest, io));
+const [first, ...rest] = process.argv.slice(2);
+const name = commandName(first);
+const file = name ? cachedBundleFile(name, rest, process.env, new URL('./chunks/', import.meta.url)) : undefined;
+const fail = (err: unknown) => {
+  process.stderr.write(`flux-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 3;
+};
+if (name && file) {
+  // Only now what running a command takes (V8's flags, the cache loader, the error messages).
+  import('./entry.js').then(({ loadCachedCommand, runCommand, runProcess }) => {
+    runProcess((io) => runCommand(name, loadCachedCommand(name, file, io).default, rest, io));
+  }, fail);
 } else {
   // Resolved beside this file at run time (bench/bundle.mjs leaves it out of the bundle).
-  import(new URL('./cli.js', import.meta.url).href).then(
-    (cli: { start(): void }) => cli.start(),
-    (err: unknown) => {
-      process.stderr.write(`flux-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 3;
-    },
-  );
+  import(new URL('./cli.js', import.meta.url).href).then((cli: { start(): void }) => cli.start(), fail);
 }

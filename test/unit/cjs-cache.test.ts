@@ -104,6 +104,7 @@ describe('CommonJS bundles with a code cache', () => {
       ['mcp', ['mcp'], [], initialize],
       ['run-session', ['run-session'], [...DETACHED_NODE_FLAGS], ''],
       ['hook', ['hook', 'push-done', join(dir, 'no-intent')], [], ''],
+      ['version', ['--version'], [], ''],
     ] as const;
     expect(runs.map((r) => r[0]).sort()).toEqual(Object.keys(CODE_CACHED).sort());
     for (const [name, args, flags, input] of runs) {
