@@ -2,7 +2,7 @@
 // checks a cache against the source and its own version: whatever the cache file holds, the bundle runs as its
 // source says. These run in a Node process of their own (as the hooks start the CLI: no flags), which is what a
 // cache is made for.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +10,10 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DETACHED_NODE_FLAGS } from '../../src/session/spawn.js';
 import { CODE_CACHED } from '../../src/entry.js';
+import { ApiSimulator } from '../../src/sim/server.js';
+import { RestClient, optionsFromKubeconfig } from '../../src/sim/rest.js';
+import { FLEET_URL, large } from '../../src/sim/scenarios.js';
+import { setupScenario } from '../../src/sim/flux-player.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const LOADER = pathToFileURL(join(ROOT, 'dist', 'src', 'cjs-cache.js')).href;
@@ -142,6 +146,46 @@ describe('the bin, dist/src/cli.cjs (src/launch.ts)', () => {
       const viaBin = run(real, args, dir);
       const viaEsm = run(join(ROOT, 'dist', 'src', 'cli.js'), args, dir);
       expect({ status: viaBin.status, stdout: viaBin.stdout, stderr: viaBin.stderr }, args.join(' ')).toEqual({ status: viaEsm.status, stdout: viaEsm.stdout, stderr: viaEsm.stderr });
+    }
+  });
+});
+
+describe("V8's flags and Node's own code cache", () => {
+  it("watch loads Node's modules for its start before V8's flags change, so Node's code cache of them is taken (none first loaded between the change and the first event)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fm-flags-'));
+    // Records, in the CLI process, which of Node's modules load between setFlagsFromString and the first line out.
+    const probe = join(dir, 'probe.cjs');
+    writeFileSync(
+      probe,
+      `const v8 = require('node:v8'); const set = v8.setFlagsFromString; let at = -1;
+v8.setFlagsFromString = function (f) { at = process.moduleLoadList.length; return set.call(this, f); };
+const write = process.stdout.write.bind(process.stdout); let seen = false;
+process.stdout.write = function (c, ...r) { if (!seen && at >= 0) { seen = true; process.stderr.write('PROBE ' + JSON.stringify(process.moduleLoadList.slice(at).filter((m) => m.startsWith('NativeModule '))) + '\\n'); } return write(c, ...r); };\n`,
+    );
+    const sim = new ApiSimulator();
+    await sim.start();
+    try {
+      const kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
+      const admin = new RestClient(optionsFromKubeconfig(sim.kubeconfig({ admin: true })));
+      const sha = 'c'.repeat(40);
+      await setupScenario(admin, large(8), sha);
+      admin.close();
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--require', probe, join(ROOT, 'dist', 'src', 'cli.cjs'), 'watch', '--json', '--revision', sha, '--repo-url', FLEET_URL, '--branch', 'main', '--kubeconfig', kubeconfig, '--timeout', '1m'], {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: dir, XDG_STATE_HOME: join(dir, 'state') },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const line = r.stderr.split('\n').find((l) => l.startsWith('PROBE '));
+      expect(line, r.stderr).toBeDefined();
+      expect(JSON.parse(line!.slice('PROBE '.length))).toEqual([]);
+    } finally {
+      await sim.stop();
     }
   });
 });
