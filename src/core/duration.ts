@@ -24,6 +24,28 @@ export function parseDuration(text: string): number {
   return Math.round(total);
 }
 
+/** Go's time units (time.ParseDuration's table: `us`, `µs` U+00B5 and `μs` U+03BC are all microseconds), in ms. */
+const GO_UNIT_MS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration in Go's syntax (time.ParseDuration: one or more `<number><unit>`, `0` alone; no sign here), in ms;
+ * undefined when `text` is not one or the total is over `max`. Shared by what people write in Flux objects
+ * (waits.ts parseGoDuration, `spec.interval`, controller flags) and what the controllers print (flux-wait.ts
+ * parseDurationString, which first checks Go's Duration.String() form).
+ */
+export function goDurationMs(text: string, max: number): number | undefined {
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * GO_UNIT_MS[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (pos === 0 || pos !== text.length || !Number.isFinite(total) || total > max) return undefined;
+  return Math.round(total);
+}
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;

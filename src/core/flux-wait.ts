@@ -16,6 +16,7 @@
 //   its lastTransitionTime is then the action's start; when Ready was already Unknown (a first reconcile that
 //   waited for a dependency), it is earlier, and the deadline said is then early too (never late). It gives up
 //   with Ready=False reason InstallFailed or UpgradeFailed (Released=False).
+import { goDurationMs } from './duration.js';
 import type { Condition, KubeObject } from './types.js';
 
 /** What Flux is waiting for on one object, and until when. */
@@ -48,14 +49,12 @@ const DURATION_STRING = new RegExp(
   `^(?:0s|[1-9]\\d{0,2}${FRACTION}(?:ns|µs|ms)` +
     `|[1-9]\\d{0,5}h${SIXTY}m${SIXTY}${FRACTION}s|${SIXTY_NZ}m${SIXTY}${FRACTION}s|${SIXTY_NZ}${FRACTION}s)$`,
 );
-const UNIT_MS: Record<string, number> = { ns: 1e-6, 'µs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
 /** A Go time.Duration.String() (`5m0s`, `1h0m0s`, `1.5s`, `500ms`) in ms; undefined when it is not one. */
 export function parseDurationString(s: unknown): number | undefined {
   if (typeof s !== 'string' || !DURATION_STRING.test(s)) return undefined;
-  let ms = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|µs|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return Math.round(ms);
+  // Any value of that form: a controller's timeout is not bounded here as a flag or spec.interval is (waits.ts).
+  return goDurationMs(s, Number.POSITIVE_INFINITY);
 }
 
 /** What one of the controllers' wait messages says: what runs, on which revision, with which timeout. */

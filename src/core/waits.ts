@@ -23,6 +23,7 @@
 //   of status.artifact.lastUpdateTime and the conditions' lastTransitionTime.
 // - A pending `flux reconcile` request (reconcile.fluxcd.io/requestedAt not yet in lastHandledReconcileAt) is
 //   acted on at once: no wait is announced then.
+import { goDurationMs } from './duration.js';
 import { parseWaitMessage } from './flux-wait.js';
 import type { Condition, KubeObject, Phase } from './types.js';
 
@@ -80,21 +81,10 @@ const MAX_MS = 30 * 24 * 3_600_000;
 
 // ---------------------------------------------------------------------------------------------------------
 
-const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-
 /** A Go duration (`30s`, `1m0s`, `1h30m`, `1.5s`, `500ms`) in ms; undefined when it is not one or out of range. */
 export function parseGoDuration(text: unknown): number | undefined {
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) return undefined;
-  if (text === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * GO_UNITS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos !== text.length || !Number.isFinite(total) || total > MAX_MS) return undefined;
-  return Math.round(total);
+  return goDurationMs(text, MAX_MS);
 }
 
 /**

@@ -4,6 +4,7 @@
 // v1.6.2 internal/reconcile/atomic_release.go, the same from v1.0.0), with Go's time.Duration.String().
 import { describe, expect, it } from 'vitest';
 import { parseDurationString, parseWaitMessage } from '../../src/core/flux-wait.js';
+import { parseGoDuration } from '../../src/core/waits.js';
 import type { KubeObject } from '../../src/core/types.js';
 import { hr as simHr, ks as simKs } from '../../src/sim/flux-status.js';
 
@@ -19,6 +20,12 @@ describe('parseDurationString: Go time.Duration.String()', () => {
       ['500ms', 500], ['1.5ms', 2], ['250µs', 0], ['0s', 0], ['26h3m0s', 93_780_000], ['9m30s', 570_000],
     ];
     for (const [text, ms] of cases) expect(parseDurationString(text), text).toBe(ms);
+  });
+
+  it("shares Go's units with parseGoDuration (waits.ts), but not its 30-day bound: a controller's timeout is what it printed", () => {
+    expect(parseDurationString('1000h0m0s')).toBe(3_600_000_000);
+    expect(parseGoDuration('1000h0m0s')).toBeUndefined();
+    for (const text of ['5m0s', '1h0m0s', '1m30.5s', '500ms', '250µs', '0s']) expect(parseDurationString(text), text).toBe(parseGoDuration(text));
   });
 
   it('refuses what Go never prints and garbage', () => {
