@@ -110,11 +110,17 @@ function resourceDiscovery(t: ResourceType, version: string): unknown {
  */
 export function aggregatedList(types: readonly ResourceType[], core: boolean, stale: ReadonlySet<string>): unknown {
   const groups = core ? new Map([['', ['v1']]]) : servedGroups(types);
-  const items = [...groups].map(([name, versions]) => ({
+  // Built-in groups first (the real server orders them by priority), then the custom resources' groups, which
+  // share one priority, by name; resources by name.
+  const order = [...groups].sort(([a], [b]) => Number(!BUILT_IN_GROUPS.has(a)) - Number(!BUILT_IN_GROUPS.has(b)) || (BUILT_IN_GROUPS.has(a) ? 0 : a < b ? -1 : a > b ? 1 : 0));
+  const items = order.map(([name, versions]) => ({
     metadata: name ? { name } : {},
     versions: versions.map((version) => ({
       version,
-      resources: types.filter((t) => t.group === name && t.versions.includes(version)).map((t) => resourceDiscovery(t, version)),
+      resources: types
+        .filter((t) => t.group === name && t.versions.includes(version))
+        .sort((a, b) => (a.plural < b.plural ? -1 : a.plural > b.plural ? 1 : 0))
+        .map((t) => resourceDiscovery(t, version)),
       freshness: stale.has(apiVersionOf(name, version)) ? 'Stale' : 'Current',
     })),
   }));

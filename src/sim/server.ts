@@ -370,7 +370,7 @@ export class ApiSimulator {
 
   /** All objects of a kind (all Flux kinds when omitted), sorted by namespace/name. */
   list(kind?: string): KubeObject[] {
-    const types = kind ? [this.typeOf(kind)] : this.store.types.filter((t) => t.categories.includes('flux'));
+    const types = kind ? [this.typeOf(kind)] : this.store.types.filter((t) => t.categories.includes('fluxcd'));
     return types.flatMap((t) => this.store.list(t).map((e) => this.out(e)));
   }
 

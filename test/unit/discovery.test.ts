@@ -90,7 +90,7 @@ describe('the simulator answers discovery as kube-apiserver 1.34 does', () => {
     });
     // Built-in types name only their kind.
     const apps = body.items.find((i: { metadata: { name: string } }) => i.metadata.name === 'apps');
-    expect(apps.versions[0].resources[0].responseKind).toEqual({ group: '', version: '', kind: 'Deployment' });
+    expect(apps.versions[0].resources.find((x: { resource: string }) => x.resource === 'deployments').responseKind).toEqual({ group: '', version: '', kind: 'Deployment' });
     // The core group is /api's, not /apis'.
     expect(body.items.some((i: { metadata: { name?: string } }) => !i.metadata.name)).toBe(false);
 
