@@ -20,7 +20,8 @@ import type { FluxKind } from '../../src/core/types.js';
 import { AGGREGATED_CONTENT_TYPE, negotiateDiscovery } from '../../src/sim/discovery.js';
 import type { ApiSimulator, ApiSimulatorOptions } from '../../src/sim/server.js';
 import { TEKTON_PIPELINERUNS } from '../../src/sim/resources.js';
-import { cleanup, startSim as startSimulator } from '../helpers/engine.js';
+import { cleanup, startEngine, startSim as startSimulator } from '../helpers/engine.js';
+import { DEFAULT_CONFIG } from '../../src/core/types.js';
 
 const ALL: FluxKind[] = KINDS.map((k) => k.kind);
 const SOURCE = 'source.toolkit.fluxcd.io';
@@ -364,5 +365,22 @@ describe('discoverCustom', () => {
     const n = client.stats.requests;
     expect(await discoverCustom(client, TEKTON, apis)).toMatchObject({ rt: { plural: 'pipelineruns' } });
     expect(client.stats.requests).toBe(n + 1);
+  });
+});
+
+describe('a session\'s discovery', () => {
+  const custom = (apiVersion: string) => ({
+    apiVersion, kind: 'PipelineRun', labelSelector: 'pipelinesascode.tekton.dev/sha={sha}', condition: 'Succeeded', progressingReasons: [], wait: 0, namespaces: [],
+  });
+
+  it.each([true, false])('aggregated discovery %s: the Flux kinds and the custom kinds, served or not', async (aggregatedDiscovery) => {
+    const { sim, kubeconfig } = await startSimulator({ customResources: [TEKTON_PIPELINERUNS], aggregatedDiscovery });
+    const run = startEngine({ kubeconfig, all: true, config: { ...DEFAULT_CONFIG, custom_kinds: [custom('tekton.dev/v1'), custom('tekton.dev/v1beta1')] } });
+    await run.session();
+    // One request for everything; an older server: the group list, the three Flux group-versions at once, then
+    // one per custom kind.
+    expect(sim.stats().requestsByVerb.discovery).toBe(aggregatedDiscovery ? 1 : 6);
+    expect(run.last()?.warnings).toContain('PipelineRun (tekton.dev/v1beta1) is not followed: the cluster does not serve tekton.dev/v1beta1 (is the CRD of PipelineRun installed?)');
+    expect(run.last()?.warnings.filter((w) => w.includes('not followed'))).toHaveLength(1);
   });
 });
