@@ -178,16 +178,24 @@ function fail(err: Error): never {
   throw err;
 }
 
-/** `GET /apis`, asking for aggregated discovery: one request. */
+/**
+ * `GET /apis`, asking for aggregated discovery: one request. Something that refuses that Accept header (406: no
+ * API server does, as it ends with plain JSON; a proxy in between might) is asked once more for plain JSON.
+ */
 export async function readApis(client: ClusterClient): Promise<ServedApis> {
   let contentType = '';
   let status = 200;
-  const body = await client.request<unknown>('GET', '/apis', {
-    accept: DISCOVERY_ACCEPT,
-    onResponse: (r) => {
-      contentType = r.contentType;
-      status = r.status;
-    },
+  const get = (accept: string) =>
+    client.request<unknown>('GET', '/apis', {
+      accept,
+      onResponse: (r) => {
+        contentType = r.contentType;
+        status = r.status;
+      },
+    });
+  const body = await get(DISCOVERY_ACCEPT).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 406) return get('application/json');
+    throw err;
   });
   return parseApis(body, contentType, status);
 }

@@ -269,6 +269,19 @@ describe('discoverFlux', () => {
     expect(seen).toEqual(['/apis', `/apis/${SOURCE}/v1`]);
   });
 
+  it('something that refuses the aggregated Accept header (406) is asked once more for plain JSON', async () => {
+    const accepts: string[] = [];
+    const url = await serve((req, res) => {
+      accepts.push(`${req.url} ${req.headers.accept}`);
+      if (req.headers.accept !== 'application/json') return send(res, 406, { kind: 'Status', code: 406, reason: 'NotAcceptable' });
+      if (req.url === '/apis') return send(res, 200, { kind: 'APIGroupList', groups: [{ name: SOURCE, versions: [{ groupVersion: `${SOURCE}/v1`, version: 'v1' }] }] });
+      send(res, 200, { kind: 'APIResourceList', resources: [{ name: 'gitrepositories', kind: 'GitRepository' }] });
+    });
+    const r = await discoverFlux(clientAt(url), ['GitRepository']);
+    expect(r.resources.get('GitRepository')?.version).toBe('v1');
+    expect(accepts).toEqual([`/apis ${DISCOVERY_ACCEPT}`, '/apis application/json', `/apis/${SOURCE}/v1 application/json`]);
+  });
+
   it('an aggregated answer without Flux groups is "Flux not installed", after one request', async () => {
     const sim = await startSim({ fluxApi: 'none' });
     const client = clientAt(sim.url);
