@@ -39,6 +39,10 @@ export interface RequestOptions {
   list?: boolean;
   /** Largest body accepted, in bytes (default MAX_LIST_BYTES for a LIST, MAX_BODY_BYTES otherwise). */
   maxBytes?: number;
+  /** The Accept header (default `application/json`), e.g. to ask for aggregated discovery (cluster/discovery.ts). */
+  accept?: string;
+  /** Told the status and Content-Type (the whole header, parameters included) of a 2xx answer before its body is read. */
+  onResponse?(r: { status: number; contentType: string }): void;
 }
 
 /** Largest body of a non-LIST answer (an object, a discovery document, a diagnosis read). */
@@ -301,7 +305,7 @@ export class ClusterClient {
   async request<T = unknown>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
     const verb = method === 'GET' ? (path.includes('?') && /[?&]watch=/.test(path) ? 'watch' : 'get') : method.toLowerCase();
     this.count(o.statsVerb ?? verb);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = o.accept ? { Accept: o.accept } : {};
     let payload: string | undefined;
     if (o.body !== undefined) {
       payload = JSON.stringify(o.body);
@@ -328,6 +332,7 @@ export class ClusterClient {
         const ok = status >= 200 && status < 300;
         const type = String(res.headers['content-type'] ?? 'no Content-Type').split(';')[0]!.trim();
         const bad = (what: string) => new BadBodyError(status, path, what);
+        if (ok) o.onResponse?.({ status, contentType: String(res.headers['content-type'] ?? '') });
         // A body that never ends (or a huge one) is cut off: a 2xx one is a BadBodyError; an error answer keeps
         // its first bytes, enough for a Status or an error page.
         const limit = ok ? maxBytes : Math.min(maxBytes, MAX_ERROR_BODY_BYTES);

@@ -38,7 +38,7 @@ export const KINDS = [
   { kind: 'Bucket', group: 'source.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], plural: 'buckets', singular: 'bucket', shortNames: [], role: 'source', controller: 'source-controller', resume: 'source bucket', alwaysRead: false, shownByDefault: true },
   // Flux 2.7 (source-controller v1.7) and later; written by other controllers (no Flux controller of its own), and
   // shown by default only when it is a matched source (docs/config.md).
-  { kind: 'ExternalArtifact', group: 'source.toolkit.fluxcd.io', versions: ['v1'], plural: 'externalartifacts', singular: 'externalartifact', shortNames: [], role: 'source', resume: 'externalartifact', alwaysRead: true, shownByDefault: false, ciArtifact: true },
+  { kind: 'ExternalArtifact', group: 'source.toolkit.fluxcd.io', versions: ['v1'], plural: 'externalartifacts', singular: 'externalartifact', shortNames: ['ea'], role: 'source', resume: 'externalartifact', alwaysRead: true, shownByDefault: false, ciArtifact: true },
   { kind: 'Kustomization', group: 'kustomize.toolkit.fluxcd.io', versions: ['v1', 'v1beta2'], plural: 'kustomizations', singular: 'kustomization', shortNames: ['ks'], role: 'apply', controller: 'kustomize-controller', resume: 'kustomization', alwaysRead: true, shownByDefault: true },
   { kind: 'HelmRelease', group: 'helm.toolkit.fluxcd.io', versions: ['v2', 'v2beta2', 'v2beta1'], plural: 'helmreleases', singular: 'helmrelease', shortNames: ['hr'], role: 'apply', controller: 'helm-controller', resume: 'helmrelease', alwaysRead: true, shownByDefault: true },
 ] as const satisfies readonly KindInfo[];

@@ -1,7 +1,7 @@
 // The custom kinds of `config.custom_kinds` (pipelines, releases of the pushed commit: docs/config.md): their
 // discovery, one LIST+WATCH per kind (per namespace) with the pushed commit's label selector sent to the server,
 // the objects that belong to the push, their status (core/custom.ts), and the verdict's wait for a first object.
-import type { ResourceType } from '../cluster/discovery.js';
+import type { ResourceType, ServedApis } from '../cluster/discovery.js';
 import { discoverCustom } from '../cluster/discovery.js';
 import { ApiError } from '../cluster/errors.js';
 import { computeCustomStatus, customKey, customSelector, matchesCustom, slimCustomObject } from '../core/custom.js';
@@ -72,12 +72,13 @@ export class CustomKinds {
   }
 
   /**
-   * The custom kinds of `config.custom_kinds`: one discovery request per kind, then one LIST+WATCH per kind (per
+   * The custom kinds of `config.custom_kinds`: their discovery (no request when `apis`, the Flux discovery's
+   * answer, is aggregated; else one per kind), then one LIST+WATCH per kind (per
    * configured namespace), with the pushed commit's label selector sent to the server. A kind the cluster does
    * not serve (CRD not installed), or that RBAC does not let us list, is reported once as a warning and not
    * followed; the session goes on with the others.
    */
-  async start(): Promise<void> {
+  async start(apis?: ServedApis): Promise<void> {
     await Promise.all(
       this.kinds.map(async (ck) => {
         const what = `${ck.c.kind} (${ck.c.apiVersion})`;
@@ -85,7 +86,7 @@ export class CustomKinds {
           this.m.warn(`${what}: {sha} stands for the full commit sha, but only ${this.m.pushed.sha} is known (pass --revision with the full sha)`);
         }
         try {
-          const d = await discoverCustom(this.m.client, ck.c);
+          const d = await discoverCustom(this.m.client, ck.c, apis);
           if ('missing' in d) {
             ck.status = 'unavailable';
             this.m.warn(`${what} is not followed: ${d.missing}`);

@@ -22,7 +22,7 @@ import {
 import { KINDS } from '../core/kinds.js';
 import { sanitizeText } from '../core/sanitize.js';
 import type { ClusterClient } from '../cluster/client.js';
-import { discoverFlux, kindOfPlural, type ResourceType } from '../cluster/discovery.js';
+import { discoverFlux, kindOfPlural, type ResourceType, type ServedApis } from '../cluster/discovery.js';
 import { categorize, finalHint, isTransient, MonitorError } from '../cluster/errors.js';
 import { Reflector } from './reflector.js';
 import type { EngineContext } from './parts.js';
@@ -344,7 +344,7 @@ export class Monitor {
   }
 
   /** Discovery with retries while the cluster is unreachable; 401 and missing Flux are final. */
-  private async discover(): Promise<Map<FluxKind, ResourceType>> {
+  private async discover(): Promise<{ resources: Map<FluxKind, ResourceType>; apis?: ServedApis }> {
     // A kube-apiserver that is (re)starting answers /apis for ~0.2 s before it has registered the CRD groups:
     // right after an outage, "no Flux APIs" is not believable yet, so it is retried a few times.
     let outage = false;
@@ -366,7 +366,7 @@ export class Monitor {
     this.recovered();
     const missingDisplayed = res.missing.filter((k) => this.displayed.has(k));
     if (missingDisplayed.length) this.warn(`the cluster does not serve ${missingDisplayed.join(', ')}; those kinds are not monitored`);
-    return res.resources;
+    return res;
   }
 
   /** The served resource of each Flux kind (from discovery). */
@@ -397,7 +397,7 @@ export class Monitor {
   }
 
   private async start(): Promise<void> {
-    const resources = await this.discover();
+    const { resources, apis } = await this.discover();
     this.resources = resources;
     if (this.finished) return;
     // Once the server answers (not to a server that refuses us): alongside the first LISTs.
@@ -405,7 +405,8 @@ export class Monitor {
     this.update({ status: 'running', mode: this.o.tuning?.pollOnly ? 'poll' : 'watch' });
     await this.watches.startAll(resources.values());
     if (this.finished) return;
-    await this.custom.start();
+    // The custom kinds' discovery reads the aggregated answer of the Flux discovery when the server gave one.
+    await this.custom.start(apis);
     if (this.finished) return;
     // Mostly read by now (it ran alongside the first LISTs); not waited for long if not.
     await Promise.race([flags, new Promise<void>((r) => setTimeout(r, 2_000).unref?.())]);

@@ -11,6 +11,7 @@ export type StatusReason =
   | 'Expired'
   | 'Invalid'
   | 'MethodNotAllowed'
+  | 'NotAcceptable'
   | 'UnsupportedMediaType'
   | 'RequestEntityTooLarge'
   | 'TooManyRequests'

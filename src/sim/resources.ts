@@ -39,6 +39,8 @@ export const FLUX_RESOURCES = Object.fromEntries(
   ]),
 ) as Record<FluxKind, { group: string; plural: string; singular: string; shortNames: string[]; versions?: string[] }>;
 
+const FLUX_ROLES = Object.fromEntries(KINDS.map((k) => [k.kind, k.role])) as Record<FluxKind, 'source' | 'apply'>;
+
 /** Served versions per Flux group for a mode, preferred first. */
 export function fluxVersions(mode: FluxApiMode): Record<string, string[]> {
   switch (mode) {
@@ -103,7 +105,8 @@ export function resourceTypes(mode: FluxApiMode): ResourceType[] {
       kind,
       namespaced: true,
       shortNames: r.shortNames,
-      categories: ['flux'],
+      // As the Flux CRDs list them (e.g. `kubectl get fluxcd-sources`).
+      categories: ['all', 'fluxcd', FLUX_ROLES[kind] === 'source' ? 'fluxcd-sources' : 'fluxcd-appliers'],
       statusSubresource: true,
       generation: true,
     };

@@ -15,6 +15,7 @@ import { stringify as yamlStringify, parse as yamlParse } from 'yaml';
 import type { KubeObject } from '../core/types.js';
 import { ApiError, statusObject, type StatusReason } from './errors.js';
 import { jsonPatch, mergePatch, PatchError } from './patch.js';
+import { AGGREGATED_CONTENT_TYPE, aggregatedList, apiGroup, discoveryETag, negotiateDiscovery, resourceList, servedGroups } from './discovery.js';
 import { apiVersionOf, qualifiedResource, resourceTypes, type FluxApiMode, type ResourceType } from './resources.js';
 import { EVENT_FIELDS, parseFieldSelector, parseLabelSelector, type Matcher } from './selectors.js';
 import { Store, withApiVersion, type Entry, type StoreEvent } from './store.js';
@@ -48,6 +49,12 @@ export interface ApiSimulatorOptions {
   kubernetesVersion?: string;
   /** More custom resources to serve, described as their CRD would (e.g. Tekton's PipelineRuns). */
   customResources?: ResourceType[];
+  /**
+   * Answer aggregated discovery (an APIGroupDiscoveryList) to a client that asks for it, as Kubernetes >= 1.26
+   * does. Default true; false: the plain APIGroupList only, as an older server (or a proxy that strips the
+   * Accept header's parameters) answers.
+   */
+  aggregatedDiscovery?: boolean;
 }
 
 export interface SimStats {
@@ -198,6 +205,9 @@ export class ApiSimulator {
   private readonly bookmarkIntervalMs: number;
   private readonly kubernetesVersion: string;
   private readonly served: ResourceType[];
+  private readonly aggregatedDiscovery: boolean;
+  /** Group-versions the aggregated answer marks `freshness: Stale` (setDiscoveryStale). */
+  private readonly staleGroupVersions = new Set<string>();
 
   constructor(opts: ApiSimulatorOptions = {}) {
     this.fluxApi = opts.fluxApi ?? 'current';
@@ -212,6 +222,7 @@ export class ApiSimulator {
     this.disableWatch = opts.disableWatch ?? false;
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 1000;
     this.kubernetesVersion = opts.kubernetesVersion ?? '1.34.1';
+    this.aggregatedDiscovery = opts.aggregatedDiscovery ?? true;
     const types = [...resourceTypes(this.fluxApi), ...(opts.customResources ?? [])];
     this.store = new Store(types, opts.historyLimit ?? 10_000);
     this.served = types.filter((t) => t.versions.length > 0);
@@ -359,7 +370,7 @@ export class ApiSimulator {
 
   /** All objects of a kind (all Flux kinds when omitted), sorted by namespace/name. */
   list(kind?: string): KubeObject[] {
-    const types = kind ? [this.typeOf(kind)] : this.store.types.filter((t) => t.categories.includes('flux'));
+    const types = kind ? [this.typeOf(kind)] : this.store.types.filter((t) => t.categories.includes('fluxcd'));
     return types.flatMap((t) => this.store.list(t).map((e) => this.out(e)));
   }
 
@@ -388,6 +399,15 @@ export class ApiSimulator {
   }
 
   // ---------------------------------------------------------------------------------------------- fault injection
+
+  /**
+   * Marks a group-version (`group/version`) stale in the aggregated discovery answer, as the kube-aggregator does
+   * for an APIService it cannot reach, or fresh again. Its own `GET /apis/<group>/<version>` still answers.
+   */
+  setDiscoveryStale(groupVersion: string, stale = true): void {
+    if (stale) this.staleGroupVersions.add(groupVersion);
+    else this.staleGroupVersions.delete(groupVersion);
+  }
 
   /** Destroys the sockets of all open watches mid-stream. Returns how many were dropped. */
   dropWatchesNow(): number {
@@ -514,7 +534,7 @@ export class ApiSimulator {
     }
 
     try {
-      if (method === 'GET' && this.discovery(path, res)) return;
+      if (method === 'GET' && this.discovery(path, req, res)) return;
       const route = this.route(path);
       const body = method === 'POST' || method === 'PUT' || method === 'PATCH' || method === 'DELETE' ? await this.readBody(req) : '';
       await this.resource(req, res, route, method, url.searchParams, body, admin);
@@ -542,42 +562,29 @@ export class ApiSimulator {
 
   // ---------------------------------------------------------------------------------------------- discovery
 
-  private groups(): Map<string, string[]> {
-    const m = new Map<string, string[]>();
-    // A group serves the union of its kinds' versions, in the mode's order (ExternalArtifact is only v1).
-    for (const t of this.served) {
-      if (!t.group) continue;
-      const vs = m.get(t.group) ?? [];
-      for (const v of t.versions) if (!vs.includes(v)) vs.push(v);
-      m.set(t.group, vs);
+  /**
+   * `/api` or `/apis` asked for aggregated discovery (negotiateDiscovery): the APIGroupDiscoveryList with the
+   * headers kube-apiserver 1.34 sends (ETag, `Vary: Accept`, `Cache-Control: public`; 304 for a matching
+   * If-None-Match), or 406 for a conversion it does not serve. False: the plain answer is due.
+   */
+  private aggregatedAnswer(req: IncomingMessage, res: ServerResponse, core: boolean): boolean {
+    const how = negotiateDiscovery(req.headers.accept, this.aggregatedDiscovery);
+    if (how === 'plain') return false;
+    if (how === 'not-acceptable') {
+      throw new ApiError(406, 'NotAcceptable', 'only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf');
     }
-    return m;
-  }
-
-  private resourceList(group: string, version: string): unknown {
-    const resources: unknown[] = [];
-    for (const t of this.served) {
-      if (t.group !== group || !t.versions.includes(version)) continue;
-      const verbs = t.kind === 'Event' || t.kind === 'Namespace'
-        ? ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch']
-        : ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
-      resources.push({
-        name: t.plural, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs,
-        ...(t.shortNames.length ? { shortNames: t.shortNames } : {}),
-        ...(t.categories.length ? { categories: t.categories } : {}),
-      });
-      if (t.statusSubresource) resources.push({ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['get', 'patch', 'update'] });
-    }
-    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(group, version), resources };
-  }
-
-  private apiGroup(name: string, versions: string[]): unknown {
-    const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
-    return { name, versions: vs, preferredVersion: vs[0] };
+    const body = JSON.stringify(aggregatedList(this.served, core, this.staleGroupVersions));
+    const etag = discoveryETag(body);
+    const headers = { 'Content-Type': AGGREGATED_CONTENT_TYPE, 'Cache-Control': 'public', ETag: etag, Vary: 'Accept' };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers);
+      res.end();
+    } else this.send(res, 200, body, headers);
+    return true;
   }
 
   /** Answers discovery paths; false when `path` is not one. */
-  private discovery(path: string, res: ServerResponse): boolean {
+  private discovery(path: string, req: IncomingMessage, res: ServerResponse): boolean {
     if (path === '/version') {
       const [major, minor] = this.kubernetesVersion.split('.');
       this.sendJson(res, 200, {
@@ -587,22 +594,24 @@ export class ApiSimulator {
       return true;
     }
     if (path === '/api') {
+      if (this.aggregatedAnswer(req, res, true)) return true;
       this.sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `${this.host}:${this.port}` }] });
       return true;
     }
     if (path === '/api/v1') {
-      this.sendJson(res, 200, this.resourceList('', 'v1'));
+      this.sendJson(res, 200, resourceList(this.served, '', 'v1'));
       return true;
     }
     if (path === '/apis') {
-      this.sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...this.groups()].map(([g, v]) => this.apiGroup(g, v)) });
+      if (this.aggregatedAnswer(req, res, false)) return true;
+      this.sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [...servedGroups(this.served)].map(([g, v]) => apiGroup(g, v)) });
       return true;
     }
     const m = path.match(/^\/apis\/([^/]+)(?:\/([^/]+))?$/);
     if (m) {
-      const versions = this.groups().get(m[1]!);
+      const versions = servedGroups(this.served).get(m[1]!);
       if (!versions || (m[2] && !versions.includes(m[2]))) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      this.sendJson(res, 200, m[2] ? this.resourceList(m[1]!, m[2]) : { kind: 'APIGroup', apiVersion: 'v1', ...(this.apiGroup(m[1]!, versions) as object) });
+      this.sendJson(res, 200, m[2] ? resourceList(this.served, m[1]!, m[2]) : { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(m[1]!, versions) });
       return true;
     }
     return false;

@@ -84,7 +84,7 @@ describe('discovery', () => {
       'gitrepositories', 'gitrepositories/status', 'ocirepositories', 'helmrepositories', 'helmcharts', 'buckets', 'buckets/status',
     ]));
     const gr = src.body.resources.find((r: any) => r.name === 'gitrepositories');
-    expect(gr).toMatchObject({ kind: 'GitRepository', namespaced: true, shortNames: ['gitrepo'], categories: ['flux'] });
+    expect(gr).toMatchObject({ kind: 'GitRepository', namespaced: true, shortNames: ['gitrepo'], categories: ['all', 'fluxcd', 'fluxcd-sources'] }); // as the real GitRepository CRD lists them
     expect(gr.verbs).toEqual(expect.arrayContaining(['get', 'list', 'watch', 'patch', 'update']));
     const core = await getJson(sim, '/api/v1');
     expect(core.body.resources.map((r: any) => r.name)).toEqual(expect.arrayContaining(['namespaces', 'events']));
