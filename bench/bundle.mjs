@@ -41,7 +41,7 @@ const COMMON = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  // Source maps for readable stack traces: `FLUX_MONITOR_DEBUG=1` (src/cli.ts) or `node --enable-source-maps`.
+  // Source maps for readable stack traces: `FLUX_MONITOR_DEBUG=1` (src/entry.ts) or `node --enable-source-maps`.
   sourcemap: 'linked',
   sourcesContent: false,
   legalComments: 'none',
@@ -77,7 +77,7 @@ const result = await build({
 
 // Commands whose start matters most (the hook helper after each push, the detached monitor, `watch --json` in CI,
 // `mcp` for agents, `status --json` and `history`) also as one CommonJS file each, with V8's code cache of it beside
-// (src/cjs-cache.ts; src/cli.ts says when each is run): Node 20 compiles the ESM chunks again at every start.
+// (src/cjs-cache.ts; src/code-cached.ts says when each is run): Node 20 compiles the ESM chunks again at every start.
 // Packages these load only on some paths stay external, loaded from node_modules when asked: the Kubernetes client
 // (exec plugins) and OpenTelemetry; Ink and React too, which these paths never load (a live view runs from the ESM
 // chunks).
@@ -120,7 +120,7 @@ for (const file of cjsFiles) {
 }
 
 // The code caches, each made by a Node process of its own with the V8 flags the command runs under: none for
-// the CLI's commands (src/cli.ts changes its flags only once the command is loaded), the detached monitor's own
+// the CLI's commands (src/entry.ts changes its flags only once the command is loaded), the detached monitor's own
 // for run-session (DETACHED_NODE_FLAGS). Where bench/warm-up.ts has a warm-up for the command, the command runs
 // once before its cache is made, so that the cache holds what a start calls; should that run fail (a machine that
 // forbids listening on loopback), the cache is made without it and the build goes on, a few milliseconds slower

@@ -69,7 +69,7 @@ export async function warmUpWatch(exports: Record<string, unknown>): Promise<voi
   }
 }
 
-/** The warm-up of each code-cached command that has one (src/cli.ts CODE_CACHED). */
+/** The warm-up of each code-cached command that has one (src/code-cached.ts CODE_CACHED). */
 export const WARM_UPS: Record<string, (exports: Record<string, unknown>) => Promise<void>> = {
   watch: warmUpWatch,
 };
