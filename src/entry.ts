@@ -102,13 +102,16 @@ export function runProcess(run: (io: CommandIO) => Promise<number>): void {
       throw err;
     });
   }
-  run(processIO()).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err) => {
-      process.stderr.write(`flux-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 3;
-    },
-  );
+  // A `run` that throws before its promise (a bundle that fails to load) ends like one that rejects.
+  Promise.resolve()
+    .then(() => run(processIO()))
+    .then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err) => {
+        process.stderr.write(`flux-monitor: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 3;
+      },
+    );
 }

@@ -140,6 +140,10 @@ describe('the bin, dist/src/cli.cjs (src/launch.ts)', () => {
       expect(r.status, args.join(' ')).toBe(3);
       expect(r.stderr, args.join(' ')).toMatch(/^flux-monitor: Cannot find module .*cli\.js/);
     }
+    // A bundle that fails to load is one line and exit 3, as any other error of a command, not a crash.
+    writeFileSync(join(src, 'chunks', 'history.cjs'), 'throw new Error("a broken bundle");\n');
+    const broken = run(join(src, 'cli.cjs'), ['history', '--json'], dir);
+    expect({ status: broken.status, stderr: broken.stderr }).toEqual({ status: 3, stderr: 'flux-monitor: a broken bundle\n' });
     // The real bin answers them, as the ES module does.
     const real = join(ROOT, 'dist', 'src', 'cli.cjs');
     for (const args of [['--version'], ['history', '--help'], ['watch', '--json', '--no-such-flag'], ['no-such-command']]) {
