@@ -2,8 +2,8 @@
 // cache is Node ≥ 22.1), so every start compiles the code it loads again. `npm run build` writes, beside the
 // bundles of the commands whose start matters (dist/src/chunks/<command>.cjs: the hook helper after each push, the
 // detached monitor, `watch --json`, `mcp`, `status --json`, `history`, `version`), the code V8 compiled when it
-// loaded each, and for `watch` ran it once (bench/warm-up.ts) (`.cache`); the CLI (src/entry.ts, from the bin src/launch.ts or src/cli.ts) runs them with it and skips most of
-// that work (docs/performance.md (i)).
+// loaded each, and for `watch` ran it once (bench/warm-up.ts) (`.cache`); the CLI (src/entry.ts, from the bin
+// src/launch.ts or from src/cli.ts) runs them with it and skips most of that work (docs/performance.md (i)).
 //
 // The cache is V8's own format, checked by V8 against the source and the V8 version and flags: a cache made by
 // another Node, or for other sources, is rejected and the bundle is compiled as without one. It is written by the
