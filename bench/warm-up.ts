@@ -11,14 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Exercise } from '../src/cjs-cache.js';
 import type { Command, CommandIO } from '../src/commands/types.js';
-import { ApiSimulator } from '../src/sim/server.js';
-import { RestClient, optionsFromKubeconfig } from '../src/sim/rest.js';
-import { FLEET_URL, large } from '../src/sim/scenarios.js';
-import { setupScenario } from '../src/sim/flux-player.js';
-
-/** A commit the warm-up's fleet has applied everywhere. */
-const APPLIED = '0123456789abcdef0123456789abcdef01234567';
+import { REPO_URL, SHA_APPLIED, startFleet, stopFleet } from './lib.js';
 
 /** What a command wrote, line by line. */
 class Lines extends Writable {
@@ -46,30 +41,27 @@ async function runCommand(cmd: Command, args: string[], dir: string): Promise<{ 
 }
 
 /** `watch --json` of a commit a 12-object fleet on the embedded simulator has applied: ends with `success`. */
-export async function warmUpWatch(exports: Record<string, unknown>): Promise<void> {
+export const warmUpWatch: Exercise = async (exports) => {
   const cmd = (exports as { default: Command }).default;
   const dir = mkdtempSync(join(tmpdir(), 'fm-warm-up-'));
-  const sim = new ApiSimulator();
   try {
-    await sim.start();
-    const kubeconfig = await sim.writeKubeconfig(join(dir, 'kubeconfig'));
-    const admin = new RestClient(optionsFromKubeconfig(sim.kubeconfig({ admin: true })));
+    // bench (b)'s and (i)'s fleet: 12 objects that have applied SHA_APPLIED.
+    const kubeconfig = join(dir, 'kubeconfig');
+    const fleet = await startFleet(10, kubeconfig);
     try {
-      await setupScenario(admin, large(8), APPLIED);
+      const args = ['--json', '--revision', SHA_APPLIED, '--repo-url', REPO_URL, '--branch', 'main', '--kubeconfig', kubeconfig, '--timeout', '1m'];
+      const r = await runCommand(cmd, args, dir);
+      const verdict = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type?: string; verdict?: string }).find((e) => e.type === 'summary');
+      if (r.code !== 0 || verdict?.verdict !== 'success') throw new Error(`watch --json ended ${r.code} (${verdict?.verdict ?? 'no summary'}): ${r.stderr.slice(0, 500)}`);
     } finally {
-      admin.close();
+      await stopFleet(fleet);
     }
-    const args = ['--json', '--revision', APPLIED, '--repo-url', FLEET_URL, '--branch', 'main', '--kubeconfig', kubeconfig, '--timeout', '1m'];
-    const r = await runCommand(cmd, args, dir);
-    const verdict = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type?: string; verdict?: string }).find((e) => e.type === 'summary');
-    if (r.code !== 0 || verdict?.verdict !== 'success') throw new Error(`watch --json ended ${r.code} (${verdict?.verdict ?? 'no summary'}): ${r.stderr.slice(0, 500)}`);
   } finally {
-    await sim.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
+};
 
 /** The warm-up of each code-cached command that has one (src/code-cached.ts CODE_CACHED). */
-export const WARM_UPS: Record<string, (exports: Record<string, unknown>) => Promise<void>> = {
+export const WARM_UPS: Record<string, Exercise> = {
   watch: warmUpWatch,
 };
